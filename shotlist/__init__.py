@@ -1,0 +1,37 @@
+"""shotlist: compile a declarative shot list into an edited video.
+
+The CLI is a thin layer over this API. Heavy modules are imported by the functions that need them,
+so ``import shotlist`` and ``shotlist --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from shotlist.resolve import Project
+    from shotlist.storyboard import Storyboard
+
+__all__ = ["__version__", "load", "load_project"]
+
+
+def load(path: str | Path = ".") -> Storyboard:
+    """The validated Storyboard of a project folder or storyboard file (raises StoryboardError)."""
+    from shotlist.project import load as _load
+
+    return _load(path)
+
+
+def load_project(path: str | Path = ".") -> Project:
+    """A resolved Project: folder, storyboard, board and shots (raises StoryboardError)."""
+    from shotlist.project import load_project as _load_project
+
+    return _load_project(path)
+
+
+def __getattr__(name: str) -> Any:
+    raise AttributeError(name)

@@ -1,0 +1,3 @@
+from shotlist.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The `shotlist` command: a thin typer layer over the Python API.
+
+Each area of the tool registers its commands from its own module; every module imports only typer
+at the top and the heavy parts inside the command, so `shotlist --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from shotlist import __version__
+
+app = typer.Typer(
+    name="shotlist",
+    help="Compile a declarative shot list into an edited video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+#: Options every command can read: set by the top-level callback.
+STATE: dict[str, bool] = {"debug": False, "verbose": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"shotlist {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log requests and decisions (never secrets).")] = False,
+) -> None:
+    STATE["debug"] = debug or bool(os.environ.get("SHOTLIST_DEBUG"))
+    STATE["verbose"] = verbose
+
+
+def _register() -> None:
+    from shotlist.cli import story
+
+    story.register(app)
+    for name in ("prompting", "engine", "edit", "team", "doctor"):
+        try:
+            module = __import__(f"shotlist.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"shotlist.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: run the CLI; a user's mistake prints a message and an exit status, not a traceback."""
+    from shotlist.errors import ShotlistError
+
+    try:
+        app()
+    except ShotlistError as exc:
+        if STATE["debug"]:
+            raise
+        typer.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Fonts shipped with shotlist (no system fonts are assumed)."""

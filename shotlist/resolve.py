@@ -1,0 +1,351 @@
+"""Resolve a validated Storyboard into Shots ready to render: defaults merged, names expanded, paths confined.
+
+This is the last stage that looks at the user's document. Every problem found here is reported with
+its place in the document (``shots[3].image``) so the loader can point at the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shotlist.errors import Loc, Problem
+from shotlist.storyboard import (
+    Camera,
+    Card,
+    FrameRef,
+    ShotAudio,
+    ShotFields,
+    Storyboard,
+    Transition,
+    Trim,
+)
+
+DEFAULT_MODEL = "animatic"
+DEFAULT_DURATION = 5.0
+DEFAULT_CONSTRAINTS = "No distortion. No jitter."
+IMAGE_FORMATS = {"PNG", "JPEG", "WEBP"}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An input image inside the project: where it is, and what it is."""
+
+    rel: str  # path relative to the project root, with forward slashes (for messages and the lock)
+    path: Path  # absolute path
+    width: int
+    height: int
+    format: str  # PNG, JPEG or WEBP
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference for ref2vid: a character (look text + images) or a bare image."""
+
+    name: str
+    look: str | None
+    images: tuple[ImageInfo, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedShot:
+    """A shot with defaults merged, styles and characters expanded and every path checked."""
+
+    id: str
+    index: int
+    mode: str
+    model: str
+    duration: float
+    camera: Camera
+    framing: str | None = None
+    angle: str | None = None
+    subject: str | None = None
+    action: str | None = None
+    scene: str | None = None
+    lighting: str | None = None
+    style: str | None = None  # the style's text, not its name
+    motion: tuple[str, ...] = ()
+    still: tuple[str, ...] = ()
+    template: str | None = None
+    prompt: str | None = None
+    negative: str | None = None
+    constraints: str = DEFAULT_CONSTRAINTS
+    seed: int | None = None
+    takes: int = 1
+    image: ImageInfo | FrameRef | None = None
+    end_image: ImageInfo | FrameRef | None = None
+    refs: tuple[Ref, ...] = ()
+    audio: ShotAudio = field(default_factory=ShotAudio)
+    transition: Transition = field(default_factory=Transition)
+    trim: Trim | None = None
+    fit: str = "cover"
+    caption: str | None = None
+    card: Card | None = None
+    lint_ignore: tuple[str, ...] = ()
+    notes: str | None = None
+    characters: tuple[Ref, ...] = ()  # characters named by refs or by the dialogue's speaker
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """Ids of the shots whose clips this shot starts or ends from."""
+        return tuple(s.shot for s in (self.image, self.end_image) if isinstance(s, FrameRef))
+
+
+@dataclass
+class Project:
+    """A loaded project: its folder, its storyboard file, the validated board and the resolved shots."""
+
+    root: Path
+    path: Path
+    board: Storyboard
+    shots: list[ResolvedShot]
+
+    def shot(self, shot_id: str) -> ResolvedShot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    def file(self, rel: str) -> Path:
+        """A project-relative path as an absolute one (rel was confined at load)."""
+        return self.root / rel
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """`` — did you mean 'x'?`` or the empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def confine(root: Path, rel: str) -> tuple[Path | None, str | None]:
+    """Resolve a user's path inside the project; (path, None) or (None, why it is refused)."""
+    raw = Path(rel)
+    candidate = raw if raw.is_absolute() else root / raw
+    real_root = root.resolve()
+    try:
+        real = candidate.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        return None, f"cannot resolve '{rel}': {exc}"
+    if not real.is_relative_to(real_root):
+        what = "a symlink that points" if candidate.is_symlink() or _has_symlink(root, raw) else "a path"
+        return None, f"'{rel}' is {what} outside the project folder {root}; copy the file into the project"
+    return real, None
+
+
+def _has_symlink(root: Path, rel: Path) -> bool:
+    p = root
+    for part in rel.parts:
+        p = p / part
+        if p.is_symlink():
+            return True
+    return False
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root.resolve()).as_posix()
+
+
+class _Resolver:
+    def __init__(self, root: Path, board: Storyboard) -> None:
+        self.root = root
+        self.board = board
+        self.problems: list[Problem] = []
+        self.images: dict[str, ImageInfo] = {}
+
+    def problem(self, loc: Loc, message: str, fix: str | None = None) -> None:
+        self.problems.append(Problem(loc, message, fix))
+
+    def image(self, rel: str, loc: Loc) -> ImageInfo | None:
+        if rel in self.images:
+            return self.images[rel]
+        path, why = confine(self.root, rel)
+        if path is None:
+            self.problem(loc, why or "refused", "use a path relative to the storyboard, inside the project")
+            return None
+        if not path.is_file():
+            self.problem(loc, f"image '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
+            return None
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                fmt = im.format or "?"
+                im.verify()
+                size = im.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            self.problem(loc, f"'{rel}' is not an image that opens ({exc})", "use a PNG, JPEG or WebP file")
+            return None
+        if fmt not in IMAGE_FORMATS:
+            self.problem(loc, f"'{rel}' is a {fmt} image", "convert it to PNG, JPEG or WebP")
+            return None
+        info = ImageInfo(rel=_rel(self.root, path), path=path, width=size[0], height=size[1], format=fmt)
+        self.images[rel] = info
+        return info
+
+    def source(self, value: str | FrameRef | None, loc: Loc, earlier: list[str]) -> ImageInfo | FrameRef | None:
+        if value is None:
+            return None
+        if isinstance(value, FrameRef):
+            if value.shot not in earlier:
+                ids = [s.id for s in self.board.shots]
+                if value.shot in ids:
+                    self.problem(loc + ("shot",), f"shot '{value.shot}' comes later; a shot can only start from an earlier shot",
+                                 "move this shot after the one it continues")
+                else:
+                    self.problem(loc + ("shot",), f"no shot '{value.shot}'{did_you_mean(value.shot, ids)}",
+                                 "name an earlier shot's id")
+            return value
+        return self.image(value, loc)
+
+    def ref(self, name: str, loc: Loc) -> Ref | None:
+        if name in self.board.characters:
+            return self.character(name, loc)
+        if "/" in name or "." in name:
+            info = self.image(name, loc)
+            return Ref(name=name, look=None, images=(info,)) if info else None
+        chars = list(self.board.characters)
+        self.problem(loc, f"no character '{name}'{did_you_mean(name, chars)}",
+                     "define it under characters: or give an image path")
+        return None
+
+    def character(self, name: str, loc: Loc) -> Ref:
+        char = self.board.characters[name]
+        images = tuple(
+            info for i, r in enumerate(char.ref)
+            if (info := self.image(r, ("characters", name, "ref", i))) is not None
+        )
+        return Ref(name=name, look=char.look, images=images)
+
+
+def merged(defaults: ShotFields, shot: ShotFields) -> ShotFields:
+    """The shot's fields over the defaults' (only fields the user actually wrote count)."""
+    return defaults.model_copy(update={k: getattr(shot, k) for k in shot.model_fields_set if k != "id"})
+
+
+def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Problem]]:
+    """Merge defaults, expand names, check paths and cross-references; never raises for user errors."""
+    r = _Resolver(root, board)
+    shots: list[ResolvedShot] = []
+    seen: list[str] = []
+    durations: dict[str, float] = {}
+    for i, shot in enumerate(board.shots):
+        loc: Loc = ("shots", i)
+        if shot.id in seen:
+            r.problem(loc + ("id",), f"shot id '{shot.id}' is used twice", "give every shot its own id")
+        f = merged(board.defaults, shot)
+        card = f.card
+        image = f.image
+        refs_in = list(f.refs or [])
+        mode = f.mode or ("card" if card else "img2vid" if image else "ref2vid" if refs_in else "txt2vid")
+        if mode == "img2vid" and image is None:
+            r.problem(loc + ("image",), "an img2vid shot needs an image",
+                      "add image: <file> or image: {shot: <earlier id>, frame: last}, or use mode: txt2vid")
+        if mode == "ref2vid" and not refs_in:
+            r.problem(loc + ("refs",), "a ref2vid shot needs at least one reference", "add refs: [<character or image>]")
+        if mode == "txt2vid" and image is not None:
+            r.problem(loc + ("image",), "a txt2vid shot has no source image", "use mode: img2vid, or remove image:")
+        if mode == "card" and card is None:
+            r.problem(loc + ("card",), "a card shot needs a card", "add card: {title: ...}")
+        style = f.style
+        style_text = None
+        if isinstance(style, str):
+            if style in board.styles:
+                style_text = board.styles[style]
+            elif " " in style.strip() or "," in style:
+                style_text = style  # inline text
+            else:
+                r.problem(loc + ("style",), f"no style '{style}'{did_you_mean(style, list(board.styles))}",
+                          "define it under styles: or write the style text inline")
+        refs = tuple(x for j, name in enumerate(refs_in) if (x := r.ref(name, loc + ("refs", j))) is not None)
+        audio = f.audio or ShotAudio()
+        characters = [x for x in refs if x.look is not None]
+        if audio.dialogue is not None:
+            who = audio.dialogue.who
+            if who in board.characters:
+                if all(c.name != who for c in characters):
+                    characters.append(r.character(who, loc + ("audio", "dialogue", "who")))
+        duration = float(f.duration or DEFAULT_DURATION)
+        durations[shot.id] = duration
+        trim = f.trim
+        if isinstance(trim, Trim):
+            end = trim.end if trim.end is not None else duration
+            if end > duration:
+                r.problem(loc + ("trim", "end"), f"trim ends at {end:g} s but the clip lasts {duration:g} s",
+                          "make trim.end at most the shot's duration")
+            elif trim.start >= end:
+                r.problem(loc + ("trim",), f"trim starts at {trim.start:g} s, at or after its end {end:g} s",
+                          "make trim.start smaller than trim.end")
+        rs = ResolvedShot(
+            id=shot.id, index=i, mode=str(mode), model=str(f.model or DEFAULT_MODEL), duration=duration,
+            camera=f.camera or Camera(),
+            framing=f.framing, angle=f.angle,
+            subject=f.subject, action=f.action, scene=f.scene,
+            lighting=f.lighting, style=style_text,
+            motion=tuple(f.motion or ()), still=tuple(f.still or ()),
+            template=f.template, prompt=f.prompt, negative=f.negative,
+            constraints=str(f.constraints or DEFAULT_CONSTRAINTS),
+            seed=f.seed, takes=int(f.takes or 1),
+            image=r.source(image, loc + ("image",), seen),
+            end_image=r.source(f.end_image, loc + ("end_image",), seen),
+            refs=refs, audio=audio,
+            transition=f.transition or Transition(),
+            trim=trim,
+            fit=str(f.fit or "cover"), caption=f.caption, card=card,
+            lint_ignore=tuple(f.lint or ()), notes=f.notes,
+            characters=tuple(characters),
+        )
+        shots.append(rs)
+        seen.append(shot.id)
+    _check_transitions(r, shots)
+    _check_soundtrack(r, board, seen)
+    return shots, r.problems
+
+
+def _check_transitions(r: _Resolver, shots: list[ResolvedShot]) -> None:
+    for k, shot in enumerate(shots):
+        t = shot.transition
+        if t.type == "cut" or k == len(shots) - 1:
+            continue
+        nxt = shots[k + 1]
+        mine = shot.trim.end - shot.trim.start if shot.trim and shot.trim.end else shot.duration
+        if t.duration >= mine or t.duration >= nxt.duration:
+            shorter = min(mine, nxt.duration)
+            r.problem(("shots", shot.index, "transition", "duration"),
+                      f"a {t.duration:g} s transition is not shorter than both shots "
+                      f"('{shot.id}' {mine:g} s, '{nxt.id}' {nxt.duration:g} s)",
+                      f"make it shorter than {shorter:g} s")
+
+
+def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
+    st = board.soundtrack
+    files: list[tuple[str, Loc]] = []
+    if st.music:
+        files.append((st.music.file, ("soundtrack", "music", "file")))
+    for kind in ("voiceover", "effects"):
+        for i, p in enumerate(getattr(st, kind)):
+            files.append((p.file, ("soundtrack", kind, i, "file")))
+            if p.shot is not None and p.shot not in ids:
+                r.problem(("soundtrack", kind, i, "shot"), f"no shot '{p.shot}'{did_you_mean(p.shot, ids)}",
+                          "name a shot id from shots:")
+    for rel, loc in files:
+        path, why = confine(r.root, rel)
+        if path is None:
+            r.problem(loc, why or "refused", "use a path inside the project")
+        elif not path.is_file():
+            r.problem(loc, f"audio file '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
+    for name, char in board.characters.items():
+        for i, ref in enumerate(char.ref):
+            r.image(ref, ("characters", name, "ref", i))
+
+
+def project_root(path: Path) -> tuple[Path, Path]:
+    """(project folder, storyboard file) for a folder or a storyboard file; the current folder by default."""
+    path = Path(os.path.expanduser(str(path)))
+    if path.is_dir():
+        for name in ("storyboard.yaml", "storyboard.yml"):
+            if (path / name).is_file():
+                return path, path / name
+        return path, path / "storyboard.yaml"
+    return path.parent, path

@@ -1,0 +1,299 @@
+"""The storyboard language, version 1: the pydantic models of a user's storyboard.yaml.
+
+Everything here is strict (an unknown key is an error) and pure: no file is read. Checks that need
+the whole document (references between shots, characters, styles, chains) live in ``check``;
+checks that need the disk (paths, images) live in ``shotlist.resolve``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+STORYBOARD_VERSION = 1
+
+Mode = Literal["txt2vid", "img2vid", "ref2vid", "card"]
+Framing = Literal[
+    "extreme-close-up", "close-up", "medium-close-up", "medium", "medium-wide", "wide", "extreme-wide",
+    "over-the-shoulder", "pov",
+]
+Angle = Literal["eye-level", "low", "high", "overhead", "dutch"]
+Speed = Literal["slow", "medium", "fast"]
+Fit = Literal["cover", "contain"]
+
+#: One camera move per shot, from a fixed vocabulary that every dialect knows how to phrase.
+CAMERA_MOVES: tuple[str, ...] = (
+    "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out",
+    "truck-left", "truck-right", "pedestal-up", "pedestal-down", "zoom-in", "zoom-out",
+    "orbit-left", "orbit-right", "crane-up", "crane-down", "tracking", "handheld",
+)
+CameraMove = Literal[
+    "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out",
+    "truck-left", "truck-right", "pedestal-up", "pedestal-down", "zoom-in", "zoom-out",
+    "orbit-left", "orbit-right", "crane-up", "crane-down", "tracking", "handheld",
+]
+
+RESOLUTIONS: dict[str, int] = {"480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
+ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "21:9": (21, 9)}
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+_SEVERAL_MOVES = re.compile(r",|\+|/|\bthen\b|\band\b")
+
+
+class Strict(BaseModel):
+    """Base of every storyboard model: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Camera(Strict):
+    """One camera move and its speed."""
+
+    move: CameraMove = "static"
+    speed: Speed = "slow"
+
+
+class FrameRef(Strict):
+    """A frame of another shot's clip, used as this shot's source image (continuity)."""
+
+    shot: str
+    frame: Literal["first", "last"] | Annotated[float, Field(ge=0)] = "last"
+
+
+class Dialogue(Strict):
+    """A line spoken in the shot: who says what, and how (the delivery label models need)."""
+
+    who: str
+    says: str
+    how: str | None = None
+
+
+class ShotAudio(Strict):
+    """The shot's sound: what the model is asked for, and what the edit does with the clip's own sound."""
+
+    native: bool | None = None  # ask the model for native audio (None: the model's default, off)
+    dialogue: Dialogue | None = None
+    mix: Literal["keep", "mute"] = "keep"
+    gain_db: float = 0.0
+
+
+class Transition(Strict):
+    """The transition from this shot to the next: ``cut`` or an ffmpeg xfade name."""
+
+    type: str = "cut"
+    duration: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"type": data, "duration": 0.0 if data == "cut" else 0.5}
+        return data
+
+
+class Trim(Strict):
+    """The part of the generated clip that goes into the cut, in seconds from the clip's start."""
+
+    start: Annotated[float, Field(ge=0)] = 0.0
+    end: Annotated[float, Field(gt=0)] | None = None
+
+
+class Card(Strict):
+    """A title or end card: text on colour, rendered locally (never sent to a model)."""
+
+    title: str
+    subtitle: str | None = None
+    background: str = "#000000"
+    color: str = "#ffffff"
+
+
+Camera_ = Camera | CameraMove
+ImageSource = str | FrameRef
+
+
+class ShotFields(Strict):
+    """Every field a shot can set; ``defaults`` uses the same fields, all optional."""
+
+    mode: Mode | None = None
+    framing: Framing | None = None
+    angle: Angle | None = None
+    subject: str | None = None
+    action: str | None = None
+    scene: str | None = None
+    lighting: str | None = None
+    style: str | None = None
+    motion: list[str] | None = None
+    still: list[str] | None = None
+    camera: Camera | None = None
+    duration: Annotated[float, Field(gt=0, le=60)] | None = None
+    model: str | None = None
+    template: str | None = None
+    prompt: str | None = None
+    negative: str | None = None
+    constraints: str | None = None
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+    takes: Annotated[int, Field(ge=1, le=20)] | None = None
+    image: ImageSource | None = None
+    end_image: ImageSource | None = None
+    refs: list[str] | None = None
+    audio: ShotAudio | None = None
+    transition: Transition | None = None
+    trim: Trim | None = None
+    fit: Fit | None = None
+    caption: str | None = None
+    card: Card | None = None
+    lint: list[str] | None = None
+    notes: str | None = None
+
+    @field_validator("motion", "still", "refs", "lint", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("camera", mode="before")
+    @classmethod
+    def _camera(cls, value: Any) -> Any:
+        if isinstance(value, list) or (isinstance(value, str) and _SEVERAL_MOVES.search(value)):
+            raise ValueError("one camera move per shot; split the moves into separate shots")
+        if isinstance(value, str):
+            return {"move": value.strip()}
+        return value
+
+    @field_validator("card", mode="before")
+    @classmethod
+    def _card(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"title": value}
+        return value
+
+
+class Shot(ShotFields):
+    """One shot of the film. ``id`` names it in the lock, the plan and every message."""
+
+    id: Annotated[str, Field(pattern=SLUG)]
+
+
+class Output(Strict):
+    """The final cut: size, rate, file and encoder."""
+
+    resolution: str = "720p"
+    aspect: Literal["16:9", "9:16", "1:1", "4:5", "21:9"] = "16:9"
+    fps: Annotated[int, Field(ge=1, le=120)] = 24
+    file: str = "out/cut.mp4"
+    codec: Literal["h264", "h265", "av1"] = "h264"
+    crf: Annotated[int, Field(ge=0, le=51)] = 20
+    preset: str = "medium"
+    fade_in: Annotated[float, Field(ge=0)] = 0.0
+    fade_out: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        if value in RESOLUTIONS or _WXH.match(value):
+            return value
+        raise ValueError(f"'{value}' is not a resolution; use one of {', '.join(RESOLUTIONS)} or WxH like 1280x720")
+
+    def size(self) -> tuple[int, int]:
+        """Width and height in pixels (even numbers, as H.264 with yuv420p needs)."""
+        m = _WXH.match(self.resolution)
+        if m:
+            return int(m.group(1)) // 2 * 2, int(m.group(2)) // 2 * 2
+        short = float(RESOLUTIONS[self.resolution])
+        aw, ah = ASPECTS[self.aspect]
+        w, h = (short * aw / ah, short) if aw >= ah else (short, short * ah / aw)
+        return int(round(w / 2)) * 2, int(round(h / 2)) * 2
+
+
+class Character(Strict):
+    """A recurring character: the look text that prompts use and its reference images."""
+
+    look: str
+    ref: list[str] = Field(default_factory=list)
+
+    @field_validator("ref", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Placement(Strict):
+    """An audio file placed on the cut: at a time, or at a shot's start plus an offset."""
+
+    file: str
+    at: Annotated[float, Field(ge=0)] | None = None
+    shot: str | None = None
+    offset: float = 0.0
+    gain_db: float = 0.0
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Placement:
+        if (self.at is None) == (self.shot is None):
+            raise ValueError("give exactly one of 'at' (seconds on the cut) or 'shot' (a shot id)")
+        return self
+
+
+class Music(Strict):
+    """The music bed under the whole cut."""
+
+    file: str
+    gain_db: float = -12.0
+    fade_in: Annotated[float, Field(ge=0)] = 0.0
+    fade_out: Annotated[float, Field(ge=0)] = 2.0
+    start: Annotated[float, Field(ge=0)] = 0.0  # offset into the music file
+    loop: bool = True
+    duck: bool = True
+    duck_db: Annotated[float, Field(ge=0, le=40)] = 12.0
+
+
+class Soundtrack(Strict):
+    """Music, voice-over and effects, and the loudness the final mix is normalised to."""
+
+    music: Music | None = None
+    voiceover: list[Placement] = Field(default_factory=list)
+    effects: list[Placement] = Field(default_factory=list)
+    loudness_lufs: Annotated[float, Field(ge=-70, le=-5)] = -14.0
+    true_peak_db: Annotated[float, Field(ge=-9, le=0)] = -1.0
+
+
+class Captions(Strict):
+    """Captions from dialogue and ``caption:`` fields: sidecar files and optional burn-in."""
+
+    burn_in: bool = False
+    sidecars: list[Literal["srt", "vtt"]] = Field(default_factory=lambda: ["srt", "vtt"])  # type: ignore[arg-type]
+    size: Annotated[int, Field(ge=8, le=200)] = 36
+
+
+class Storyboard(Strict):
+    """A whole storyboard.yaml."""
+
+    version: int
+    title: str = "Untitled"
+    output: Output = Field(default_factory=Output)
+    defaults: ShotFields = Field(default_factory=ShotFields)
+    styles: dict[str, str] = Field(default_factory=dict)
+    characters: dict[str, Character] = Field(default_factory=dict)
+    shots: Annotated[list[Shot], Field(min_length=1)]
+    soundtrack: Soundtrack = Field(default_factory=Soundtrack)
+    captions: Captions = Field(default_factory=Captions)
+    budget: Annotated[float, Field(ge=0)] | None = None  # US dollars per build
+    remote: str | None = None  # shared clip store (issue: sharing); credentials never here
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != STORYBOARD_VERSION:
+            raise ValueError(
+                f"this shotlist reads storyboard version {STORYBOARD_VERSION}; "
+                f"version {value} needs {'a newer shotlist' if value > STORYBOARD_VERSION else 'version: 1'}"
+            )
+        return value
+
+    def shot(self, shot_id: str) -> Shot:
+        """The shot with this id (KeyError if none)."""
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)

@@ -1,0 +1,1 @@
+"""Built-in prompt dialects (one Jinja template per model family), shipped as shotlist.templates."""
