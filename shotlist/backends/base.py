@@ -1,0 +1,75 @@
+"""The backend protocol: submit a ShotSpec → job id, poll → status, fetch → a video file.
+
+A backend is small on purpose (like httpx's one-method transport). The engine does everything
+around it: it journals the intent before ``submit`` and the job id after, retries polls, verifies
+and stores the fetched file, records the cost. A backend never writes into the store itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from shotlist.errors import ShotlistError
+from shotlist.spec import ShotSpec
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # may be retried as a new take by the user; never automatically for money
+    REFUSED = "refused"  # moderation / content policy: terminal for this take
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job stands. ``cost`` is what the provider says it charged, when it says."""
+
+    state: JobState
+    progress: float | None = None  # 0..1 when known
+    message: str | None = None  # the provider's reason on failure or refusal (no secrets)
+    cost: float | None = None  # US dollars reported by the provider
+    provider_job: str | None = None  # the provider's own id, when it differs from the job id
+
+    @property
+    def done(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.REFUSED)
+
+
+class BackendError(ShotlistError):
+    """A backend could not do what was asked. ``retryable`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, refused: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.refused = refused
+
+
+class SubmitUnknown(BackendError):
+    """A submit whose outcome is unknown (the connection dropped after sending): never resent blindly."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the engine needs from a generator of clips."""
+
+    name: str
+
+    async def submit(self, spec: ShotSpec) -> str:
+        """Start generating ``spec``; return a job id that ``poll`` and ``fetch`` accept (also after a restart)."""
+        ...
+
+    async def poll(self, job_id: str) -> JobStatus:
+        """The job's current status."""
+        ...
+
+    async def fetch(self, job_id: str, dest: Path) -> None:
+        """Download the finished clip to ``dest`` (a temporary path the engine then verifies and stores)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

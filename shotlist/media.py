@@ -1,0 +1,232 @@
+"""ffmpeg, from the imageio-ffmpeg wheel: finding it, probing media with it, running it with progress.
+
+The wheel ships no ffprobe, so probing reads ffmpeg's own stream report (``ffmpeg -i``) and counts
+frames with a stream copy to the null muxer (no decode). Different wheels carry different ffmpeg
+versions, so the filters shotlist needs are checked, not assumed (``missing_filters``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from shotlist.errors import ShotlistError
+
+REQUIRED_FILTERS = ("xfade", "acrossfade", "loudnorm", "ebur128", "drawtext", "subtitles", "volume", "amix",
+                    "apad", "anullsrc", "afade", "scale", "crop", "pad", "fps", "settb", "setsar", "format", "concat")
+REQUIRED_ENCODERS = ("libx264", "aac")
+
+
+class MediaError(ShotlistError):
+    """A media file is missing, unreadable or not what it should be; or ffmpeg failed on it."""
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $SHOTLIST_FFMPEG, else the one the imageio-ffmpeg wheel ships."""
+    exe = os.environ.get("SHOTLIST_FFMPEG")
+    if exe:
+        return exe
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@functools.cache
+def ffmpeg_version() -> str:
+    """The version line of the ffmpeg binary, e.g. ``n9.0.2-17-g2a571b6068-20260930``."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False)
+    m = re.match(r"ffmpeg version (\S+)", out.stdout)
+    return m.group(1) if m else "unknown"
+
+
+@functools.cache
+def available(kind: str) -> frozenset[str]:
+    """Names ffmpeg lists for ``-filters`` or ``-encoders``."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False)
+    names = set()
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and re.fullmatch(r"[A-Z.|]{2,8}", parts[0]):
+            names.add(parts[1])
+    return frozenset(names)
+
+
+def missing_filters() -> list[str]:
+    """Filters and encoders shotlist needs that this ffmpeg lacks (empty when all are there)."""
+    return [f for f in REQUIRED_FILTERS if f not in available("filters")] + [
+        e for e in REQUIRED_ENCODERS if e not in available("encoders")]
+
+
+@dataclass(frozen=True)
+class ClipFacts:
+    """What a media file is, as probed: the facts the edit and the store need."""
+
+    duration: float  # seconds: frames / fps for video, else the container's duration
+    width: int = 0
+    height: int = 0
+    fps: str = "0"  # a fraction as text ("24", "30000/1001") so it is exact and JSON-friendly
+    frames: int = 0
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    sar: str = "1:1"
+    has_audio: bool = False
+    audio_codec: str | None = None
+    sample_rate: int = 0
+    channels: int = 0
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def rate(self) -> Fraction:
+        return Fraction(self.fps)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClipFacts:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+)(.*)")
+_AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)(.*)")
+_SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
+_FPS = re.compile(r"([\d.]+) (?:fps|tbr)")
+_SAR = re.compile(r"SAR (\d+:\d+)")
+_HZ = re.compile(r"(\d+) Hz")
+_LAYOUT = re.compile(r"Hz, ([^,]+)")
+_FRAME = re.compile(r"^frame=(\d+)", re.M)
+_KNOWN_PIX = re.compile(r"\b(yuv\w+|rgb\w*|bgr\w*|gray\w*|nv12|nv21|pal8|monob|ya8)\b")
+
+
+def _fps_text(value: str) -> str:
+    # ffmpeg prints NTSC rates rounded (29.97); recover the exact 30000/1001 family.
+    x = float(value)
+    for base in (24, 30, 48, 60, 120):
+        if abs(x - base * 1000 / 1001) < 0.006:
+            return f"{base * 1000}/1001"
+    f = Fraction(value).limit_denominator(1001)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def probe(path: Path, *, count_frames: bool = True) -> ClipFacts:
+    """Probe a media file with ffmpeg; MediaError if it is missing or not media."""
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                         capture_output=True, text=True, errors="replace", check=False)
+    report = out.stderr
+    video = _VIDEO.search(report)
+    audio = _AUDIO.search(report)
+    if not video and not audio:
+        last = report.strip().splitlines()[-1] if report.strip() else "no output"
+        raise MediaError(f"{path}: not a video or audio file ({last})")
+    d = _DURATION.search(report)
+    container = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3)) if d else 0.0
+    facts: dict[str, Any] = {"duration": container}
+    if video and "attached pic" not in video.group(2):
+        rest = video.group(2)
+        size = _SIZE.search(rest)
+        fps = _FPS.search(rest)
+        sar = _SAR.search(rest)
+        pix = _KNOWN_PIX.search(rest)
+        facts.update(
+            video_codec=video.group(1),
+            width=int(size.group(1)) if size else 0,
+            height=int(size.group(2)) if size else 0,
+            fps=_fps_text(fps.group(1)) if fps else "0",
+            sar=sar.group(1) if sar else "1:1",
+            pix_fmt=pix.group(1) if pix else None,
+        )
+        if count_frames:
+            frames = _count_frames(path)
+            facts["frames"] = frames
+            if frames and facts["fps"] != "0":
+                facts["duration"] = float(frames / Fraction(facts["fps"]))
+    if audio:
+        rest = audio.group(2)
+        hz = _HZ.search(rest)
+        layout = _LAYOUT.search(rest)
+        channels = {"mono": 1, "stereo": 2}.get(layout.group(1).strip() if layout else "", 0)
+        if not channels and layout:
+            m = re.match(r"(\d+)", layout.group(1).strip())
+            channels = int(m.group(1)) if m else 2
+        facts.update(has_audio=True, audio_codec=audio.group(1), sample_rate=int(hz.group(1)) if hz else 0,
+                     channels=channels)
+    return ClipFacts(**facts)
+
+
+def _count_frames(path: Path) -> int:
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+                          "-f", "null", "-"], capture_output=True, text=True, errors="replace", check=False)
+    frames = re.findall(r"frame=\s*(\d+)", out.stderr)
+    return int(frames[-1]) if frames else 0
+
+
+def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
+               progress: Callable[[float], None] | None = None, what: str = "ffmpeg") -> str:
+    """Run ffmpeg with ``args`` (no binary name); report progress 0..1; return stderr; MediaError on failure.
+
+    Progress comes from ``-progress pipe:1``: ``out_time_us`` (``out_time_ms`` is microseconds too).
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+    if progress is not None and duration:
+        cmd += ["-progress", "pipe:1", "-nostats"]
+    cmd += list(args)
+    if progress is None or not duration:
+        out = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+        if out.returncode != 0:
+            raise MediaError(f"{what} failed: {_tail(out.stderr)}")
+        return out.stderr
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+    assert proc.stdout is not None and proc.stderr is not None
+    import threading
+
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read() if proc.stderr else ""), daemon=True)
+    reader.start()
+    for line in proc.stdout:
+        if line.startswith("out_time_us="):
+            try:
+                us = int(line.split("=", 1)[1])
+            except ValueError:
+                continue
+            progress(min(max(us / 1e6 / duration, 0.0), 1.0))
+    proc.wait()
+    reader.join()
+    stderr = "".join(err)
+    if proc.returncode != 0:
+        raise MediaError(f"{what} failed: {_tail(stderr)}")
+    progress(1.0)
+    return stderr
+
+
+def _tail(stderr: str, lines: int = 6) -> str:
+    text = "\n".join(ln for ln in stderr.strip().splitlines()[-lines:])
+    return text or "no message from ffmpeg"
+
+
+def extract_frame(video: Path, at: str | float, dest: Path) -> Path:
+    """Write one frame of ``video`` as PNG: ``first``, ``last`` or a time in seconds. Atomic."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp.png")
+    if at == "last":
+        args = ["-sseof", "-0.5", "-i", str(video), "-update", "1", "-frames:v", "100000"]
+    else:
+        seconds = 0.0 if at == "first" else float(at)
+        args = ["-ss", f"{seconds:.6f}", "-i", str(video), "-frames:v", "1"]
+    run_ffmpeg([*args, "-f", "image2", "-c:v", "png", str(tmp)], what=f"extracting frame {at} of {video.name}")
+    if not tmp.is_file():
+        raise MediaError(f"{video}: no frame at {at}")
+    os.replace(tmp, dest)
+    return dest
