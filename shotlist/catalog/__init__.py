@@ -1,15 +1,256 @@
-"""The model catalog: one YAML file per provider beside this module (placeholder until the build engine lands)."""
+"""The model catalog: what each model that shotlist can drive accepts, and what it costs.
+
+One YAML file per provider lives beside this module. A storyboard names a model by its catalog id
+(``animatic``, ``fal/kling-2.1-standard``); at load, a shot that asks a model for something it cannot
+do is an error that lists what is allowed — never silently coerced. Prices are data with a source
+and a date, because price tables go stale faster than code.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import importlib
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from shotlist.errors import Problem
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from shotlist.errors import Loc, Problem, ShotlistError
 
 if TYPE_CHECKING:
-    from shotlist.resolve import Project
+    from shotlist.backends.base import Backend
+    from shotlist.resolve import Project, ResolvedShot
+
+LOCAL_MODES = ("card",)  # rendered locally by the animatic backend, whatever the model
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DurationRange(_Entry):
+    min: float
+    max: float
+    step: float = 1.0
+
+    def allows(self, seconds: float) -> bool:
+        if not self.min - 1e-9 <= seconds <= self.max + 1e-9:
+            return False
+        n = (seconds - self.min) / self.step
+        return abs(n - round(n)) < 1e-6
+
+    def __str__(self) -> str:
+        return f"{self.min:g}–{self.max:g} s in steps of {self.step:g} s"
+
+
+class ImageLimits(_Entry):
+    """How input images travel to the provider, and the limits they must fit."""
+
+    transport: Literal["path", "data_uri", "base64", "upload", "multipart", "url"] = "data_uri"
+    max_bytes: int = 10_000_000
+    min_px: int = 64
+    max_px: int = 4096
+    formats: list[str] = Field(default_factory=lambda: ["PNG", "JPEG", "WEBP"])
+
+
+class Price(_Entry):
+    """Price per second of output by resolution (``"*"``: any), with audio surcharges, a source and a date."""
+
+    per_second: dict[str, float] = Field(default_factory=dict)
+    audio_per_second: dict[str, float] = Field(default_factory=dict)  # replaces per_second when audio is on
+    base: float = 0.0  # a fixed price for the first ``base_seconds``
+    base_seconds: float = 0.0
+    currency: Literal["USD"] = "USD"
+    source: str = ""
+    date: str = ""
+
+
+class ModelEntry(_Entry):
+    """One model as a storyboard can use it."""
+
+    id: str
+    name: str
+    provider: str = ""
+    backend: str = ""  # "module:Class", filled from the provider
+    env: list[str] = Field(default_factory=list)  # environment variables holding credentials (names only)
+    concurrency: int = 4
+    endpoint: dict[str, str] = Field(default_factory=dict)  # mode → provider-specific endpoint or model name
+    dialect: str = "generic"
+    modes: list[Literal["txt2vid", "img2vid", "ref2vid"]]
+    durations: list[float] | DurationRange
+    duration_format: str = "{seconds}"  # how a duration goes on the wire: "{seconds}", "{seconds}s", "int"
+    resolutions: list[str]
+    aspects: list[str] = Field(default_factory=lambda: ["16:9", "9:16", "1:1"])
+    fps: list[int] = Field(default_factory=lambda: [24])
+    prompt_chars: int = 2000
+    negative: bool = False
+    seed: bool = False
+    audio: bool | Literal["always"] = False
+    first_last: bool = False
+    refs: int = 0
+    image: ImageLimits = Field(default_factory=ImageLimits)
+    price: Price = Field(default_factory=Price)
+    latency_s: float = 120.0  # typical wall time of one job
+    status: Literal["active", "shutdown", "preview"] = "active"
+    status_message: str = ""
+    notes: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        return not self.env and self.price.per_second == {} and self.price.base == 0
+
+    def allows_duration(self, seconds: float) -> bool:
+        if isinstance(self.durations, DurationRange):
+            return self.durations.allows(seconds)
+        return any(abs(seconds - d) < 1e-6 for d in self.durations)
+
+    def durations_text(self) -> str:
+        if isinstance(self.durations, DurationRange):
+            return str(self.durations)
+        return ", ".join(f"{d:g}" for d in self.durations) + " s"
+
+    def wire_duration(self, seconds: float) -> Any:
+        """The duration as this provider's API wants it (``5``, ``"5"``, ``"5s"``, ``"4s"``…)."""
+        if self.duration_format == "int":
+            return int(round(seconds))
+        if self.duration_format == "float":
+            return float(seconds)
+        return self.duration_format.format(seconds=f"{seconds:g}")
+
+    def resolution_for(self, wanted: str) -> str:
+        """The resolution to generate at for an output resolution: itself if allowed, else the nearest above."""
+        if wanted in self.resolutions or "*" in self.resolutions:
+            return wanted
+        def height(r: str) -> int:
+            return int(r.rstrip("pP")) if r.rstrip("pP").isdigit() else 0
+        above = sorted((r for r in self.resolutions if height(r) >= height(wanted)), key=height)
+        return above[0] if above else max(self.resolutions, key=height)
+
+
+class _Provider(_Entry):
+    name: str
+    backend: str
+    env: list[str] = Field(default_factory=list)
+    concurrency: Annotated[int, Field(ge=1)] = 4
+    docs: str = ""
+
+
+class _File(_Entry):
+    provider: _Provider
+    models: list[dict[str, Any]]
+
+
+class CatalogError(ShotlistError):
+    """The catalog data itself is wrong (a packaging error, not a user's)."""
+
+
+@functools.cache
+def catalog() -> dict[str, ModelEntry]:
+    """Every model in the catalog by id, read from the YAML files beside this module."""
+    out: dict[str, ModelEntry] = {}
+    for res in sorted(resources.files(__name__).iterdir(), key=lambda r: r.name):
+        if not res.name.endswith(".yaml"):
+            continue
+        try:
+            f = _File.model_validate(yaml.safe_load(res.read_text(encoding="utf-8")))
+            for raw in f.models:
+                data = {"provider": f.provider.name, "backend": f.provider.backend, "env": f.provider.env,
+                        "concurrency": f.provider.concurrency, **raw}
+                entry = ModelEntry.model_validate(data)
+                if entry.id in out:
+                    raise CatalogError(f"catalog: model id '{entry.id}' appears twice")
+                out[entry.id] = entry
+        except (yaml.YAMLError, ValueError) as exc:
+            raise CatalogError(f"catalog file {res.name} is invalid: {exc}") from exc
+    return out
+
+
+def get_model(model_id: str) -> ModelEntry:
+    """The catalog entry of a model id; ShotlistError with 'did you mean' if unknown."""
+    models = catalog()
+    if model_id in models:
+        return models[model_id]
+    from shotlist.resolve import did_you_mean
+
+    raise ShotlistError(f"no model '{model_id}' in the catalog{did_you_mean(model_id, list(models))}; "
+                        "`shotlist models` lists them")
+
+
+def estimate_cost(entry: ModelEntry, duration: float, resolution: str, audio: bool = False) -> float:
+    """The catalog's estimate in US dollars for one clip (0 for local models)."""
+    p = entry.price
+    table = p.audio_per_second if audio and p.audio_per_second else p.per_second
+    rate = table.get(resolution, table.get("*", 0.0))
+    billable = max(duration - p.base_seconds, 0.0) if p.base else duration
+    return round(p.base + rate * billable, 4)
+
+
+def backend_for(entry: ModelEntry, workdir: Path) -> Backend:
+    """A backend instance for this model's provider; ``workdir`` is the project's .shotlist folder."""
+    module, _, cls = entry.backend.partition(":")
+    if not module or not cls:
+        raise CatalogError(f"catalog: model '{entry.id}' names no backend")
+    factory = getattr(importlib.import_module(module), cls)
+    backend: Backend = factory(workdir)
+    return backend
+
+
+def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> list[Problem]:
+    loc: Loc = ("shots", shot.index)
+    out: list[Problem] = []
+    name = f"{entry.id}"
+    if entry.status == "shutdown":
+        out.append(Problem(loc + ("model",), f"{entry.name} is shut down: {entry.status_message}",
+                           "choose another model (`shotlist models`)"))
+        return out
+    if shot.mode not in entry.modes:
+        out.append(Problem(loc + ("mode",), f"{name} does not do {shot.mode}; it does {', '.join(entry.modes)}",
+                           "change the mode or choose a model that does it (`shotlist models`)"))
+    if not entry.allows_duration(shot.duration):
+        out.append(Problem(loc + ("duration",), f"{name} makes clips of {entry.durations_text()}, not {shot.duration:g} s",
+                           "pick an allowed duration and trim the clip in the edit (trim:) if you need it shorter"))
+    if shot.seed is not None and not entry.seed:
+        out.append(Problem(loc + ("seed",), f"{name} ignores seeds", "remove seed: (its takes are not reproducible)"))
+    if shot.negative and not entry.negative:
+        out.append(Problem(loc + ("negative",), f"{name} takes no negative prompt",
+                           "remove negative: or say what you want instead in the prompt"))
+    if shot.audio.native and not entry.audio:
+        out.append(Problem(loc + ("audio", "native"), f"{name} makes no native audio",
+                           "remove audio.native, or choose a model with audio (`shotlist models`)"))
+    if shot.end_image is not None and not entry.first_last:
+        out.append(Problem(loc + ("end_image",), f"{name} cannot pin a last frame",
+                           "remove end_image: or choose a model with first+last frame support"))
+    n_refs = sum(len(r.images) for r in shot.refs)
+    if shot.mode == "ref2vid" and n_refs > entry.refs:
+        out.append(Problem(loc + ("refs",), f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
+                           "use fewer references"))
+    aspect = project.board.output.aspect
+    if aspect not in entry.aspects and "*" not in entry.aspects:
+        out.append(Problem(loc + ("model",), f"{name} does not make {aspect} video; it makes {', '.join(entry.aspects)}",
+                           "choose another model or output aspect"))
+    if project.board.output.fps not in entry.fps and 0 not in entry.fps:
+        # Not an error: the edit conforms every clip to the output rate. Models mostly have one rate.
+        pass
+    return out
 
 
 def check_project(project: Project) -> list[Problem]:
-    """Problems of shots that ask a model for something it cannot do."""
-    return []
+    """Problems of shots that ask their model for something it cannot do."""
+    models = catalog()
+    from shotlist.resolve import did_you_mean
+
+    problems: list[Problem] = []
+    for shot in project.shots:
+        if shot.mode in LOCAL_MODES:
+            continue
+        entry = models.get(shot.model)
+        if entry is None:
+            problems.append(Problem(("shots", shot.index, "model"),
+                                    f"no model '{shot.model}' in the catalog{did_you_mean(shot.model, list(models))}",
+                                    "`shotlist models` lists the models and what each can do"))
+            continue
+        problems.extend(_shot_problems(shot, entry, project))
+    return problems

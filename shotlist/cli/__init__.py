@@ -47,7 +47,7 @@ def _register() -> None:
     from shotlist.cli import story
 
     story.register(app)
-    for name in ("prompting", "engine", "edit", "team", "doctor"):
+    for name in ("models", "prompting", "engine", "edit", "exporting", "team", "doctor"):
         try:
             module = __import__(f"shotlist.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
