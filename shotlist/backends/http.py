@@ -1,0 +1,300 @@
+"""One async HTTP layer for every hosted provider and ComfyUI, over httpx.
+
+What every adapter gets from here:
+- credentials from the environment only, registered for redaction so they never reach a log or a message;
+- retries with exponential backoff and jitter that honour ``Retry-After``, only for 429, 5xx and
+  connection errors — never for a validation error or a refusal;
+- submits that are never resent blindly: the official SDKs retry a POST whose answer was lost and one
+  lost answer became three paid tasks (shared/research/observed-apis.md). Here a submit is retried only
+  when the server answered (429/5xx: it made nothing) or the connection never opened; a lost answer
+  raises SubmitUnknown and the engine reports it;
+- polling with backoff and an overall deadline, and per-provider concurrency;
+- downloads streamed to a temporary file with a size cap and a sha256, renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import hashlib
+import io
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from shotlist.backends.base import BackendError, SubmitUnknown
+from shotlist.errors import ShotlistError
+
+log = logging.getLogger("shotlist.http")
+
+_SECRETS: set[str] = set()
+T = TypeVar("T")
+
+#: Headers whose values are secrets whatever they hold.
+SECRET_HEADERS = {"authorization", "x-goog-api-key", "x-api-key", "api-key", "proxy-authorization", "cookie"}
+
+
+class MissingCredentials(ShotlistError):
+    """A provider's key is not in the environment."""
+
+
+def secret(*names: str) -> str:
+    """The first of these environment variables that is set; registered for redaction. Never logged."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            register_secret(value)
+            return value
+    raise MissingCredentials(f"set {' or '.join(names)} in the environment (shotlist never stores keys in files)")
+
+
+def register_secret(value: str) -> None:
+    """Make ``redact`` hide this value (and its base64 form) wherever it appears."""
+    if len(value) >= 6:
+        _SECRETS.add(value)
+        _SECRETS.add(base64.b64encode(value.encode()).decode())
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, "***")
+    return text
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("***" if k.lower() in SECRET_HEADERS else redact(v)) for k, v in headers.items()}
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try. Times in seconds."""
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(30.0, connect=10.0))
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap * 4)
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))  # full jitter
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _retryable_status(code: int) -> bool:
+    return code == 429 or 500 <= code <= 599
+
+
+class HttpLayer:
+    """An httpx.AsyncClient for one provider, with its retry, concurrency and logging rules."""
+
+    def __init__(self, provider: str, base_url: str = "", *, headers: Mapping[str, str] | None = None,
+                 concurrency: int = 4, policy: RetryPolicy | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, verify: bool | str = True) -> None:
+        self.provider = provider
+        self.policy = policy or RetryPolicy()
+        self.limit = asyncio.Semaphore(concurrency)
+        for v in (headers or {}).values():
+            register_secret(v.split(" ", 1)[-1])
+        self.client = httpx.AsyncClient(base_url=base_url, headers=dict(headers or {}), timeout=self.policy.timeout,
+                                        transport=transport, verify=verify, follow_redirects=True)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests replace it to skip waiting
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(self, method: str, url: str, *, submit: bool = False, ok: Iterable[int] = (),
+                      **kwargs: Any) -> httpx.Response:
+        """Send a request, retrying what is safe to retry; raise BackendError for a final error status.
+
+        ``submit=True`` marks a request that creates paid work: a lost answer raises SubmitUnknown
+        instead of being resent. ``ok`` lists error statuses the caller handles itself.
+        """
+        allowed = set(ok)
+        last: Exception | None = None
+        for attempt in range(self.policy.attempts):
+            try:
+                async with self.limit:
+                    self._log_request(method, url, kwargs)
+                    response = await self.client.request(method, url, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                last = exc  # the request never left: safe to send again
+            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError,
+                    httpx.WriteError) as exc:
+                if submit:
+                    raise SubmitUnknown(
+                        f"{self.provider}: the answer to a submit was lost ({type(exc).__name__}); the job may exist "
+                        "and may be charged. shotlist will not resend it blindly", retryable=False) from None
+                last = exc
+            else:
+                self._log_response(response)
+                if response.status_code < 400 or response.status_code in allowed:
+                    return response
+                if not _retryable_status(response.status_code):
+                    raise BackendError(self.describe(response), retryable=False)
+                last = BackendError(self.describe(response), retryable=True)
+                if attempt + 1 < self.policy.attempts:
+                    wait = self.policy.delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
+                    log.info("%s: %s %s → %s, retrying in %.1f s", self.provider, method, redact(str(url)),
+                             response.status_code, wait)
+                    await self.sleep(wait)
+                continue
+            if attempt + 1 < self.policy.attempts:
+                await self.sleep(self.policy.delay(attempt, None))
+        if isinstance(last, BackendError):
+            raise BackendError(f"{last} (gave up after {self.policy.attempts} tries)", retryable=True)
+        raise BackendError(f"{self.provider}: cannot reach {redact(str(self.client.base_url) or url)}: "
+                           f"{redact(str(last))}", retryable=True)
+
+    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = await self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendError(f"{self.provider}: {method} {redact(url)} answered with non-JSON "
+                               f"({response.headers.get('content-type', '?')})", retryable=False) from None
+
+    def describe(self, response: httpx.Response) -> str:
+        """A one-line account of an error response, without secrets."""
+        body = response.text[:400].replace("\n", " ") if response.content else ""
+        return redact(f"{self.provider}: {response.request.method} {response.request.url.path} → "
+                      f"HTTP {response.status_code}{': ' + body if body else ''}")
+
+    async def download(self, url: str, dest: Path, *, max_bytes: int = 2_000_000_000,
+                       headers: Mapping[str, str] | None = None, expired: Iterable[int] = (403, 404, 410)) -> str:
+        """Stream ``url`` to ``dest`` (atomic, capped); return its sha256. ExpiredURL when the link is gone."""
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        gone = set(expired)
+        for attempt in range(self.policy.attempts):
+            digest = hashlib.sha256()
+            size = 0
+            try:
+                async with self.limit, self.client.stream("GET", url, headers=dict(headers or {})) as response:
+                    if response.status_code in gone:
+                        raise ExpiredURL(f"{self.provider}: the result link answered HTTP {response.status_code}")
+                    if response.status_code >= 400:
+                        if _retryable_status(response.status_code) and attempt + 1 < self.policy.attempts:
+                            await self.sleep(self.policy.delay(
+                                attempt, retry_after_seconds(response.headers.get("retry-after"))))
+                            continue
+                        raise BackendError(self.describe(response), retryable=False)
+                    with open(tmp, "wb") as f:
+                        async for chunk in response.aiter_bytes(1 << 20):
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise BackendError(f"{self.provider}: the result is over {max_bytes} bytes; refused")
+                            digest.update(chunk)
+                            f.write(chunk)
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.replace(tmp, dest)
+                return digest.hexdigest()
+            except httpx.TransportError as exc:
+                if attempt + 1 >= self.policy.attempts:
+                    raise BackendError(f"{self.provider}: download failed: {redact(str(exc))}", retryable=True) from None
+                await self.sleep(self.policy.delay(attempt, None))
+            finally:
+                tmp.unlink(missing_ok=True)
+        raise BackendError(f"{self.provider}: download failed", retryable=True)
+
+    def _log_request(self, method: str, url: str, kwargs: Mapping[str, Any]) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            body = kwargs.get("json")
+            log.debug("%s → %s %s headers=%s body=%s", self.provider, method, redact(str(url)),
+                      redact_headers(dict(kwargs.get("headers") or {})), redact(_short(body)) if body else "-")
+
+    def _log_response(self, response: httpx.Response) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s ← HTTP %s %s", self.provider, response.status_code,
+                      redact(response.text[:300]) if "json" in response.headers.get("content-type", "") else "")
+
+
+class ExpiredURL(BackendError):
+    """A result URL is no longer valid; the adapter asks the job for a fresh one (never resubmits)."""
+
+
+def _short(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, default=str)
+    # data URIs are long and not interesting in a log
+    return text if len(text) < 600 else text[:600] + f"… ({len(text)} chars)"
+
+
+async def poll_until(check: Callable[[], Awaitable[T | None]], *, deadline_s: float, first: float = 1.0,
+                     cap: float = 15.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+    """Call ``check`` with growing pauses until it returns something; BackendError past the deadline."""
+    start = time.monotonic()
+    wait = first
+    while True:
+        result = await check()
+        if result is not None:
+            return result
+        if time.monotonic() - start > deadline_s:
+            raise BackendError(f"gave up waiting after {deadline_s:.0f} s; the job may still finish — run the build "
+                               "again to pick it up", retryable=True)
+        await sleep(wait)
+        wait = min(cap, wait * 1.5)
+
+
+def image_bytes(path: Path, *, max_bytes: int, max_px: int, min_px: int = 1,
+                formats: Iterable[str] = ("PNG", "JPEG", "WEBP")) -> tuple[bytes, str]:
+    """An input image as bytes and MIME type within a provider's limits, re-encoded deterministically if needed.
+
+    Kept as-is when it already fits; else scaled so its long side is at most ``max_px`` and written as
+    PNG, or JPEG at falling quality when PNG is still too large. Same input, same bytes.
+    """
+    from PIL import Image
+
+    raw = path.read_bytes()
+    with Image.open(io.BytesIO(raw)) as im:
+        fmt = (im.format or "").upper()
+        w, h = im.size
+        if min(w, h) < min_px:
+            raise BackendError(f"{path.name} is {w}×{h}; this model needs at least {min_px} px on each side")
+        allowed = {f.upper() for f in formats}
+        if fmt in allowed and len(raw) <= max_bytes and max(w, h) <= max_px:
+            return raw, Image.MIME[fmt]
+        scale = min(1.0, max_px / max(w, h))
+        im2 = im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
+        if scale < 1.0:
+            im2 = im2.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        if "PNG" in allowed:
+            buf = io.BytesIO()
+            im2.save(buf, format="PNG", optimize=False)
+            if buf.tell() <= max_bytes:
+                return buf.getvalue(), "image/png"
+        for quality in (92, 85, 75, 60, 45):
+            buf = io.BytesIO()
+            im2.save(buf, format="JPEG", quality=quality, optimize=False)
+            if buf.tell() <= max_bytes:
+                return buf.getvalue(), "image/jpeg"
+    raise BackendError(f"{path.name} cannot be made smaller than {max_bytes} bytes for this provider")
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
