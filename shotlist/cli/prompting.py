@@ -1,0 +1,88 @@
+"""Commands about prompts: `shotlist prompts` shows what each shot will send, `shotlist lint` checks it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ProjectArg = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+DialectOpt = Annotated[str | None, typer.Option("--dialect", help="Render in this dialect (generic, seedance, veo, kling, "
+                                                                  "runway, luma, minimax, wan) instead of each shot's model's.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(prompts)
+    app.command()(lint)
+
+
+def prompts(
+    project: ProjectArg = Path("."),
+    shot: Annotated[str | None, typer.Option("--shot", help="Only this shot id.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Render as for this model id (e.g. kling-v2-1).")] = None,
+    dialect: DialectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print each shot's prompt, negative prompt and word count, as each model family will get it."""
+    import json
+
+    from shotlist.project import load_project
+    from shotlist.prompt import dialect_for_model, render_prompt
+
+    if model and dialect:
+        raise typer.BadParameter("give --model or --dialect, not both")
+    p = load_project(project)
+    chosen = dialect or (dialect_for_model(model) if model else None)
+    shots = p.shots
+    if shot is not None:
+        shots = [s for s in shots if s.id == shot]
+        if not shots:
+            from shotlist.resolve import did_you_mean
+
+            raise typer.BadParameter(f"no shot '{shot}'{did_you_mean(shot, [s.id for s in p.shots])}", param_hint="--shot")
+    rows = [(s, render_prompt(p, s, chosen)) for s in shots]
+    if as_json:
+        typer.echo(json.dumps([
+            {"shot": s.id, "mode": s.mode, "model": model or s.model,
+             "dialect": r.dialect if r else None, "template": r.template if r else None,
+             "prompt": r.text if r else None, "negative": r.negative if r else None,
+             "words": r.words if r else 0, "chars": r.chars if r else 0}
+            for s, r in rows
+        ], indent=2, ensure_ascii=False))
+        return
+    for i, (s, r) in enumerate(rows):
+        if i:
+            typer.echo("")
+        if r is None:
+            typer.echo(f"# {s.id}  (card: no prompt)")
+            continue
+        typer.echo(f"# {s.id}  {s.mode}, {r.dialect}, {r.words} words, {r.chars} chars  [{r.template}]")
+        typer.echo(r.text)
+        if r.negative:
+            typer.echo(f"negative: {r.negative}")
+
+
+def lint(
+    project: ProjectArg = Path("."),
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+    dialect: DialectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every shot's prompt against the prompt rules; exit 1 on errors (or warnings with --strict).
+
+    Rules: word-count, char-limit, camera-moves, motion-unqualified, nothing-still, dialogue-long,
+    dialogue-delivery, clip-long, img2vid-redescribes, vague-verb, negative-phrasing, non-english,
+    no-constraints, no-framing, no-lighting, unknown-rule. Silence one on a shot with `lint: [rule-id]`,
+    or on every shot with `defaults: {lint: [rule-id]}`.
+    """
+    import json
+
+    from shotlist.lint import lint_project
+    from shotlist.project import load_project
+
+    report = lint_project(load_project(project), dialect)
+    typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if as_json else report.format())
+    if report.failed(strict):
+        raise typer.Exit(1)
