@@ -20,7 +20,8 @@ from typing import Any
 from shotlist.errors import ShotlistError
 
 REQUIRED_FILTERS = ("xfade", "acrossfade", "loudnorm", "ebur128", "drawtext", "subtitles", "volume", "amix",
-                    "apad", "anullsrc", "afade", "scale", "crop", "pad", "fps", "settb", "setsar", "format", "concat")
+                    "apad", "anullsrc", "afade", "aresample", "aformat", "atrim", "asetpts", "adelay", "asetnsamples",
+                    "scale", "crop", "pad", "fps", "settb", "setsar", "format", "concat")
 REQUIRED_ENCODERS = ("libx264", "aac")
 
 

@@ -1,0 +1,53 @@
+"""The `export` command: the cut as an editor's timeline (OTIO, FCPXML, FCP 7 XML, EDL)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Project = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+
+
+class Format(StrEnum):
+    otio = "otio"
+    fcpxml = "fcpxml"
+    xml = "xml"
+    edl = "edl"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+def export(
+    project: Project = Path("."),
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="otio (OpenTimelineIO), fcpxml (Final Cut Pro X), "
+                                                               "xml (FCP 7 XML: Premiere, Resolve), edl (CMX 3600).")]
+    = Format.otio,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: next to the cut, "
+                                                                       "with the format's suffix).")] = None,
+) -> None:
+    """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
+    from shotlist.build import pinned_clips
+    from shotlist.errors import BuildError
+    from shotlist.export import FORMATS, export_timeline
+    from shotlist.project import load_project
+    from shotlist.timeline import assemble
+
+    p = load_project(project)
+    clips, missing = pinned_clips(p)
+    if missing:
+        raise BuildError(f"no clip yet for {', '.join(missing)}: run `shotlist build` first "
+                         "(`shotlist plan` says what generating them costs)")
+    dest = output if output is not None else p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
+    try:
+        timeline = assemble(p, clips)
+        warnings = export_timeline(timeline, dest, fmt.value)
+    except ValueError as exc:  # the cut cannot be placed or exported as asked (TimelineError included)
+        raise BuildError(str(exc)) from exc
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"{dest}: {len(timeline.items)} shots, {float(timeline.duration):.2f} s at {timeline.fps} fps")
