@@ -1,10 +1,13 @@
-"""Format problems the way DVC does: file:line:col, the place in the document, the fix, the line with a caret."""
+"""Format problems the way DVC does: file:line:col, the place in the document, the line with a caret, the fix."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from shotlist.errors import Problem, loc_text
+
+#: Lines longer than this are shown as a window around the caret, so a pasted blob stays readable.
+SNIPPET_WIDTH = 100
 
 
 def format_problems(path: Path, problems: list[Problem], source: str | None = None) -> str:
@@ -16,11 +19,25 @@ def format_problems(path: Path, problems: list[Problem], source: str | None = No
         head = f"{where}: {loc_text(p.loc)}: {p.message}" if p.loc else f"{where}: {p.message}"
         out.append(head)
         if p.line and 0 < p.line <= len(lines):
-            text = lines[p.line - 1].replace("\t", " ")
+            text, caret = snippet(lines[p.line - 1], p.col or 1)
             out.append(f"  {p.line:>4} | {text}")
-            out.append(f"       | {' ' * max((p.col or 1) - 1, 0)}^")
+            out.append(f"       | {' ' * caret}^")
         if p.fix:
             out.append(f"  fix: {p.fix}")
     n = len(problems)
     out.append(f"{n} problem{'s' if n != 1 else ''} in {path}")
     return "\n".join(out)
+
+
+def snippet(line: str, col: int) -> tuple[str, int]:
+    """The line as shown under a message, and the caret's offset in it (col is 1-based)."""
+    # A tab shown as one space keeps the caret under the column the parser counted; other control
+    # characters are shown as U+FFFD so the one a message is about can be seen.
+    text = "".join(" " if c == "\t" else "\ufffd" if c < " " or c == "\x7f" else c for c in line).rstrip()
+    caret = max(col - 1, 0)
+    if len(text) <= SNIPPET_WIDTH:
+        return text, caret
+    start = max(0, min(caret - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
+    end = start + SNIPPET_WIDTH
+    shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+    return shown, caret - start + (1 if start else 0)

@@ -28,6 +28,7 @@ class Problem:
     fix: str | None = None
     line: int | None = None  # 1-based; filled from the YAML marks when known
     col: int | None = None
+    at_key: bool = False  # point at the key (an unknown or missing key), not at its value
 
 
 class ShotlistError(Exception):

@@ -101,12 +101,21 @@ class Project:
     path: Path
     board: Storyboard
     shots: list[ResolvedShot]
+    #: where each part of the storyboard was written: ("shots", 3) -> (line, col), for messages
+    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
 
     def shot(self, shot_id: str) -> ResolvedShot:
         for s in self.shots:
             if s.id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The storyboard line where ``loc`` (or the nearest enclosing part of it) was written."""
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.marks:
+                return self.marks[loc[:n]][0]
+        return None
 
     def file(self, rel: str) -> Path:
         """A project-relative path as an absolute one (rel was confined at load)."""
@@ -121,26 +130,71 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 def confine(root: Path, rel: str) -> tuple[Path | None, str | None]:
     """Resolve a user's path inside the project; (path, None) or (None, why it is refused)."""
+    if not rel.strip():
+        return None, "the path is empty"
     raw = Path(rel)
     candidate = raw if raw.is_absolute() else root / raw
     real_root = root.resolve()
     try:
         real = candidate.resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop
-        return None, f"cannot resolve '{rel}': {exc}"
+    except (OSError, RuntimeError):  # a symlink loop
+        return None, f"'{rel}' is a symlink loop"
     if not real.is_relative_to(real_root):
-        what = "a symlink that points" if candidate.is_symlink() or _has_symlink(root, raw) else "a path"
-        return None, f"'{rel}' is {what} outside the project folder {root}; copy the file into the project"
+        if _has_symlink(root, raw):
+            return None, f"'{rel}' is a symlink to a file outside the project folder"
+        return None, f"'{rel}' is outside the project folder"
     return real, None
 
 
+#: The fix for a refused path: a project must build the same on every teammate's machine.
+CONFINE_FIX = "copy the file into the project folder and name it relative to the storyboard"
+
+
 def _has_symlink(root: Path, rel: Path) -> bool:
-    p = root
+    p = Path(rel.anchor) if rel.is_absolute() else root
     for part in rel.parts:
         p = p / part
         if p.is_symlink():
             return True
     return False
+
+
+_OPENED: dict[tuple[str, int, int], tuple[str, tuple[int, int]] | str] = {}
+
+
+def _open_image(path: Path) -> tuple[str, tuple[int, int]] | str:
+    """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
+    # Decoding is most of a validate's time; a file that has not changed need not be decoded twice.
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _OPENED:
+        _OPENED[key] = _decode_image(path)
+    return _OPENED[key]
+
+
+def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | str:
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns about a decompression bomb below twice its limit; refuse it either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                fmt = im.format or "?"
+                size = im.size
+                if fmt not in IMAGE_FORMATS:
+                    return f"is a {fmt} image, not PNG, JPEG or WebP"
+                im.draft("RGB", (64, 64))  # JPEG decodes at a fraction of its size: enough to prove it opens
+                im.load()
+    except UnidentifiedImageError:
+        return "is not a PNG, JPEG or WebP image (it does not open as an image)"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "is too large to open safely (over 89 megapixels)"
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return "is damaged: it does not decode"
+    return fmt, size
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -162,24 +216,19 @@ class _Resolver:
             return self.images[rel]
         path, why = confine(self.root, rel)
         if path is None:
-            self.problem(loc, why or "refused", "use a path relative to the storyboard, inside the project")
+            self.problem(loc, why or "refused", CONFINE_FIX)
+            return None
+        if path.is_dir():
+            self.problem(loc, f"'{rel}' is a folder, not an image", "name the image file inside it")
             return None
         if not path.is_file():
             self.problem(loc, f"image '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
             return None
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                fmt = im.format or "?"
-                im.verify()
-                size = im.size
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            self.problem(loc, f"'{rel}' is not an image that opens ({exc})", "use a PNG, JPEG or WebP file")
+        found = _open_image(path)
+        if isinstance(found, str):
+            self.problem(loc, f"'{rel}' {found}", "export it again as PNG, JPEG or WebP")
             return None
-        if fmt not in IMAGE_FORMATS:
-            self.problem(loc, f"'{rel}' is a {fmt} image", "convert it to PNG, JPEG or WebP")
-            return None
+        fmt, size = found
         info = ImageInfo(rel=_rel(self.root, path), path=path, width=size[0], height=size[1], format=fmt)
         self.images[rel] = info
         return info
@@ -188,7 +237,10 @@ class _Resolver:
         if value is None:
             return None
         if isinstance(value, FrameRef):
-            if value.shot not in earlier:
+            if loc[:2] == ("shots", len(earlier)) and value.shot == self.board.shots[len(earlier)].id:
+                self.problem(loc + ("shot",), f"shot '{value.shot}' cannot start from its own clip",
+                             "name the earlier shot it continues")
+            elif value.shot not in earlier:
                 ids = [s.id for s in self.board.shots]
                 if value.shot in ids:
                     self.problem(loc + ("shot",), f"shot '{value.shot}' comes later; a shot can only start from an earlier shot",
@@ -233,7 +285,8 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
     for i, shot in enumerate(board.shots):
         loc: Loc = ("shots", i)
         if shot.id in seen:
-            r.problem(loc + ("id",), f"shot id '{shot.id}' is used twice", "give every shot its own id")
+            r.problem(loc + ("id",), f"shot id '{shot.id}' is already used by shots[{seen.index(shot.id)}]",
+                      "give every shot its own id")
         f = merged(board.defaults, shot)
         card = f.card
         image = f.image
@@ -300,7 +353,25 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
         seen.append(shot.id)
     _check_transitions(r, shots)
     _check_soundtrack(r, board, seen)
-    return shots, r.problems
+    return shots, _from_defaults(board, r.problems)
+
+
+def _from_defaults(board: Storyboard, problems: list[Problem]) -> list[Problem]:
+    """Problems with a field shots took from ``defaults:`` point at the defaults' line, said once for all."""
+    out: list[Problem] = []
+    inherited: dict[tuple[Loc, str, str | None], list[str]] = {}
+    for p in problems:
+        loc = p.loc
+        if len(loc) >= 3 and loc[0] == "shots" and isinstance(loc[1], int) and isinstance(loc[2], str):
+            shot = board.shots[loc[1]]
+            if loc[2] not in shot.model_fields_set and loc[2] in board.defaults.model_fields_set:
+                inherited.setdefault((("defaults",) + loc[2:], p.message, p.fix), []).append(shot.id)
+                continue
+        out.append(p)
+    for (loc, message, fix), ids in inherited.items():
+        named = ", ".join(f"'{i}'" for i in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        out.append(Problem(loc, f"{message} (in shot{'s' if len(ids) > 1 else ''} {named}, from defaults)", fix))
+    return out
 
 
 def _check_transitions(r: _Resolver, shots: list[ResolvedShot]) -> None:
@@ -332,7 +403,7 @@ def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
     for rel, loc in files:
         path, why = confine(r.root, rel)
         if path is None:
-            r.problem(loc, why or "refused", "use a path inside the project")
+            r.problem(loc, why or "refused", CONFINE_FIX)
         elif not path.is_file():
             r.problem(loc, f"audio file '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
     for name, char in board.characters.items():

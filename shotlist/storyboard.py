@@ -7,10 +7,12 @@ checks that need the disk (paths, images) live in ``shotlist.resolve``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 STORYBOARD_VERSION = 1
 
@@ -38,15 +40,73 @@ CameraMove = Literal[
 RESOLUTIONS: dict[str, int] = {"480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "21:9": (21, 9)}
 
+#: Words people write for a move, and the move of our vocabulary they mean (for "did you mean").
+CAMERA_SYNONYMS: dict[str, str] = {
+    "push-in": "dolly-in", "pull-out": "dolly-out", "pull-back": "dolly-out", "push": "dolly-in",
+    "fixed": "static", "still": "static", "locked": "static", "locked-off": "static", "none": "static",
+    "track": "tracking", "follow": "tracking", "hand-held": "handheld", "shaky": "handheld",
+    "boom-up": "crane-up", "boom-down": "crane-down", "jib-up": "crane-up", "jib-down": "crane-down",
+    "zoom": "zoom-in", "pan": "pan-left", "tilt": "tilt-up", "orbit": "orbit-left", "arc": "orbit-left",
+    "dolly": "dolly-in", "truck": "truck-left", "crane": "crane-up", "pedestal": "pedestal-up",
+}
+
+#: Transition types: a hard cut, or one of ffmpeg's xfade transitions (the edit renders them with xfade).
+TRANSITIONS: tuple[str, ...] = (
+    "cut", "fade", "fadeblack", "fadewhite", "fadegrays", "fadefast", "fadeslow", "dissolve", "pixelize",
+    "radial", "distance", "wipeleft", "wiperight", "wipeup", "wipedown", "wipetl", "wipetr", "wipebl", "wipebr",
+    "slideleft", "slideright", "slideup", "slidedown", "smoothleft", "smoothright", "smoothup", "smoothdown",
+    "circlecrop", "rectcrop", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
+    "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice", "hblur",
+    "squeezeh", "squeezev", "zoomin",
+)
+
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-_SEVERAL_MOVES = re.compile(r",|\+|/|\bthen\b|\band\b")
+_SEVERAL_MOVES = re.compile(r",|\+|/|&|;|\bthen\b|\band\b")
+
+
+def closest(word: str, choices: list[str] | tuple[str, ...], synonyms: dict[str, str] | None = None) -> str | None:
+    """The choice a mistyped ``word`` most likely meant, or None."""
+    key = word.strip().lower().replace(" ", "-").replace("_", "-")
+    if synonyms and key in synonyms:
+        return synonyms[key]
+    if key in choices and key != word:
+        return key
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def user_error(message: str, fix: str) -> PydanticCustomError:
+    """A validation error whose message and fix reach the user as written (see shotlist.project)."""
+    return PydanticCustomError("shotlist", "{message}", {"message": message, "fix": fix})
+
+
+def _one_camera_move(value: Any) -> Any:
+    """Refuse several moves and unknown moves with a message that says which move to keep."""
+    if isinstance(value, list):
+        moves = [str(v) for v in value]
+        first = moves[0] if moves else "static"
+        raise user_error(f"a list of moves [{', '.join(moves)}] — one camera move per shot",
+                         f"keep one move (camera: {first}) and give each other move a shot of its own")
+    if not isinstance(value, str):
+        return value
+    move = value.strip()
+    if _SEVERAL_MOVES.search(move):
+        first = re.split(r"[,+/&;]|\bthen\b|\band\b", move)[0].strip() or "static"
+        raise user_error(f"'{move}' — one camera move per shot",
+                         f"keep one move (camera: {first}) and give each other move a shot of its own")
+    if move not in CAMERA_MOVES:
+        guess = closest(move, CAMERA_MOVES, CAMERA_SYNONYMS)
+        hint = f" — did you mean '{guess}'?" if guess else ""
+        raise user_error(f"'{move}' is not a camera move{hint}", f"use one of: {', '.join(CAMERA_MOVES)}")
+    return move
 
 
 class Strict(BaseModel):
     """Base of every storyboard model: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are valid YAML floats but no duration, gain or offset can be one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Camera(Strict):
@@ -54,6 +114,11 @@ class Camera(Strict):
 
     move: CameraMove = "static"
     speed: Speed = "slow"
+
+    @field_validator("move", mode="before")
+    @classmethod
+    def _move(cls, value: Any) -> Any:
+        return _one_camera_move(value)
 
 
 class FrameRef(Strict):
@@ -92,6 +157,17 @@ class Transition(Strict):
         if isinstance(data, str):
             return {"type": data, "duration": 0.0 if data == "cut" else 0.5}
         return data
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in TRANSITIONS:
+            guess = closest(value, TRANSITIONS)
+            hint = f" — did you mean '{guess}'?" if guess else ""
+            raise user_error(f"'{value}' is not a transition{hint}",
+                             "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...) or a slide "
+                             "(slideleft, ...): ffmpeg's xfade names")
+        return value
 
 
 class Trim(Strict):
@@ -156,10 +232,9 @@ class ShotFields(Strict):
     @field_validator("camera", mode="before")
     @classmethod
     def _camera(cls, value: Any) -> Any:
-        if isinstance(value, list) or (isinstance(value, str) and _SEVERAL_MOVES.search(value)):
-            raise ValueError("one camera move per shot; split the moves into separate shots")
+        value = _one_camera_move(value)
         if isinstance(value, str):
-            return {"move": value.strip()}
+            return {"move": value}
         return value
 
     @field_validator("card", mode="before")
@@ -194,7 +269,10 @@ class Output(Strict):
     def _resolution(cls, value: str) -> str:
         if value in RESOLUTIONS or _WXH.match(value):
             return value
-        raise ValueError(f"'{value}' is not a resolution; use one of {', '.join(RESOLUTIONS)} or WxH like 1280x720")
+        guess = closest(value, tuple(RESOLUTIONS))
+        hint = f" — did you mean '{guess}'?" if guess else ""
+        raise user_error(f"'{value}' is not a resolution{hint}",
+                         f"use one of {', '.join(RESOLUTIONS)}, or width x height like 1280x720")
 
     def size(self) -> tuple[int, int]:
         """Width and height in pixels (even numbers, as H.264 with yuv420p needs)."""
@@ -231,7 +309,9 @@ class Placement(Strict):
     @model_validator(mode="after")
     def _one_anchor(self) -> Placement:
         if (self.at is None) == (self.shot is None):
-            raise ValueError("give exactly one of 'at' (seconds on the cut) or 'shot' (a shot id)")
+            both = self.at is not None
+            raise user_error("both 'at' and 'shot' are given" if both else "neither 'at' nor 'shot' is given",
+                             "give exactly one: at: <seconds on the cut>, or shot: <shot id>")
         return self
 
 
@@ -285,10 +365,7 @@ class Storyboard(Strict):
     @classmethod
     def _version(cls, value: int) -> int:
         if value != STORYBOARD_VERSION:
-            raise ValueError(
-                f"this shotlist reads storyboard version {STORYBOARD_VERSION}; "
-                f"version {value} needs {'a newer shotlist' if value > STORYBOARD_VERSION else 'version: 1'}"
-            )
+            raise user_error(*version_problem(value))
         return value
 
     def shot(self, shot_id: str) -> Shot:
@@ -297,3 +374,53 @@ class Storyboard(Strict):
             if s.id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+
+def version_problem(value: Any) -> tuple[str, str]:
+    """(message, fix) for a ``version:`` this shotlist cannot read."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > STORYBOARD_VERSION:
+        return (f"version {value} is newer than this shotlist reads (version {STORYBOARD_VERSION})",
+                "upgrade shotlist (pip install -U shotlist)")
+    shown = f"'{value}'" if isinstance(value, str) else "nothing" if value is None else str(value).lower()
+    return f"version {shown} is not a storyboard version", f"write version: {STORYBOARD_VERSION}"
+
+
+def json_schema() -> dict[str, Any]:
+    """The storyboard's JSON Schema for editors, with the short forms the loader accepts spelled out.
+
+    Some fields take a shorthand that a before-validator expands (``camera: pan-left`` for
+    ``camera: {move: pan-left}``, ``motion: "text"`` for a list of one); pydantic's schema only
+    knows the expanded form, so an editor would flag good files. We widen those places here.
+    """
+    schema = Storyboard.model_json_schema()
+    defs: dict[str, Any] = schema["$defs"]
+    moves = {"type": "string", "enum": list(CAMERA_MOVES)}
+    short = {
+        "Camera": moves,
+        "Transition": {"type": "string", "enum": list(TRANSITIONS)},
+        "Card": {"type": "string", "description": "the card's title"},
+    }
+
+    def widen(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rsplit("/", 1)[-1] if ref.startswith("#/$defs/") else ""
+            if name in short:
+                return {"anyOf": [short[name], {"$ref": ref}]}
+            return {k: widen(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [widen(v) for v in node]
+        return node
+
+    for name in ("ShotFields", "Shot"):
+        props = defs[name]["properties"]
+        for key in ("motion", "still", "refs", "lint"):
+            props[key] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
+                                    {"type": "null"}], "default": None, "title": props[key].get("title", key)}
+    char = defs["Character"]["properties"]
+    char["ref"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                   "title": "Ref", "description": "reference images of the character"}
+    schema = widen(schema)
+    schema["properties"]["version"] = {"const": STORYBOARD_VERSION, "title": "Version",
+                                       "description": "the storyboard language version"}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

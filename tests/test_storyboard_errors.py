@@ -1,0 +1,151 @@
+"""Storyboard errors are for people: each bad storyboard under tests/golden/bad gives its pinned message.
+
+Each case is a folder with a storyboard.yaml (and the assets it needs) and expected.txt, the whole
+output of `shotlist validate` run inside that folder. To re-pin after a deliberate wording change:
+SHOTLIST_UPDATE_GOLDEN=1 pytest tests/test_storyboard_errors.py, then read the diff.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from shotlist.cli import main
+from shotlist.errors import StoryboardError
+
+GOLDEN = Path(__file__).parent / "golden" / "bad"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "storyboard.yaml").is_file())
+
+
+def run_shotlist(*args: str) -> tuple[int, str, str]:
+    """Run the `shotlist` entry point in-process: (exit status, stdout, stderr), as a user sees them."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", ["shotlist", *args]), \
+            mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_there_are_at_least_twenty_golden_cases() -> None:
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_storyboard_gives_its_pinned_message(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = GOLDEN / case
+    monkeypatch.chdir(folder)
+    code, out, err = run_shotlist("validate")
+    expected = folder / "expected.txt"
+    if os.environ.get("SHOTLIST_UPDATE_GOLDEN"):
+        expected.write_text(out + err, encoding="utf-8")
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    assert err == expected.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_problem_names_file_line_and_column_and_a_fix(case: str) -> None:
+    text = (GOLDEN / case / "expected.txt").read_text(encoding="utf-8")
+    heads = [ln for ln in text.splitlines() if ln.startswith("storyboard.yaml")]
+    fixes = [ln for ln in text.splitlines() if ln.startswith("  fix: ")]
+    count = int(text.splitlines()[-1].split()[0])
+    assert len(heads) == count == len(fixes)
+    for head in heads:
+        assert head.split(":")[1].isdigit() and head.split(":")[2].isdigit(), head
+
+
+def test_all_problems_of_a_file_are_reported_in_one_run() -> None:
+    text = (GOLDEN / "wrong-types" / "expected.txt").read_text(encoding="utf-8")
+    assert text.splitlines()[-1] == "9 problems in storyboard.yaml"
+
+
+def test_an_invalid_storyboard_exits_2_without_a_traceback_from_the_console_script(tmp_path: Path) -> None:
+    (tmp_path / "storyboard.yaml").write_text("version: 1\nshots:\n  - id: a\n    camera: pan-left, tilt-up\n")
+    run = subprocess.run([sys.executable, "-m", "shotlist", "validate", str(tmp_path)],
+                         capture_output=True, text=True, env={**os.environ, "SHOTLIST_DEBUG": ""})
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "storyboard.yaml:4:13: shots[0].camera: 'pan-left, tilt-up' — one camera move per shot" in run.stderr
+
+
+def test_debug_lets_the_error_through_with_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "storyboard.yaml").write_text("version: 1\nshots: []\n")
+    with pytest.raises(StoryboardError, match="the storyboard has no shots"):
+        run_shotlist("--debug", "validate", str(tmp_path))
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    (tmp_path / "storyboard.yaml").write_text("version: 1\nnotes: " + "x" * (6 * 1024 * 1024) + "\n")
+    code, _, err = run_shotlist("validate", str(tmp_path))
+    assert code == 2
+    assert err.splitlines()[0] == f"{tmp_path / 'storyboard.yaml'}: the file is 6144 KiB; a storyboard is at most 5 MiB"
+
+
+def test_a_folder_without_a_storyboard_says_so(tmp_path: Path) -> None:
+    code, _, err = run_shotlist("validate", str(tmp_path))
+    assert code == 2
+    assert err.splitlines()[0] == f"{tmp_path / 'storyboard.yaml'}: no storyboard here"
+
+
+def test_validate_prints_a_short_summary_on_success(tmp_path: Path) -> None:
+    (tmp_path / "storyboard.yaml").write_text(
+        "version: 1\nshots:\n  - id: a\n    duration: 4\n    transition: {type: dissolve, duration: 1}\n"
+        "  - id: b\n    duration: 3\n")
+    code, out, err = run_shotlist("validate", str(tmp_path / "storyboard.yaml"))
+    assert (code, err) == (0, "")
+    assert out == f"{tmp_path / 'storyboard.yaml'}: ok — 2 shots (txt2vid 2), 6 s cut, 0 images\n"
+
+
+def test_schema_file_at_the_repo_root_is_up_to_date() -> None:
+    code, out, _ = run_shotlist("schema")
+    assert code == 0
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "shotlist.schema.json").read_text(encoding="utf-8") == out, \
+        "regenerate it: shotlist schema > shotlist.schema.json"
+
+
+def test_schema_accepts_the_shorthands_the_loader_accepts() -> None:
+    import json
+
+    _, out, _ = run_shotlist("schema")
+    shot = json.loads(out)["$defs"]["Shot"]["properties"]
+    camera = json.dumps(shot["camera"])
+    assert '"pan-left"' in camera and "#/$defs/Camera" in camera
+    assert {"type": "string"} in shot["motion"]["anyOf"]
+
+
+@pytest.mark.parametrize("template", ["narrative", "product"])
+def test_init_writes_a_starter_project_that_validates(template: str, tmp_path: Path) -> None:
+    target = tmp_path / "film"
+    code, out, err = run_shotlist("init", str(target), "--template", template)
+    assert (code, err) == (0, "")
+    board = (target / "storyboard.yaml").read_text(encoding="utf-8")
+    assert board.startswith("# yaml-language-server: $schema=shotlist.schema.json\n")
+    assert (target / ".gitignore").read_text().splitlines() == [".shotlist/", "out/"]
+    assert (target / "README.md").is_file() and (target / "shotlist.schema.json").is_file()
+    images = list((target / "assets").glob("*.png"))
+    assert len(images) == 1 and images[0].stat().st_size < 50_000
+    code, out, err = run_shotlist("validate", str(target))
+    assert code == 0 and ": ok — 3 shots" in out
+    code, out, err = run_shotlist("lint", "--strict", str(target))
+    assert code == 0, out + err
+
+
+def test_init_refuses_to_overwrite_a_storyboard(tmp_path: Path) -> None:
+    (tmp_path / "storyboard.yaml").write_text("version: 1\n")
+    code, _, err = run_shotlist("init", str(tmp_path))
+    assert code == 1
+    assert "already exists" in err
+    assert (tmp_path / "storyboard.yaml").read_text() == "version: 1\n"
