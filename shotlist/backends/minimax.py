@@ -1,0 +1,139 @@
+"""MiniMax Hailuo: task → file id → download URL.
+
+``POST /v1/video_generation`` → ``task_id``; ``GET /v1/query/video_generation?task_id=`` → ``status``
+(Queueing, Preparing, Processing, Success, Fail) and, on success, ``file_id``; ``GET
+/v1/files/retrieve?file_id=`` → ``file.download_url`` (time-limited; asking again gives a fresh one).
+MiniMax answers most errors with HTTP 200 and a non-zero ``base_resp.status_code``: 1002 is its rate
+limit (nothing was created, so it is retried like a 429), 1026/1027 are sensitive content (a
+refusal, never retried). The camera travels inside the prompt as bracketed commands ([Pan left]),
+which the minimax prompt dialect writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.backends.http import (
+    HttpLayer,
+    env_url,
+    input_data_uri,
+    job_parts,
+    provider_concurrency,
+    secret,
+    spec_resolution,
+)
+from shotlist.catalog import ModelEntry, get_model
+from shotlist.spec import ShotSpec
+
+BASE_URL = "https://api.minimax.io"
+RATE_LIMITED = {1002}
+SENSITIVE = {1026, 1027}
+_STATES = {"Queueing": JobState.QUEUED, "Preparing": JobState.QUEUED, "Processing": JobState.RUNNING,
+           "Success": JobState.SUCCEEDED, "Fail": JobState.FAILED}
+
+
+def resolution(spec: ShotSpec, entry: ModelEntry) -> str:
+    """The shot's resolution, moved up where a mode has fewer sizes (Hailuo-02 makes 512P only from an image)."""
+    wanted = spec_resolution(spec, entry)
+    allowed = entry.extra.get(f"{spec.mode}_resolutions")
+    return wanted if not allowed or wanted in allowed else str(allowed[0])
+
+
+def generation_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
+    """The video_generation request for a shot."""
+    body: dict[str, Any] = {
+        "model": entry.endpoint.get(spec.mode) or entry.endpoint["*"],
+        "prompt": spec.prompt,
+        "duration": entry.wire_duration(spec.duration),
+        "resolution": resolution(spec, entry),
+        "prompt_optimizer": False,  # the rendered prompt is the recipe: do not let the service rewrite it
+    }
+    for inp in spec.inputs:
+        if inp.role == "image":
+            body["first_frame_image"] = input_data_uri(inp, entry.image)
+        elif inp.role == "end_image":
+            body["last_frame_image"] = input_data_uri(inp, entry.image)
+    refs = [input_data_uri(i, entry.image) for i in spec.inputs if i.role == "ref"]
+    if refs:
+        body["subject_reference"] = [{"type": "character", "image": refs}]
+    return body
+
+
+class MiniMaxBackend:
+    """Hailuo models on MiniMax's own API."""
+
+    name = "minimax"
+    poll_interval = 10.0
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._http: HttpLayer | None = None
+
+    @property
+    def http(self) -> HttpLayer:
+        if self._http is None:
+            self._http = HttpLayer("minimax", env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
+                                   headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
+                                   concurrency=provider_concurrency("minimax"))
+        return self._http
+
+    async def _call(self, method: str, url: str, *, submit: bool = False, task: bool = False,
+                    **kwargs: Any) -> dict[str, Any]:
+        """A request whose ``base_resp`` is checked: its rate limit retried, its other errors raised
+        (``task=True``: a task's own failure is returned for ``poll`` to read, not raised)."""
+        policy = self.http.policy
+        for attempt in range(policy.attempts):
+            data: dict[str, Any] = await self.http.json(method, url, submit=submit, **kwargs)
+            base = data.get("base_resp") or {}
+            code = int(base.get("status_code") or 0)
+            if code == 0 or (task and data.get("status") == "Fail"):
+                return data
+            message = f"MiniMax error {code}: {base.get('status_msg', '')}"
+            if code not in RATE_LIMITED:
+                raise BackendError(message, refused=code in SENSITIVE)
+            if attempt + 1 < policy.attempts:
+                await self.http.sleep(policy.delay(attempt, None))
+        raise BackendError(f"{message} (gave up after {policy.attempts} tries)", retryable=True)
+
+    async def submit(self, spec: ShotSpec) -> str:
+        entry = get_model(spec.model)
+        data = await self._call("POST", "/v1/video_generation", json=generation_body(spec, entry), submit=True)
+        return "::".join((spec.model, str(data["task_id"])))
+
+    async def _query(self, job_id: str) -> dict[str, Any]:
+        _, task = job_parts(job_id, 2, self.name)
+        return await self._call("GET", "/v1/query/video_generation", params={"task_id": task}, task=True)
+
+    async def poll(self, job_id: str) -> JobStatus:
+        data = await self._query(job_id)
+        status = str(data.get("status", ""))
+        if status not in _STATES:
+            raise BackendError(f"MiniMax answered an unknown task status '{status}'")
+        state, message = _STATES[status], None
+        if state is JobState.FAILED:
+            base = data.get("base_resp") or {}
+            code = int(base.get("status_code") or 0)
+            reason = str(base.get("status_msg") or "the task failed")
+            message = f"MiniMax error {code}: {reason}" if code else reason
+            state = JobState.REFUSED if code in SENSITIVE else JobState.FAILED
+        return JobStatus(state, message=message, provider_job=str(data.get("task_id") or "") or None)
+
+    async def fetch(self, job_id: str, dest: Path) -> None:
+        async def result_url(expired: bool) -> str:
+            file_id = (await self._query(job_id)).get("file_id")
+            if not file_id:
+                raise BackendError(f"MiniMax task {job_id} has no file yet")
+            data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
+            url = (data.get("file") or {}).get("download_url")
+            if not url:
+                raise BackendError(f"MiniMax file {file_id} has no download_url")
+            return str(url)
+
+        await self.http.download_result(result_url, dest)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -1,0 +1,157 @@
+"""A fake MiniMax video API (Hailuo) on 127.0.0.1: task → file id → download URL.
+
+``POST /v1/video_generation`` → ``{task_id, base_resp}``; ``GET /v1/query/video_generation?task_id=``
+→ ``{task_id, status, file_id, video_width, video_height, base_resp}``; ``GET /v1/files/retrieve?
+file_id=`` → ``{file:{file_id, bytes, created_at, filename, purpose, download_url}, base_resp}``.
+Errors come as HTTP 200 with a non-zero ``base_resp.status_code`` (1004 auth, 1002 rate limit, 2013
+invalid parameters, 1026 sensitive input), like the real service. Download links live on another
+host (``localhost``), expire, and each retrieve signs a fresh one.
+
+Prompts steer the fake: ``BLOCKED_INPUT`` → 1026 at creation; ``REFUSE_OUTPUT`` → the task fails
+with 1027 (output moderation). ``rate_limit_next`` answers that many next requests with 1002.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.server import FakeProvider, Request, Response
+
+MODELS = {"MiniMax-Hailuo-02": ({6, 10}, {"512P", "768P", "1080P"}), "S2V-01": ({6}, {"720P"}),
+          "MiniMax-Hailuo-2.3": ({6, 10}, {"768P", "1080P"})}
+STEPS = ("Queueing", "Preparing", "Processing")
+
+
+@dataclass
+class Task:
+    id: str
+    body: dict[str, Any]
+    polls_left: int
+    status: str = "Queueing"
+    file_id: str = ""
+
+
+def ok(**data: Any) -> Response:
+    return Response(200, {**data, "base_resp": {"status_code": 0, "status_msg": "success"}})
+
+
+def fail(code: int, message: str, **data: Any) -> Response:
+    return Response(200, {**data, "base_resp": {"status_code": code, "status_msg": message}})
+
+
+class FakeMiniMax(FakeProvider):
+    """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
+
+    def __init__(self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b"") -> None:
+        super().__init__()
+        self.key = key
+        self.polls = polls
+        self.video = video
+        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
+        self.tasks: dict[str, Task] = {}
+        self.links: dict[str, str] = {}  # signature → file id
+        self.expired: set[str] = set()
+        self.stale_reads = 0  # how many next retrieves hand out a link that has already expired
+        self.rate_limit_next = 0
+        self._ids = itertools.count(1)
+        self._tlock = threading.Lock()
+        self.route("POST", r"/v1/video_generation", self.create)
+        self.route("GET", r"/v1/query/video_generation", self.query)
+        self.route("GET", r"/v1/files/retrieve", self.retrieve)
+        self.route("GET", r"/cdn/(?P<sig>\w+)/output\.mp4", self.download)
+
+    def submits(self) -> list[Request]:
+        return self.calls("POST", r"/v1/video_generation$")
+
+    def _gate(self, req: Request) -> Response | None:
+        if req.headers.get("authorization") != f"Bearer {self.key}":
+            return fail(1004, "authorized error, wrong API key")
+        with self._tlock:
+            if self.rate_limit_next > 0:
+                self.rate_limit_next -= 1
+                return fail(1002, "rate limit exceeded")
+        return None
+
+    def create(self, req: Request, _m: re.Match[str]) -> Response:
+        if (refused := self._gate(req)) is not None:
+            return refused
+        body = req.json()
+        model = body.get("model")
+        if model not in MODELS:
+            return fail(2013, f"invalid params, model {model} is not supported")
+        durations, sizes = MODELS[model]
+        if body.get("duration", 6) not in durations or body.get("resolution", "768P") not in sizes:
+            return fail(2013, f"invalid params, duration {body.get('duration')} / resolution {body.get('resolution')}")
+        prompt = body.get("prompt", "")
+        if not isinstance(prompt, str) or len(prompt) > 2000:
+            return fail(2013, "invalid params, prompt must be at most 2000 characters")
+        if body.get("resolution") == "512P" and "first_frame_image" not in body:
+            return fail(2013, "invalid params, 512P needs first_frame_image")
+        if "last_frame_image" in body and "first_frame_image" not in body:
+            return fail(2013, "invalid params, last_frame_image needs first_frame_image")
+        images = [body[k] for k in ("first_frame_image", "last_frame_image") if k in body]
+        for ref in body.get("subject_reference") or []:
+            if ref.get("type") != "character" or not isinstance(ref.get("image"), list) or len(ref["image"]) != 1:
+                return fail(2013, "invalid params, subject_reference is [{type: character, image: [one image]}]")
+            images += ref["image"]
+        if model == "S2V-01" and not body.get("subject_reference"):
+            return fail(2013, "invalid params, S2V-01 needs subject_reference")
+        if any(not re.match(r"(data:image/(png|jpeg|webp);base64,|https://)", i) for i in images):
+            return fail(2013, "invalid params, images must be URLs or base64 data URLs")
+        if "BLOCKED_INPUT" in prompt:
+            return fail(1026, "video description contains sensitive content")
+        with self._tlock:
+            task_id = f"{106916112212000 + next(self._ids)}"
+            self.tasks[task_id] = Task(task_id, body, self.polls)
+        return ok(task_id=task_id)
+
+    def query(self, req: Request, _m: re.Match[str]) -> Response:
+        if (refused := self._gate(req)) is not None:
+            return refused
+        with self._tlock:
+            task = self.tasks.get((req.query.get("task_id") or [""])[0])
+            if task is None:
+                return fail(2013, "invalid params, task not found")
+            if task.status in STEPS:
+                task.polls_left -= 1
+                if task.polls_left > 0:
+                    task.status = STEPS[min(len(STEPS) - 1, self.polls - task.polls_left)]
+                elif "REFUSE_OUTPUT" in task.body["prompt"]:
+                    task.status = "Fail"
+                else:
+                    task.status, task.file_id = "Success", f"{2000000 + int(task.id) % 1000000}"
+            if task.status == "Fail":
+                return fail(1027, "output video contains sensitive content", task_id=task.id, status="Fail", file_id="")
+            return ok(task_id=task.id, status=task.status, file_id=task.file_id,
+                      video_width=1366 if task.file_id else 0, video_height=768 if task.file_id else 0)
+
+    def retrieve(self, req: Request, _m: re.Match[str]) -> Response:
+        if (refused := self._gate(req)) is not None:
+            return refused
+        file_id = (req.query.get("file_id") or [""])[0]
+        if not any(t.file_id == file_id for t in self.tasks.values()):
+            return fail(1000, "file not found")
+        sig = secrets.token_hex(8)
+        with self._tlock:
+            self.links[sig] = file_id
+            if self.stale_reads > 0:
+                self.stale_reads -= 1
+                self.expired.add(sig)
+        host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
+        return ok(file={"file_id": int(file_id), "bytes": len(self.video), "created_at": 1763856000,
+                        "filename": "output.mp4", "purpose": "video_generation",
+                        "download_url": f"{host}/cdn/{sig}/output.mp4"})
+
+    def download(self, req: Request, m: re.Match[str]) -> Response:
+        if m["sig"] not in self.links or m["sig"] in self.expired:
+            return Response(403, b"AccessDenied: Request has expired", {"Content-Type": "text/plain"})
+        if self.video_for:
+            task = next(t for t in self.tasks.values() if t.file_id == self.links[m["sig"]])
+            return Response(200, self.video_for(task.body), {"Content-Type": "video/mp4"})
+        return Response(200, self.video, {"Content-Type": "video/mp4"})
