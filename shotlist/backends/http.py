@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import hashlib
 import io
@@ -23,15 +24,19 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from shotlist.backends.base import BackendError, SubmitUnknown
 from shotlist.errors import ShotlistError
+
+if TYPE_CHECKING:
+    from shotlist.catalog import ImageLimits, ModelEntry
+    from shotlist.spec import MediaInput, ShotSpec
 
 log = logging.getLogger("shotlist.http")
 
@@ -69,6 +74,22 @@ def redact(text: str) -> str:
         if s in text:
             text = text.replace(s, "***")
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with every registered secret hidden (for libraries that log headers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """A logger to hand to a library that logs what it sends (e.g. websockets logs request headers)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -193,7 +214,7 @@ class HttpLayer:
             digest = hashlib.sha256()
             size = 0
             try:
-                async with self.limit, self.client.stream("GET", url, headers=dict(headers or {})) as response:
+                async with self.limit, self._stream_get(url, headers) as response:
                     if response.status_code in gone:
                         raise ExpiredURL(f"{self.provider}: the result link answered HTTP {response.status_code}")
                     if response.status_code >= 400:
@@ -220,6 +241,42 @@ class HttpLayer:
             finally:
                 tmp.unlink(missing_ok=True)
         raise BackendError(f"{self.provider}: download failed", retryable=True)
+
+    async def download_result(self, result_url: Callable[[bool], Awaitable[str]], dest: Path, *,
+                              max_bytes: int = 2_000_000_000, headers: Mapping[str, str] | None = None) -> str:
+        """Download a finished job's clip; if its link has expired, ask the job once more for a fresh one.
+
+        ``result_url(expired)`` returns the job's result link, re-reading the job when ``expired`` is
+        true. Nothing is ever resubmitted here: the clip was paid for, only its link went stale.
+        """
+        url = await result_url(False)
+        try:
+            return await self.download(url, dest, max_bytes=max_bytes, headers=headers)
+        except ExpiredURL:
+            log.info("%s: the result link has expired; asking the job for a fresh one", self.provider)
+        url = await result_url(True)
+        try:
+            return await self.download(url, dest, max_bytes=max_bytes, headers=headers)
+        except ExpiredURL:
+            raise BackendError(f"{self.provider}: the job's result link has expired and the job gives no fresh one; "
+                               "the clip was generated (and paid for) but can no longer be downloaded",
+                               retryable=False) from None
+
+    @contextlib.asynccontextmanager
+    async def _stream_get(self, url: str, headers: Mapping[str, str] | None) -> AsyncIterator[httpx.Response]:
+        """GET ``url`` streamed. Result links often live on another host (a CDN, a storage bucket): the
+        provider's credentials go only to the provider's own origin, never to that host."""
+        request = self.client.build_request("GET", url, headers=dict(headers or {}))
+        base = self.client.base_url
+        if base.host and _origin(request.url) != _origin(base):
+            own = {k.lower() for k in (headers or {})}
+            for name in SECRET_HEADERS - own:
+                request.headers.pop(name, None)
+        response = await self.client.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _log_request(self, method: str, url: str, kwargs: Mapping[str, Any]) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -298,3 +355,93 @@ def image_bytes(path: Path, *, max_bytes: int, max_px: int, min_px: int = 1,
 
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def spec_resolution(spec: ShotSpec, entry: ModelEntry) -> str:
+    """The resolution a model is asked for: the shot's size (short side) or the nearest the model makes."""
+    short = min(spec.width, spec.height)
+    return entry.resolution_for(f"{short}p") if short > 0 else entry.resolutions[0]
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def env_url(*names: str, default: str) -> str:
+    """A provider's base URL: the first of these environment variables that is set (a proxy, a test
+    server), else the provider's own."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value.rstrip("/")
+    return default
+
+
+def job_parts(job_id: str, count: int, provider: str) -> list[str]:
+    """Split a job id made of ``count`` parts joined by ``::`` (what a backend needs after a restart)."""
+    parts = job_id.split("::")
+    if len(parts) != count or not all(parts):
+        raise BackendError(f"{provider}: '{job_id}' is not a job id of this backend", retryable=False)
+    return parts
+
+
+def input_image(media: MediaInput, limits: ImageLimits) -> tuple[bytes, str]:
+    """An input image's bytes and MIME type, fitted to a model's limits (deterministic)."""
+    if not media.path:
+        raise BackendError(f"the {media.role} input {media.name or media.sha256[:12]} has no file to send")
+    return image_bytes(Path(media.path), max_bytes=limits.max_bytes, max_px=limits.max_px, min_px=limits.min_px,
+                       formats=limits.formats)
+
+
+def input_data_uri(media: MediaInput, limits: ImageLimits) -> str:
+    """An input image as a ``data:`` URI within a model's limits."""
+    return data_uri(*input_image(media, limits))
+
+
+def provider_concurrency(provider: str, default: int = 4) -> int:
+    """How many requests at once the catalog allows a provider."""
+    from shotlist.catalog import catalog
+
+    return next((e.concurrency for e in catalog().values() if e.provider == provider), default)
+
+
+def mapped_input(entry: ModelEntry, spec: ShotSpec, key: str, *, image: Callable[[MediaInput], Any]) -> dict[str, Any]:
+    """A model's input JSON for a shot, under the field names its catalog entry gives.
+
+    ``entry.extra.fields`` maps shotlist's roles (prompt, negative, duration, aspect, resolution, seed,
+    audio, image, end_image, refs, camera_fixed) to the API's names; ``extra.fields_<key>`` overrides
+    them for one endpoint (``~`` removes one) and ``extra.fixed`` adds constant fields. A role the shot
+    uses but the model has no field for is an error, never a silent drop. ``image`` turns an input
+    image into what the API takes (a data URI, an uploaded file's URL).
+    """
+    merged = {"prompt": "prompt", **entry.extra.get("fields", {}), **entry.extra.get(f"fields_{key}", {})}
+    fields: dict[str, str] = {role: name for role, name in merged.items() if name}
+    body: dict[str, Any] = {fields["prompt"]: spec.prompt, **entry.extra.get("fixed", {})}
+
+    def put(role: str, value: Any) -> None:
+        if role in fields and value is not None:
+            body[fields[role]] = value
+
+    put("negative", spec.negative or None)
+    put("duration", entry.wire_duration(spec.duration))
+    put("aspect", spec.aspect)
+    put("resolution", spec_resolution(spec, entry))
+    put("seed", spec.seed)
+    put("audio", bool(spec.audio))
+    camera = spec.params.get("camera")
+    if isinstance(camera, Mapping) and camera.get("move") == "static":
+        put("camera_fixed", True)
+    for role in ("image", "end_image"):
+        media = spec.input(role)
+        if media is not None:
+            if role not in fields:
+                raise BackendError(f"{entry.id}: its {key} endpoint takes no {role.replace('_', ' ')}")
+            body[fields[role]] = image(media)
+    refs = [image(m) for m in spec.inputs if m.role == "ref"]
+    if refs:
+        if "refs" not in fields:
+            raise BackendError(f"{entry.id} takes no reference images")
+        body[fields["refs"]] = refs
+    if spec.mode == "img2vid" and spec.input("image") is None:
+        raise BackendError(f"shot {spec.shot}: img2vid needs an image")
+    return body

@@ -1,0 +1,150 @@
+"""fal's queue API: submit to a model endpoint, poll the request's status, fetch ``video.url``.
+
+Every model on fal names its fields its own way (Kling takes ``image_url``, Veo 3.1's first/last
+endpoint ``first_frame_url``): the catalog entry maps shotlist's fields to the endpoint's names in
+``extra.fields`` (``extra.fields_<endpoint key>`` overrides them for one endpoint), so this module
+holds the protocol and the catalog holds the models.
+
+Protocol (docs.fal.ai/model-endpoints/queue, fal-client): ``POST {queue}/{endpoint}`` → ``request_id``;
+status and result live under the app's owner/alias only (``fal-ai/kling-video/requests/{id}``), not
+under the endpoint's sub-path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.backends.http import (
+    HttpLayer,
+    env_url,
+    input_data_uri,
+    job_parts,
+    mapped_input,
+    provider_concurrency,
+    secret,
+)
+from shotlist.catalog import ModelEntry, get_model
+from shotlist.spec import ShotSpec
+
+#: fal keeps outputs per request as asked (docs: data retention); a week covers a build left overnight.
+LIFECYCLE = json.dumps({"expiration_duration_seconds": 7 * 24 * 3600})
+REFUSAL_TYPES = {"content_policy_violation"}
+
+
+class FalBackend:
+    """Generates clips with models hosted on fal's queue."""
+
+    name = "fal"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._http: HttpLayer | None = None
+        self._results: dict[str, dict[str, Any]] = {}
+
+    @property
+    def http(self) -> HttpLayer:
+        if self._http is None:
+            host = env_url("FAL_QUEUE_RUN_HOST", default="")
+            base = env_url("SHOTLIST_FAL_URL", default=f"https://{host}" if host else "https://queue.fal.run")
+            self._http = HttpLayer("fal", base, headers={"Authorization": f"Key {secret('FAL_KEY')}"},
+                                   concurrency=provider_concurrency("fal"))
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def submit(self, spec: ShotSpec) -> str:
+        entry = get_model(spec.model)
+        key = endpoint_key(entry, spec)
+        endpoint = entry.endpoint[key]
+        data = await self.http.json("POST", f"/{endpoint}", submit=True, json=mapped_input(entry, spec, key, image=lambda m: input_data_uri(m, entry.image)),
+                                    headers={"X-Fal-Object-Lifecycle-Preference": LIFECYCLE})
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if not request_id:
+            raise BackendError(f"fal: {endpoint} answered without a request_id: {str(data)[:200]}")
+        return f"{endpoint}::{request_id}"
+
+    async def poll(self, job_id: str) -> JobStatus:
+        endpoint, request_id = job_parts(job_id, 2, "fal")
+        data = await self.http.json("GET", f"/{app_path(endpoint)}/requests/{request_id}/status",
+                                    params={"logs": "0"})
+        status = data.get("status")
+        if status == "IN_QUEUE":
+            return JobStatus(JobState.QUEUED, message=f"queue position {data.get('queue_position', '?')}",
+                             provider_job=request_id)
+        if status == "IN_PROGRESS":
+            return JobStatus(JobState.RUNNING, provider_job=request_id)
+        if status != "COMPLETED":
+            raise BackendError(f"fal: unknown request status {status!r}", retryable=True)
+        if data.get("error"):
+            state = JobState.REFUSED if data.get("error_type") in REFUSAL_TYPES else JobState.FAILED
+            return JobStatus(state, message=f"fal: {data['error']}", provider_job=request_id)
+        return await self._outcome(job_id, request_id)
+
+    async def fetch(self, job_id: str, dest: Path) -> None:
+        async def video_url(expired: bool) -> str:
+            if expired or job_id not in self._results:
+                outcome = await self._outcome(job_id, job_parts(job_id, 2, "fal")[1])
+                if outcome.state is not JobState.SUCCEEDED:
+                    refused = outcome.state is JobState.REFUSED
+                    raise BackendError(outcome.message or "fal: the request has no video", refused=refused)
+            return str(self._results[job_id]["video"]["url"])
+
+        await self.http.download_result(video_url, dest)
+
+    async def _outcome(self, job_id: str, request_id: str) -> JobStatus:
+        """Read a completed request's result: a video, a refusal or a failure."""
+        endpoint = job_parts(job_id, 2, "fal")[0]
+        response = await self.http.request("GET", f"/{app_path(endpoint)}/requests/{request_id}",
+                                           ok=(400, 404, 409, 422))
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            kinds, text = error_detail(body, response.text)
+            state = JobState.REFUSED if kinds & REFUSAL_TYPES else JobState.FAILED
+            return JobStatus(state, message=f"fal: {text}", provider_job=request_id)
+        nsfw = body.get("has_nsfw_concepts")
+        if nsfw is True or (isinstance(nsfw, list) and any(nsfw)):
+            return JobStatus(JobState.REFUSED, message="fal: the model's safety checker flagged the output "
+                             "(has_nsfw_concepts)", provider_job=request_id)
+        video = body.get("video")
+        if not isinstance(video, dict) or not video.get("url"):
+            return JobStatus(JobState.FAILED, message=f"fal: the result has no video: {str(body)[:200]}",
+                             provider_job=request_id)
+        self._results[job_id] = body
+        return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=request_id)
+
+
+def app_path(endpoint: str) -> str:
+    """The owner/alias an endpoint's requests live under (``fal-ai/veo3.1/image-to-video`` → ``fal-ai/veo3.1``)."""
+    parts = endpoint.strip("/").split("/")
+    keep = 3 if parts[0] in ("workflows", "comfy") else 2
+    return "/".join(parts[:keep])
+
+
+def endpoint_key(entry: ModelEntry, spec: ShotSpec) -> str:
+    """Which of the model's endpoints serves this shot: its mode, or ``<mode>_last`` with a last frame."""
+    if spec.input("end_image") and f"{spec.mode}_last" in entry.endpoint:
+        return f"{spec.mode}_last"
+    if spec.mode not in entry.endpoint:
+        raise BackendError(f"{entry.id} has no endpoint for {spec.mode}")
+    return spec.mode
+
+
+def error_detail(body: Any, text: str) -> tuple[set[str], str]:
+    """fal's error body (``detail``: a list of {loc, msg, type} or a string) as types and one message."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):
+        kinds = {str(d.get("type")) for d in detail if isinstance(d, dict)}
+        msgs = [str(d.get("msg")) for d in detail if isinstance(d, dict) and d.get("msg")]
+        return kinds, "; ".join(msgs) or text[:300]
+    if isinstance(detail, str):
+        kind = body.get("error_type") if isinstance(body, dict) else None
+        return ({str(kind)} if kind else set()), detail
+    return set(), text[:300]
