@@ -13,10 +13,11 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from shotlist.build import BuildResult
     from shotlist.resolve import Project
     from shotlist.storyboard import Storyboard
 
-__all__ = ["__version__", "load", "load_project"]
+__all__ = ["__version__", "build", "load", "load_project"]
 
 
 def load(path: str | Path = ".") -> Storyboard:
@@ -31,6 +32,13 @@ def load_project(path: str | Path = ".") -> Project:
     from shotlist.project import load_project as _load_project
 
     return _load_project(path)
+
+
+def build(path: str | Path = ".", **options: Any) -> BuildResult:
+    """Build a project: generate what changed, pin it in shotlist.lock, render the cut (see shotlist.build.build)."""
+    from shotlist.build import build as _build
+
+    return _build(path, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ Two hashes come from it:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -32,6 +33,17 @@ class MediaInput:
     height: int = 0
     path: str = ""  # absolute path at build time (not part of the key)
     name: str = ""  # a reference's name, for prompts and messages (not part of the key)
+    # A frame of an upstream shot's clip: ``sha256`` is then the *clip's* hash and this the selector
+    # ("first", "last" or seconds as text), so the key is known as soon as the upstream clip is.
+    frame: str | None = None
+    upstream: str = ""  # the upstream shot's id, for messages (not part of the key)
+
+    def keyed(self) -> dict[str, str]:
+        """The part of this input that enters the key (``frame`` only when set, so older keys stay valid)."""
+        out = {"role": self.role, "sha256": self.sha256}
+        if self.frame is not None:
+            out["frame"] = self.frame
+        return out
 
 
 @dataclass(frozen=True)
@@ -70,11 +82,11 @@ class ShotSpec:
             "fps": self.fps,
             "seed": self.seed,
             "audio": self.audio,
-            "inputs": [{"role": i.role, "sha256": i.sha256} for i in self.inputs],
+            "inputs": [i.keyed() for i in self.inputs],
             "params": dict(self.params),
         }
 
-    @property
+    @functools.cached_property  # a frozen spec's key never changes; planning asks for it often
     def key(self) -> str:
         """sha256 of the canonical recipe: the identity under which takes are stored."""
         return sha256_json(self.recipe())

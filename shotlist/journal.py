@@ -1,0 +1,79 @@
+"""The journal of paid submits: what was asked of a backend, before and after, so a build never pays twice.
+
+One file per take in ``.shotlist/journal/<take key>.json``, moved through its states with durable
+writes:
+
+- ``intent``: written and fsynced *before* ``submit`` is called;
+- ``submitted``: the job id, written as soon as ``submit`` returns;
+- ``fetched``: the clip's content hash, once the clip is verified and stored;
+- ``unknown``: ``submit`` failed in a way that may have reached the provider (SubmitUnknown).
+
+The file is removed when the take is recorded in the store. A build killed at any moment leaves at
+most one file per take, and the next build reads it: a job id means poll that job (never submit
+again); an intent or unknown without a job id means the outcome is unknown, which is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from shotlist import durable
+from shotlist.store import now
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """Where one take's submit stands."""
+
+    take_key: str
+    shot: str
+    key: str
+    take: int
+    backend: str
+    model: str
+    state: str  # intent | submitted | fetched | unknown
+    job: str | None = None
+    clip: str | None = None
+    message: str | None = None
+    time: str = ""
+
+
+class Journal:
+    """The ``journal/`` folder of a store."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.dir = store_dir / "journal"
+
+    def _path(self, take_key: str) -> Path:
+        return self.dir / f"{take_key}.json"
+
+    def get(self, take_key: str) -> JournalEntry | None:
+        raw = durable.read_json(self._path(take_key))
+        return _entry(raw) if isinstance(raw, dict) else None
+
+    def entries(self) -> list[JournalEntry]:
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for p in sorted(self.dir.glob("*.json")):
+            raw = durable.read_json(p)
+            if isinstance(raw, dict):
+                out.append(_entry(raw))
+        return out
+
+    def write(self, entry: JournalEntry) -> JournalEntry:
+        """Record ``entry`` durably (fsync of the file and of the folder) and return it."""
+        entry = JournalEntry(**{**asdict(entry), "time": now()})
+        durable.write_json(self._path(entry.take_key), asdict(entry))
+        return entry
+
+    def close(self, take_key: str) -> None:
+        """The take is in the store (or abandoned by the user): forget it."""
+        self._path(take_key).unlink(missing_ok=True)
+
+
+def _entry(raw: dict[str, Any]) -> JournalEntry:
+    fields = JournalEntry.__dataclass_fields__
+    return JournalEntry(**{k: v for k, v in raw.items() if k in fields})

@@ -1,0 +1,293 @@
+"""The project's store: generated clips and extracted frames by content, and every take of every recipe.
+
+``.shotlist/`` (git-ignored) holds
+
+- ``objects/<sha[:2]>/<sha>``: clips and frames, named by the sha256 of their bytes (never rewritten);
+- ``index/<key[:2]>/<key>.json``: one recipe (a ShotSpec key): its canonical recipe and its takes,
+  newest first — one recipe can hold many results, so a retry never destroys an earlier one;
+- ``frames/<clip sha>.<selector>``: which object is the frame ``selector`` of a clip;
+- ``hashes.json``: the input-file digest cache (shotlist.hashing);
+- ``journal/``: paid submits in flight (shotlist.journal);
+- ``store.lock``: the file lock that keeps two shotlist processes from writing at once.
+
+Every write is atomic (shotlist.durable), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shotlist import durable
+from shotlist.errors import ShotlistError
+from shotlist.hashing import HashCache, sha256_file
+from shotlist.media import ClipFacts
+
+STORE = ".shotlist"
+
+
+class StoreBusy(ShotlistError):
+    """Another shotlist process holds the project's store."""
+
+
+@dataclass(frozen=True)
+class Take:
+    """One generated clip of a recipe: what made it, what it cost, what it is."""
+
+    take: int
+    sha256: str
+    shot: str
+    backend: str
+    model: str
+    job: str
+    cost: float | None  # US dollars; None when neither the provider nor the catalog knows
+    cost_is_estimate: bool
+    time: str  # when it was stored, ISO 8601 UTC
+    facts: ClipFacts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"take": self.take, "sha256": self.sha256, "shot": self.shot, "backend": self.backend,
+                "model": self.model, "job": self.job, "cost": self.cost, "cost_is_estimate": self.cost_is_estimate,
+                "time": self.time, "facts": self.facts.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Take:
+        return cls(take=int(d["take"]), sha256=str(d["sha256"]), shot=str(d.get("shot", "")),
+                   backend=str(d["backend"]), model=str(d["model"]), job=str(d.get("job", "")),
+                   cost=None if d.get("cost") is None else float(d["cost"]),
+                   cost_is_estimate=bool(d.get("cost_is_estimate", False)), time=str(d.get("time", "")),
+                   facts=ClipFacts.from_json(dict(d.get("facts", {}))))
+
+
+@dataclass
+class Recipe:
+    """An index entry: one ShotSpec key, its recipe (for saying why a later one differs) and its takes."""
+
+    key: str
+    shot: str
+    recipe: dict[str, Any]
+    takes: list[Take] = field(default_factory=list)  # newest first
+
+    def take(self, number: int) -> Take | None:
+        return next((t for t in self.takes if t.take == number), None)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """The ``.shotlist/`` folder of one project."""
+
+    def __init__(self, project_root: Path) -> None:
+        # Absolute, so the paths handed to backends and to the edit hold from any working folder.
+        self.root = project_root.absolute()
+        self.dir = self.root / STORE
+        self._hashes: HashCache | None = None
+        # Index entries read so far. Writers hold the store lock, so within one command what this process
+        # read stays true except for its own writes, which update the memo too.
+        self._entries: dict[str, Recipe | None] = {}
+
+    # --- objects -------------------------------------------------------------------------------
+
+    def object_path(self, sha: str) -> Path:
+        return self.dir / "objects" / sha[:2] / sha
+
+    def has_object(self, sha: str) -> bool:
+        return self.object_path(sha).is_file()
+
+    def tmp_path(self, name: str) -> Path:
+        """A scratch path inside the store (same file system as the objects, so adding is a rename)."""
+        tmp = self.dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"{os.getpid()}-{name}"
+
+    def add_file(self, src: Path) -> str:
+        """Move ``src`` into the objects by the sha256 of its bytes; return the hash."""
+        sha = sha256_file(src)
+        dest = self.object_path(sha)
+        if dest.is_file():
+            src.unlink()
+            return sha
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(src, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(src, 0o444)  # an object is never edited in place: its name is its content
+        os.replace(src, dest)
+        durable.sync_dir(dest.parent)
+        return sha
+
+    def objects(self) -> Iterator[tuple[str, Path]]:
+        base = self.dir / "objects"
+        if not base.is_dir():
+            return
+        for sub in sorted(base.iterdir()):
+            if sub.is_dir():
+                for p in sorted(sub.iterdir()):
+                    if not p.name.startswith("."):
+                        yield p.name, p
+
+    def remove_object(self, sha: str) -> int:
+        """Delete an object; return the bytes freed."""
+        p = self.object_path(sha)
+        try:
+            size = p.stat().st_size
+            p.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    # --- frames of clips -----------------------------------------------------------------------
+
+    def frame(self, clip_sha: str, selector: str) -> tuple[str, Path]:
+        """The frame ``selector`` ("first", "last", seconds) of a stored clip, extracted once; (sha, path)."""
+        ref = self.dir / "frames" / f"{clip_sha}.{selector}"
+        try:
+            sha = ref.read_text().strip()
+            if self.has_object(sha):
+                return sha, self.object_path(sha)
+        except FileNotFoundError:
+            pass
+        from shotlist.media import extract_frame
+
+        at: str | float = selector if selector in ("first", "last") else float(selector)
+        tmp = extract_frame(self.object_path(clip_sha), at, self.tmp_path(f"frame-{clip_sha[:12]}.png"))
+        sha = self.add_file(tmp)
+        durable.write_text(ref, sha + "\n")
+        return sha, self.object_path(sha)
+
+    def frame_refs(self) -> Iterator[tuple[str, str, str]]:
+        """(clip sha, selector, frame sha) of every extracted frame."""
+        base = self.dir / "frames"
+        if not base.is_dir():
+            return
+        for p in sorted(base.iterdir()):
+            clip, _, selector = p.name.partition(".")
+            if selector and not p.name.startswith("."):
+                yield clip, selector, p.read_text().strip()
+
+    def forget_frame(self, clip_sha: str, selector: str) -> None:
+        (self.dir / "frames" / f"{clip_sha}.{selector}").unlink(missing_ok=True)
+
+    # --- the index: recipe key → takes ---------------------------------------------------------
+
+    def _entry_path(self, key: str) -> Path:
+        return self.dir / "index" / key[:2] / f"{key}.json"
+
+    def entry(self, key: str) -> Recipe | None:
+        """The recipe with this key and its takes, or None."""
+        if key in self._entries:
+            return self._entries[key]
+        raw = durable.read_json(self._entry_path(key))
+        e = None
+        if isinstance(raw, dict):
+            e = Recipe(key=key, shot=str(raw.get("shot", "")), recipe=dict(raw.get("recipe", {})),
+                       takes=[Take.from_json(t) for t in raw.get("takes", [])])
+        self._entries[key] = e
+        return e
+
+    def takes(self, key: str) -> list[Take]:
+        """The takes of a recipe whose clips are in the store, newest first."""
+        e = self.entry(key)
+        return [t for t in e.takes if self.has_object(t.sha256)] if e else []
+
+    def add_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
+        """Record a stored clip as the newest take of ``key`` (its object must already be stored)."""
+        old = self.entry(key)
+        e = Recipe(key=key, shot=take.shot, recipe=old.recipe if old else recipe,
+                   takes=[take] + [t for t in (old.takes if old else []) if t.take != take.take])
+        self._write(e)
+
+    def remove_takes(self, key: str, shas: set[str]) -> None:
+        old = self.entry(key)
+        if old is None:
+            return
+        e = Recipe(key=key, shot=old.shot, recipe=old.recipe, takes=[t for t in old.takes if t.sha256 not in shas])
+        if e.takes:
+            self._write(e)
+        else:
+            self._entry_path(key).unlink(missing_ok=True)
+            self._entries[key] = None
+
+    def _write(self, e: Recipe) -> None:
+        durable.write_json(self._entry_path(e.key), {"shot": e.shot, "recipe": e.recipe,
+                                                     "takes": [t.to_json() for t in e.takes]})
+        self._entries[e.key] = e
+
+    def entries(self) -> Iterator[Recipe]:
+        """Every recipe in the index."""
+        base = self.dir / "index"
+        if not base.is_dir():
+            return
+        for p in sorted(base.glob("*/*.json")):
+            e = self.entry(p.stem)
+            if e is not None:
+                yield e
+
+    def next_take(self, key: str) -> int:
+        """The number the next take of ``key`` gets (takes are never renumbered)."""
+        e = self.entry(key)
+        return max((t.take for t in e.takes), default=0) + 1 if e else 1
+
+    # --- the input-file hash cache -------------------------------------------------------------
+
+    @property
+    def hashes(self) -> HashCache:
+        if self._hashes is None:
+            self._hashes = HashCache(self.dir / "hashes.json")
+        return self._hashes
+
+    # --- one writer at a time ------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, purpose: str, *, timeout: float | None = None,
+               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the store for ``purpose``; wait for another process (saying who) or raise StoreBusy after ``timeout``."""
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _ignore_in_git(self.dir)
+        lock = FileLock(str(self.dir / "store.lock"))
+        holder = self.dir / "store.holder"
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            who = _holder_text(holder)
+            if timeout is not None and timeout <= 0:
+                raise StoreBusy(f"{who} is using this project's store ({self.dir}); try again when it has finished") from None
+            if on_wait is not None:
+                on_wait(f"waiting for {who} to finish with this project's store…")
+            try:
+                lock.acquire(timeout=-1 if timeout is None else timeout)
+            except Timeout:
+                raise StoreBusy(f"{who} still holds this project's store after {timeout:g} s; "
+                                "try again when it has finished") from None
+        try:
+            # Only read to name the holder in a message: not worth an fsync.
+            durable.write_json(holder, {"pid": os.getpid(), "purpose": purpose, "since": now()}, sync=False)
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
+
+
+def _holder_text(holder: Path) -> str:
+    try:
+        info = json.loads(holder.read_text())
+        return f"another shotlist ({info.get('purpose', 'process')}, pid {info.get('pid')}, since {info.get('since')})"
+    except (OSError, ValueError):
+        return "another shotlist process"
+
+
+def _ignore_in_git(store_dir: Path) -> None:
+    """A store made in a project whose .gitignore does not list it still stays out of git."""
+    marker = store_dir / ".gitignore"
+    if not marker.exists():
+        durable.write_text(marker, "*\n")
+

@@ -1,0 +1,75 @@
+"""Small colour-coded media for tests, made with ffmpeg's lavfi sources (no files checked in).
+
+A clip is a solid colour with a sine tone, so a test can tell from one decoded frame which shot it
+came from and from a probe that the sound is there. Everything is tiny (320x180, 1-2 s) to keep
+encodes fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from shotlist.clip import Clip
+from shotlist.media import ffmpeg_exe, probe
+
+#: Colours far apart in RGB, so frames from different shots never look alike after compression.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255),  # ffmpeg's green is HTML green
+    "yellow": (255, 255, 0), "magenta": (255, 0, 255), "cyan": (0, 255, 255),
+    "white": (255, 255, 255), "black": (0, 0, 0),
+}
+
+
+def ffmpeg(*args: str) -> str:
+    """Run ffmpeg quietly; return stderr; raise CalledProcessError with stderr on failure."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise subprocess.CalledProcessError(out.returncode, args, out.stdout, out.stderr)
+    return out.stderr
+
+
+def make_clip(path: Path, colour: str = "red", *, size: str = "320x180", fps: int | str = 24,
+              seconds: float = 2.0, audio: bool = True, sample_rate: int = 48000, channels: int = 2,
+              tone: int = 440) -> Path:
+    """An H.264 MP4 of one colour (plus a sine tone unless ``audio=False``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={seconds}"]
+    if audio:
+        layout = "mono" if channels == 1 else "stereo"
+        args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate={sample_rate}:duration={seconds}",
+                 "-af", f"aformat=channel_layouts={layout}", "-c:a", "aac", "-b:a", "64k"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest", str(path)]
+    ffmpeg(*args)
+    return path
+
+
+def make_tone(path: Path, *, seconds: float = 4.0, frequency: int = 220, sample_rate: int = 44100) -> Path:
+    """An audio-only file (a sine), e.g. a music bed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={sample_rate}:duration={seconds}",
+           "-c:a", "aac", "-b:a", "96k", str(path))
+    return path
+
+
+def clip_of(shot: str, path: Path) -> Clip:
+    """The Clip the edit consumes: file, sha256 and probed facts."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Clip(shot=shot, path=path, sha256=digest, facts=probe(path))
+
+
+def frame_rgb(video: Path, seconds: float) -> tuple[int, int, int]:
+    """Mean RGB of the frame shown at ``seconds`` (decoded by ffmpeg, scaled to one pixel)."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{seconds:.4f}",
+                          "-i", str(video), "-frames:v", "1", "-vf", "scale=1:1:flags=area", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    r, g, b = out.stdout[:3]
+    return r, g, b
+
+
+def near(rgb: tuple[int, int, int], colour: str, tolerance: int = 40) -> bool:
+    """Whether a decoded colour is ``colour`` within ``tolerance`` per channel (compression, YUV rounding)."""
+    want = COLOURS[colour]
+    return all(abs(a - b) <= tolerance for a, b in zip(rgb, want, strict=True))

@@ -1,0 +1,114 @@
+"""shotlist.lock: stable text that git merges shot by shot, and errors that name the line and the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shotlist.cli import app
+from shotlist.errors import LockError
+from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
+from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, run
+
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=check)
+
+
+def entry(shot: str, n: int = 1) -> LockEntry:
+    return LockEntry(shot=shot, key=f"{n:x}" * 64, take=n, clip="c" * 64, backend="fake", model="animatic",
+                     job=f"job-{n}", cost=0.1 * n, cost_is_estimate=n == 2)
+
+
+def test_the_lock_reads_back_what_it_wrote() -> None:
+    entries = [entry("a", 1), entry("b", 2), LockEntry("c", "d" * 64, 3, "e" * 64, "animatic", "animatic", "", None)]
+    lock = parse_lock(format_lock(entries))
+    assert list(lock.entries.values()) == entries
+    assert "cost = 0.2 (estimate)" in format_lock(entries) and "cost = unknown" in format_lock(entries)
+
+
+def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "film")
+    (root / ".gitignore").write_text(".shotlist/\nout/\n")
+    models = fake(root)
+    assert run(root, models).ok
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first cut")
+    # door and end are neighbours in the lock: the hardest case for a line-based merge
+    git(root, "checkout", "-q", "-b", "warmer-door")
+    edit(root, "A blue door", "A red door")
+    assert run(root, models).ok
+    git(root, "commit", "-q", "-am", "red door")
+    git(root, "checkout", "-q", "main")
+    edit(root, "An empty bench", "A wet bench")
+    assert run(root, models).ok
+    git(root, "commit", "-q", "-am", "wet bench")
+    merged = git(root, "merge", "-q", "--no-edit", "warmer-door", check=False)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "<<<<<<<" not in lock_text(root)
+    lock = read_lock(root)
+    assert set(lock.entries) == {"kite", "street", "walk", "door", "end"}
+    assert set(actions(plan(root, models)).values()) == {"pinned"}  # the merged project generates nothing
+
+
+@pytest.mark.slow
+def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "film")
+    runner = CliRunner()
+    assert runner.invoke(app, ["build", str(root)]).exit_code == 0  # the real offline animatic
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
+    git(root, "commit", "-q", "-m", "first cut")
+    git(root, "checkout", "-q", "-b", "red")
+    edit(root, "A blue door", "A red door")
+    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
+    git(root, "commit", "-q", "-am", "red door")
+    git(root, "checkout", "-q", "main")
+    edit(root, "A blue door", "A green door")
+    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
+    git(root, "commit", "-q", "-am", "green door")
+    assert git(root, "merge", "-q", "red", check=False).returncode != 0
+    edit(root, "<<<<<<< HEAD\n", "")  # the user settles the storyboard…
+    text = (root / "storyboard.yaml").read_text()
+    start, end = text.index("=======\n"), text.index(">>>>>>> red\n") + len(">>>>>>> red\n")
+    (root / "storyboard.yaml").write_text(text[:start] + text[end:])
+    line = next(n for n, ln in enumerate(lock_text(root).splitlines(), 1) if ln.startswith("<<<<<<<"))
+    with pytest.raises(LockError) as err:  # …but the lock still holds the markers
+        read_lock(root)
+    assert str(err.value).startswith(f"shotlist.lock:{line}: git merge conflict markers; both branches changed 'door'")
+    assert "shotlist pick door TAKE" in str(err.value)
+    out = subprocess.run([sys.executable, "-m", "shotlist", "plan", str(root)], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.startswith(f"shotlist.lock:{line}:"), out.stderr  # no traceback
+    takes = runner.invoke(app, ["takes", "door", str(root)])
+    assert "take 1" in takes.output, takes.output
+    picked = runner.invoke(app, ["pick", "door", "1", str(root)])
+    assert picked.exit_code == 0, picked.output
+    assert set(read_lock(root).entries) == {"kite", "street", "walk", "door", "end"}
+    assert runner.invoke(app, ["plan", str(root), "--detailed-exitcode"]).exit_code == 0
+
+
+def test_a_hand_edit_that_does_not_parse_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    text = format_lock([entry("a"), entry("b")]).replace("take = 1", "take = first", 1)
+    (tmp_path / "shotlist.lock").write_text(text)
+    with pytest.raises(LockError) as err:
+        read_lock(tmp_path)
+    line = text.splitlines().index("take = first") + 1
+    assert str(err.value).startswith(f"shotlist.lock:{line}: shot 'a': take must be a whole number")
+    assert "`shotlist pick a TAKE`" in str(err.value)
+    lenient = read_lock(tmp_path, lenient=True)
+    assert list(lenient.entries) == ["b"] and lenient.dropped == ["a"]
+
+
+def test_the_lock_holds_no_absolute_path(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "film")
+    assert run(root, fake(root)).ok
+    assert str(tmp_path) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]
