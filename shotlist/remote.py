@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,13 @@ class Transfer:
     missing: list[str] = field(default_factory=list)  # nowhere to be found
     corrupt: list[str] = field(default_factory=list)  # bytes that did not match their name: not used
     bytes: int = 0
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, kind: str, sha: str, size: int = 0) -> None:
+        """Note one object's outcome (called from the transfer threads)."""
+        with self._guard:
+            getattr(self, kind).append(sha)
+            self.bytes += size
 
 
 def remote_url(project_remote: str | None, project_root: Path) -> str | None:
@@ -202,12 +210,10 @@ def push(store: Store, remote: Remote, pins: dict[str, str], *, all_takes: bool 
     def one(sha: str) -> None:
         path = store.object_path(sha)
         if not path.is_file():
-            result.missing.append(sha)
+            result.record("missing", sha)
             return
         sent = remote.put_object(sha, path)
-        (result.sent if sent else result.skipped).append(sha)
-        if sent:
-            result.bytes += path.stat().st_size
+        result.record("sent" if sent else "skipped", sha, path.stat().st_size if sent else 0)
         if sha in wanted:
             key, take, recipe = wanted[sha]
             remote.put_take(key, recipe, take)
@@ -225,18 +231,20 @@ def pull(store: Store, remote: Remote, wanted: dict[str, str], *,
 
     def one(key: str) -> None:
         sha = wanted[key]
+        if store.has_object(sha) and any(t.sha256 == sha for t in store.takes(key)):
+            result.record("skipped", sha)  # nothing to fetch, nothing to ask the remote
+            return
         if not store.has_object(sha):
             try:
                 if not remote.has(sha):
-                    result.missing.append(sha)
+                    result.record("missing", sha)
                     return
-                result.bytes += remote.get_object(sha, store)
-                result.sent.append(sha)
+                result.record("sent", sha, remote.get_object(sha, store))
             except CorruptObject:
-                result.corrupt.append(sha)
+                result.record("corrupt", sha)
                 return
         else:
-            result.skipped.append(sha)
+            result.record("skipped", sha)
         local = {t.sha256 for t in store.takes(key)}
         for take in remote.takes(key):
             if take.sha256 == sha and sha not in local:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,6 +89,31 @@ def test_an_interrupted_pull_resumes_from_its_partial_file(tmp_path: Path) -> No
     assert hashlib.sha256(b.object_path(take.sha256).read_bytes()).hexdigest() == take.sha256
 
 
+def test_an_interrupted_push_sends_only_what_is_missing_when_run_again(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    a = Store(tmp_path / "a")
+    remote = Remote(str(tmp_path / "remote"))
+    takes = [_take(a, f"{n:02d}" * 32, f"clip {n}".encode() * 1000) for n in range(4)]
+    pins = {f"{n:02d}" * 32: t.sha256 for n, t in enumerate(takes)}
+    real = Remote.put_object
+    calls: list[str] = []
+
+    def flaky(self: Remote, sha: str, src: Path) -> bool:
+        calls.append(sha)
+        if len(calls) == 3:
+            raise ConnectionError("network dropped")
+        return real(self, sha, src)
+
+    monkeypatch.setattr(Remote, "put_object", flaky)
+    with pytest.raises(ConnectionError):
+        push(a, remote, pins)
+    monkeypatch.setattr(Remote, "put_object", real)
+    again = push(a, remote, pins)
+    assert len(again.sent) + len(again.skipped) == 4 and 1 <= len(again.sent) <= 2
+    assert all(remote.has(t.sha256) for t in takes)
+    assert not list((tmp_path / "remote" / "tmp").iterdir())
+
+
 def test_a_clip_in_neither_store_is_reported_missing(tmp_path: Path) -> None:
     b = Store(tmp_path / "b")
     remote = Remote(str(tmp_path / "remote"))
@@ -99,33 +122,6 @@ def test_a_clip_in_neither_store_is_reported_missing(tmp_path: Path) -> None:
 
 
 # --- s3:// against moto's server on 127.0.0.1 ----------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    moto_server = pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", endpoint)
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="clips")
-    try:
-        yield "s3://clips/team-project"
-    finally:
-        server.stop()
-
 
 @pytest.mark.slow
 def test_s3_remote_round_trip_with_corruption_detected(tmp_path: Path, s3: str) -> None:
