@@ -34,18 +34,9 @@ from shotlist.errors import Problem
 from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from shotlist.pieces import CODECS, Encoder, Overlays, Piece, captions_over, fades, plan
 from shotlist.resolve import Project, did_you_mean
+from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import Item, Timeline, assemble
 
-#: Every transition of ffmpeg's xfade filter (vf_xfade.c), besides ``cut``; checked against the binary in the tests.
-XFADE_TRANSITIONS: tuple[str, ...] = (
-    "fade", "wipeleft", "wiperight", "wipeup", "wipedown", "slideleft", "slideright", "slideup", "slidedown",
-    "circlecrop", "rectcrop", "distance", "fadeblack", "fadewhite", "radial", "smoothleft", "smoothright",
-    "smoothup", "smoothdown", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
-    "dissolve", "pixelize", "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice",
-    "hblur", "fadegrays", "wipetl", "wipetr", "wipebl", "wipebr", "squeezeh", "squeezev", "zoomin", "fadefast",
-    "fadeslow", "hlwind", "hrwind", "vuwind", "vdwind", "coverleft", "coverright", "coverup", "coverdown",
-    "revealleft", "revealright", "revealup", "revealdown",
-)
 PREVIEW_PRESET = "veryfast"
 
 

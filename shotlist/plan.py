@@ -139,9 +139,14 @@ def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | 
     if shot.mode == "card" and shot.card is not None:
         c = shot.card
         return {"card": {"title": c.title, "subtitle": c.subtitle, "background": c.background, "color": c.color}}
-    if backend != "animatic":
-        return {}
+    # Every backend gets the camera move: Kling maps it to camera_control, Seedance's static to
+    # camera_fixed; the others read it from the prompt, where the dialect already wrote it.
     params: dict[str, Any] = {"camera": {"move": shot.camera.move, "speed": shot.camera.speed}}
+    if backend != "animatic":
+        return params
+    # The animatic labels its clip with the shot id, so two shots with the same words get their own
+    # (free) clips rather than one labelled with the other's id.
+    params["label"] = shot.id
     if shot.subject:
         params["title"] = shot.subject
     if shot.action:

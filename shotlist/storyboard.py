@@ -50,15 +50,19 @@ CAMERA_SYNONYMS: dict[str, str] = {
     "dolly": "dolly-in", "truck": "truck-left", "crane": "crane-up", "pedestal": "pedestal-up",
 }
 
-#: Transition types: a hard cut, or one of ffmpeg's xfade transitions (the edit renders them with xfade).
-TRANSITIONS: tuple[str, ...] = (
-    "cut", "fade", "fadeblack", "fadewhite", "fadegrays", "fadefast", "fadeslow", "dissolve", "pixelize",
-    "radial", "distance", "wipeleft", "wiperight", "wipeup", "wipedown", "wipetl", "wipetr", "wipebl", "wipebr",
-    "slideleft", "slideright", "slideup", "slidedown", "smoothleft", "smoothright", "smoothup", "smoothdown",
-    "circlecrop", "rectcrop", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
-    "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice", "hblur",
-    "squeezeh", "squeezev", "zoomin",
+#: Every transition of ffmpeg's xfade filter (vf_xfade.c); the edit renders them with xfade and its tests
+#: check this list against the shipped binary.
+XFADE_TRANSITIONS: tuple[str, ...] = (
+    "fade", "wipeleft", "wiperight", "wipeup", "wipedown", "slideleft", "slideright", "slideup", "slidedown",
+    "circlecrop", "rectcrop", "distance", "fadeblack", "fadewhite", "radial", "smoothleft", "smoothright",
+    "smoothup", "smoothdown", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
+    "dissolve", "pixelize", "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice",
+    "hblur", "fadegrays", "wipetl", "wipetr", "wipebl", "wipebr", "squeezeh", "squeezev", "zoomin", "fadefast",
+    "fadeslow", "hlwind", "hrwind", "vuwind", "vdwind", "coverleft", "coverright", "coverup", "coverdown",
+    "revealleft", "revealright", "revealup", "revealdown",
 )
+#: Transition types: a hard cut, or one of ffmpeg's xfade transitions.
+TRANSITIONS: tuple[str, ...] = ("cut", *XFADE_TRANSITIONS)
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")

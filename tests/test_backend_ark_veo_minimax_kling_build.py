@@ -147,8 +147,6 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     assert not again.made.get("mask") and len(ark.tasks) == 1 and len(kling.tasks) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="shotlist.plan.backend_params gives the camera move to the animatic only; "
-                                       "Kling's camera_control and Seedance's camera_fixed need it too")
 def test_the_shots_camera_move_reaches_kling_and_seedance(fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling],
                                                           tmp_path: Path) -> None:
     ark, _, _, kling = fakes
