@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from shotlist.errors import Problem
 from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from shotlist.pieces import CODECS, Encoder, Overlays, Piece, captions_over, fades, plan
 from shotlist.resolve import Project, did_you_mean
+from shotlist.spec import sha256_json
 from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import Item, Timeline, assemble
 
@@ -134,6 +135,10 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
                             captions=tuple((c.start, c.end, c.text, c.who) for c in timeline.captions) if ass else (),
                             captions_style=_style_digest(ass) if ass else "")
         pieces = plan(timeline, encoder, overlays, ffmpeg_version())
+        cut_key = _cut_key(project, timeline, pieces, out)
+        memo = _unchanged(project, out, cut_key)
+        if memo is not None:  # a no-op build: the same pieces, the same sound, the cut untouched
+            return replace(memo, reused=[p.label for p in pieces], seconds=time.perf_counter() - began)
         todo = _unique([p for p in pieces if not (store / f"{p.key}.mp4").is_file()])
 
         # The sound is one render over the whole timeline; it runs beside the picture's encode.
@@ -161,11 +166,72 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
     if progress is not None:
         progress(1.0)
     rendered = {p.key for p in todo}
-    return CutResult(path=out, frames=frames, duration=float(timeline.duration), width=encoder.width,
-                     height=encoder.height, fps=encoder.fps, sidecars=sidecars,
-                     rendered=[p.label for p in pieces if p.key in rendered],
-                     reused=[p.label for p in pieces if p.key not in rendered],
-                     seconds=time.perf_counter() - began, audio=_in_cut(audio_box.get("result"), out))
+    result = CutResult(path=out, frames=frames, duration=float(timeline.duration), width=encoder.width,
+                       height=encoder.height, fps=encoder.fps, sidecars=sidecars,
+                       rendered=[p.label for p in pieces if p.key in rendered],
+                       reused=[p.label for p in pieces if p.key not in rendered],
+                       seconds=time.perf_counter() - began, audio=_in_cut(audio_box.get("result"), out))
+    _remember(project, out, cut_key, result)
+    return result
+
+
+def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
+    """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
+    def file_id(path: Path | None) -> Any:
+        if path is None:
+            return None
+        st = path.stat()
+        return [str(path), st.st_size, st.st_mtime_ns]
+
+    st = timeline.music
+    return sha256_json({
+        "pieces": [p.key for p in pieces],
+        "sound": [[i.clip.sha256, i.src_in, i.length, i.transition, i.transition_frames, i.audio.mix, i.audio.gain_db]
+                  for i in timeline.items],
+        "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
+        "music": [st.model_dump(mode="json") if st else None, file_id(timeline.music_path)],
+        "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+        "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
+        "sidecars": list(project.board.captions.sidecars),
+        "out": out.name, "ffmpeg": ffmpeg_version(),
+    })
+
+
+def _memo_path(project: Project, out: Path) -> Path:
+    return project.root / ".shotlist" / "cuts" / f"{out.name}.json"
+
+
+def _unchanged(project: Project, out: Path, key: str) -> CutResult | None:
+    """The previous render's result when the cut it wrote is still there, untouched, with this key."""
+    from shotlist import durable
+    from shotlist.audio import AudioResult
+
+    memo = durable.read_json(_memo_path(project, out))
+    if not isinstance(memo, dict) or memo.get("key") != key or not out.is_file():
+        return None
+    st = out.stat()
+    if [st.st_size, st.st_mtime_ns] != memo.get("file"):
+        return None
+    sidecars = [Path(p) for p in memo.get("sidecars", [])]
+    if not all(p.is_file() for p in sidecars):
+        return None
+    r = memo["result"]
+    audio = AudioResult(path=out, **r["audio"]) if r.get("audio") else None
+    return CutResult(path=out, frames=r["frames"], duration=r["duration"], width=r["width"], height=r["height"],
+                     fps=r["fps"], sidecars=sidecars, audio=audio)
+
+
+def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:
+    from shotlist import durable
+
+    st = out.stat()
+    audio = result.audio
+    durable.write_json(_memo_path(project, out), {
+        "key": key, "file": [st.st_size, st.st_mtime_ns], "sidecars": [str(p) for p in result.sidecars],
+        "result": {"frames": result.frames, "duration": result.duration, "width": result.width,
+                   "height": result.height, "fps": result.fps,
+                   "audio": None if audio is None else {"lufs": audio.lufs, "true_peak_db": audio.true_peak_db,
+                                                        "normalization_type": audio.normalization_type}}})
 
 
 def _unique(pieces: list[Piece]) -> list[Piece]:

@@ -226,6 +226,16 @@ def test_nothing_changed_means_nothing_is_encoded(tmp_path: Path) -> None:
     assert probe(second.path).frames == 2 * 48 - 12
 
 
+def test_an_unchanged_cut_is_not_written_again_but_a_touched_one_is(tmp_path: Path) -> None:
+    project, clips = colour_project(tmp_path, ["red", "green"], "dissolve")
+    first = render_cut(project, clips)
+    stamp = first.path.stat().st_mtime_ns
+    assert render_cut(project, clips).path.stat().st_mtime_ns == stamp  # a no-op build rewrites nothing
+    first.path.write_bytes(b"damaged by hand")
+    again = render_cut(project, clips)
+    assert again.rendered == [] and probe(again.path).frames == 2 * 48 - 12  # pieces reused, cut rebuilt
+
+
 @pytest.mark.slow
 def test_a_preview_is_half_size_at_the_same_rate_beside_the_cut(tmp_path: Path) -> None:
     project, clips = colour_project(tmp_path, ["red", "blue"])
