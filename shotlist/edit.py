@@ -279,7 +279,7 @@ def _sidecars(project: Project, timeline: Timeline, out: Path) -> list[Path]:
         return []
     from shotlist.captions import write_sidecars
 
-    return write_sidecars(timeline, out.with_suffix(""), kinds)
+    return write_sidecars(timeline, out, kinds)  # kitsune.v2.mp4 → kitsune.v2.srt
 
 
 # --- the filter graph ---------------------------------------------------------------------------------------

@@ -198,3 +198,28 @@ def export_timeline(timeline: Timeline, dest: Path, fmt: str) -> list[str]:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, dest)
     return _warnings(timeline, fmt)
+
+
+def editor_media(clips: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The clips as files an editor will import: ``<folder>/<shot>.mp4``, hard links into the store.
+
+    Store objects are named by their hash with no suffix, which editors refuse to import. A hard link
+    costs no space and keeps the bytes the lock pins; a copy is made where links are not possible.
+    """
+    import dataclasses
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for shot, clip in clips.items():
+        dest = folder / f"{shot}.mp4"
+        if not (dest.is_file() and os.path.samefile(dest, clip.path)):
+            tmp = folder / f".{shot}.mp4.tmp"
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(clip.path, tmp)
+            except OSError:
+                shutil.copyfile(clip.path, tmp)
+            os.replace(tmp, dest)
+        out[shot] = dataclasses.replace(clip, path=dest.resolve())
+    return out

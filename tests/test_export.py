@@ -210,3 +210,18 @@ def test_export_command_writes_the_pinned_cut(tmp_path: Path) -> None:
     assert CliRunner().invoke(cli(), ["export", str(tmp_path), "-f", "otio", "-o", str(out)]).exit_code == 0
     again = load(out)
     assert frames(video(again).duration()) == 84
+
+
+def test_exported_clips_are_named_files_an_editor_imports(tmp_path: Path) -> None:
+    from shotlist.clip import Clip
+    from shotlist.export import editor_media
+    from shotlist.media import ClipFacts
+
+    obj = tmp_path / "objects" / "ab" / ("ab" * 32)
+    obj.parent.mkdir(parents=True)
+    obj.write_bytes(b"video bytes")
+    clips = {"mask": Clip(shot="mask", path=obj, sha256="ab" * 32, facts=ClipFacts(duration=1.0))}
+    linked = editor_media(clips, tmp_path / "out" / "cut.media")
+    again = editor_media(clips, tmp_path / "out" / "cut.media")
+    assert linked["mask"].path.name == "mask.mp4" and linked["mask"].path.read_bytes() == b"video bytes"
+    assert again == linked and linked["mask"].sha256 == "ab" * 32

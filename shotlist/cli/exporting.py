@@ -33,7 +33,7 @@ def export(
     """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
     from shotlist.build import pinned_clips
     from shotlist.errors import BuildError
-    from shotlist.export import FORMATS, export_timeline
+    from shotlist.export import FORMATS, editor_media, export_timeline
     from shotlist.project import load_project
     from shotlist.timeline import assemble
 
@@ -43,6 +43,7 @@ def export(
         raise BuildError(f"no clip yet for {', '.join(missing)}: run `shotlist build` first "
                          "(`shotlist plan` says what generating them costs)")
     dest = output if output is not None else p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
+    clips = editor_media(clips, dest.with_name(f"{dest.stem}.media"))  # named files an editor imports
     try:
         timeline = assemble(p, clips)
         warnings = export_timeline(timeline, dest, fmt.value)
