@@ -19,6 +19,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_data_uri,
     job_parts,
@@ -34,28 +35,20 @@ LIFECYCLE = json.dumps({"expiration_duration_seconds": 7 * 24 * 3600})
 REFUSAL_TYPES = {"content_policy_violation"}
 
 
-class FalBackend:
+class FalBackend(LazyHttp):
     """Generates clips with models hosted on fal's queue."""
 
     name = "fal"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
         self._results: dict[str, dict[str, Any]] = {}
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            host = env_url("FAL_QUEUE_RUN_HOST", default="")
-            base = env_url("SHOTLIST_FAL_URL", default=f"https://{host}" if host else "https://queue.fal.run")
-            self._http = HttpLayer("fal", base, headers={"Authorization": f"Key {secret('FAL_KEY')}"},
-                                   concurrency=provider_concurrency("fal"))
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+    def open_http(self) -> HttpLayer:
+        host = env_url("FAL_QUEUE_RUN_HOST", default="")
+        base = env_url("SHOTLIST_FAL_URL", default=f"https://{host}" if host else "https://queue.fal.run")
+        return HttpLayer("fal", base, headers={"Authorization": f"Key {secret('FAL_KEY')}"},
+                         concurrency=provider_concurrency("fal"))
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)

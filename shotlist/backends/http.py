@@ -290,6 +290,30 @@ class HttpLayer:
                       redact(response.text[:300]) if "json" in response.headers.get("content-type", "") else "")
 
 
+class LazyHttp:
+    """Base of the hosted backends: the provider's HttpLayer, opened on first use and closed by ``aclose``.
+
+    Opening on first use means a backend that is never asked for anything never needs its key.
+    """
+
+    _http: HttpLayer | None = None
+
+    def open_http(self) -> HttpLayer:
+        """The provider's HttpLayer: base URL, auth headers, concurrency."""
+        raise NotImplementedError
+
+    @property
+    def http(self) -> HttpLayer:
+        if self._http is None:
+            self._http = self.open_http()
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
 class ExpiredURL(BackendError):
     """A result URL is no longer valid; the adapter asks the job for a fresh one (never resubmits)."""
 

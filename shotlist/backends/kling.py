@@ -22,6 +22,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_image,
     job_parts,
@@ -107,7 +108,7 @@ def task_request(spec: ShotSpec, entry: ModelEntry) -> tuple[str, dict[str, Any]
     return kind, body
 
 
-class KlingBackend:
+class KlingBackend(LazyHttp):
     """Kling models on Kling's own API (access key + secret key)."""
 
     name = "kling"
@@ -115,15 +116,11 @@ class KlingBackend:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
         self._token: tuple[str, float] = ("", 0.0)
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            self._http = HttpLayer("kling", env_url("SHOTLIST_KLING_URL", default=BASE_URL),
-                                   concurrency=provider_concurrency("kling"))
-        return self._http
+    def open_http(self) -> HttpLayer:
+        return HttpLayer("kling", env_url("SHOTLIST_KLING_URL", default=BASE_URL),
+                         concurrency=provider_concurrency("kling"))
 
     def _auth(self) -> dict[str, str]:
         """A fresh enough JWT: a new one when less than 5 minutes of the current one is left."""
@@ -185,11 +182,6 @@ class KlingBackend:
             return str(videos[0]["url"])
 
         await self.http.download_result(result_url, dest)  # a CDN link: it gets no token
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
 
 
 class _NotFound(BackendError):

@@ -22,6 +22,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_data_uri,
     provider_concurrency,
@@ -36,27 +37,19 @@ STATES = {"queued": JobState.QUEUED, "dreaming": JobState.RUNNING, "completed": 
 REFUSAL_MARKERS = ("moderation", "not allowed", "policy", "nsfw")
 
 
-class LumaBackend:
+class LumaBackend(LazyHttp):
     """Generates clips with Luma's Ray models."""
 
     name = "luma"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
         self._videos: dict[str, str] = {}
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            base = env_url("LUMAAI_BASE_URL", default="https://api.lumalabs.ai/dream-machine/v1")
-            self._http = HttpLayer("luma", base, headers={"Authorization": f"Bearer {secret('LUMAAI_API_KEY')}"},
-                                   concurrency=provider_concurrency("luma"))
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+    def open_http(self) -> HttpLayer:
+        base = env_url("LUMAAI_BASE_URL", default="https://api.lumalabs.ai/dream-machine/v1")
+        return HttpLayer("luma", base, headers={"Authorization": f"Bearer {secret('LUMAAI_API_KEY')}"},
+                         concurrency=provider_concurrency("luma"))
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)

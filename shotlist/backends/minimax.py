@@ -17,6 +17,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_data_uri,
     job_parts,
@@ -61,7 +62,7 @@ def generation_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
     return body
 
 
-class MiniMaxBackend:
+class MiniMaxBackend(LazyHttp):
     """Hailuo models on MiniMax's own API."""
 
     name = "minimax"
@@ -69,15 +70,11 @@ class MiniMaxBackend:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            self._http = HttpLayer("minimax", env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
-                                   headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
-                                   concurrency=provider_concurrency("minimax"))
-        return self._http
+    def open_http(self) -> HttpLayer:
+        return HttpLayer("minimax", env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
+                         headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
+                         concurrency=provider_concurrency("minimax"))
 
     async def _call(self, method: str, url: str, *, submit: bool = False, task: bool = False,
                     **kwargs: Any) -> dict[str, Any]:
@@ -132,8 +129,3 @@ class MiniMaxBackend:
             return str(url)
 
         await self.http.download_result(result_url, dest)
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None

@@ -15,6 +15,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_data_uri,
     mapped_input,
@@ -30,28 +31,20 @@ STATES = {"starting": JobState.QUEUED, "processing": JobState.RUNNING, "succeede
           "failed": JobState.FAILED, "canceled": JobState.FAILED, "aborted": JobState.FAILED}
 
 
-class ReplicateBackend:
+class ReplicateBackend(LazyHttp):
     """Generates clips with Replicate's official video models."""
 
     name = "replicate"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
         self._outputs: dict[str, str] = {}
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            base = env_url("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL", default="https://api.replicate.com")
-            self._http = HttpLayer("replicate", base,
-                                   headers={"Authorization": f"Bearer {secret('REPLICATE_API_TOKEN')}"},
-                                   concurrency=provider_concurrency("replicate"))
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+    def open_http(self) -> HttpLayer:
+        base = env_url("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL", default="https://api.replicate.com")
+        return HttpLayer("replicate", base,
+                         headers={"Authorization": f"Bearer {secret('REPLICATE_API_TOKEN')}"},
+                         concurrency=provider_concurrency("replicate"))
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)

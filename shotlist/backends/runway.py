@@ -16,6 +16,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_data_uri,
     provider_concurrency,
@@ -32,28 +33,20 @@ STATES = {"PENDING": JobState.QUEUED, "THROTTLED": JobState.QUEUED, "RUNNING": J
           "SUCCEEDED": JobState.SUCCEEDED, "FAILED": JobState.FAILED, "CANCELLED": JobState.FAILED}
 
 
-class RunwayBackend:
+class RunwayBackend(LazyHttp):
     """Generates clips with Runway's models (Gen-4 Turbo, Gen-4.5, and Veo 3.1 through Runway)."""
 
     name = "runway"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
         self._outputs: dict[str, str] = {}
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            base = env_url("RUNWAYML_BASE_URL", default="https://api.dev.runwayml.com")
-            self._http = HttpLayer("runway", base, headers={
-                "Authorization": f"Bearer {secret('RUNWAYML_API_SECRET')}", "X-Runway-Version": VERSION},
-                concurrency=provider_concurrency("runway"))
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+    def open_http(self) -> HttpLayer:
+        base = env_url("RUNWAYML_BASE_URL", default="https://api.dev.runwayml.com")
+        return HttpLayer("runway", base, headers={
+            "Authorization": f"Bearer {secret('RUNWAYML_API_SECRET')}", "X-Runway-Version": VERSION},
+            concurrency=provider_concurrency("runway"))
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)

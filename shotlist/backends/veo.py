@@ -17,6 +17,7 @@ from typing import Any
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.http import (
     HttpLayer,
+    LazyHttp,
     env_url,
     input_image,
     job_parts,
@@ -69,7 +70,7 @@ def _refusal(message: str) -> bool:
     return any(w in text for w in _REFUSAL_WORDS)
 
 
-class VeoBackend:
+class VeoBackend(LazyHttp):
     """Veo models on the Gemini Developer API (an API key; not Vertex AI)."""
 
     name = "veo"
@@ -77,15 +78,11 @@ class VeoBackend:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._http: HttpLayer | None = None
 
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            self._http = HttpLayer("veo", env_url("SHOTLIST_VEO_URL", default=BASE_URL),
-                                   headers={"x-goog-api-key": secret(*KEY_NAMES)},
-                                   concurrency=provider_concurrency("veo"))
-        return self._http
+    def open_http(self) -> HttpLayer:
+        return HttpLayer("veo", env_url("SHOTLIST_VEO_URL", default=BASE_URL),
+                         headers={"x-goog-api-key": secret(*KEY_NAMES)},
+                         concurrency=provider_concurrency("veo"))
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
@@ -133,8 +130,3 @@ class VeoBackend:
 
         # The file link is on the API's own host and needs the key, which the layer sends only there.
         await self.http.download_result(result_url, dest)
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
