@@ -305,3 +305,23 @@ def test_a_720p_clip_of_five_seconds(photo: Path, tmp_path: Path) -> None:
                               size=(1280, 720)), clip)
     facts = probe(clip)
     assert (facts.frames, facts.width, facts.height, facts.fps, facts.has_audio) == (120, 1280, 720, "24", True)
+
+
+def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_next_shot(tmp_path: Path) -> None:
+    # An upstream animatic frame: a red caption band at the bottom, a green label strip at the top.
+    w, h = 320, 180
+    src = Image.new("RGB", (w, h), (20, 40, 200))
+    ImageDraw.Draw(src).rectangle((0, h - 36, w, h), fill=(230, 20, 20))
+    ImageDraw.Draw(src).rectangle((0, 0, w, 14), fill=(20, 220, 20))
+    path = tmp_path / "upstream-last.png"
+    src.save(path)
+    chained = MediaInput(role="image", sha256="ab" * 32, path=str(path), frame="last", upstream="mika-turns")
+    spec = make_spec("img2vid", inputs=(chained,), params={"camera": {"move": "static"}, "caption": "x"},
+                     size=(w, h))
+    out = tmp_path / "walk-away.mp4"
+    render_animatic(spec, out)
+    frame = Image.open(extract_frame(out, 0.5, tmp_path / "f.png")).convert("RGB")
+    just_above_band = frame.getpixel((w // 2, h - 28))
+    below_label = frame.getpixel((w - 10, 10))
+    assert just_above_band[2] > 150 and just_above_band[0] < 100, just_above_band  # blue, not the old red band
+    assert below_label[2] > 150 and below_label[1] < 120, below_label  # blue, not the old green label

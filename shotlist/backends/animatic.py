@@ -228,6 +228,19 @@ def _open_rgb(path: str, what: str, need: tuple[int, int]) -> Image.Image:
         raise MediaError(f"{what} {path or '(no path)'}: cannot read the image ({exc})") from exc
 
 
+def _source(image: MediaInput, what: str, size: tuple[int, int]) -> Image.Image:
+    """An input picture; a frame taken from another shot's clip is cropped clear of the label and caption band.
+
+    Without the crop a chained animatic would carry the upstream clip's caption and label inside its
+    picture, under its own (the bands are drawn at the same places), and they would pile up along a chain.
+    """
+    im = _open_rgb(image.path, what, size)
+    if image.frame is None:
+        return im
+    unit = min(im.width, im.height)
+    return im.crop((0, round(unit * 0.08), im.width, im.height - round(unit * 0.2)))
+
+
 def _cover(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``im`` scaled and centre-cropped to fill ``size``."""
     w, h = size
@@ -422,7 +435,7 @@ def _picture(spec: ShotSpec, size: tuple[int, int], frame: tuple[int, int]) -> I
     image = spec.input("image")
     refs = [i for i in spec.inputs if i.role == "ref"]
     if image is not None and (spec.mode != "ref2vid" or not refs):
-        return _cover(_open_rgb(image.path, "source image", size), size)
+        return _cover(_source(image, "source image", size), size)
     if refs:
         return _references(spec, refs, size, frame)
     return _storyboard(spec, size, frame)
@@ -613,7 +626,7 @@ def render_animatic(spec: ShotSpec, dest: Path, progress: Callable[[float], None
     size = _picture_size(views, w, h)
     picture = _Planes.of(_picture(spec, size, (w, h)))
     end_input = spec.input("end_image") if spec.mode != "card" else None
-    end = _Planes.of(_cover(_open_rgb(end_input.path, "end image", size), size)) if end_input else None
+    end = _Planes.of(_cover(_source(end_input, "end image", size), size)) if end_input else None
     fades = [0.0] * count
     if end is not None and count > 1:  # smoothstep: the first frame is the start image, the last the end image
         fades = [(u := i / (count - 1)) * u * (3 - 2 * u) for i in range(count)]
