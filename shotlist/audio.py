@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from shotlist.media import MediaError, probe, run_ffmpeg
+from shotlist.media import ClipFacts, MediaError, probe, run_ffmpeg
 from shotlist.timeline import Timeline
 
 RATE = 48000
@@ -115,13 +115,19 @@ def _clip_sound(g: _Graph, timeline: Timeline) -> str:
     return joined
 
 
+def music_facts(path: Path) -> ClipFacts:
+    """The music file's probed facts; MediaError naming the file when it has no sound."""
+    facts = probe(path, count_frames=False)
+    if not facts.has_audio:
+        raise MediaError(f"{path}: the music file has no sound (not an audio file)")
+    return facts
+
+
 def _music(g: _Graph, timeline: Timeline, total: int) -> str | None:
     music, path = timeline.music, timeline.music_path
     if music is None or path is None:
         return None
-    facts = probe(path, count_frames=False)
-    if not facts.has_audio:
-        raise MediaError(f"{path}: the music file has no sound (not an audio file)")
+    facts = music_facts(path)
     offset = samples(Fraction(music.start).limit_denominator(10**6))
     available = samples(Fraction(facts.duration).limit_denominator(10**6)) - offset
     if not music.loop and available <= 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from shotlist.media import MediaError, probe
+from shotlist.media import probe
 from shotlist.timeline import Item, Timeline
 
 #: --format → (OTIO adapter, file suffix).
@@ -123,9 +123,9 @@ def _music_track(timeline: Timeline) -> Any | None:
     music, path = timeline.music, timeline.music_path
     if music is None or path is None:
         return None
-    facts = probe(path, count_frames=False)
-    if not facts.has_audio:
-        raise MediaError(f"{path}: the music file has no sound (not an audio file)")
+    from shotlist.audio import music_facts
+
+    facts = music_facts(path)
     fps, remaining = timeline.fps, timeline.frames
     whole = _frames(facts.duration, fps)
     first = min(_frames(music.start, fps), max(whole - 1, 0))
