@@ -34,12 +34,16 @@ def test_image(path: Path) -> Path:
     draw = ImageDraw.Draw(im)
     for _ in range(60):
         x, y, r = rng.randrange(1920), rng.randrange(300, 1080), rng.randrange(20, 160)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        draw.ellipse(
+            (x - r, y - r, x + r, y + r), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        )
     im = im.filter(ImageFilter.GaussianBlur(3))
     draw = ImageDraw.Draw(im)
     for _ in range(200):
         x, y = rng.randrange(1920), rng.randrange(1080)
-        draw.rectangle((x, y, x + rng.randrange(4, 40), y + rng.randrange(4, 40)), outline=(250, 250, 240), width=2)
+        draw.rectangle(
+            (x, y, x + rng.randrange(4, 40), y + rng.randrange(4, 40)), outline=(250, 250, 240), width=2
+        )
     im.save(path)
     return path
 
@@ -52,15 +56,35 @@ def cpu_seconds() -> float:
 def spec(mode: str, move: str, size: tuple[int, int], seconds: float, image: Path) -> ShotSpec:
     inputs = ()
     if mode == "img2vid":
-        inputs = (MediaInput("image", hashlib.sha256(image.read_bytes()).hexdigest(), *Image.open(image).size,
-                             path=str(image)),)
-    params = {"camera": {"move": move, "speed": "medium"}, "title": "A kitsune mask",
-              "subtitle": "rests on moss-covered stone",
-              "caption": "Close-up, low angle: a kitsune mask rests on moss-covered stone in a misty forest",
-              "dialogue": 'mika (whispers softly): "Hey, I missed you"'}
-    return ShotSpec(shot="bench", backend="animatic", model="animatic", mode=mode, prompt="a kitsune mask",
-                    duration=seconds, width=size[0], height=size[1], aspect="16:9", fps=24, inputs=inputs,
-                    params=params)
+        inputs = (
+            MediaInput(
+                "image",
+                hashlib.sha256(image.read_bytes()).hexdigest(),
+                *Image.open(image).size,
+                path=str(image),
+            ),
+        )
+    params = {
+        "camera": {"move": move, "speed": "medium"},
+        "title": "A kitsune mask",
+        "subtitle": "rests on moss-covered stone",
+        "caption": "Close-up, low angle: a kitsune mask rests on moss-covered stone in a misty forest",
+        "dialogue": 'mika (whispers softly): "Hey, I missed you"',
+    }
+    return ShotSpec(
+        shot="bench",
+        backend="animatic",
+        model="animatic",
+        mode=mode,
+        prompt="a kitsune mask",
+        duration=seconds,
+        width=size[0],
+        height=size[1],
+        aspect="16:9",
+        fps=24,
+        inputs=inputs,
+        params=params,
+    )
 
 
 def main() -> int:
@@ -73,7 +97,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         image = test_image(Path(tmp) / "photo.png")
         out = Path(tmp) / "clip.mp4"
-        render_animatic(spec("txt2vid", "static", (320, 180), 0.5, image), out)  # warm up: font, ffmpeg on disk
+        render_animatic(
+            spec("txt2vid", "static", (320, 180), 0.5, image), out
+        )  # warm up: font, ffmpeg on disk
         print(f"{'size':6} {'mode':8} {'move':10} {'wall s':>7} {'x realtime':>10} {'cpu s':>6}")
         worst_720 = float("inf")
         for label in args.sizes:
@@ -88,7 +114,10 @@ def main() -> int:
                     factor = args.seconds / min(walls)
                     if label == "720p":
                         worst_720 = min(worst_720, factor)
-                    print(f"{label:6} {mode:8} {move:10} {min(walls):7.3f} {factor:9.2f}x {min(cpus):6.2f}", flush=True)
+                    print(
+                        f"{label:6} {mode:8} {move:10} {min(walls):7.3f} {factor:9.2f}x {min(cpus):6.2f}",
+                        flush=True,
+                    )
     if worst_720 != float("inf"):
         print(f"720p worst case: {worst_720:.2f}x realtime (target >= 4x)")
     return 0

@@ -41,8 +41,12 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                      SHOTLIST_S3_ENDPOINT_URL=endpoint)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        SHOTLIST_S3_ENDPOINT_URL=endpoint,
+    )
     import boto3
 
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="bench")
@@ -55,8 +59,22 @@ def main() -> None:
                 src.write_bytes(os.urandom(int(args.mb * 1e6)))
                 sha = a.add_file(src)
                 key = f"{n:064x}"
-                a.add_take(key, {}, Take(take=1, sha256=sha, shot=f"s{n}", backend="bench", model="bench", job="",
-                                         cost=0.0, cost_is_estimate=False, time="", facts=ClipFacts(duration=5.0)))
+                a.add_take(
+                    key,
+                    {},
+                    Take(
+                        take=1,
+                        sha256=sha,
+                        shot=f"s{n}",
+                        backend="bench",
+                        model="bench",
+                        job="",
+                        cost=0.0,
+                        cost_is_estimate=False,
+                        time="",
+                        facts=ClipFacts(duration=5.0),
+                    ),
+                )
                 pins[key] = sha
             url = "s3://bench/project"
             t0 = time.perf_counter()
@@ -67,11 +85,15 @@ def main() -> None:
             total = pulled.bytes / 1e6
             assert len(pulled.sent) == args.clips and not pulled.corrupt and not pulled.missing
             print(f"push {len(pushed.sent)} clips ({pushed.bytes / 1e6:.0f} MB): {t1 - t0:.2f} s")
-            print(f"pull {len(pulled.sent)} pinned clips ({total:.0f} MB, each verified by sha256): {t2 - t1:.2f} s "
-                  f"({total / (t2 - t1):.0f} MB/s)")
+            print(
+                f"pull {len(pulled.sent)} pinned clips ({total:.0f} MB, each verified by sha256): {t2 - t1:.2f} s "
+                f"({total / (t2 - t1):.0f} MB/s)"
+            )
             t3 = time.perf_counter()
             again = pull(b, Remote(url), pins)
-            print(f"pull again with everything local: {time.perf_counter() - t3:.3f} s ({len(again.skipped)} skipped)")
+            print(
+                f"pull again with everything local: {time.perf_counter() - t3:.3f} s ({len(again.skipped)} skipped)"
+            )
     finally:
         server.stop()
 

@@ -29,10 +29,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "film"
         root.mkdir()
-        shots = "".join(f'  - id: shot-{i:02d}\n    subject: "A paper lantern number {i}"\n'
-                        f'    action: "floats slowly upward"\n' for i in range(args.shots))
-        (root / "storyboard.yaml").write_text("version: 1\ntitle: Lanterns\noutput: {resolution: 64x36, fps: 8}\n"
-                                              "defaults: {model: animatic, duration: 1}\nshots:\n" + shots)
+        shots = "".join(
+            f'  - id: shot-{i:02d}\n    subject: "A paper lantern number {i}"\n'
+            f'    action: "floats slowly upward"\n'
+            for i in range(args.shots)
+        )
+        (root / "storyboard.yaml").write_text(
+            "version: 1\ntitle: Lanterns\noutput: {resolution: 64x36, fps: 8}\n"
+            "defaults: {model: animatic, duration: 1}\nshots:\n" + shots
+        )
         models = FakeModels(Path(tmp) / "jobs", latency=args.latency, concurrency=args.concurrency)
         running = 0
         peak = 0
@@ -54,10 +59,14 @@ def main() -> None:
         wall, generating = end - t, end - started[0]
         assert result.ok and len(result.made) == args.shots, result.failures
         ideal = math.ceil(args.shots / args.concurrency) * args.latency
-        print(f"{args.shots} shots, {args.latency:g} s each, {args.concurrency} at once; ideal {ideal:.2f} s "
-              f"(target <= 1.15 x); at most {peak} jobs ran at once")
+        print(
+            f"{args.shots} shots, {args.latency:g} s each, {args.concurrency} at once; ideal {ideal:.2f} s "
+            f"(target <= 1.15 x); at most {peak} jobs ran at once"
+        )
         print(f"  whole build(render=False): {wall:.2f} s, ratio {wall / ideal:.3f}")
-        print(f"  generation (plan made → last clip stored): {generating:.2f} s, ratio {generating / ideal:.3f}")
+        print(
+            f"  generation (plan made → last clip stored): {generating:.2f} s, ratio {generating / ideal:.3f}"
+        )
 
 
 if __name__ == "__main__":

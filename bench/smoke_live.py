@@ -30,8 +30,10 @@ from shotlist.cli.doctor import missing_keys
 from shotlist.media import probe
 from shotlist.spec import MediaInput, ShotSpec
 
-PROMPT = ("Wide shot of a red paper lantern swaying gently in a night breeze on a quiet street, warm glow, "
-          "soft bokeh lights behind it. The camera holds still. Realistic, cinematic lighting.")
+PROMPT = (
+    "Wide shot of a red paper lantern swaying gently in a night breeze on a quiet street, warm glow, "
+    "soft bokeh lights behind it. The camera holds still. Realistic, cinematic lighting."
+)
 HEIGHTS = {"480p": 480, "512P": 512, "540p": 540, "720p": 720, "720P": 720, "768P": 768, "1080p": 1080}
 
 
@@ -93,8 +95,14 @@ def test_card(path: Path, width: int, height: int) -> MediaInput:
     draw = ImageDraw.Draw(im)
     draw.ellipse((width * 0.4, height * 0.3, width * 0.6, height * 0.75), fill=(200, 40, 30))
     im.save(path)
-    return MediaInput(role="image", sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=width,
-                      height=height, path=str(path), name="lantern")
+    return MediaInput(
+        role="image",
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        width=width,
+        height=height,
+        path=str(path),
+        name="lantern",
+    )
 
 
 def spec_for(p: Pick, workdir: Path) -> ShotSpec:
@@ -103,10 +111,23 @@ def spec_for(p: Pick, workdir: Path) -> ShotSpec:
     height = HEIGHTS.get(p.resolution, 720)
     width = height * w_ratio // h_ratio // 2 * 2
     inputs = (test_card(workdir / "card.png", width, height),) if p.mode == "img2vid" else ()
-    prompt = PROMPT.replace("The camera holds still.", "[Static shot]") if p.entry.dialect == "minimax" else PROMPT
-    return ShotSpec(shot=f"smoke-{p.entry.provider}", backend=p.entry.provider, model=p.entry.id, mode=p.mode,
-                    prompt=prompt, duration=p.duration, width=width, height=height, aspect=aspect,
-                    fps=p.entry.fps[0] or 24, inputs=inputs, params={"camera": {"move": "static", "speed": "slow"}})
+    prompt = (
+        PROMPT.replace("The camera holds still.", "[Static shot]") if p.entry.dialect == "minimax" else PROMPT
+    )
+    return ShotSpec(
+        shot=f"smoke-{p.entry.provider}",
+        backend=p.entry.provider,
+        model=p.entry.id,
+        mode=p.mode,
+        prompt=prompt,
+        duration=p.duration,
+        width=width,
+        height=height,
+        aspect=aspect,
+        fps=p.entry.fps[0] or 24,
+        inputs=inputs,
+        params={"camera": {"move": "static", "speed": "slow"}},
+    )
 
 
 async def generate(p: Pick, out: Path, workdir: Path) -> tuple[JobStatus, Path | None, float]:
@@ -134,15 +155,23 @@ async def generate(p: Pick, out: Path, workdir: Path) -> tuple[JobStatus, Path |
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost; spend nothing")
-    parser.add_argument("--provider", action="append", default=[],
-                        help="only this provider, as the catalog ids begin (ark, volcengine, veo...; repeatable)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan and its estimated cost; spend nothing"
+    )
+    parser.add_argument(
+        "--provider",
+        action="append",
+        default=[],
+        help="only this provider, as the catalog ids begin (ark, volcengine, veo...; repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=Path("smoke-out"), help="where the clips go")
     args = parser.parse_args()
 
     picks, missing = plan(dict(os.environ))
     if args.provider:
-        picks = [p for p in picks if p.entry.id.split("/")[0] in args.provider or p.entry.provider in args.provider]
+        picks = [
+            p for p in picks if p.entry.id.split("/")[0] in args.provider or p.entry.provider in args.provider
+        ]
     for provider, names in sorted(missing.items()):
         print(f"skip  {provider}: set {', '.join(names)} to include it")
     if not picks:
@@ -165,14 +194,20 @@ def main() -> int:
                 print(f"FAIL  {p.entry.id}: {type(exc).__name__}: {exc}")
                 failed += 1
                 continue
-            cost = f"${status.cost:.4f} (reported)" if status.cost is not None else f"${p.estimate:.2f} (estimate)"
+            cost = (
+                f"${status.cost:.4f} (reported)"
+                if status.cost is not None
+                else f"${p.estimate:.2f} (estimate)"
+            )
             if path is None:
                 print(f"FAIL  {p.entry.id}: {status.state.value}: {status.message} — cost {cost}")
                 failed += 1
                 continue
             facts = probe(path)
-            print(f"ok    {p.entry.id}: {path} {facts.width}x{facts.height} {facts.fps} fps {facts.duration:.2f} s "
-                  f"{facts.video_codec}{' +audio' if facts.has_audio else ''} in {wall:.0f} s — cost {cost}")
+            print(
+                f"ok    {p.entry.id}: {path} {facts.width}x{facts.height} {facts.fps} fps {facts.duration:.2f} s "
+                f"{facts.video_codec}{' +audio' if facts.has_audio else ''} in {wall:.0f} s — cost {cost}"
+            )
     return 1 if failed else 0
 
 

@@ -37,9 +37,12 @@ SHOT = """\
 
 def storyboard(shots: int) -> str:
     """A valid storyboard of ``shots`` shots that uses every mode, a character, styles and chains."""
-    parts = ["version: 1\ntitle: Bench\n", "styles:\n  film: \"35mm film grain, muted palette\"\n",
-             "characters:\n  mika: {look: \"a young woman in a yellow raincoat\", ref: assets/mika.png}\n",
-             "shots:\n"]
+    parts = [
+        "version: 1\ntitle: Bench\n",
+        'styles:\n  film: "35mm film grain, muted palette"\n',
+        'characters:\n  mika: {look: "a young woman in a yellow raincoat", ref: assets/mika.png}\n',
+        "shots:\n",
+    ]
     for i in range(shots):
         mode = ("txt2vid", "img2vid", "ref2vid")[i % 3]
         extra = ""
@@ -84,18 +87,24 @@ def main() -> None:
     from PIL import Image
 
     base = command()
-    rows = [("shotlist --help", *median_wall(base + ["--help"], ns.runs), 0.3),
-            ("shotlist --version", *median_wall(base + ["--version"], ns.runs), 0.3)]
+    rows = [
+        ("shotlist --help", *median_wall(base + ["--help"], ns.runs), 0.3),
+        ("shotlist --version", *median_wall(base + ["--version"], ns.runs), 0.3),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "assets").mkdir()
         Image.new("RGB", (1280, 720), (40, 60, 90)).save(root / "assets" / "frame.png")
         Image.new("RGB", (512, 512), (200, 160, 40)).save(root / "assets" / "mika.png")
         (root / "storyboard.yaml").write_text(storyboard(ns.shots), encoding="utf-8")
-        rows.append((f"shotlist validate ({ns.shots} shots)", *median_wall(base + ["validate", tmp], ns.runs), 1.0))
+        rows.append(
+            (f"shotlist validate ({ns.shots} shots)", *median_wall(base + ["validate", tmp], ns.runs), 1.0)
+        )
         rows.append((f"  load_project in-process, warm ({ns.shots} shots)", *_in_process(tmp, ns.runs), 0.0))
     load = os.getloadavg()[0]
-    print(f"median of {ns.runs} runs; {os.cpu_count()} CPUs, load average {load:.1f}; Python {sys.version.split()[0]}")
+    print(
+        f"median of {ns.runs} runs; {os.cpu_count()} CPUs, load average {load:.1f}; Python {sys.version.split()[0]}"
+    )
     print(f"  {'':<50} {'wall':>8} {'cpu':>8}")
     for name, wall, cpu, target in rows:
         verdict = "" if not target else ("  ok" if wall < target else f"  over the {target:g} s target")

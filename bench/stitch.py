@@ -52,10 +52,30 @@ def ffmpeg(*args: str) -> None:
 
 def make_clip(path: Path, k: int, *, hue: int) -> Path:
     """A 5 s clip of a moving test pattern with a tone, at about the bitrate generated clips have (~4 Mb/s)."""
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={FPS}:d={SECONDS},hue=h={hue}",
-           "-f", "lavfi", "-i", f"sine=frequency={220 + 55 * k}:sample_rate=48000:duration={SECONDS}",
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-ac", "2", "-shortest", str(path))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s={SIZE}:r={FPS}:d={SECONDS},hue=h={hue}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={220 + 55 * k}:sample_rate=48000:duration={SECONDS}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "16",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-ac",
+        "2",
+        "-shortest",
+        str(path),
+    )
     return path
 
 
@@ -66,8 +86,10 @@ def clip(shot: str, path: Path) -> Clip:
 def storyboard(root: Path, transition: str) -> None:
     shots = "\n".join(
         f"  - {{id: s{k}, subject: 'shot {k}', transition: {{type: {transition}, duration: {DISSOLVE}}}}}"
-        for k in range(SHOTS))
-    (root / "storyboard.yaml").write_text(textwrap.dedent(f"""\
+        for k in range(SHOTS)
+    )
+    (root / "storyboard.yaml").write_text(
+        textwrap.dedent(f"""\
         version: 1
         title: Stitch bench
         output: {{resolution: 720p, aspect: "16:9", fps: {FPS}, file: out/cut.mp4, preset: medium, crf: {CRF}}}
@@ -75,7 +97,10 @@ def storyboard(root: Path, transition: str) -> None:
         captions: {{sidecars: []}}
         soundtrack: {{music: {{file: music.m4a, gain_db: -12, duck: false}}}}
         shots:
-        """) + shots + "\n")
+        """)
+        + shots
+        + "\n"
+    )
 
 
 @dataclass
@@ -90,6 +115,7 @@ class Cost:
 def measured() -> Iterator[Cost]:
     """Time a step. CPU time is reported beside wall time because on a shared machine the wall clock
     measures the neighbours as much as the work; the ratios are printed for both."""
+
     def cpu() -> float:
         own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -103,8 +129,27 @@ def measured() -> Iterator[Cost]:
 def floor(root: Path, paths: list[Path]) -> None:
     listing = root / "floor.ffconcat"
     listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{p}'\n" for p in paths))
-    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c:v", "libx264", "-preset", "medium", "-crf", str(CRF),
-           "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(root / "floor.mp4"))
+    ffmpeg(
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "medium",
+        "-crf",
+        str(CRF),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(root / "floor.mp4"),
+    )
 
 
 MOVIEPY = """
@@ -123,15 +168,28 @@ cut.write_videofile(out, fps=24, codec="libx264", preset="medium", audio_codec="
 
 
 def moviepy(work: Path, music: Path, paths: list[Path]) -> None:
-    subprocess.run([sys.executable, "-c", MOVIEPY, *map(str, paths), str(music),
-                    str(work / "moviepy.mp4"), str(DISSOLVE), str(CRF)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MOVIEPY,
+            *map(str, paths),
+            str(music),
+            str(work / "moviepy.mp4"),
+            str(DISSOLVE),
+            str(CRF),
+        ],
+        check=True,
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", type=Path, help="work in DIR and keep it (default: a temporary folder)")
     ap.add_argument("--transition", default=TRANSITION, help=f"the xfade transition (default {TRANSITION})")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of shotlist and the floor, alternating (default 3)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs of shotlist and the floor, alternating (default 3)"
+    )
     ap.add_argument("--skip-moviepy", action="store_true", help="leave MoviePy out (it takes minutes)")
     opts = ap.parse_args()
     work = opts.keep or Path(tempfile.mkdtemp(prefix="shotlist-bench-"))
@@ -141,8 +199,15 @@ def main() -> None:
     print(f"ffmpeg {ffmpeg_version()}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; work in {work}")
 
     paths = [make_clip(root / "clips" / f"s{k}.mp4", k, hue=60 * k) for k in range(SHOTS)]
-    ffmpeg("-f", "lavfi", "-i", f"aevalsrc=0.3*sin(2*PI*196*t)+0.2*sin(2*PI*247*t):s=44100:d={SHOTS * SECONDS + 5}",
-           "-c:a", "aac", str(root / "music.m4a"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"aevalsrc=0.3*sin(2*PI*196*t)+0.2*sin(2*PI*247*t):s=44100:d={SHOTS * SECONDS + 5}",
+        "-c:a",
+        "aac",
+        str(root / "music.m4a"),
+    )
     changed = make_clip(root / "clips" / "s3-take2.mp4", 3, hue=200)
     storyboard(root, opts.transition)
     project = load_project(root)
@@ -172,21 +237,33 @@ def main() -> None:
         with measured() as cost:
             moviepy(work, root / "music.m4a", paths)
         runs["moviepy"] = [cost]
-    costs = {name: Cost(statistics.median(c.wall for c in cs), statistics.median(c.cpu for c in cs))
-             for name, cs in runs.items()}
+    costs = {
+        name: Cost(statistics.median(c.wall for c in cs), statistics.median(c.cpu for c in cs))
+        for name, cs in runs.items()
+    }
 
     facts = probe(full.path)
-    print(f"cut: {facts.frames} frames, {facts.duration:.3f} s, {facts.width}x{facts.height} at {facts.fps} fps; "
-          f"sound {full.audio}")
-    print(f"re-render: {len(again.rendered)} pieces encoded ({', '.join(again.rendered)}), {len(again.reused)} reused")
+    print(
+        f"cut: {facts.frames} frames, {facts.duration:.3f} s, {facts.width}x{facts.height} at {facts.fps} fps; "
+        f"sound {full.audio}"
+    )
+    print(
+        f"re-render: {len(again.rendered)} pieces encoded ({', '.join(again.rendered)}), {len(again.reused)} reused"
+    )
     for name, cost in costs.items():
         walls = ", ".join(f"{c.wall:.2f}" for c in runs[name])
-        print(f"{name:>18}: {cost.wall:8.2f} s wall {cost.cpu:8.2f} s CPU   (median; wall of each run: {walls})")
-    print(f"{'peak RSS':>18}: shotlist {rss_self:.1f} MB, largest ffmpeg child {rss_ffmpeg:.1f} MB "
-          f"(target < {TARGETS['rss_mb']} MB: {'ok' if rss_self < TARGETS['rss_mb'] else 'MISSED'})")
+        print(
+            f"{name:>18}: {cost.wall:8.2f} s wall {cost.cpu:8.2f} s CPU   (median; wall of each run: {walls})"
+        )
+    print(
+        f"{'peak RSS':>18}: shotlist {rss_self:.1f} MB, largest ffmpeg child {rss_ffmpeg:.1f} MB "
+        f"(target < {TARGETS['rss_mb']} MB: {'ok' if rss_self < TARGETS['rss_mb'] else 'MISSED'})"
+    )
     full_cost = costs["shotlist full"]
-    rows = [("full / floor", full_cost, costs["floor"], TARGETS["floor"], "<="),
-            ("re-render / full", costs["one clip changed"], full_cost, TARGETS["rerender"], "<=")]
+    rows = [
+        ("full / floor", full_cost, costs["floor"], TARGETS["floor"], "<="),
+        ("re-render / full", costs["one clip changed"], full_cost, TARGETS["rerender"], "<="),
+    ]
     if "moviepy" in costs:
         rows.append(("moviepy / full", costs["moviepy"], full_cost, TARGETS["moviepy"], ">="))
     for name, a, b, target, op in rows:

@@ -32,7 +32,9 @@ def gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int
     draw = ImageDraw.Draw(img)
     for y in range(h):
         t = y / max(h - 1, 1)
-        draw.line([(0, y), (w, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        draw.line(
+            [(0, y), (w, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        )
     return img
 
 
@@ -43,19 +45,37 @@ def figure(draw: ImageDraw.ImageDraw, cx: float, base: float, height: float, tur
     head_cy = base - height + head_r
     # legs and boots
     for dx in (-0.45 * u, 0.45 * u):
-        draw.rectangle([cx + dx - 0.28 * u, base - 3.0 * u, cx + dx + 0.28 * u, base - 0.5 * u], fill=(58, 60, 72))
-        draw.rounded_rectangle([cx + dx - 0.36 * u, base - 0.7 * u, cx + dx + 0.42 * u, base], radius=0.15 * u,
-                               fill=(40, 34, 30))
+        draw.rectangle(
+            [cx + dx - 0.28 * u, base - 3.0 * u, cx + dx + 0.28 * u, base - 0.5 * u], fill=(58, 60, 72)
+        )
+        draw.rounded_rectangle(
+            [cx + dx - 0.36 * u, base - 0.7 * u, cx + dx + 0.42 * u, base], radius=0.15 * u, fill=(40, 34, 30)
+        )
     # raincoat: a flared trapezoid with sleeves, hood behind the head
-    coat = [(cx - 0.7 * u, base - 8.5 * u), (cx + 0.7 * u, base - 8.5 * u), (cx + 1.0 * u, base - 7.6 * u),
-            (cx + 1.65 * u, base - 2.7 * u), (cx - 1.65 * u, base - 2.7 * u), (cx - 1.0 * u, base - 7.6 * u)]
+    coat = [
+        (cx - 0.7 * u, base - 8.5 * u),
+        (cx + 0.7 * u, base - 8.5 * u),
+        (cx + 1.0 * u, base - 7.6 * u),
+        (cx + 1.65 * u, base - 2.7 * u),
+        (cx - 1.65 * u, base - 2.7 * u),
+        (cx - 1.0 * u, base - 7.6 * u),
+    ]
     draw.ellipse([cx - 0.95 * u, head_cy - 0.9 * u, cx + 0.95 * u, head_cy + 1.0 * u], fill=YELLOW_SHADE)
     draw.polygon(coat, fill=YELLOW)
     for side in (-1, 1):
-        draw.polygon([(cx + side * 0.95 * u, base - 7.4 * u), (cx + side * 1.45 * u, base - 7.0 * u),
-                      (cx + side * 1.9 * u, base - 4.2 * u), (cx + side * 1.45 * u, base - 4.1 * u)], fill=YELLOW_SHADE)
-        draw.ellipse([cx + side * 1.7 * u - 0.22 * u, base - 4.35 * u, cx + side * 1.7 * u + 0.22 * u, base - 3.9 * u],
-                     fill=SKIN)
+        draw.polygon(
+            [
+                (cx + side * 0.95 * u, base - 7.4 * u),
+                (cx + side * 1.45 * u, base - 7.0 * u),
+                (cx + side * 1.9 * u, base - 4.2 * u),
+                (cx + side * 1.45 * u, base - 4.1 * u),
+            ],
+            fill=YELLOW_SHADE,
+        )
+        draw.ellipse(
+            [cx + side * 1.7 * u - 0.22 * u, base - 4.35 * u, cx + side * 1.7 * u + 0.22 * u, base - 3.9 * u],
+            fill=SKIN,
+        )
     draw.line([(cx, base - 7.5 * u), (cx, base - 2.8 * u)], fill=YELLOW_SHADE, width=max(1, round(0.08 * u)))
     for k in range(4):
         y = base - (6.8 - 1.1 * k) * u
@@ -66,11 +86,20 @@ def figure(draw: ImageDraw.ImageDraw, cx: float, base: float, height: float, tur
         draw.ellipse([cx - 0.1 * u, head_cy - 0.45 * u, cx + 0.72 * u, head_cy + 0.62 * u], fill=SKIN)
     else:
         draw.ellipse([cx - 0.48 * u, head_cy - 0.38 * u, cx + 0.48 * u, head_cy + 0.66 * u], fill=SKIN)
-        draw.rectangle([cx - 0.55 * u, head_cy - 0.62 * u, cx + 0.55 * u, head_cy - 0.22 * u], fill=HAIR)  # fringe
+        draw.rectangle(
+            [cx - 0.55 * u, head_cy - 0.62 * u, cx + 0.55 * u, head_cy - 0.22 * u], fill=HAIR
+        )  # fringe
         for ex in (-0.2 * u, 0.2 * u):
-            draw.ellipse([cx + ex - 0.06 * u, head_cy + 0.05 * u, cx + ex + 0.06 * u, head_cy + 0.17 * u], fill=HAIR)
-        draw.arc([cx - 0.18 * u, head_cy + 0.2 * u, cx + 0.18 * u, head_cy + 0.45 * u], 20, 160, fill=(150, 80, 70),
-                 width=max(1, round(0.05 * u)))
+            draw.ellipse(
+                [cx + ex - 0.06 * u, head_cy + 0.05 * u, cx + ex + 0.06 * u, head_cy + 0.17 * u], fill=HAIR
+            )
+        draw.arc(
+            [cx - 0.18 * u, head_cy + 0.2 * u, cx + 0.18 * u, head_cy + 0.45 * u],
+            20,
+            160,
+            fill=(150, 80, 70),
+            width=max(1, round(0.05 * u)),
+        )
 
 
 def mika() -> Image.Image:
@@ -94,7 +123,9 @@ def street() -> Image.Image:
         draw.polygon([(x0 - 6, top), ((x0 + x1) / 2, top - 28), (x1 + 6, top)], fill=(44, 40, 56))
         for wy in range(top + 20, horizon, 34):
             for wx in range(x0 + 14, x1 - 20, 30):
-                draw.rectangle([wx, wy, wx + 14, wy + 18], fill=(255, 214, 140) if (wx + wy) % 3 == 0 else (40, 40, 58))
+                draw.rectangle(
+                    [wx, wy, wx + 14, wy + 18], fill=(255, 214, 140) if (wx + wy) % 3 == 0 else (40, 40, 58)
+                )
     draw.polygon([(210, horizon + 30), (430, horizon + 30), (640, h), (0, h)], fill=(70, 74, 92))
     for k in range(6):  # puddle glints on the road
         y = 240 + 20 * k
@@ -126,7 +157,11 @@ def umbrella() -> Image.Image:
 def bottle(size: tuple[int, int] = (360, 640), shelf: bool = False) -> Image.Image:
     """TIDE, a frosted teal water bottle with a steel cap, in a studio or on a shelf with a plant."""
     w, h = size
-    img = gradient(size, (238, 242, 244), (196, 214, 218)) if not shelf else gradient(size, (246, 236, 222), (214, 196, 172))
+    img = (
+        gradient(size, (238, 242, 244), (196, 214, 218))
+        if not shelf
+        else gradient(size, (246, 236, 222), (214, 196, 172))
+    )
     draw = ImageDraw.Draw(img)
     if shelf:
         draw.rectangle([0, 470, w, 500], fill=(150, 110, 76))
@@ -134,8 +169,11 @@ def bottle(size: tuple[int, int] = (360, 640), shelf: bool = False) -> Image.Ima
         draw.polygon([(40, 470), (100, 470), (92, 400), (48, 400)], fill=(196, 120, 90))  # a pot
         for k, ang in enumerate(range(-60, 61, 30)):
             a = math.radians(ang - 90)
-            draw.line([(70, 400), (70 + 60 * math.cos(a), 400 + 90 * math.sin(a) * (1 - k % 2 * 0.3))],
-                      fill=(70, 130, 80), width=9)
+            draw.line(
+                [(70, 400), (70 + 60 * math.cos(a), 400 + 90 * math.sin(a) * (1 - k % 2 * 0.3))],
+                fill=(70, 130, 80),
+                width=9,
+            )
         floor = 470
     else:
         floor = 560
@@ -149,12 +187,23 @@ def bottle(size: tuple[int, int] = (360, 640), shelf: bool = False) -> Image.Ima
     glass = Image.new("RGBA", size, (0, 0, 0, 0))
     g = ImageDraw.Draw(glass)
     g.rounded_rectangle([x0, shoulder, x1, y1], radius=bw * 0.22, fill=TEAL + (235,))
-    g.polygon([(x0 + bw * 0.08, shoulder + 10), (cx - bw * 0.2, y0 + 18), (cx + bw * 0.2, y0 + 18),
-               (x1 - bw * 0.08, shoulder + 10)], fill=TEAL + (235,))
-    g.rectangle([x0 + bw * 0.12, shoulder + bh * 0.1, x0 + bw * 0.24, y1 - bh * 0.08], fill=(255, 255, 255, 70))
+    g.polygon(
+        [
+            (x0 + bw * 0.08, shoulder + 10),
+            (cx - bw * 0.2, y0 + 18),
+            (cx + bw * 0.2, y0 + 18),
+            (x1 - bw * 0.08, shoulder + 10),
+        ],
+        fill=TEAL + (235,),
+    )
+    g.rectangle(
+        [x0 + bw * 0.12, shoulder + bh * 0.1, x0 + bw * 0.24, y1 - bh * 0.08], fill=(255, 255, 255, 70)
+    )
     img.paste(glass, (0, 0), glass)
     draw = ImageDraw.Draw(img)
-    draw.rounded_rectangle([cx - bw * 0.24, y0 - bh * 0.06, cx + bw * 0.24, y0 + 22], radius=6, fill=(176, 180, 186))
+    draw.rounded_rectangle(
+        [cx - bw * 0.24, y0 - bh * 0.06, cx + bw * 0.24, y0 + 22], radius=6, fill=(176, 180, 186)
+    )
     for k in range(5):
         y = y0 - bh * 0.05 + 6 * k
         draw.line([(cx - bw * 0.24, y), (cx + bw * 0.24, y)], fill=(140, 144, 150), width=1)
@@ -179,7 +228,11 @@ def chords(path: Path, seconds_per_chord: float, progression: list[list[float]],
             v = sum(math.sin(2 * math.pi * f * t) + 0.3 * math.sin(4 * math.pi * f * t) for f in notes)
             if pulse:
                 beat = (i % (per // 4)) / RATE
-                v += 2.2 * math.sin(2 * math.pi * (55 + 90 * math.exp(-beat * 30)) * beat) * math.exp(-beat * 12)
+                v += (
+                    2.2
+                    * math.sin(2 * math.pi * (55 + 90 * math.exp(-beat * 30)) * beat)
+                    * math.exp(-beat * 12)
+                )
             frames += struct.pack("<h", round(max(-1.0, min(1.0, 0.16 * env * v)) * 32767))
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
@@ -190,7 +243,20 @@ def chords(path: Path, seconds_per_chord: float, progression: list[list[float]],
 
 def note(name: str) -> float:
     """The frequency of a note like 'A3' or 'C#4' (equal temperament, A4 = 440 Hz)."""
-    steps = {"C": -9, "C#": -8, "D": -7, "D#": -6, "E": -5, "F": -4, "F#": -3, "G": -2, "G#": -1, "A": 0, "A#": 1, "B": 2}
+    steps = {
+        "C": -9,
+        "C#": -8,
+        "D": -7,
+        "D#": -6,
+        "E": -5,
+        "F": -4,
+        "F#": -3,
+        "G": -2,
+        "G#": -1,
+        "A": 0,
+        "A#": 1,
+        "B": 2,
+    }
     return 440.0 * 2 ** ((steps[name[:-1]] + 12 * (int(name[-1]) - 4)) / 12)
 
 
@@ -208,10 +274,13 @@ PICTURES: dict[str, Callable[[], Image.Image]] = {
 #: Every shipped sound, by its path under projects/, and the function that writes it to a path.
 SOUNDS: dict[str, Callable[[Path], None]] = {
     # Am F C G, two seconds a chord: an eight-second loop under the narrative short
-    "kitsune-dawn/assets/score.wav": lambda p: chords(p, 2.0, [[note(n) for n in ch] for ch in (AM, F, C, G)]),
+    "kitsune-dawn/assets/score.wav": lambda p: chords(
+        p, 2.0, [[note(n) for n in ch] for ch in (AM, F, C, G)]
+    ),
     # C G Am F with a soft kick on each beat: a four-second loop for the teaser
-    "product-teaser/assets/pulse.wav": lambda p: chords(p, 1.0, [[note(n) for n in ch] for ch in (C, G, AM, F)],
-                                                        pulse=True),
+    "product-teaser/assets/pulse.wav": lambda p: chords(
+        p, 1.0, [[note(n) for n in ch] for ch in (C, G, AM, F)], pulse=True
+    ),
 }
 
 

@@ -23,7 +23,9 @@ from shotlist.timeline import Timeline
 
 RATE = 48000
 STEREO = f"aresample={RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
-DUCK_RAMP = Fraction(15, 100)  # seconds: the music is already down when a line starts, and comes back after it
+DUCK_RAMP = Fraction(
+    15, 100
+)  # seconds: the music is already down when a line starts, and comes back after it
 AAC_FRAME = Fraction(1024, RATE)
 
 
@@ -99,8 +101,11 @@ def _clip_sound(g: _Graph, timeline: Timeline) -> str:
             first = samples(Fraction(item.src_in, fps))
             # apad then atrim: a clip whose sound is shorter than its picture still fills its frames,
             # so nothing after it drifts (editly #327).
-            label = g.chain(f"[{i}:a]", f"{STEREO},atrim=start_sample={first},asetpts=PTS-STARTPTS,"
-                                        f"apad=whole_len={n},atrim=end_sample={n},volume={item.audio.gain_db}dB")
+            label = g.chain(
+                f"[{i}:a]",
+                f"{STEREO},atrim=start_sample={first},asetpts=PTS-STARTPTS,"
+                f"apad=whole_len={n},atrim=end_sample={n},volume={item.audio.gain_db}dB",
+            )
         else:
             label = g.chain("", f"anullsrc=r={RATE}:cl=stereo,atrim=end_sample={n}")
         if k == 0:
@@ -131,12 +136,18 @@ def _music(g: _Graph, timeline: Timeline, total: int) -> str | None:
     offset = samples(Fraction(music.start).limit_denominator(10**6))
     available = samples(Fraction(facts.duration).limit_denominator(10**6)) - offset
     if not music.loop and available <= 0:
-        raise MediaError(f"{path}: the music starts at {music.start} s but the file is only {facts.duration:.2f} s")
+        raise MediaError(
+            f"{path}: the music starts at {music.start} s but the file is only {facts.duration:.2f} s"
+        )
     # Without looping the bed ends where the file does; its fade-out belongs there, not at the cut's end.
     heard = total if music.loop else min(total, available)
     i = g.input(path, loop=music.loop)
-    filters = [STEREO, f"atrim=start_sample={offset}:end_sample={offset + heard}", "asetpts=PTS-STARTPTS",
-               f"volume={music.gain_db}dB"]
+    filters = [
+        STEREO,
+        f"atrim=start_sample={offset}:end_sample={offset + heard}",
+        "asetpts=PTS-STARTPTS",
+        f"volume={music.gain_db}dB",
+    ]
     if music.fade_in:
         filters.append(f"afade=t=in:ns={min(samples(Fraction(music.fade_in)), heard)}")
     if music.fade_out:
@@ -147,7 +158,10 @@ def _music(g: _Graph, timeline: Timeline, total: int) -> str | None:
         # Gain automation from the known line times, not sidechaincompress: it can start the ramp
         # before a line (a compressor cannot look ahead), it never truncates the bed to the
         # sidechain's length, and the same timeline always gives the same mix.
-        filters += ["asetnsamples=n=480", f"volume=volume='{duck_expression(windows, music.duck_db)}':eval=frame"]
+        filters += [
+            "asetnsamples=n=480",
+            f"volume=volume='{duck_expression(windows, music.duck_db)}':eval=frame",
+        ]
     filters.append(f"apad=whole_len={total}")
     return g.chain(f"[{i}:a]", ",".join(filters))
 
@@ -158,7 +172,9 @@ def _placed(g: _Graph, timeline: Timeline) -> list[str]:
         if not probe(p.path, count_frames=False).has_audio:
             raise MediaError(f"{p.path}: the {p.kind} file has no sound (not an audio file)")
         i = g.input(p.path)
-        out.append(g.chain(f"[{i}:a]", f"{STEREO},volume={p.gain_db}dB,adelay=delays={samples(p.start)}S:all=1"))
+        out.append(
+            g.chain(f"[{i}:a]", f"{STEREO},volume={p.gain_db}dB,adelay=delays={samples(p.start)}S:all=1")
+        )
     return out
 
 
@@ -173,8 +189,10 @@ def mix_graph(timeline: Timeline) -> tuple[list[str], str, str]:
     if others:
         # normalize=0: amix would otherwise scale every input by the number still playing and swell
         # when a voice-over ends; duration=first keeps the cut's length (the clips' track is exact).
-        mix = g.chain(clips + "".join(others),
-                      f"amix=inputs={1 + len(others)}:normalize=0:duration=first:dropout_transition=0")
+        mix = g.chain(
+            clips + "".join(others),
+            f"amix=inputs={1 + len(others)}:normalize=0:duration=first:dropout_transition=0",
+        )
     fades = []
     if timeline.fade_in:
         fades.append(f"afade=t=in:ns={samples(timeline.seconds(timeline.fade_in))}")
@@ -198,9 +216,23 @@ def _loudnorm_report(stderr: str) -> dict[str, str]:
 
 def measure(path: Path) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP) of a file, by an ``ebur128=peak=true`` pass."""
-    err = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet",
-                      "-loglevel", "info", "-f", "null", "-"], what=f"measuring the loudness of {path.name}")
-    summary = err[err.rfind("Summary:"):]
+    err = run_ffmpeg(
+        [
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=peak=true:framelog=quiet",
+            "-loglevel",
+            "info",
+            "-f",
+            "null",
+            "-",
+        ],
+        what=f"measuring the loudness of {path.name}",
+    )
+    summary = err[err.rfind("Summary:") :]
     i = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
     peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
     if not i or not peak:
@@ -209,13 +241,28 @@ def measure(path: Path) -> tuple[float, float]:
 
 
 def _encode(wav: Path, dest: Path, gain_db: float) -> None:
-    run_ffmpeg(["-i", str(wav), *(["-af", f"volume={gain_db:.2f}dB"] if gain_db else []), "-c:a", "aac",
-                "-b:a", "192k", "-ar", str(RATE), "-movflags", "+faststart", str(dest)],
-               what="encoding the sound of the cut")
+    run_ffmpeg(
+        [
+            "-i",
+            str(wav),
+            *(["-af", f"volume={gain_db:.2f}dB"] if gain_db else []),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-ar",
+            str(RATE),
+            "-movflags",
+            "+faststart",
+            str(dest),
+        ],
+        what="encoding the sound of the cut",
+    )
 
 
-def render_audio(timeline: Timeline, dest: Path, *,
-                 progress: Callable[[float], None] | None = None) -> AudioResult:
+def render_audio(
+    timeline: Timeline, dest: Path, *, progress: Callable[[float], None] | None = None
+) -> AudioResult:
     """Render the cut's sound to ``dest`` (AAC in .m4a, exactly the cut's length), normalised to its loudness target."""
     if not timeline.items:
         raise MediaError("the timeline is empty: there is no sound to render")
@@ -230,11 +277,29 @@ def render_audio(timeline: Timeline, dest: Path, *,
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".shotlist-audio-") as work:
         # The mix goes to float WAV once, so the two loudness passes re-read samples, not the graph.
         mix = Path(work) / "mix.wav"
-        run_ffmpeg([*inputs, "-filter_complex", graph, "-map", out, "-c:a", "pcm_f32le", "-ar", str(RATE), str(mix)],
-                   duration=seconds, progress=stage(0.0, 0.5), what="mixing the sound of the cut")
+        run_ffmpeg(
+            [*inputs, "-filter_complex", graph, "-map", out, "-c:a", "pcm_f32le", "-ar", str(RATE), str(mix)],
+            duration=seconds,
+            progress=stage(0.0, 0.5),
+            what="mixing the sound of the cut",
+        )
         target = f"I={timeline.loudness_lufs}:TP={timeline.true_peak_db}"
-        err = run_ffmpeg(["-i", str(mix), "-af", f"loudnorm={target}:LRA=11:print_format=json", "-loglevel", "info",
-                          "-f", "null", "-"], duration=seconds, progress=stage(0.5, 0.7), what="measuring loudness")
+        err = run_ffmpeg(
+            [
+                "-i",
+                str(mix),
+                "-af",
+                f"loudnorm={target}:LRA=11:print_format=json",
+                "-loglevel",
+                "info",
+                "-f",
+                "null",
+                "-",
+            ],
+            duration=seconds,
+            progress=stage(0.5, 0.7),
+            what="measuring loudness",
+        )
         m = _loudnorm_report(err)
         level = Path(work) / "level.wav"
         if not math.isfinite(float(m["input_i"])) or float(m["input_i"]) < -70:
@@ -248,12 +313,30 @@ def render_audio(timeline: Timeline, dest: Path, *,
             # to dynamic gain riding otherwise. LRA target ≥ the measured range, so only a true-peak
             # overshoot can force that fallback (reported, not hidden).
             lra = min(max(11.0, measured_lra + 0.5), 50.0)
-            apply = (f"loudnorm={target}:LRA={lra}:measured_I={m['input_i']}:measured_TP={m['input_tp']}"
-                     f":measured_LRA={measured_lra}:measured_thresh={m['input_thresh']}"
-                     f":offset={m['target_offset']}:linear=true:print_format=json")
+            apply = (
+                f"loudnorm={target}:LRA={lra}:measured_I={m['input_i']}:measured_TP={m['input_tp']}"
+                f":measured_LRA={measured_lra}:measured_thresh={m['input_thresh']}"
+                f":offset={m['target_offset']}:linear=true:print_format=json"
+            )
             # loudnorm works at 192 kHz in dynamic mode; -ar brings the output back to 48 kHz.
-            err = run_ffmpeg(["-i", str(mix), "-af", apply, "-loglevel", "info", "-ar", str(RATE), "-c:a", "pcm_f32le",
-                              str(level)], duration=seconds, progress=stage(0.7, 0.85), what="normalising loudness")
+            err = run_ffmpeg(
+                [
+                    "-i",
+                    str(mix),
+                    "-af",
+                    apply,
+                    "-loglevel",
+                    "info",
+                    "-ar",
+                    str(RATE),
+                    "-c:a",
+                    "pcm_f32le",
+                    str(level),
+                ],
+                duration=seconds,
+                progress=stage(0.7, 0.85),
+                what="normalising loudness",
+            )
             kind = _loudnorm_report(err).get("normalization_type", "unknown")
         tmp = Path(work) / "sound.m4a"
         _encode(level, tmp, 0.0)

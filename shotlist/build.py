@@ -83,11 +83,24 @@ class BuildResult:
         return round(sum(t.cost or 0.0 for takes in self.made.values() for t in takes), 4)
 
 
-def build(path: str | Path = ".", *, only: Iterable[str] | None = None, regenerate: Iterable[str] | None = None,
-          takes: int | None = None, budget: float | None = None, yes: bool = False, dry_run: bool = False,
-          model: str | None = None, preview: bool = False, progress: Progress | None = None,
-          confirm: Confirm | None = None, models: Models | None = None, render: bool = True,
-          on_wait: Callable[[str], None] | None = None, regenerate_missing: bool = False) -> BuildResult:
+def build(
+    path: str | Path = ".",
+    *,
+    only: Iterable[str] | None = None,
+    regenerate: Iterable[str] | None = None,
+    takes: int | None = None,
+    budget: float | None = None,
+    yes: bool = False,
+    dry_run: bool = False,
+    model: str | None = None,
+    preview: bool = False,
+    progress: Progress | None = None,
+    confirm: Confirm | None = None,
+    models: Models | None = None,
+    render: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+    regenerate_missing: bool = False,
+) -> BuildResult:
     """Build a project: generate what the plan says, pin it, render the cut and write the build report.
 
     ``models`` replaces the catalog (tests pass ``shotlist.backends.fake.FakeModels``); ``confirm`` is
@@ -111,10 +124,22 @@ def build(path: str | Path = ".", *, only: Iterable[str] | None = None, regenera
             if stored is not None and stored.take(entry.take) is not None:
                 journal.close(entry.take_key)
         lock = read_lock(project.root)
-        pull_pinned(project, store, lock, on_wait)  # a teammate's clips come from the shared store, not the provider
+        pull_pinned(
+            project, store, lock, on_wait
+        )  # a teammate's clips come from the shared store, not the provider
         regenerate = set(regenerate or ())
-        plan = make_plan(project, store, lock, models, journal=journal, only=only, regenerate=regenerate,
-                         takes=takes, model=model, regenerate_missing=regenerate_missing)  # specs → keys → plan
+        plan = make_plan(
+            project,
+            store,
+            lock,
+            models,
+            journal=journal,
+            only=only,
+            regenerate=regenerate,
+            takes=takes,
+            model=model,
+            regenerate_missing=regenerate_missing,
+        )  # specs → keys → plan
         result = BuildResult(project=project, plan=plan)
         if dry_run:
             return result
@@ -158,12 +183,16 @@ def approve(plan: Plan, budget: float | None, *, yes: bool, confirm: Confirm | N
     if budget is not None:
         if cost is None:
             unknown = ", ".join(s.shot for s in shots if s.cost is None)
-            raise BudgetError(f"the cost of generating {unknown} is unknown, so the build cannot promise to stay "
-                              f"within the budget of ${budget:.2f}; nothing was generated")
+            raise BudgetError(
+                f"the cost of generating {unknown} is unknown, so the build cannot promise to stay "
+                f"within the budget of ${budget:.2f}; nothing was generated"
+            )
         if cost > budget + 1e-9:
-            raise BudgetError(f"this build would cost about ${cost:.2f} ({what}) but the budget is ${budget:.2f}; "
-                              "nothing was generated. Raise it (--budget or budget: in the storyboard), or build "
-                              "fewer shots (--only ID…, --model animatic to preview)")
+            raise BudgetError(
+                f"this build would cost about ${cost:.2f} ({what}) but the budget is ${budget:.2f}; "
+                "nothing was generated. Raise it (--budget or budget: in the storyboard), or build "
+                "fewer shots (--only ID…, --model animatic to preview)"
+            )
     if cost == 0 or yes or budget is not None:
         return
     if confirm is not None:
@@ -171,8 +200,10 @@ def approve(plan: Plan, budget: float | None, *, yes: bool, confirm: Confirm | N
             return
         raise BuildError("nothing generated (not confirmed)")
     money = "an unknown amount" if cost is None else f"about ${cost:.2f}"
-    raise BuildError(f"this build would spend {money} on {what}; on a terminal it asks first — here pass --yes, "
-                     "or set a budget (--budget MONEY or budget: in the storyboard)")
+    raise BuildError(
+        f"this build would spend {money} on {what}; on a terminal it asks first — here pass --yes, "
+        "or set a budget (--budget MONEY or budget: in the storyboard)"
+    )
 
 
 class ShotFailed(Exception):
@@ -182,8 +213,18 @@ class ShotFailed(Exception):
 class Generation:
     """The asyncio scheduler: shots run concurrently within each backend's limit; chains wait for upstream clips."""
 
-    def __init__(self, project: Project, plan: Plan, store: Store, journal: Journal, lock: Lock, models: Models,
-                 budget: float | None, resubmit: set[str], progress: Progress | None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        plan: Plan,
+        store: Store,
+        journal: Journal,
+        lock: Lock,
+        models: Models,
+        budget: float | None,
+        resubmit: set[str],
+        progress: Progress | None,
+    ) -> None:
         self.project, self.plan, self.store, self.journal, self.lock = project, plan, store, journal, lock
         self.models, self.budget, self.resubmit = models, budget, resubmit
         self.emit: Progress = progress or (lambda event: None)
@@ -224,7 +265,9 @@ class Generation:
 
     def backend(self, info: ModelInfo) -> Backend:
         if info.id not in self.backends:
-            workdir = self.store.dir / "work" / info.backend  # the backend's own scratch, apart from the store
+            workdir = (
+                self.store.dir / "work" / info.backend
+            )  # the backend's own scratch, apart from the store
             workdir.mkdir(parents=True, exist_ok=True)
             self.backends[info.id] = self.models.backend(info.id, workdir)
         if info.backend not in self.limits:
@@ -238,7 +281,9 @@ class Generation:
             if spec is None:
                 return  # resolved from the store once its upstream clip was known
             info = self.info(sp)
-            takes = await asyncio.gather(*(self.take(spec, n, info, sp) for n in sp.takes), return_exceptions=True)
+            takes = await asyncio.gather(
+                *(self.take(spec, n, info, sp) for n in sp.takes), return_exceptions=True
+            )
             made = [t for t in takes if isinstance(t, Take)]
             errors = [t for t in takes if isinstance(t, BaseException)]
             if made:
@@ -270,20 +315,39 @@ class Generation:
                 self.emit(ShotEvent(sp.shot, "queued", message=f"waits for {up}"))
             clip = await self.clips[up]
             if clip is not None and not self.store.has_object(clip):
-                raise ShotFailed(f"upstream shot {up}'s pinned clip is missing from every store; this shot starts "
-                                 "from its frame (`shotlist build --regenerate-missing` regenerates both)")
+                raise ShotFailed(
+                    f"upstream shot {up}'s pinned clip is missing from every store; this shot starts "
+                    "from its frame (`shotlist build --regenerate-missing` regenerates both)"
+                )
             if clip is None:
-                why = "is not built in this run (add it to --only)" if self.plan_of(up).action == SKIP else "has no clip"
+                why = (
+                    "is not built in this run (add it to --only)"
+                    if self.plan_of(up).action == SKIP
+                    else "has no clip"
+                )
                 raise ShotFailed(f"upstream shot {up} {why}; this shot starts from its frame")
             known[up] = clip
-        spec = await asyncio.to_thread(shot_spec, self.project, shot, self.info(sp), self.store, known.get,
-                                       lambda clip, selector: self.store.frame(clip, selector)[1])
+        spec = await asyncio.to_thread(
+            shot_spec,
+            self.project,
+            shot,
+            self.info(sp),
+            self.store,
+            known.get,
+            lambda clip, selector: self.store.frame(clip, selector)[1],
+        )
         if sp.spec is None and sp.shot not in self.resubmit:
-            existing = self.store.takes(spec.key)  # the upstream's clip may be one this shot already started from
+            existing = self.store.takes(
+                spec.key
+            )  # the upstream's clip may be one this shot already started from
             if existing:
                 self.pin(sp.shot, spec.key, existing[0])
                 self.clips[sp.shot].set_result(existing[0].sha256)
-                self.emit(ShotEvent(sp.shot, "cached", 1.0, f"take {existing[0].take} is in the store: reused, free"))
+                self.emit(
+                    ShotEvent(
+                        sp.shot, "cached", 1.0, f"take {existing[0].take} is in the store: reused, free"
+                    )
+                )
                 return None
         if sp.spec is None:
             first = self.store.next_take(spec.key)
@@ -327,18 +391,32 @@ class Generation:
             self.journal.close(tk)  # fetching this job again would give the same wrong clip
             raise
         sha = await asyncio.to_thread(self.store.add_file, dest)
-        await asyncio.to_thread(self.journal.write,
-                                JournalEntry(tk, spec.shot, spec.key, n, spec.backend, spec.model, "fetched", job, sha))
+        await asyncio.to_thread(
+            self.journal.write,
+            JournalEntry(tk, spec.shot, spec.key, n, spec.backend, spec.model, "fetched", job, sha),
+        )
         cost = status.cost if status.cost is not None else estimate
-        take = Take(take=n, sha256=sha, shot=spec.shot, backend=spec.backend, model=spec.model, job=job,
-                    cost=cost, cost_is_estimate=status.cost is None, time=now(), facts=facts)
+        take = Take(
+            take=n,
+            sha256=sha,
+            shot=spec.shot,
+            backend=spec.backend,
+            model=spec.model,
+            job=job,
+            cost=cost,
+            cost_is_estimate=status.cost is None,
+            time=now(),
+            facts=facts,
+        )
         self.store.add_take(spec.key, spec.recipe(), take)
         self.journal.close(tk)
         if status.cost is not None and estimate is not None:
             self.committed += status.cost - estimate
         return take
 
-    async def unknown_submit(self, entry: JournalEntry, spec: ShotSpec, backend: Backend, info: ModelInfo) -> str | None:
+    async def unknown_submit(
+        self, entry: JournalEntry, spec: ShotSpec, backend: Backend, info: ModelInfo
+    ) -> str | None:
         """An earlier submit of this take left no job id: find its job, or refuse to pay blindly again."""
         recover = getattr(backend, "recover", None)
         if recover is not None:
@@ -348,17 +426,21 @@ class Generation:
             return job  # None: the provider never saw it, so submitting is not paying twice
         if info.free or spec.shot in self.resubmit:
             return None
-        raise ShotFailed(f"take {spec.take}: an interrupted build sent it at {entry.time} and never heard back "
-                         f"({entry.message or 'killed while submitting'}); it may be running and billed. Check "
-                         f"the {spec.backend} dashboard; to submit it again run "
-                         f"`shotlist build --regenerate {spec.shot}`")
+        raise ShotFailed(
+            f"take {spec.take}: an interrupted build sent it at {entry.time} and never heard back "
+            f"({entry.message or 'killed while submitting'}); it may be running and billed. Check "
+            f"the {spec.backend} dashboard; to submit it again run "
+            f"`shotlist build --regenerate {spec.shot}`"
+        )
 
     async def submit(self, spec: ShotSpec, backend: Backend, info: ModelInfo, estimate: float | None) -> str:
         tk = spec.take_key()
         if self.budget is not None:
             if estimate is None or self.committed + estimate > self.budget + 1e-9:
-                raise ShotFailed(f"take {spec.take} not submitted: it would take the build over its budget of "
-                                 f"${self.budget:.2f} (${self.committed:.2f} committed)")
+                raise ShotFailed(
+                    f"take {spec.take} not submitted: it would take the build over its budget of "
+                    f"${self.budget:.2f} (${self.committed:.2f} committed)"
+                )
         intent = JournalEntry(tk, spec.shot, spec.key, spec.take, spec.backend, spec.model, "intent")
         # Durable before the provider hears of it. fsync is slow, so it runs off the event loop: other
         # shots go on submitting and polling meanwhile.
@@ -368,9 +450,11 @@ class Generation:
             job = await backend.submit(spec)
         except SubmitUnknown as exc:
             await asyncio.to_thread(self.journal.write, replace(intent, state="unknown", message=str(exc)))
-            raise ShotFailed(f"take {spec.take}: the submit's outcome is unknown ({exc}); it may be running and "
-                             f"billed, so it is not sent again. Check the {spec.backend} dashboard; to submit it "
-                             f"again run `shotlist build --regenerate {spec.shot}`") from None
+            raise ShotFailed(
+                f"take {spec.take}: the submit's outcome is unknown ({exc}); it may be running and "
+                f"billed, so it is not sent again. Check the {spec.backend} dashboard; to submit it "
+                f"again run `shotlist build --regenerate {spec.shot}`"
+            ) from None
         except BackendError as exc:
             self.journal.close(tk)  # refused before any job existed: nothing was bought
             self.committed -= estimate or 0.0
@@ -401,8 +485,17 @@ class Generation:
         if key is None:
             return
         old = self.lock.get(shot)
-        new = LockEntry(shot=shot, key=key, take=take.take, clip=take.sha256, backend=take.backend, model=take.model,
-                        job=take.job, cost=take.cost, cost_is_estimate=take.cost_is_estimate)
+        new = LockEntry(
+            shot=shot,
+            key=key,
+            take=take.take,
+            clip=take.sha256,
+            backend=take.backend,
+            model=take.model,
+            job=take.job,
+            cost=take.cost,
+            cost_is_estimate=take.cost_is_estimate,
+        )
         if old != new:
             self.lock.entries[shot] = new
             if write:
@@ -413,8 +506,13 @@ class Generation:
 
 
 def _take_text(take: Take) -> str:
-    cost = "cost unknown" if take.cost is None else "free" if take.cost == 0 else \
-        f"${take.cost:.2f}{' (estimate)' if take.cost_is_estimate else ''}"
+    cost = (
+        "cost unknown"
+        if take.cost is None
+        else "free"
+        if take.cost == 0
+        else f"${take.cost:.2f}{' (estimate)' if take.cost_is_estimate else ''}"
+    )
     return f"take {take.take}, {take.facts.duration:.2f} s, {cost}"
 
 
@@ -432,15 +530,23 @@ def verify_clip(path: Path, spec: ShotSpec) -> ClipFacts:
     tolerance = max(spec.duration * 0.1, 2 / spec.fps)  # providers round to their own frame grid
     if abs(facts.duration - spec.duration) > tolerance:
         problems.append(f"it lasts {facts.duration:.2f} s, not {spec.duration:g} s")
-    if facts.width and facts.height and abs(facts.width / facts.height - spec.width / spec.height) > 0.03 * spec.width / spec.height:
+    if (
+        facts.width
+        and facts.height
+        and abs(facts.width / facts.height - spec.width / spec.height) > 0.03 * spec.width / spec.height
+    ):
         problems.append(f"it is {facts.width}x{facts.height}, not the shape of {spec.width}x{spec.height}")
     if problems:
         path.unlink(missing_ok=True)
-        raise ShotFailed(f"take {spec.take}: the clip from {spec.backend} is not what was asked: {'; '.join(problems)}")
+        raise ShotFailed(
+            f"take {spec.take}: the clip from {spec.backend} is not what was asked: {'; '.join(problems)}"
+        )
     return facts
 
 
-def pinned_clips(project: Project, *, store: Store | None = None, lock: Lock | None = None) -> tuple[dict[str, Clip], list[str]]:
+def pinned_clips(
+    project: Project, *, store: Store | None = None, lock: Lock | None = None
+) -> tuple[dict[str, Clip], list[str]]:
     """The clip the lock pins for each shot, and the ids of shots with none in the local store (storyboard order).
 
     A pin may be stale (the storyboard changed since): ``shotlist plan`` says which shots would change.
@@ -462,7 +568,9 @@ def pinned_clips(project: Project, *, store: Store | None = None, lock: Lock | N
             from shotlist.media import probe
 
             facts = probe(store.object_path(entry.clip))
-        clips[shot.id] = Clip(shot=shot.id, path=store.object_path(entry.clip), sha256=entry.clip, facts=facts)
+        clips[shot.id] = Clip(
+            shot=shot.id, path=store.object_path(entry.clip), sha256=entry.clip, facts=facts
+        )
     return clips, missing
 
 
@@ -485,28 +593,46 @@ def write_report(result: BuildResult, clips: dict[str, Clip], lock: Lock) -> Pat
     for sp in result.plan.shots:
         entry = lock.get(sp.shot)
         clip = clips.get(sp.shot)
-        shots.append({
-            "shot": sp.shot, "action": sp.action, "reasons": sp.reasons, "model": sp.model,
-            "take": entry.take if entry else None, "clip": entry.clip if entry else None,
-            "job": entry.job if entry else None, "cost": entry.cost if entry else None,
-            "cost_is_estimate": entry.cost_is_estimate if entry else None,
-            "estimated_cost": sp.cost if sp.action == GENERATE else 0.0,
-            "generated_takes": [t.take for t in result.made.get(sp.shot, [])],
-            "spent": round(sum(t.cost or 0.0 for t in result.made.get(sp.shot, [])), 4),
-            "duration": round(clip.facts.duration, 3) if clip else None,
-            "failure": result.failures.get(sp.shot),
-        })
+        shots.append(
+            {
+                "shot": sp.shot,
+                "action": sp.action,
+                "reasons": sp.reasons,
+                "model": sp.model,
+                "take": entry.take if entry else None,
+                "clip": entry.clip if entry else None,
+                "job": entry.job if entry else None,
+                "cost": entry.cost if entry else None,
+                "cost_is_estimate": entry.cost_is_estimate if entry else None,
+                "estimated_cost": sp.cost if sp.action == GENERATE else 0.0,
+                "generated_takes": [t.take for t in result.made.get(sp.shot, [])],
+                "spent": round(sum(t.cost or 0.0 for t in result.made.get(sp.shot, [])), 4),
+                "duration": round(clip.facts.duration, 3) if clip else None,
+                "failure": result.failures.get(sp.shot),
+            }
+        )
     report: dict[str, Any] = {
-        "project": project.board.title, "storyboard": project.path.name, "time": now(),
-        "estimated_cost": result.plan.cost, "spent": result.spent,
+        "project": project.board.title,
+        "storyboard": project.path.name,
+        "time": now(),
+        "estimated_cost": result.plan.cost,
+        "spent": result.spent,
         "spent_is_estimate": any(t.cost_is_estimate for ts in result.made.values() for t in ts),
-        "shots": shots, "failures": result.failures, "missing": result.missing, "output": None,
+        "shots": shots,
+        "failures": result.failures,
+        "missing": result.missing,
+        "output": None,
     }
     if cut is not None:
         out = Path(cut.path)
-        report["output"] = {"file": _rel(project, out), "duration": cut.duration, "width": cut.width,
-                            "height": cut.height, "fps": cut.fps,
-                            "sidecars": [_rel(project, Path(p)) for p in getattr(cut, "sidecars", []) or []]}
+        report["output"] = {
+            "file": _rel(project, out),
+            "duration": cut.duration,
+            "width": cut.width,
+            "height": cut.height,
+            "fps": cut.fps,
+            "sidecars": [_rel(project, Path(p)) for p in getattr(cut, "sidecars", []) or []],
+        }
         path = out.with_name(out.stem + ".build.json")
     else:
         path = Store(project.root).dir / "last-build.json"

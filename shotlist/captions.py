@@ -151,8 +151,10 @@ def ass_text(timeline: Timeline, size: int, family: str) -> str:
         if c.who:
             lines[0] = f"{_ass_escape(c.who.upper())}: {lines[0]}"
         name = (c.who or "").replace(",", " ")
-        events.append(f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Default,{name},0,0,0,,"
-                      + "\\N".join(lines))
+        events.append(
+            f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Default,{name},0,0,0,,"
+            + "\\N".join(lines)
+        )
     return "\n".join([*head, *events]) + "\n"
 
 

@@ -47,19 +47,23 @@ def check_transitions(project: Project) -> list[Problem]:
     for shot in project.shots:
         name = shot.transition.type
         if name != "cut" and name not in XFADE_TRANSITIONS:
-            problems.append(Problem(
-                ("shots", shot.index, "transition", "type"),
-                f"unknown transition '{name}'{did_you_mean(name, ('cut', *XFADE_TRANSITIONS))}",
-                "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...), a slide (slideleft, ...), "
-                "circleopen, or another ffmpeg xfade transition"))
+            problems.append(
+                Problem(
+                    ("shots", shot.index, "transition", "type"),
+                    f"unknown transition '{name}'{did_you_mean(name, ('cut', *XFADE_TRANSITIONS))}",
+                    "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...), a slide (slideleft, ...), "
+                    "circleopen, or another ffmpeg xfade transition",
+                )
+            )
     return problems
 
 
 @functools.cache
 def binary_transitions() -> frozenset[str]:
     """The transitions this ffmpeg's xfade knows (older builds have fewer)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-h", "filter=xfade"], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-h", "filter=xfade"], capture_output=True, text=True, check=False
+    )
     names = re.findall(r"^\s+(\w+)\s+-?\d+\s+\.\.FV", out.stdout, re.M)
     return frozenset(n for n in names if n != "custom")
 
@@ -97,12 +101,23 @@ def encoder_for(project: Project, *, preview: bool = False) -> Encoder:
     width, height = o.size()
     if preview:
         width, height = max(width // 4 * 2, 2), max(height // 4 * 2, 2)
-    return Encoder(codec=o.codec, crf=o.crf, preset=PREVIEW_PRESET if preview else o.preset,
-                   width=width, height=height, fps=o.fps)
+    return Encoder(
+        codec=o.codec,
+        crf=o.crf,
+        preset=PREVIEW_PRESET if preview else o.preset,
+        width=width,
+        height=height,
+        fps=o.fps,
+    )
 
 
-def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = False,
-               progress: Callable[[float], None] | None = None) -> CutResult:
+def render_cut(
+    project: Project,
+    clips: dict[str, Clip],
+    *,
+    preview: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> CutResult:
     """Render the final cut of ``project`` from its picked ``clips`` (by shot id); MediaError on failure.
 
     The cut is written to a temporary file beside the output and renamed, so the output is either
@@ -117,12 +132,16 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
             raise MediaError(f"shot '{shot.id}': its clip {clips[shot.id].path} is missing")
     encoder = encoder_for(project, preview=preview)
     if CODECS[encoder.codec] not in available("encoders"):
-        raise MediaError(f"this ffmpeg ({ffmpeg_version()}) has no {CODECS[encoder.codec]} encoder for "
-                         f"codec: {encoder.codec}; use codec: h264")
+        raise MediaError(
+            f"this ffmpeg ({ffmpeg_version()}) has no {CODECS[encoder.codec]} encoder for "
+            f"codec: {encoder.codec}; use codec: h264"
+        )
     timeline = assemble(project, clips)
     unknown = {i.transition for i in timeline.items} - {"cut"} - binary_transitions()
     if unknown:
-        raise MediaError(f"this ffmpeg ({ffmpeg_version()}) has no xfade transition {', '.join(sorted(unknown))}")
+        raise MediaError(
+            f"this ffmpeg ({ffmpeg_version()}) has no xfade transition {', '.join(sorted(unknown))}"
+        )
     out = output_path(project, preview=preview)
     out.parent.mkdir(parents=True, exist_ok=True)
     store = pieces_dir(project)
@@ -131,9 +150,12 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         work = Path(tmp)
         ass = _captions_file(project, timeline, work) if project.board.captions.burn_in else None
-        overlays = Overlays(fade_in=timeline.fade_in, fade_out=timeline.fade_out,
-                            captions=tuple((c.start, c.end, c.text, c.who) for c in timeline.captions) if ass else (),
-                            captions_style=_style_digest(ass) if ass else "")
+        overlays = Overlays(
+            fade_in=timeline.fade_in,
+            fade_out=timeline.fade_out,
+            captions=tuple((c.start, c.end, c.text, c.who) for c in timeline.captions) if ass else (),
+            captions_style=_style_digest(ass) if ass else "",
+        )
         pieces = plan(timeline, encoder, overlays, ffmpeg_version())
         cut_key = _cut_key(project, timeline, pieces, out)
         memo = _unchanged(project, out, cut_key)
@@ -143,8 +165,9 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
 
         # The sound is one render over the whole timeline; it runs beside the picture's encode.
         audio_box: dict[str, Any] = {}
-        audio_thread = threading.Thread(target=_render_sound, args=(timeline, work / "sound.m4a", audio_box),
-                                        daemon=True)
+        audio_thread = threading.Thread(
+            target=_render_sound, args=(timeline, work / "sound.m4a", audio_box), daemon=True
+        )
         audio_thread.start()
         try:
             if todo:
@@ -155,28 +178,45 @@ def render_cut(project: Project, clips: dict[str, Clip], *, preview: bool = Fals
         if "error" in audio_box:
             raise audio_box["error"]
         tmp_out = work / f"cut{out.suffix}"
-        _join([store / f"{p.key}.mp4" for p in pieces], [p.frames for p in pieces], encoder.fps,
-              work / "sound.m4a", tmp_out, work)
+        _join(
+            [store / f"{p.key}.mp4" for p in pieces],
+            [p.frames for p in pieces],
+            encoder.fps,
+            work / "sound.m4a",
+            tmp_out,
+            work,
+        )
         frames = count_frames([tmp_out])[0]
         if frames != timeline.frames:
-            raise MediaError(f"the joined cut has {frames} frames where the timeline has {timeline.frames}; "
-                             f"delete {store} and render again")
+            raise MediaError(
+                f"the joined cut has {frames} frames where the timeline has {timeline.frames}; "
+                f"delete {store} and render again"
+            )
         os.replace(tmp_out, out)
     sidecars = _sidecars(project, timeline, out)
     if progress is not None:
         progress(1.0)
     rendered = {p.key for p in todo}
-    result = CutResult(path=out, frames=frames, duration=float(timeline.duration), width=encoder.width,
-                       height=encoder.height, fps=encoder.fps, sidecars=sidecars,
-                       rendered=[p.label for p in pieces if p.key in rendered],
-                       reused=[p.label for p in pieces if p.key not in rendered],
-                       seconds=time.perf_counter() - began, audio=_in_cut(audio_box.get("result"), out))
+    result = CutResult(
+        path=out,
+        frames=frames,
+        duration=float(timeline.duration),
+        width=encoder.width,
+        height=encoder.height,
+        fps=encoder.fps,
+        sidecars=sidecars,
+        rendered=[p.label for p in pieces if p.key in rendered],
+        reused=[p.label for p in pieces if p.key not in rendered],
+        seconds=time.perf_counter() - began,
+        audio=_in_cut(audio_box.get("result"), out),
+    )
     _remember(project, out, cut_key, result)
     return result
 
 
 def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
     """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
+
     def file_id(path: Path | None) -> Any:
         if path is None:
             return None
@@ -184,17 +224,30 @@ def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Pat
         return [str(path), st.st_size, st.st_mtime_ns]
 
     st = timeline.music
-    return sha256_json({
-        "pieces": [p.key for p in pieces],
-        "sound": [[i.clip.sha256, i.src_in, i.length, i.transition, i.transition_frames, i.audio.mix, i.audio.gain_db]
-                  for i in timeline.items],
-        "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
-        "music": [st.model_dump(mode="json") if st else None, file_id(timeline.music_path)],
-        "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
-        "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
-        "sidecars": list(project.board.captions.sidecars),
-        "out": out.name, "ffmpeg": ffmpeg_version(),
-    })
+    return sha256_json(
+        {
+            "pieces": [p.key for p in pieces],
+            "sound": [
+                [
+                    i.clip.sha256,
+                    i.src_in,
+                    i.length,
+                    i.transition,
+                    i.transition_frames,
+                    i.audio.mix,
+                    i.audio.gain_db,
+                ]
+                for i in timeline.items
+            ],
+            "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
+            "music": [st.model_dump(mode="json") if st else None, file_id(timeline.music_path)],
+            "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+            "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
+            "sidecars": list(project.board.captions.sidecars),
+            "out": out.name,
+            "ffmpeg": ffmpeg_version(),
+        }
+    )
 
 
 def _memo_path(project: Project, out: Path) -> Path:
@@ -217,8 +270,16 @@ def _unchanged(project: Project, out: Path, key: str) -> CutResult | None:
         return None
     r = memo["result"]
     audio = AudioResult(path=out, **r["audio"]) if r.get("audio") else None
-    return CutResult(path=out, frames=r["frames"], duration=r["duration"], width=r["width"], height=r["height"],
-                     fps=r["fps"], sidecars=sidecars, audio=audio)
+    return CutResult(
+        path=out,
+        frames=r["frames"],
+        duration=r["duration"],
+        width=r["width"],
+        height=r["height"],
+        fps=r["fps"],
+        sidecars=sidecars,
+        audio=audio,
+    )
 
 
 def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:
@@ -226,12 +287,28 @@ def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:
 
     st = out.stat()
     audio = result.audio
-    durable.write_json(_memo_path(project, out), {
-        "key": key, "file": [st.st_size, st.st_mtime_ns], "sidecars": [str(p) for p in result.sidecars],
-        "result": {"frames": result.frames, "duration": result.duration, "width": result.width,
-                   "height": result.height, "fps": result.fps,
-                   "audio": None if audio is None else {"lufs": audio.lufs, "true_peak_db": audio.true_peak_db,
-                                                        "normalization_type": audio.normalization_type}}})
+    durable.write_json(
+        _memo_path(project, out),
+        {
+            "key": key,
+            "file": [st.st_size, st.st_mtime_ns],
+            "sidecars": [str(p) for p in result.sidecars],
+            "result": {
+                "frames": result.frames,
+                "duration": result.duration,
+                "width": result.width,
+                "height": result.height,
+                "fps": result.fps,
+                "audio": None
+                if audio is None
+                else {
+                    "lufs": audio.lufs,
+                    "true_peak_db": audio.true_peak_db,
+                    "normalization_type": audio.normalization_type,
+                },
+            },
+        },
+    )
 
 
 def _unique(pieces: list[Piece]) -> list[Piece]:
@@ -284,6 +361,7 @@ def _sidecars(project: Project, timeline: Timeline, out: Path) -> list[Path]:
 
 # --- the filter graph ---------------------------------------------------------------------------------------
 
+
 def escape(value: str) -> str:
     """A filter option value escaped for both levels of ffmpeg's filtergraph syntax (paths for subtitles)."""
     level1 = re.sub(r"([\\':])", r"\\\1", value)
@@ -304,8 +382,10 @@ def conform(item: Item, first: int, last: int, encoder: Encoder) -> str:
     if sar not in ("1:1", "0:1"):
         chain.append("scale=trunc(iw*sar/2)*2:ih,setsar=1")  # display shape before fitting
     if item.fit == "contain":
-        chain += [f"scale={w}:{h}:force_original_aspect_ratio=decrease",
-                  f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"]
+        chain += [
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease",
+            f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black",
+        ]
     else:
         chain += [f"scale={w}:{h}:force_original_aspect_ratio=increase", f"crop={w}:{h}"]
     chain += ["setsar=1", "format=yuv420p", f"settb=1/{f}"]
@@ -336,8 +416,9 @@ def overlay_filters(piece: Piece, tl: Timeline, overlays: Overlays, ass: Path | 
     return "," + ",".join(chain)
 
 
-def piece_graph(pieces: list[Piece], tl: Timeline, encoder: Encoder, overlays: Overlays,
-                ass: Path | None) -> tuple[list[str], str]:
+def piece_graph(
+    pieces: list[Piece], tl: Timeline, encoder: Encoder, overlays: Overlays, ass: Path | None
+) -> tuple[list[str], str]:
     """(input args, filter graph) rendering ``pieces`` back to back as one stream labelled [cut].
 
     Each clip is an input once; its frames are split to every branch that needs them (a body and up
@@ -368,8 +449,10 @@ def piece_graph(pieces: list[Piece], tl: Timeline, encoder: Encoder, overlays: O
         if p.kind == "seam":
             a, b = branch[(j, 0)], branch[(j, 1)]
             seam_id = re.sub(r"[^A-Za-z0-9_-]", "_", p.label)
-            chains.append(f"{a}{b}xfade@{seam_id}=transition={p.transition}:duration={p.frames / f:.6f}:offset=0"
-                          f"{overlay_filters(p, tl, overlays, ass)}{name}")
+            chains.append(
+                f"{a}{b}xfade@{seam_id}=transition={p.transition}:duration={p.frames / f:.6f}:offset=0"
+                f"{overlay_filters(p, tl, overlays, ass)}{name}"
+            )
         else:
             chains.append(f"{branch[(j, 0)]}null{overlay_filters(p, tl, overlays, ass)}{name}")
         names.append(name)
@@ -378,8 +461,15 @@ def piece_graph(pieces: list[Piece], tl: Timeline, encoder: Encoder, overlays: O
     return inputs, ";\n".join(chains)
 
 
-def _render_pieces(todo: list[Piece], tl: Timeline, encoder: Encoder, overlays: Overlays, ass: Path | None,
-                   store: Path, progress: Callable[[float], None] | None) -> None:
+def _render_pieces(
+    todo: list[Piece],
+    tl: Timeline,
+    encoder: Encoder,
+    overlays: Overlays,
+    ass: Path | None,
+    store: Path,
+    progress: Callable[[float], None] | None,
+) -> None:
     """Encode ``todo`` in one ffmpeg process, split into one file per piece, and store each under its key."""
     inputs, graph = piece_graph(todo, tl, encoder, overlays, ass)
     bounds = list(itertools.accumulate(p.frames for p in todo))
@@ -390,31 +480,54 @@ def _render_pieces(todo: list[Piece], tl: Timeline, encoder: Encoder, overlays: 
     # Segments are written inside the store, so each piece is renamed into place on the same file system.
     with tempfile.TemporaryDirectory(dir=store, prefix=".segments-") as tmp:
         segments = Path(tmp)
-        args = [*inputs, "-filter_complex", graph, "-map", "[cut]", "-an", *encoder.args(), *keyframes,
-                "-f", "segment", *split, "-reset_timestamps", "1", "-segment_format", "mp4",
-                str(segments / "%05d.mp4")]
+        args = [
+            *inputs,
+            "-filter_complex",
+            graph,
+            "-map",
+            "[cut]",
+            "-an",
+            *encoder.args(),
+            *keyframes,
+            "-f",
+            "segment",
+            *split,
+            "-reset_timestamps",
+            "1",
+            "-segment_format",
+            "mp4",
+            str(segments / "%05d.mp4"),
+        ]
         try:
             run_ffmpeg(args, duration=total / encoder.fps, progress=progress, what="rendering the cut")
         except MediaError as exc:
             raise _named(exc, tl) from None
         files = sorted(segments.iterdir())
         if len(files) != len(todo):
-            raise MediaError(f"rendering the cut made {len(files)} pieces where {len(todo)} were planned: "
-                             f"{_sources_text(todo, tl)} may be damaged or shorter than its probe said")
+            raise MediaError(
+                f"rendering the cut made {len(files)} pieces where {len(todo)} were planned: "
+                f"{_sources_text(todo, tl)} may be damaged or shorter than its probe said"
+            )
         for got, p in zip(count_frames(files), todo, strict=True):
             if got != p.frames:
-                raise MediaError(f"{p.label} came out with {got} frames instead of {p.frames}: "
-                                 f"{_sources_text([p], tl)} may be damaged or shorter than its probe said")
+                raise MediaError(
+                    f"{p.label} came out with {got} frames instead of {p.frames}: "
+                    f"{_sources_text([p], tl)} may be damaged or shorter than its probe said"
+                )
         for path, p in zip(files, todo, strict=True):
             os.replace(path, store / f"{p.key}.mp4")
 
 
 def count_frames(files: list[Path]) -> list[int]:
     """Video frames in each file, counted by one stream-copy pass over all of them (no decode)."""
-    args = [a for f in files for a in ("-i", str(f))] + [a for i in range(len(files)) for a in ("-map", f"{i}:v:0")]
+    args = [a for f in files for a in ("-i", str(f))] + [
+        a for i in range(len(files)) for a in ("-map", f"{i}:v:0")
+    ]
     err = run_ffmpeg(["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"], what="counting frames")
-    counts = {int(m.group(1)): int(m.group(2))
-              for m in re.finditer(r"Output stream #0:(\d+) \(video\): (\d+) packets muxed", err)}
+    counts = {
+        int(m.group(1)): int(m.group(2))
+        for m in re.finditer(r"Output stream #0:(\d+) \(video\): (\d+) packets muxed", err)
+    }
     return [counts.get(i, 0) for i in range(len(files))]
 
 
@@ -444,8 +557,28 @@ def _join(files: list[Path], frames: list[int], fps: int, sound: Path, dest: Pat
         lines += [f"file '{_concat_quote(path)}'", f"duration {n / fps:.9f}"]
     listing = work / "pieces.ffconcat"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound), "-map", "0:v:0", "-map", "1:a:0",
-                "-c", "copy", "-movflags", "+faststart", str(dest)], what="joining the pieces of the cut")
+    run_ffmpeg(
+        [
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-i",
+            str(sound),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(dest),
+        ],
+        what="joining the pieces of the cut",
+    )
 
 
 def _concat_quote(path: Path) -> str:

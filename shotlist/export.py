@@ -43,21 +43,31 @@ def _frames(seconds: float | Fraction, fps: int) -> int:
     return int(Fraction(seconds).limit_denominator(10**6) * fps + Fraction(1, 2))
 
 
-def _clip(name: str, path: Path, source: tuple[int, int], available_s: float, fps: int,
-          metadata: dict[str, Any]) -> Any:
-    ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                        available_range=_range(0, max(_frames(available_s, fps), 1), fps))
-    return otio.schema.Clip(name=name, media_reference=ref, source_range=_range(*source, fps),
-                            metadata={"shotlist": metadata})
+def _clip(
+    name: str, path: Path, source: tuple[int, int], available_s: float, fps: int, metadata: dict[str, Any]
+) -> Any:
+    ref = otio.schema.ExternalReference(
+        target_url=path.resolve().as_uri(), available_range=_range(0, max(_frames(available_s, fps), 1), fps)
+    )
+    return otio.schema.Clip(
+        name=name, media_reference=ref, source_range=_range(*source, fps), metadata={"shotlist": metadata}
+    )
 
 
 def _transition(item: Item, following: Item, fps: int) -> Any:
     a_side = item.transition_frames // 2
-    kind = otio.schema.TransitionTypes.SMPTE_Dissolve if item.transition in DISSOLVES \
+    kind = (
+        otio.schema.TransitionTypes.SMPTE_Dissolve
+        if item.transition in DISSOLVES
         else otio.schema.TransitionTypes.Custom
-    return otio.schema.Transition(name=f"{item.transition}: {item.shot} → {following.shot}", transition_type=kind,
-                                  in_offset=_rt(a_side, fps), out_offset=_rt(item.transition_frames - a_side, fps),
-                                  metadata={"shotlist": {"xfade": item.transition}})
+    )
+    return otio.schema.Transition(
+        name=f"{item.transition}: {item.shot} → {following.shot}",
+        transition_type=kind,
+        in_offset=_rt(a_side, fps),
+        out_offset=_rt(item.transition_frames - a_side, fps),
+        metadata={"shotlist": {"xfade": item.transition}},
+    )
 
 
 def _visible(timeline: Timeline) -> list[tuple[int, int]]:
@@ -67,8 +77,10 @@ def _visible(timeline: Timeline) -> list[tuple[int, int]]:
         tail = item.transition_frames - item.transition_frames // 2
         if item.length - head - tail < 1:
             # An editor's track has no room for a shot its two transitions cover entirely.
-            raise ValueError(f"shot '{item.shot}' ({item.length} frames) is covered by its transitions; "
-                             "shorten them to export the cut")
+            raise ValueError(
+                f"shot '{item.shot}' ({item.length} frames) is covered by its transitions; "
+                "shorten them to export the cut"
+            )
         out.append((item.src_in + head, item.length - head - tail))
         head = item.transition_frames // 2
     return out
@@ -87,7 +99,11 @@ def _picture_track(timeline: Timeline, sound: bool) -> Any:
         if heard[k]:
             # "role" also keeps the FCP 7 writer from folding the sound clip into a back-reference to
             # the picture clip, which its reader cannot follow when the two tracks' transitions differ.
-            meta: dict[str, Any] = {"shot": item.shot, "sha256": item.clip.sha256, "role": "sound" if sound else "picture"}
+            meta: dict[str, Any] = {
+                "shot": item.shot,
+                "sha256": item.clip.sha256,
+                "role": "sound" if sound else "picture",
+            }
             if sound and item.audio.gain_db:
                 meta["gain_db"] = item.audio.gain_db
             track.append(_clip(item.shot, item.clip.path, visible[k], item.clip.facts.duration, fps, meta))
@@ -108,12 +124,16 @@ def _placed_tracks(timeline: Timeline) -> list[Any]:
             continue
         lane = next((n for n, (_, free) in enumerate(lanes) if free <= start), None)
         if lane is None:
-            lanes.append((otio.schema.Track(name=f"A{len(lanes) + 2} voice", kind=otio.schema.TrackKind.Audio), 0))
+            lanes.append(
+                (otio.schema.Track(name=f"A{len(lanes) + 2} voice", kind=otio.schema.TrackKind.Audio), 0)
+            )
             lane = len(lanes) - 1
         track, free = lanes[lane]
         if start > free:
             track.append(otio.schema.Gap(source_range=_range(0, start - free, fps)))
-        track.append(_clip(p.path.stem, p.path, (0, length), seconds, fps, {"kind": p.kind, "gain_db": p.gain_db}))
+        track.append(
+            _clip(p.path.stem, p.path, (0, length), seconds, fps, {"kind": p.kind, "gain_db": p.gain_db})
+        )
         lanes[lane] = (track, start + length)
     return [track for track, _ in lanes]
 
@@ -130,8 +150,12 @@ def _music_track(timeline: Timeline) -> Any | None:
     whole = _frames(facts.duration, fps)
     first = min(_frames(music.start, fps), max(whole - 1, 0))
     track = otio.schema.Track(name="A music", kind=otio.schema.TrackKind.Audio)
-    meta = {"gain_db": music.gain_db, "fade_in": music.fade_in, "fade_out": music.fade_out,
-            "duck_db": music.duck_db if music.duck else 0}
+    meta = {
+        "gain_db": music.gain_db,
+        "fade_in": music.fade_in,
+        "fade_out": music.fade_out,
+        "duck_db": music.duck_db if music.duck else 0,
+    }
     while remaining > 0 and whole > first:
         length = min(whole - first, remaining)
         track.append(_clip(path.stem, path, (first, length), facts.duration, fps, meta))
@@ -160,21 +184,33 @@ def _warnings(timeline: Timeline, fmt: str) -> list[str]:
     transitions = [i for i in timeline.items if i.transition_frames]
     out = []
     if fmt == "fcpxml" and transitions:
-        out.append(f"FCPXML export drops transitions: {len(transitions)} transition(s) become cuts at the middle "
-                   "of each overlap; add them back in Final Cut Pro")
+        out.append(
+            f"FCPXML export drops transitions: {len(transitions)} transition(s) become cuts at the middle "
+            "of each overlap; add them back in Final Cut Pro"
+        )
     others = sorted({i.transition for i in transitions if i.transition not in DISSOLVES})
     if fmt in ("xml", "edl") and others:
         editor = "FCP 7 XML" if fmt == "xml" else "EDL"
-        out.append(f"{editor} export writes every transition as a cross dissolve, so {', '.join(others)} "
-                   "will play as dissolves")
-    if fmt == "edl" and (timeline.placed or timeline.music or any(i.clip.facts.has_audio for i in timeline.items)):
+        out.append(
+            f"{editor} export writes every transition as a cross dissolve, so {', '.join(others)} "
+            "will play as dissolves"
+        )
+    if fmt == "edl" and (
+        timeline.placed or timeline.music or any(i.clip.facts.has_audio for i in timeline.items)
+    ):
         out.append("an EDL holds one video track: the sound (shots' audio, voice-over, music) is not in it")
     if timeline.fade_in or timeline.fade_out:
         out.append("the fade from/to black at the start/end of the cut is not exported")
-    if timeline.music or any(p.gain_db for p in timeline.placed) or any(i.audio.gain_db for i in timeline.items):
+    if (
+        timeline.music
+        or any(p.gain_db for p in timeline.placed)
+        or any(i.audio.gain_db for i in timeline.items)
+    ):
         if fmt != "edl":
-            out.append("audio levels (gains, music fades and ducking, loudness) are not exported: "
-                       "set them in the editor" + (" (they are in each clip's metadata)" if fmt == "otio" else ""))
+            out.append(
+                "audio levels (gains, music fades and ducking, loudness) are not exported: "
+                "set them in the editor" + (" (they are in each clip's metadata)" if fmt == "otio" else "")
+            )
     return out
 
 

@@ -53,34 +53,97 @@ def _rules(*rules: Rule) -> dict[str, Rule]:
 
 
 RULES: dict[str, Rule] = _rules(
-    Rule("word-count", "warning", "prompt length outside the dialect's word band",
-         "add what the shot lacks (light, motion, what stays still) or cut repetition"),
-    Rule("char-limit", "error", "prompt longer than the model accepts", "shorten the prompt; the model refuses longer ones"),
-    Rule("camera-moves", "error", "more than one camera move in the shot",
-         "keep one camera move per shot; split the moves into separate shots"),
-    Rule("motion-unqualified", "warning", "a motion verb with no speed or direction",
-         "say how fast and which way: 'walks slowly toward the camera', not 'walks'"),
-    Rule("nothing-still", "warning", "a moving shot with nothing held still",
-         "add still: [what stays fixed], e.g. 'the horizon stays level'"),
-    Rule("dialogue-long", "warning", "a spoken line over 10 words",
-         "keep a line to 10 words or fewer; a clip has seconds, not paragraphs"),
-    Rule("dialogue-delivery", "warning", "a spoken line with no delivery label",
-         "add how: to the dialogue, e.g. how: whispering softly"),
+    Rule(
+        "word-count",
+        "warning",
+        "prompt length outside the dialect's word band",
+        "add what the shot lacks (light, motion, what stays still) or cut repetition",
+    ),
+    Rule(
+        "char-limit",
+        "error",
+        "prompt longer than the model accepts",
+        "shorten the prompt; the model refuses longer ones",
+    ),
+    Rule(
+        "camera-moves",
+        "error",
+        "more than one camera move in the shot",
+        "keep one camera move per shot; split the moves into separate shots",
+    ),
+    Rule(
+        "motion-unqualified",
+        "warning",
+        "a motion verb with no speed or direction",
+        "say how fast and which way: 'walks slowly toward the camera', not 'walks'",
+    ),
+    Rule(
+        "nothing-still",
+        "warning",
+        "a moving shot with nothing held still",
+        "add still: [what stays fixed], e.g. 'the horizon stays level'",
+    ),
+    Rule(
+        "dialogue-long",
+        "warning",
+        "a spoken line over 10 words",
+        "keep a line to 10 words or fewer; a clip has seconds, not paragraphs",
+    ),
+    Rule(
+        "dialogue-delivery",
+        "warning",
+        "a spoken line with no delivery label",
+        "add how: to the dialogue, e.g. how: whispering softly",
+    ),
     Rule("clip-long", "warning", "a clip longer than 8 seconds", "split the shot; models drift past 8 s"),
-    Rule("img2vid-redescribes", "warning", "an img2vid prompt that describes what the image shows",
-         "describe only motion and camera; the image already shows the subject and the scene"),
-    Rule("vague-verb", "warning", "a vague verb ('moves', 'does something')",
-         "name the action: 'sways', 'turns her head', 'drifts left'"),
-    Rule("negative-phrasing", "warning", "negative phrasing in the positive prompt ('no people')",
-         "say what is there instead ('an empty street'), or put it in negative:"),
-    Rule("non-english", "warning", "text that is not English",
-         "write the prompt in English; most models follow English most reliably"),
-    Rule("no-constraints", "warning", "the prompt has no closing constraint line",
-         "end the prompt with the constraint line, e.g. constraints: 'No distortion. No jitter.'"),
-    Rule("no-framing", "warning", "the prompt does not open with the framing (shot size)",
-         "add framing: close-up | medium | wide | ..."),
-    Rule("no-lighting", "warning", "no lighting described", "add lighting:, e.g. 'soft window light from the left'"),
-    Rule("unknown-rule", "warning", "lint: names a rule that does not exist", "use a rule id from `shotlist lint --help`"),
+    Rule(
+        "img2vid-redescribes",
+        "warning",
+        "an img2vid prompt that describes what the image shows",
+        "describe only motion and camera; the image already shows the subject and the scene",
+    ),
+    Rule(
+        "vague-verb",
+        "warning",
+        "a vague verb ('moves', 'does something')",
+        "name the action: 'sways', 'turns her head', 'drifts left'",
+    ),
+    Rule(
+        "negative-phrasing",
+        "warning",
+        "negative phrasing in the positive prompt ('no people')",
+        "say what is there instead ('an empty street'), or put it in negative:",
+    ),
+    Rule(
+        "non-english",
+        "warning",
+        "text that is not English",
+        "write the prompt in English; most models follow English most reliably",
+    ),
+    Rule(
+        "no-constraints",
+        "warning",
+        "the prompt has no closing constraint line",
+        "end the prompt with the constraint line, e.g. constraints: 'No distortion. No jitter.'",
+    ),
+    Rule(
+        "no-framing",
+        "warning",
+        "the prompt does not open with the framing (shot size)",
+        "add framing: close-up | medium | wide | ...",
+    ),
+    Rule(
+        "no-lighting",
+        "warning",
+        "no lighting described",
+        "add lighting:, e.g. 'soft window light from the left'",
+    ),
+    Rule(
+        "unknown-rule",
+        "warning",
+        "lint: names a rule that does not exist",
+        "use a rule id from `shotlist lint --help`",
+    ),
 )
 
 
@@ -110,8 +173,16 @@ class Report:
             "warnings": self.count("warning"),
             "infos": self.count("info"),
             "findings": [
-                {"shot": f.shot, "rule": f.rule, "level": f.level, "dialect": f.dialect, "message": f.message,
-                 "fix": f.fix, "line": f.line, "col": f.col}
+                {
+                    "shot": f.shot,
+                    "rule": f.rule,
+                    "level": f.level,
+                    "dialect": f.dialect,
+                    "message": f.message,
+                    "fix": f.fix,
+                    "line": f.line,
+                    "col": f.col,
+                }
                 for f in self.findings
             ],
         }
@@ -125,14 +196,20 @@ class Report:
                 current = f.shot
                 line, col = self.shot_lines.get(f.shot, (f.line or 1, f.col or 1))
                 out.append(f"{self.path}:{line}:{col}: shot '{f.shot}' ({f.dialect})")
-            out.append(f"  line {f.line}: {f.level} [{f.rule}] {f.message}" if f.line else f"  {f.level} [{f.rule}] {f.message}")
+            out.append(
+                f"  line {f.line}: {f.level} [{f.rule}] {f.message}"
+                if f.line
+                else f"  {f.level} [{f.rule}] {f.message}"
+            )
             out.append(f"    fix: {f.fix}")
         errors, warnings, infos = self.count("error"), self.count("warning"), self.count("info")
         if not self.findings:
             out.append(f"{self.path}: {self.shots} shot{'s' * (self.shots != 1)}, no findings")
         else:
-            out.append(f"{self.path}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-                       f"{f', {infos} info' if infos else ''} in {self.shots} shot{'s' * (self.shots != 1)}")
+            out.append(
+                f"{self.path}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+                f"{f', {infos} info' if infos else ''} in {self.shots} shot{'s' * (self.shots != 1)}"
+            )
         return "\n".join(out)
 
 
@@ -155,7 +232,9 @@ def lint_project(project: Project, dialect: str | None = None) -> Report:
     return Report(project.path, dialect, len(project.shots), findings, shot_lines)
 
 
-def lint_shot(shot: ResolvedShot, prompt: RenderedPrompt | None, also_ignore: tuple[str, ...] = ()) -> list[Finding]:
+def lint_shot(
+    shot: ResolvedShot, prompt: RenderedPrompt | None, also_ignore: tuple[str, ...] = ()
+) -> list[Finding]:
     """Every finding of one shot, its ignores and ``also_ignore`` applied (a card has no prompt, no findings)."""
     if prompt is None:
         return []
@@ -167,14 +246,31 @@ def lint_shot(shot: ResolvedShot, prompt: RenderedPrompt | None, also_ignore: tu
             continue
         for message, loc in check(shot, prompt, spec):
             rule = RULES[rule_id]
-            found.append(Finding(rule_id, rule.level, shot.id, prompt.dialect, message, rule.fix,
-                                 ("shots", shot.index) + loc))
+            found.append(
+                Finding(
+                    rule_id,
+                    rule.level,
+                    shot.id,
+                    prompt.dialect,
+                    message,
+                    rule.fix,
+                    ("shots", shot.index) + loc,
+                )
+            )
     for name in sorted(ignored):
         if name not in RULES and "unknown-rule" not in ignored:
             rule = RULES["unknown-rule"]
-            found.append(Finding("unknown-rule", rule.level, shot.id, prompt.dialect,
-                                 f"lint: names '{name}', which is not a rule{did_you_mean(name, list(RULES))}",
-                                 rule.fix, ("shots", shot.index, "lint")))
+            found.append(
+                Finding(
+                    "unknown-rule",
+                    rule.level,
+                    shot.id,
+                    prompt.dialect,
+                    f"lint: names '{name}', which is not a rule{did_you_mean(name, list(RULES))}",
+                    rule.fix,
+                    ("shots", shot.index, "lint"),
+                )
+            )
     return found
 
 
@@ -184,6 +280,7 @@ def _at(f: Finding, where: tuple[int, int] | None) -> Finding:
 
 # -- vocabulary -------------------------------------------------------------------------------------
 
+
 def _words(*items: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(items) + r")\b", re.IGNORECASE)
 
@@ -192,7 +289,11 @@ def _words(*items: str) -> re.Pattern[str]:
 _CAMERA_TEXT: dict[str, re.Pattern[str]] = {
     "pan": _words(r"pan(?:s|ning|ned)?\s+(?:to\s+the\s+)?(?:left|right)", r"whip[- ]pan(?:s)?"),
     "tilt": _words(r"tilt(?:s|ing|ed)?\s+(?:up|down|upward|downward)"),
-    "dolly": _words(r"doll(?:y|ies|ying|ied)\s+(?:in|out|forward|back)", r"push(?:es|ing)?[- ]in", r"pull(?:s|ing)?[- ](?:out|back)"),
+    "dolly": _words(
+        r"doll(?:y|ies|ying|ied)\s+(?:in|out|forward|back)",
+        r"push(?:es|ing)?[- ]in",
+        r"pull(?:s|ing)?[- ](?:out|back)",
+    ),
     "truck": _words(r"truck(?:s|ing)?\s+(?:left|right)"),
     "pedestal": _words(r"pedestal(?:s|ing)?\s+(?:up|down)"),
     "zoom": _words(r"zoom(?:s|ing|ed)?\s+(?:in|out)", r"dolly[- ]zoom"),
@@ -202,18 +303,85 @@ _CAMERA_TEXT: dict[str, re.Pattern[str]] = {
     "handheld": _words(r"hand-?held"),
 }
 _CAMERA_OF_MOVE = {
-    "pan-left": "pan", "pan-right": "pan", "tilt-up": "tilt", "tilt-down": "tilt", "dolly-in": "dolly",
-    "dolly-out": "dolly", "truck-left": "truck", "truck-right": "truck", "pedestal-up": "pedestal",
-    "pedestal-down": "pedestal", "zoom-in": "zoom", "zoom-out": "zoom", "orbit-left": "orbit",
-    "orbit-right": "orbit", "crane-up": "crane", "crane-down": "crane", "tracking": "tracking", "handheld": "handheld",
+    "pan-left": "pan",
+    "pan-right": "pan",
+    "tilt-up": "tilt",
+    "tilt-down": "tilt",
+    "dolly-in": "dolly",
+    "dolly-out": "dolly",
+    "truck-left": "truck",
+    "truck-right": "truck",
+    "pedestal-up": "pedestal",
+    "pedestal-down": "pedestal",
+    "zoom-in": "zoom",
+    "zoom-out": "zoom",
+    "orbit-left": "orbit",
+    "orbit-right": "orbit",
+    "crane-up": "crane",
+    "crane-down": "crane",
+    "tracking": "tracking",
+    "handheld": "handheld",
 }
 
 _MOTION_STEMS = (
-    "walk", "run", "turn", "spin", "rotate", "drift", "fall", "rise", "fly", "swirl", "sway", "flow", "roll",
-    "slide", "jump", "dance", "wave", "float", "glide", "pour", "drip", "blow", "swing", "shake", "climb",
-    "step", "lean", "rush", "race", "sprint", "stride", "wander", "crawl", "swim", "dive", "tumble", "bounce",
-    "flutter", "ripple", "sweep", "lift", "raise", "reach", "drop", "leap", "twirl", "shift", "stream",
-    "scatter", "spill", "splash", "nod", "wag", "hop", "skate", "ride", "drive", "move",
+    "walk",
+    "run",
+    "turn",
+    "spin",
+    "rotate",
+    "drift",
+    "fall",
+    "rise",
+    "fly",
+    "swirl",
+    "sway",
+    "flow",
+    "roll",
+    "slide",
+    "jump",
+    "dance",
+    "wave",
+    "float",
+    "glide",
+    "pour",
+    "drip",
+    "blow",
+    "swing",
+    "shake",
+    "climb",
+    "step",
+    "lean",
+    "rush",
+    "race",
+    "sprint",
+    "stride",
+    "wander",
+    "crawl",
+    "swim",
+    "dive",
+    "tumble",
+    "bounce",
+    "flutter",
+    "ripple",
+    "sweep",
+    "lift",
+    "raise",
+    "reach",
+    "drop",
+    "leap",
+    "twirl",
+    "shift",
+    "stream",
+    "scatter",
+    "spill",
+    "splash",
+    "nod",
+    "wag",
+    "hop",
+    "skate",
+    "ride",
+    "drive",
+    "move",
 )
 
 
@@ -227,43 +395,221 @@ def _forms(stem: str) -> set[str]:
         forms.add(stem + "es")
     if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", stem):  # run → running, drop → dropped
         forms |= {stem + stem[-1] + "ing", stem + stem[-1] + "ed"}
-    forms.add({"run": "ran", "rise": "rose", "fall": "fell", "fly": "flew", "swim": "swam", "ride": "rode",
-               "drive": "drove", "blow": "blew", "swing": "swung"}.get(stem, stem))
+    forms.add(
+        {
+            "run": "ran",
+            "rise": "rose",
+            "fall": "fell",
+            "fly": "flew",
+            "swim": "swam",
+            "ride": "rode",
+            "drive": "drove",
+            "blow": "blew",
+            "swing": "swung",
+        }.get(stem, stem)
+    )
     return forms
 
 
 _MOTION = _words(*sorted({f for s in _MOTION_STEMS for f in _forms(s)}))
 _QUALIFIER = _words(
     # speed
-    "slow", "slowly", "gently", "gentle", "quick", "quickly", "fast", "rapidly", "rapid", "gradually", "softly",
-    "steadily", "steady", "smoothly", "lazily", "briskly", "calmly", "suddenly", "swiftly", "leisurely", "subtly",
-    "faintly", "lightly", "carefully", "hurriedly", "abruptly", "continuously", "rhythmically", "slow motion",
-    "barely", "languidly", "unhurried", "sharply", "playfully", "delicately", "tenderly", "heavily",
+    "slow",
+    "slowly",
+    "gently",
+    "gentle",
+    "quick",
+    "quickly",
+    "fast",
+    "rapidly",
+    "rapid",
+    "gradually",
+    "softly",
+    "steadily",
+    "steady",
+    "smoothly",
+    "lazily",
+    "briskly",
+    "calmly",
+    "suddenly",
+    "swiftly",
+    "leisurely",
+    "subtly",
+    "faintly",
+    "lightly",
+    "carefully",
+    "hurriedly",
+    "abruptly",
+    "continuously",
+    "rhythmically",
+    "slow motion",
+    "barely",
+    "languidly",
+    "unhurried",
+    "sharply",
+    "playfully",
+    "delicately",
+    "tenderly",
+    "heavily",
     # direction
-    "toward", "towards", "away", "left", "right", "up", "upward", "upwards", "down", "downward", "downwards",
-    "forward", "forwards", "backward", "backwards", "back", "across", "around", "into", "onto", "out", "through",
-    "past", "along", "over", "under", "off", "behind", "sideways", "above", "below", "from", "between",
-    "beneath", "inward", "outward", "closer", "nearer", "clockwise", "counterclockwise", "ahead", "aside", "apart",
-    "in place", "in circles", "to the",
+    "toward",
+    "towards",
+    "away",
+    "left",
+    "right",
+    "up",
+    "upward",
+    "upwards",
+    "down",
+    "downward",
+    "downwards",
+    "forward",
+    "forwards",
+    "backward",
+    "backwards",
+    "back",
+    "across",
+    "around",
+    "into",
+    "onto",
+    "out",
+    "through",
+    "past",
+    "along",
+    "over",
+    "under",
+    "off",
+    "behind",
+    "sideways",
+    "above",
+    "below",
+    "from",
+    "between",
+    "beneath",
+    "inward",
+    "outward",
+    "closer",
+    "nearer",
+    "clockwise",
+    "counterclockwise",
+    "ahead",
+    "aside",
+    "apart",
+    "in place",
+    "in circles",
+    "to the",
 )
 # 'a drop', 'the wave', 'each step': a determiner just before a motion word makes it a noun
-_DETERMINER = re.compile(r"\b(?:a|an|the|each|every|one|single|this|that|his|her|its|their|my|your|our)\s+$", re.IGNORECASE)
-_STILL = _words(r"stays?", r"remains?", r"holds? (?:still|steady|level)", "fixed", "motionless", "unmoving",
-                "still", "locked", "static", "frozen", "steady", "level")
-_VAGUE = _words("moves", "move around", "moving around", "does something", "doing something", "something happens",
-                "things happen", "stuff happens", "goes", "is in motion")
+_DETERMINER = re.compile(
+    r"\b(?:a|an|the|each|every|one|single|this|that|his|her|its|their|my|your|our)\s+$", re.IGNORECASE
+)
+_STILL = _words(
+    r"stays?",
+    r"remains?",
+    r"holds? (?:still|steady|level)",
+    "fixed",
+    "motionless",
+    "unmoving",
+    "still",
+    "locked",
+    "static",
+    "frozen",
+    "steady",
+    "level",
+)
+_VAGUE = _words(
+    "moves",
+    "move around",
+    "moving around",
+    "does something",
+    "doing something",
+    "something happens",
+    "things happen",
+    "stuff happens",
+    "goes",
+    "is in motion",
+)
 _NEGATIVE = _words("no", "not", "never", "without", "none", "nobody", "nothing", "avoid", r"\w+n't")
 _FRAMING_OPEN = re.compile(
     r"^(?:\[[^\]]*\]\s*)?(?:extreme[ -])?(?:close[ -]?up|medium|wide|full|long|establishing|over[ -]the[ -]shoulder|"
-    r"pov|point[ -]of[ -]view|macro|aerial|bird'?s[ -]eye|insert|two[ -]shot|cowboy|master)\b", re.IGNORECASE)
-_LIGHT = _words(r"\w*light\w*", "lit", "sun", "sunny", "sunset", "sunrise", "dawn", "dusk", "glow", "glows",
-                "glowing", "shadows?", "neon", "lamps?", "candles?", "backlit", "golden hour", "overcast",
-                "noon", "moonlit", "illuminated", "rim[- ]lit", "chiaroscuro", "silhouetted?")
-_APPEARANCE = _words("wearing", "dressed in", "the image shows", "in the image", "in the picture", "in the photo",
-                     r"with (?:long|short|curly|straight|blonde|black|brown|red|grey|gray|white|dark) hair",
-                     r"(?:a|an) (?:young|old|elderly|middle-aged) (?:woman|man|girl|boy|person)")
-_FOREIGN = {"el", "los", "las", "del", "und", "der", "die", "das", "ist", "nicht", "mit", "les", "des", "est", "une",
-            "dans", "avec", "sur", "con", "por", "para", "que", "y", "et", "il", "zu", "auf", "een", "het", "och", "di", "della", "sono", "pero", "muy", "sehr", "très"}
+    r"pov|point[ -]of[ -]view|macro|aerial|bird'?s[ -]eye|insert|two[ -]shot|cowboy|master)\b",
+    re.IGNORECASE,
+)
+_LIGHT = _words(
+    r"\w*light\w*",
+    "lit",
+    "sun",
+    "sunny",
+    "sunset",
+    "sunrise",
+    "dawn",
+    "dusk",
+    "glow",
+    "glows",
+    "glowing",
+    "shadows?",
+    "neon",
+    "lamps?",
+    "candles?",
+    "backlit",
+    "golden hour",
+    "overcast",
+    "noon",
+    "moonlit",
+    "illuminated",
+    "rim[- ]lit",
+    "chiaroscuro",
+    "silhouetted?",
+)
+_APPEARANCE = _words(
+    "wearing",
+    "dressed in",
+    "the image shows",
+    "in the image",
+    "in the picture",
+    "in the photo",
+    r"with (?:long|short|curly|straight|blonde|black|brown|red|grey|gray|white|dark) hair",
+    r"(?:a|an) (?:young|old|elderly|middle-aged) (?:woman|man|girl|boy|person)",
+)
+_FOREIGN = {
+    "el",
+    "los",
+    "las",
+    "del",
+    "und",
+    "der",
+    "die",
+    "das",
+    "ist",
+    "nicht",
+    "mit",
+    "les",
+    "des",
+    "est",
+    "une",
+    "dans",
+    "avec",
+    "sur",
+    "con",
+    "por",
+    "para",
+    "que",
+    "y",
+    "et",
+    "il",
+    "zu",
+    "auf",
+    "een",
+    "het",
+    "och",
+    "di",
+    "della",
+    "sono",
+    "pero",
+    "muy",
+    "sehr",
+    "très",
+}
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
 
@@ -300,7 +646,9 @@ def _motion_clauses(shot: ResolvedShot, prompt: RenderedPrompt) -> list[tuple[st
     if prompt.bypassed:
         parts = [(s, ("prompt",)) for s in re.split(r"[.!?;]", _body(shot, prompt))]
     else:
-        parts = ([(shot.action, ("action",))] if shot.action else []) + [(m, ("motion", i)) for i, m in enumerate(shot.motion)]
+        parts = ([(shot.action, ("action",))] if shot.action else []) + [
+            (m, ("motion", i)) for i, m in enumerate(shot.motion)
+        ]
     clauses: list[tuple[str, Loc]] = []
     for text, loc in parts:
         # 'and' and 'then' join actions that each need their own speed; 'as' and 'while' qualify one action
@@ -321,7 +669,9 @@ def check_char_limit(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) 
         yield f"{prompt.chars} characters; the model takes at most {prompt.max_chars}", ()
 
 
-def check_camera_moves(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_camera_moves(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     named: dict[str, Loc] = {}
     if shot.camera.move != "static":
         named[_CAMERA_OF_MOVE[shot.camera.move]] = ("camera",)
@@ -334,14 +684,20 @@ def check_camera_moves(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
         yield f"{len(named)} camera moves ({', '.join(sorted(named))}); a shot holds one", where
 
 
-def check_motion_unqualified(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_motion_unqualified(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     for clause, loc in _motion_clauses(shot, prompt):
-        verb = next((m for m in _MOTION.finditer(clause) if not _DETERMINER.search(clause[: m.start()])), None)
+        verb = next(
+            (m for m in _MOTION.finditer(clause) if not _DETERMINER.search(clause[: m.start()])), None
+        )
         if verb and not _QUALIFIER.search(clause):
             yield f"'{clause}': '{verb.group(0)}' has no speed or direction", loc
 
 
-def check_nothing_still(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_nothing_still(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     texts = _free_text(shot, prompt)
     moves = [kind for kind, p in _CAMERA_TEXT.items() if any(p.search(t) for t, _ in texts)]
     if shot.camera.move != "static":
@@ -351,13 +707,20 @@ def check_nothing_still(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialec
     yield f"the camera is moving ({moves[0]}) and nothing is held still", ("camera",)
 
 
-def check_dialogue_long(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_dialogue_long(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     d = shot.audio.dialogue
     if d is not None and word_count(d.says) > MAX_DIALOGUE_WORDS:
-        yield f"the line has {word_count(d.says)} words (at most {MAX_DIALOGUE_WORDS})", ("audio", "dialogue", "says")
+        yield (
+            f"the line has {word_count(d.says)} words (at most {MAX_DIALOGUE_WORDS})",
+            ("audio", "dialogue", "says"),
+        )
 
 
-def check_dialogue_delivery(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_dialogue_delivery(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     d = shot.audio.dialogue
     if d is not None and not (d.how or "").strip():
         yield f"{d.who}'s line has no delivery label", ("audio", "dialogue")
@@ -368,12 +731,17 @@ def check_clip_long(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -
         yield f"the clip lasts {shot.duration:g} s (at most {MAX_CLIP_SECONDS:g})", ("duration",)
 
 
-def check_img2vid_redescribes(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_img2vid_redescribes(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     if shot.mode != "img2vid":
         return
     text = _body(shot, prompt).lower()
-    described = [(shot.subject, "subject") if shot.subject and word_count(shot.subject) > 3 else (None, ""),
-                 (shot.scene, "scene"), (shot.lighting, "lighting")]
+    described = [
+        (shot.subject, "subject") if shot.subject and word_count(shot.subject) > 3 else (None, ""),
+        (shot.scene, "scene"),
+        (shot.lighting, "lighting"),
+    ]
     described += [(c.look, "look") for c in shot.characters]
     for value, what in described:
         if value and collapse(value).lower() in text:
@@ -390,17 +758,26 @@ def check_vague_verb(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) 
             yield f"'{m}' says nothing a model can show", _field_with(shot, prompt, _VAGUE, m) or loc
 
 
-def check_negative_phrasing(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_negative_phrasing(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     words = sorted({m.group(0).lower() for m in _NEGATIVE.finditer(_body(shot, prompt))})
     if words:
-        yield f"negative words in the prompt ({', '.join(words)}); models often draw what is negated", \
-            _field_with(shot, prompt, _NEGATIVE, words[0]) or ()
+        yield (
+            f"negative words in the prompt ({', '.join(words)}); models often draw what is negated",
+            _field_with(shot, prompt, _NEGATIVE, words[0]) or (),
+        )
 
 
 def check_non_english(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
     text = prompt.text
-    scripts = sorted({unicodedata.name(ch, "?").split(" ")[0] for ch in text
-                      if ch.isalpha() and not unicodedata.name(ch, "LATIN").startswith("LATIN")})
+    scripts = sorted(
+        {
+            unicodedata.name(ch, "?").split(" ")[0]
+            for ch in text
+            if ch.isalpha() and not unicodedata.name(ch, "LATIN").startswith("LATIN")
+        }
+    )
     if scripts:
         yield f"letters from a non-Latin script ({', '.join(s.title() for s in scripts)})", ()
         return
@@ -409,12 +786,17 @@ def check_non_english(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect)
         yield f"words that look non-English ({', '.join(foreign)})", ()
 
 
-def check_no_constraints(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
+def check_no_constraints(
+    shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect
+) -> Iterable[tuple[str, Loc]]:
     constraints = collapse(shot.constraints)
     if not constraints:
         yield "the constraint line is empty", ("constraints",)
     elif not prompt.text.endswith(constraints):
-        yield f"the prompt does not end with the constraint line '{constraints}'", ("prompt",) if prompt.bypassed else ()
+        yield (
+            f"the prompt does not end with the constraint line '{constraints}'",
+            ("prompt",) if prompt.bypassed else (),
+        )
 
 
 def check_no_framing(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
@@ -427,7 +809,9 @@ def check_no_lighting(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect)
         yield "nothing says how the shot is lit", ()
 
 
-def _field_with(shot: ResolvedShot, prompt: RenderedPrompt, pattern: re.Pattern[str], word: str) -> Loc | None:
+def _field_with(
+    shot: ResolvedShot, prompt: RenderedPrompt, pattern: re.Pattern[str], word: str
+) -> Loc | None:
     """The field the user wrote that holds a matched word, to point at its line."""
     for text, loc in _free_text(shot, prompt):
         if any(m.group(0).lower() == word for m in pattern.finditer(text)):

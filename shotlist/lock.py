@@ -21,8 +21,10 @@ from shotlist.errors import LockError
 
 LOCK = "shotlist.lock"
 VERSION = 1
-HEADER = ("# shotlist.lock: the take each shot is built from. Commit it with the storyboard.\n"
-          "# Written by shotlist; to choose another take run `shotlist takes SHOT` then `shotlist pick SHOT TAKE`.\n")
+HEADER = (
+    "# shotlist.lock: the take each shot is built from. Commit it with the storyboard.\n"
+    "# Written by shotlist; to choose another take run `shotlist takes SHOT` then `shotlist pick SHOT TAKE`.\n"
+)
 
 _SECTION = re.compile(r"^\[([a-z0-9][a-z0-9_-]{0,63})\]$")
 _PAIR = re.compile(r"^([a-z_]+)\s*=\s*(.*)$")
@@ -49,9 +51,16 @@ class LockEntry:
         cost = "unknown" if self.cost is None else _money(self.cost)
         if self.cost is not None and self.cost_is_estimate:
             cost += " (estimate)"
-        return [f"[{self.shot}]", f"key = {self.key}", f"take = {self.take}", f"clip = {self.clip}",
-                f"backend = {self.backend}", f"model = {self.model}", f"job = {_one_line(self.job)}",
-                f"cost = {cost}"]
+        return [
+            f"[{self.shot}]",
+            f"key = {self.key}",
+            f"take = {self.take}",
+            f"clip = {self.clip}",
+            f"backend = {self.backend}",
+            f"model = {self.model}",
+            f"job = {_one_line(self.job)}",
+            f"cost = {cost}",
+        ]
 
 
 @dataclass
@@ -59,7 +68,9 @@ class Lock:
     """The parsed lock: entries by shot id, in file order."""
 
     entries: dict[str, LockEntry] = field(default_factory=dict)
-    conflicted: list[str] = field(default_factory=list)  # shots whose blocks were in a merge conflict (lenient read)
+    conflicted: list[str] = field(
+        default_factory=list
+    )  # shots whose blocks were in a merge conflict (lenient read)
     dropped: list[str] = field(default_factory=list)  # shots whose blocks did not parse (lenient read)
 
     def get(self, shot: str) -> LockEntry | None:
@@ -113,7 +124,10 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
         missing = [f for f in _FIELDS if f not in values]
         if missing:
             bad.add(current)
-            first_error = first_error or (header_line, f"the entry of shot '{current}' has no {', '.join(missing)}")
+            first_error = first_error or (
+                header_line,
+                f"the entry of shot '{current}' has no {', '.join(missing)}",
+            )
             return
         try:
             lock.entries[current] = _entry(current, values)
@@ -156,11 +170,17 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
         pair = _PAIR.match(line)
         if pair and current is None and pair.group(1) == "version":
             if pair.group(2).strip() != str(VERSION):
-                raise LockError(f"{LOCK}:{n}: lock version {pair.group(2).strip()} is not {VERSION}; "
-                                "it was written by another shotlist version")
+                raise LockError(
+                    f"{LOCK}:{n}: lock version {pair.group(2).strip()} is not {VERSION}; "
+                    "it was written by another shotlist version"
+                )
             continue
         if pair is None or current is None or pair.group(1) not in _FIELDS:
-            why = "a line outside any [shot] entry" if current is None and pair else "not a 'name = value' line of a lock"
+            why = (
+                "a line outside any [shot] entry"
+                if current is None and pair
+                else "not a 'name = value' line of a lock"
+            )
             if pair and current is not None:
                 why = f"'{pair.group(1)}' is not a field of a lock entry"
             first_error = first_error or (n, f"cannot read '{line[:60]}' ({why})")
@@ -179,15 +199,19 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
     if state != "clean" or lock.conflicted:
         shots = ", ".join(f"'{s}'" for s in lock.conflicted) or "an entry"
         first = lock.conflicted[0] if lock.conflicted else "SHOT"
-        raise LockError(f"{LOCK}:{first_conflict}: git merge conflict markers; both branches changed {shots}.\n"
-                        f"  fix: see the takes with `shotlist takes {first}`, then `shotlist pick {first} TAKE` "
-                        "rewrites the lock (once per conflicted shot)")
+        raise LockError(
+            f"{LOCK}:{first_conflict}: git merge conflict markers; both branches changed {shots}.\n"
+            f"  fix: see the takes with `shotlist takes {first}`, then `shotlist pick {first} TAKE` "
+            "rewrites the lock (once per conflicted shot)"
+        )
     if first_error is not None:
         line_no, message = first_error
         shot = sorted(bad)[0] if bad else "SHOT"
-        raise LockError(f"{LOCK}:{line_no}: {message}.\n"
-                        f"  fix: `shotlist pick {shot} TAKE` rewrites the entry (`shotlist takes {shot}` lists the takes), "
-                        f"or restore the file with `git checkout {LOCK}`")
+        raise LockError(
+            f"{LOCK}:{line_no}: {message}.\n"
+            f"  fix: `shotlist pick {shot} TAKE` rewrites the entry (`shotlist takes {shot}` lists the takes), "
+            f"or restore the file with `git checkout {LOCK}`"
+        )
     return lock
 
 
@@ -202,14 +226,23 @@ def _entry(shot: str, values: dict[str, tuple[str, int]]) -> LockEntry:
         raise ValueError(f"take must be a whole number from 1, not '{get('take')}'", "take")
     cost = _COST.match(get("cost"))
     if not cost:
-        raise ValueError(f"cost must be dollars like 0.25, '0.25 (estimate)' or 'unknown', not '{get('cost')}'", "cost")
+        raise ValueError(
+            f"cost must be dollars like 0.25, '0.25 (estimate)' or 'unknown', not '{get('cost')}'", "cost"
+        )
     for name in ("backend", "model"):
         if not get(name):
             raise ValueError(f"{name} is empty", name)
-    return LockEntry(shot=shot, key=get("key"), take=int(get("take")), clip=get("clip"), backend=get("backend"),
-                     model=get("model"), job=get("job"),
-                     cost=None if cost.group(1) == "unknown" else float(cost.group(1)),
-                     cost_is_estimate=get("cost").endswith("(estimate)"))
+    return LockEntry(
+        shot=shot,
+        key=get("key"),
+        take=int(get("take")),
+        clip=get("clip"),
+        backend=get("backend"),
+        model=get("model"),
+        job=get("job"),
+        cost=None if cost.group(1) == "unknown" else float(cost.group(1)),
+        cost_is_estimate=get("cost").endswith("(estimate)"),
+    )
 
 
 def format_lock(entries: Iterable[LockEntry]) -> str:

@@ -19,9 +19,33 @@ from typing import Any
 
 from shotlist.errors import ShotlistError
 
-REQUIRED_FILTERS = ("xfade", "acrossfade", "loudnorm", "ebur128", "drawtext", "subtitles", "volume", "amix",
-                    "apad", "anullsrc", "afade", "aresample", "aformat", "atrim", "asetpts", "adelay", "asetnsamples",
-                    "scale", "crop", "pad", "fps", "settb", "setsar", "format", "concat")
+REQUIRED_FILTERS = (
+    "xfade",
+    "acrossfade",
+    "loudnorm",
+    "ebur128",
+    "drawtext",
+    "subtitles",
+    "volume",
+    "amix",
+    "apad",
+    "anullsrc",
+    "afade",
+    "aresample",
+    "aformat",
+    "atrim",
+    "asetpts",
+    "adelay",
+    "asetnsamples",
+    "scale",
+    "crop",
+    "pad",
+    "fps",
+    "settb",
+    "setsar",
+    "format",
+    "concat",
+)
 REQUIRED_ENCODERS = ("libx264", "aac")
 
 
@@ -43,7 +67,9 @@ def ffmpeg_exe() -> str:
 @functools.cache
 def ffmpeg_version() -> str:
     """The version line of the ffmpeg binary, e.g. ``n9.0.2-17-g2a571b6068-20260930``."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False
+    )
     m = re.match(r"ffmpeg version (\S+)", out.stdout)
     return m.group(1) if m else "unknown"
 
@@ -51,7 +77,9 @@ def ffmpeg_version() -> str:
 @functools.cache
 def available(kind: str) -> frozenset[str]:
     """Names ffmpeg lists for ``-filters`` or ``-encoders``."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False
+    )
     names = set()
     for line in out.stdout.splitlines():
         parts = line.split()
@@ -63,7 +91,8 @@ def available(kind: str) -> frozenset[str]:
 def missing_filters() -> list[str]:
     """Filters and encoders shotlist needs that this ffmpeg lacks (empty when all are there)."""
     return [f for f in REQUIRED_FILTERS if f not in available("filters")] + [
-        e for e in REQUIRED_ENCODERS if e not in available("encoders")]
+        e for e in REQUIRED_ENCODERS if e not in available("encoders")
+    ]
 
 
 @dataclass(frozen=True)
@@ -125,8 +154,13 @@ def probe(path: Path, *, count_frames: bool = True) -> ClipFacts:
     """Probe a media file with ffmpeg; MediaError if it is missing or not media."""
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                         capture_output=True, text=True, errors="replace", check=False)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
     report = out.stderr
     video = _VIDEO.search(report)
     audio = _AUDIO.search(report)
@@ -163,20 +197,47 @@ def probe(path: Path, *, count_frames: bool = True) -> ClipFacts:
         if not channels and layout:
             m = re.match(r"(\d+)", layout.group(1).strip())
             channels = int(m.group(1)) if m else 2
-        facts.update(has_audio=True, audio_codec=audio.group(1), sample_rate=int(hz.group(1)) if hz else 0,
-                     channels=channels)
+        facts.update(
+            has_audio=True,
+            audio_codec=audio.group(1),
+            sample_rate=int(hz.group(1)) if hz else 0,
+            channels=channels,
+        )
     return ClipFacts(**facts)
 
 
 def _count_frames(path: Path) -> int:
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-                          "-f", "null", "-"], capture_output=True, text=True, errors="replace", check=False)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
     frames = re.findall(r"frame=\s*(\d+)", out.stderr)
     return int(frames[-1]) if frames else 0
 
 
-def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
-               progress: Callable[[float], None] | None = None, what: str = "ffmpeg") -> str:
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    duration: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    what: str = "ffmpeg",
+) -> str:
     """Run ffmpeg with ``args`` (no binary name); report progress 0..1; return stderr; MediaError on failure.
 
     Progress comes from ``-progress pipe:1``: ``out_time_us`` (``out_time_ms`` is microseconds too).
@@ -195,7 +256,9 @@ def run_ffmpeg(args: Sequence[str], *, duration: float | None = None,
     import threading
 
     err: list[str] = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read() if proc.stderr else ""), daemon=True)
+    reader = threading.Thread(
+        target=lambda: err.append(proc.stderr.read() if proc.stderr else ""), daemon=True
+    )
     reader.start()
     for line in proc.stdout:
         if line.startswith("out_time_us="):
@@ -226,7 +289,9 @@ def extract_frame(video: Path, at: str | float, dest: Path) -> Path:
     else:
         seconds = 0.0 if at == "first" else float(at)
         args = ["-ss", f"{seconds:.6f}", "-i", str(video), "-frames:v", "1"]
-    run_ffmpeg([*args, "-f", "image2", "-c:v", "png", str(tmp)], what=f"extracting frame {at} of {video.name}")
+    run_ffmpeg(
+        [*args, "-f", "image2", "-c:v", "png", str(tmp)], what=f"extracting frame {at} of {video.name}"
+    )
     if not tmp.is_file():
         raise MediaError(f"{video}: no frame at {at}")
     os.replace(tmp, dest)

@@ -26,8 +26,18 @@ RECIPE = 1
 
 CODECS = {"h264": "libx264", "h265": "libx265", "av1": "libsvtav1"}
 #: SVT-AV1 counts presets 0 (slowest) .. 13; the nearest match for x264's names.
-SVT_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7,
-               "slow": 5, "slower": 4, "veryslow": 3, "placebo": 2}
+SVT_PRESETS = {
+    "ultrafast": 12,
+    "superfast": 11,
+    "veryfast": 10,
+    "faster": 9,
+    "fast": 8,
+    "medium": 7,
+    "slow": 5,
+    "slower": 4,
+    "veryslow": 3,
+    "placebo": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -52,13 +62,39 @@ class Encoder:
         if self.codec == "h264":
             # stitchable=1: x264 keeps SPS/PPS independent of the content, so separately encoded
             # pieces share the parameter sets the concat demuxer takes from the first file.
-            return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-profile:v", "high",
-                    *common, "-x264-params", "stitchable=1"]
+            return [
+                "-c:v",
+                "libx264",
+                "-preset",
+                self.preset,
+                "-crf",
+                str(self.crf),
+                "-profile:v",
+                "high",
+                *common,
+                "-x264-params",
+                "stitchable=1",
+            ]
         if self.codec == "h265":
             # Closed GOPs (an open GOP's leading pictures would reference the previous piece), and forced
             # keyframes as IDR pictures, where the segment muxer can cut.
-            return ["-c:v", "libx265", "-preset", self.preset, "-crf", str(self.crf), "-profile:v", "main",
-                    *common, "-forced-idr", "1", "-x265-params", "open-gop=0:log-level=error", "-tag:v", "hvc1"]
+            return [
+                "-c:v",
+                "libx265",
+                "-preset",
+                self.preset,
+                "-crf",
+                str(self.crf),
+                "-profile:v",
+                "main",
+                *common,
+                "-forced-idr",
+                "1",
+                "-x265-params",
+                "open-gop=0:log-level=error",
+                "-tag:v",
+                "hvc1",
+            ]
         if self.codec == "av1":
             preset = SVT_PRESETS.get(self.preset, 8)
             return ["-c:v", "libsvtav1", "-preset", str(preset), "-crf", str(self.crf), *common]
@@ -114,25 +150,67 @@ def plan(timeline: Timeline, encoder: Encoder, overlays: Overlays, ffmpeg: str) 
         body = item.length - before - after
         if body > 0:
             src = Source(k, before, before + body)
-            pieces.append(_piece("body", f"body {item.shot}", item.start + before, body, (src,), None,
-                                 timeline, encoder, overlays, ffmpeg))
+            pieces.append(
+                _piece(
+                    "body",
+                    f"body {item.shot}",
+                    item.start + before,
+                    body,
+                    (src,),
+                    None,
+                    timeline,
+                    encoder,
+                    overlays,
+                    ffmpeg,
+                )
+            )
         if after:
             nxt = items[k + 1]
             srcs = (Source(k, item.length - after, item.length), Source(k + 1, 0, after))
-            pieces.append(_piece("seam", f"seam {item.shot}>{nxt.shot}", nxt.start, after, srcs,
-                                 item.transition, timeline, encoder, overlays, ffmpeg))
+            pieces.append(
+                _piece(
+                    "seam",
+                    f"seam {item.shot}>{nxt.shot}",
+                    nxt.start,
+                    after,
+                    srcs,
+                    item.transition,
+                    timeline,
+                    encoder,
+                    overlays,
+                    ffmpeg,
+                )
+            )
     return pieces
 
 
 def _source_key(item: Item, src: Source) -> dict[str, Any]:
-    return {"clip": item.clip.sha256, "from": item.src_in + src.first, "to": item.src_in + src.last,
-            "fit": item.fit}
+    return {
+        "clip": item.clip.sha256,
+        "from": item.src_in + src.first,
+        "to": item.src_in + src.last,
+        "fit": item.fit,
+    }
 
 
-def _piece(kind: str, label: str, start: int, frames: int, sources: tuple[Source, ...], transition: str | None,
-           tl: Timeline, encoder: Encoder, overlays: Overlays, ffmpeg: str) -> Piece:
+def _piece(
+    kind: str,
+    label: str,
+    start: int,
+    frames: int,
+    sources: tuple[Source, ...],
+    transition: str | None,
+    tl: Timeline,
+    encoder: Encoder,
+    overlays: Overlays,
+    ffmpeg: str,
+) -> Piece:
     recipe: dict[str, Any] = {
-        "recipe": RECIPE, "ffmpeg": ffmpeg, "encoder": encoder.key(), "kind": kind, "frames": frames,
+        "recipe": RECIPE,
+        "ffmpeg": ffmpeg,
+        "encoder": encoder.key(),
+        "kind": kind,
+        "frames": frames,
         "sources": [_source_key(tl.items[s.item], s) for s in sources],
     }
     if transition is not None:
@@ -149,7 +227,9 @@ def fades(start: int, frames: int, tl: Timeline, overlays: Overlays) -> tuple[bo
     return fade_in, fade_out
 
 
-def captions_over(start: int, frames: int, tl: Timeline, overlays: Overlays) -> list[tuple[Fraction, Fraction, str, str | None]]:
+def captions_over(
+    start: int, frames: int, tl: Timeline, overlays: Overlays
+) -> list[tuple[Fraction, Fraction, str, str | None]]:
     """The burned-in caption events shown on any frame of [start, start + frames)."""
     a, b = Fraction(start, tl.fps), Fraction(start + frames, tl.fps)
     return [c for c in overlays.captions if c[0] < b and c[1] > a]

@@ -62,11 +62,15 @@ class CatalogModels:
 
         entry = get_model(model_id)
         return ModelInfo(
-            id=entry.id, backend=entry.provider or entry.id, concurrency=max(1, entry.concurrency),
+            id=entry.id,
+            backend=entry.provider or entry.id,
+            concurrency=max(1, entry.concurrency),
             latency_s=entry.latency_s,
-            estimate=lambda seconds, resolution, audio: estimate_cost(entry, seconds, entry.resolution_for(resolution),
-                                                                       audio),
-            free=entry.local)
+            estimate=lambda seconds, resolution, audio: estimate_cost(
+                entry, seconds, entry.resolution_for(resolution), audio
+            ),
+            free=entry.local,
+        )
 
     def backend(self, model_id: str, store_dir: Path) -> Backend:
         from shotlist.catalog import backend_for, get_model
@@ -92,8 +96,14 @@ class Waiting(Exception):
         self.upstream = upstream
 
 
-def shot_spec(project: Project, shot: ResolvedShot, model: ModelInfo, store: Store,
-              upstream_clip: Callable[[str], str | None], frame_path: Callable[[str, str], Path] | None = None) -> ShotSpec:
+def shot_spec(
+    project: Project,
+    shot: ResolvedShot,
+    model: ModelInfo,
+    store: Store,
+    upstream_clip: Callable[[str], str | None],
+    frame_path: Callable[[str, str], Path] | None = None,
+) -> ShotSpec:
     """The exact request for one shot (take 1); raise Waiting when an upstream clip is not known yet.
 
     ``upstream_clip(shot_id)`` is the hash of the clip an upstream shot will have in this build (None:
@@ -122,23 +132,42 @@ def shot_spec(project: Project, shot: ResolvedShot, model: ModelInfo, store: Sto
         for image in ref.images:
             inputs.append(replace(_image_input("ref", image, store), name=ref.name))
     return ShotSpec(
-        shot=shot.id, backend=model.backend, model=model.id, mode=shot.mode,
-        prompt=rendered.text if rendered else "", negative=rendered.negative if rendered else None,
-        duration=shot.duration, width=width, height=height, aspect=out.aspect, fps=out.fps,
-        seed=shot.seed, audio=bool(shot.audio.native), inputs=tuple(inputs),
-        params=backend_params(model.backend, shot, rendered))
+        shot=shot.id,
+        backend=model.backend,
+        model=model.id,
+        mode=shot.mode,
+        prompt=rendered.text if rendered else "",
+        negative=rendered.negative if rendered else None,
+        duration=shot.duration,
+        width=width,
+        height=height,
+        aspect=out.aspect,
+        fps=out.fps,
+        seed=shot.seed,
+        audio=bool(shot.audio.native),
+        inputs=tuple(inputs),
+        params=backend_params(model.backend, shot, rendered),
+    )
 
 
 def _image_input(role: str, image: ImageInfo, store: Store) -> MediaInput:
-    return MediaInput(role=role, sha256=store.hashes.digest(image.path), width=image.width, height=image.height,
-                      path=str(image.path), name=image.rel)
+    return MediaInput(
+        role=role,
+        sha256=store.hashes.digest(image.path),
+        width=image.width,
+        height=image.height,
+        path=str(image.path),
+        name=image.rel,
+    )
 
 
 def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | None) -> dict[str, Any]:
     """Backend-specific request fields (part of the key). The animatic draws from the shot's words."""
     if shot.mode == "card" and shot.card is not None:
         c = shot.card
-        return {"card": {"title": c.title, "subtitle": c.subtitle, "background": c.background, "color": c.color}}
+        return {
+            "card": {"title": c.title, "subtitle": c.subtitle, "background": c.background, "color": c.color}
+        }
     # Every backend gets the camera move: Kling maps it to camera_control, Seedance's static to
     # camera_fixed; the others read it from the prompt, where the dialect already wrote it.
     params: dict[str, Any] = {"camera": {"move": shot.camera.move, "speed": shot.camera.speed}}
@@ -156,7 +185,7 @@ def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | 
         params["caption"] = " ".join(words[:CAPTION_WORDS]) + ("…" if len(words) > CAPTION_WORDS else "")
     d = shot.audio.dialogue
     if d is not None:
-        params["dialogue"] = f"{d.who}{f' ({d.how})' if d.how else ''}: \"{d.says}\""
+        params["dialogue"] = f'{d.who}{f" ({d.how})" if d.how else ""}: "{d.says}"'
     return params
 
 
@@ -197,15 +226,27 @@ class ShotPlan:
         """The plan's line of reasons, as sentences."""
         text = "; ".join(self.reasons)
         if self.waits_for:
-            text += f"{'; ' if text else ''}waits for {self.waits_for}; its new clip decides this shot's input"
+            text += (
+                f"{'; ' if text else ''}waits for {self.waits_for}; its new clip decides this shot's input"
+            )
         return text
 
     def to_json(self) -> dict[str, Any]:
-        return {"shot": self.shot, "action": self.action, "model": self.model, "backend": self.backend,
-                "key": self.key, "reasons": self.reasons, "waits_for": self.waits_for,
-                "take": self.take.take if self.take else None, "clip": self.clip,
-                "new_takes": self.takes, "resumes_jobs": sorted(self.resume.values()),
-                "cost": self.cost, "seconds": self.seconds}
+        return {
+            "shot": self.shot,
+            "action": self.action,
+            "model": self.model,
+            "backend": self.backend,
+            "key": self.key,
+            "reasons": self.reasons,
+            "waits_for": self.waits_for,
+            "take": self.take.take if self.take else None,
+            "clip": self.clip,
+            "new_takes": self.takes,
+            "resumes_jobs": sorted(self.resume.values()),
+            "cost": self.cost,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass
@@ -232,13 +273,28 @@ class Plan:
         return None if any(c is None for c in costs) else round(sum(c for c in costs if c is not None), 4)
 
     def to_json(self) -> dict[str, Any]:
-        return {"project": str(self.project.path), "shots": [s.to_json() for s in self.shots],
-                "generate": len(self.generating), "cost": self.cost, "seconds": round(self.seconds, 1)}
+        return {
+            "project": str(self.project.path),
+            "shots": [s.to_json() for s in self.shots],
+            "generate": len(self.generating),
+            "cost": self.cost,
+            "seconds": round(self.seconds, 1),
+        }
 
 
-def make_plan(project: Project, store: Store, lock: Lock, models: Models, *, journal: Journal | None = None,
-              only: Iterable[str] | None = None, regenerate: Iterable[str] | None = None, takes: int | None = None,
-              model: str | None = None, regenerate_missing: bool = False) -> Plan:
+def make_plan(
+    project: Project,
+    store: Store,
+    lock: Lock,
+    models: Models,
+    *,
+    journal: Journal | None = None,
+    only: Iterable[str] | None = None,
+    regenerate: Iterable[str] | None = None,
+    takes: int | None = None,
+    model: str | None = None,
+    regenerate_missing: bool = False,
+) -> Plan:
     """Decide, for every shot, pinned / cached / generate / skip / missing, with reasons, cost and time.
 
     Spends nothing. A shot whose pinned clip is in no store is ``missing`` (its cost is what
@@ -254,9 +310,13 @@ def make_plan(project: Project, store: Store, lock: Lock, models: Models, *, jou
     for shot in project.shots:
         model_id = model_of(shot, model)
         info = infos.get(model_id) or infos.setdefault(model_id, models.info(model_id))
-        sp = ShotPlan(shot=shot.id, action=GENERATE, model=model_id, backend=info.backend, seconds=info.latency_s)
+        sp = ShotPlan(
+            shot=shot.id, action=GENERATE, model=model_id, backend=info.backend, seconds=info.latency_s
+        )
         plans[shot.id] = sp
-        wanted = shot.takes  # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
+        wanted = (
+            shot.takes
+        )  # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
         entry = lock.get(shot.id)
         try:
             sp.spec = shot_spec(project, shot, info, store, lambda up: plans[up].clip)
@@ -287,13 +347,24 @@ def _known(names: set[str], ids: list[str], option: str) -> set[str]:
     if unknown:
         from shotlist.resolve import did_you_mean
 
-        raise ShotlistError(f"{option}: no shot '{unknown[0]}'{did_you_mean(unknown[0], ids)}; "
-                            f"the shots are: {', '.join(ids)}")
+        raise ShotlistError(
+            f"{option}: no shot '{unknown[0]}'{did_you_mean(unknown[0], ids)}; "
+            f"the shots are: {', '.join(ids)}"
+        )
     return names
 
 
-def _decide(sp: ShotPlan, shot: ResolvedShot, spec: ShotSpec, entry: LockEntry | None, store: Store, wanted: int,
-            new_take: bool, takes: int | None, journal: Journal | None) -> None:
+def _decide(
+    sp: ShotPlan,
+    shot: ResolvedShot,
+    spec: ShotSpec,
+    entry: LockEntry | None,
+    store: Store,
+    wanted: int,
+    new_take: bool,
+    takes: int | None,
+    journal: Journal | None,
+) -> None:
     key = spec.key
     if not new_take and entry is not None and entry.key == key and store.has_object(entry.clip):
         stored = store.takes(key)
@@ -304,12 +375,23 @@ def _decide(sp: ShotPlan, shot: ResolvedShot, spec: ShotSpec, entry: LockEntry |
     existing = store.takes(key)
     if not new_take and entry is not None and entry.key == key and not store.has_object(entry.clip):
         sp.action = MISSING
-        sp.take = Take(take=entry.take, sha256=entry.clip, shot=entry.shot, backend=entry.backend, model=entry.model,
-                       job=entry.job, cost=entry.cost, cost_is_estimate=entry.cost_is_estimate, time="",
-                       facts=ClipFacts(duration=0.0))
-        sp.reasons = [f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
-                      "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
-                      "(`shotlist build --regenerate-missing` pays for it)"]
+        sp.take = Take(
+            take=entry.take,
+            sha256=entry.clip,
+            shot=entry.shot,
+            backend=entry.backend,
+            model=entry.model,
+            job=entry.job,
+            cost=entry.cost,
+            cost_is_estimate=entry.cost_is_estimate,
+            time="",
+            facts=ClipFacts(duration=0.0),
+        )
+        sp.reasons = [
+            f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
+            "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
+            "(`shotlist build --regenerate-missing` pays for it)"
+        ]
         sp.takes = [store.next_take(key)]
         return
     if new_take:
@@ -321,8 +403,9 @@ def _decide(sp: ShotPlan, shot: ResolvedShot, spec: ShotSpec, entry: LockEntry |
     elif existing:
         pinned_here = entry is not None and entry.key == key
         sp.action = CACHED
-        sp.take = next((t for t in existing if pinned_here and entry is not None and t.sha256 == entry.clip),
-                       existing[0])
+        sp.take = next(
+            (t for t in existing if pinned_here and entry is not None and t.sha256 == entry.clip), existing[0]
+        )
         why = why_changed(shot, spec, entry, store) if entry is not None and not pinned_here else []
         sp.reasons = why + [f"take {sp.take.take} of this recipe is in the store: reused, free"]
         return
@@ -340,7 +423,9 @@ def _decide(sp: ShotPlan, shot: ResolvedShot, spec: ShotSpec, entry: LockEntry |
                 continue
             if j.job:
                 sp.resume[n] = j.job
-                sp.reasons.append(f"take {n} resumes job {j.job}, submitted by an interrupted build (already paid)")
+                sp.reasons.append(
+                    f"take {n} resumes job {j.job}, submitted by an interrupted build (already paid)"
+                )
             else:
                 sp.unknown.append(n)
                 sp.reasons.append(f"take {n}: an interrupted build's submit has an unknown outcome")
@@ -350,9 +435,18 @@ def _take_from_lock(entry: LockEntry, store: Store) -> Take:
     """A pinned take whose index record is gone (the objects came from elsewhere): rebuilt from the lock."""
     from shotlist.media import probe
 
-    return Take(take=entry.take, sha256=entry.clip, shot=entry.shot, backend=entry.backend, model=entry.model,
-                job=entry.job, cost=entry.cost, cost_is_estimate=entry.cost_is_estimate, time="",
-                facts=probe(store.object_path(entry.clip)))
+    return Take(
+        take=entry.take,
+        sha256=entry.clip,
+        shot=entry.shot,
+        backend=entry.backend,
+        model=entry.model,
+        job=entry.job,
+        cost=entry.cost,
+        cost_is_estimate=entry.cost_is_estimate,
+        time="",
+        facts=probe(store.object_path(entry.clip)),
+    )
 
 
 def why_changed(shot: ResolvedShot, spec: ShotSpec, entry: LockEntry | None, store: Store) -> list[str]:
@@ -390,7 +484,11 @@ def why_changed(shot: ResolvedShot, spec: ShotSpec, entry: LockEntry | None, sto
 
 
 def _num(value: Any) -> str:
-    return f"{float(value):g}" if isinstance(value, (int, float, str)) and str(value).replace(".", "").isdigit() else "?"
+    return (
+        f"{float(value):g}"
+        if isinstance(value, (int, float, str)) and str(value).replace(".", "").isdigit()
+        else "?"
+    )
 
 
 def _size(value: Any) -> str:
@@ -424,12 +522,20 @@ def _params_changed(old: dict[str, Any], new: dict[str, Any], prompt_changed: bo
 
     old, new = canonical(old), canonical(new)
     out: list[str] = []
-    for name, sentence in (("camera", "camera changed"), ("dialogue", "dialogue changed"), ("card", "card changed")):
+    for name, sentence in (
+        ("camera", "camera changed"),
+        ("dialogue", "dialogue changed"),
+        ("card", "card changed"),
+    ):
         if old.get(name) != new.get(name):
             out.append(sentence)
-    rest = sorted(k for k in set(old) | set(new)
-                  if k not in ("camera", "dialogue", "card") and old.get(k) != new.get(k)
-                  and not (prompt_changed and k == "caption"))
+    rest = sorted(
+        k
+        for k in set(old) | set(new)
+        if k not in ("camera", "dialogue", "card")
+        and old.get(k) != new.get(k)
+        and not (prompt_changed and k == "caption")
+    )
     if rest:
         out.append(f"{', '.join(rest)} changed")
     return out

@@ -62,14 +62,30 @@ def _validate(source: Source) -> tuple[Storyboard | None, list[Problem]]:
     problems = list(source.problems)  # duplicate keys and the like: reported with everything else
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"the value {_shown(data)}"
-        problems.append(Problem((), f"the top level is {kind}, not a mapping of keys",
-                                "start the file with 'version: 1' and 'shots:'", 1, 1))
+        problems.append(
+            Problem(
+                (),
+                f"the top level is {kind}, not a mapping of keys",
+                "start the file with 'version: 1' and 'shots:'",
+                1,
+                1,
+            )
+        )
         return None, problems
     if "version" not in data:
-        problems.append(Problem(("version",), "the storyboard has no version",
-                                f"add 'version: {STORYBOARD_VERSION}' as the first line", at_key=True))
-    elif isinstance(data["version"], int) and not isinstance(data["version"], bool) \
-            and data["version"] > STORYBOARD_VERSION:
+        problems.append(
+            Problem(
+                ("version",),
+                "the storyboard has no version",
+                f"add 'version: {STORYBOARD_VERSION}' as the first line",
+                at_key=True,
+            )
+        )
+    elif (
+        isinstance(data["version"], int)
+        and not isinstance(data["version"], bool)
+        and data["version"] > STORYBOARD_VERSION
+    ):
         # A newer file may use keys this shotlist does not know: the version is the one thing to say.
         message, fix = version_problem(data["version"])
         problems = [p for p in problems if p.loc[:1] == ("version",)]
@@ -100,34 +116,56 @@ def _placed(source: Source, problems: list[Problem]) -> list[Problem]:
 
 _MISSING = object()
 
-_IMAGE = ("an image path or {shot: <earlier shot id>, frame: last}",
-          "write image: assets/name.png, or image: {shot: <earlier shot id>, frame: last}")
+_IMAGE = (
+    "an image path or {shot: <earlier shot id>, frame: last}",
+    "write image: assets/name.png, or image: {shot: <earlier shot id>, frame: last}",
+)
 _TEXTS = ("text or a list of texts", 'write one line of text, or a list: ["...", "..."]')
 
 #: What a field takes and how to write it, where its type alone would read badly (shorthands, unions).
 _SHAPES: dict[str, tuple[str, str]] = {
-    "camera": ("a camera move (like pan-left) or {move: ..., speed: ...}",
-               "write camera: pan-left, or camera: {move: pan-left, speed: slow}"),
+    "camera": (
+        "a camera move (like pan-left) or {move: ..., speed: ...}",
+        "write camera: pan-left, or camera: {move: pan-left, speed: slow}",
+    ),
     "image": _IMAGE,
     "end_image": _IMAGE,
-    "transition": ("a transition name (like dissolve) or {type: ..., duration: ...}",
-                   "write transition: dissolve, or transition: {type: dissolve, duration: 0.5}"),
-    "card": ("a title or {title: ..., subtitle: ...}", 'write card: "Title", or card: {title: "...", subtitle: "..."}'),
+    "transition": (
+        "a transition name (like dissolve) or {type: ..., duration: ...}",
+        "write transition: dissolve, or transition: {type: dissolve, duration: 0.5}",
+    ),
+    "card": (
+        "a title or {title: ..., subtitle: ...}",
+        'write card: "Title", or card: {title: "...", subtitle: "..."}',
+    ),
     "motion": _TEXTS,
     "still": _TEXTS,
     "refs": ("a character name, an image path, or a list of them", "write refs: [mika, assets/umbrella.png]"),
     "ref": ("an image path or a list of them", "write ref: assets/name.png, or a list of paths"),
     "lint": ("a rule id or a list of them", "write lint: [rule-id, ...]"),
     "frame": ("first, last or a time in seconds", "write frame: first, frame: last, or seconds like 2.5"),
-    "dialogue": ("{who: ..., says: ..., how: ...}", 'write dialogue: {who: mika, says: "Hello", how: softly}'),
+    "dialogue": (
+        "{who: ..., says: ..., how: ...}",
+        'write dialogue: {who: mika, says: "Hello", how: softly}',
+    ),
 }
-_SHOT = ("a shot (a mapping that starts with id:)", "start each shot with '- id: <name>' and put its fields below it")
+_SHOT = (
+    "a shot (a mapping that starts with id:)",
+    "start each shot with '- id: <name>' and put its fields below it",
+)
 
 _KINDS = {
-    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
-    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
-    "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
-    "dict_type": "a mapping (key: value lines)", "model_type": "a mapping (key: value lines)",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
     "model_attributes_type": "a mapping (key: value lines)",
 }
 
@@ -140,9 +178,19 @@ _FIXES = {
     "a mapping (key: value lines)": "write key: value pairs under it (`shotlist schema` lists the keys)",
 }
 
-_NOUNS = {"move": "camera move", "mode": "mode", "framing": "framing", "angle": "camera angle",
-          "speed": "camera speed", "fit": "fit", "aspect": "aspect ratio", "codec": "codec", "mix": "mix",
-          "sidecars": "caption format", "frame": "frame"}
+_NOUNS = {
+    "move": "camera move",
+    "mode": "mode",
+    "framing": "framing",
+    "angle": "camera angle",
+    "speed": "camera speed",
+    "fit": "fit",
+    "aspect": "aspect ratio",
+    "codec": "codec",
+    "mix": "mix",
+    "sidecars": "caption format",
+    "frame": "frame",
+}
 
 
 def _problems(errors: list[Any], data: Any) -> list[Problem]:
@@ -156,23 +204,37 @@ def _problems(errors: list[Any], data: Any) -> list[Problem]:
     # A union reports one error per arm. When one arm got further into the value (an unknown key
     # inside {shot: ...}), the other arms' "wrong type" is noise; several arms at one place merge.
     deepest = [loc for loc, _, _ in found]
-    kept = [(loc, kind, p) for loc, kind, p in found
-            if not (_is_type_error(kind) and any(len(o) > len(loc) and o[: len(loc)] == loc for o in deepest))]
+    kept = [
+        (loc, kind, p)
+        for loc, kind, p in found
+        if not (_is_type_error(kind) and any(len(o) > len(loc) and o[: len(loc)] == loc for o in deepest))
+    ]
     by_loc: dict[Loc, list[tuple[str, Problem]]] = {}
     for loc, kind, p in kept:
         by_loc.setdefault(loc, []).append((kind, p))
     # "unknown key 'shot' — did you mean 'shots'?" already says what "'shots' is required" would.
-    renamed = {p.loc[:-1] + (p.fix.split("'")[1],) for _, kind, p in kept
-               if kind == "extra_forbidden" and p.fix and p.fix.startswith("rename it to")}
-    by_loc = {loc: group for loc, group in by_loc.items()
-              if not (loc in renamed and all(kind == "missing" for kind, _ in group))}
+    renamed = {
+        p.loc[:-1] + (p.fix.split("'")[1],)
+        for _, kind, p in kept
+        if kind == "extra_forbidden" and p.fix and p.fix.startswith("rename it to")
+    }
+    by_loc = {
+        loc: group
+        for loc, group in by_loc.items()
+        if not (loc in renamed and all(kind == "missing" for kind, _ in group))
+    }
     out = []
     for loc, group in by_loc.items():
         # Several arms of a union failed at one value (frame: -1 is neither a word nor >= 0): one message.
-        if len(group) > 1 and any(_is_type_error(kind) for kind, _ in group) \
-                and all(_is_type_error(kind) or kind in _BOUNDS for kind, _ in group):
+        if (
+            len(group) > 1
+            and any(_is_type_error(kind) for kind, _ in group)
+            and all(_is_type_error(kind) or kind in _BOUNDS for kind, _ in group)
+        ):
             value = _value_at(data, loc)
-            shape, fix = _SHAPES.get(_name(loc)) or _shape(" or ".join(dict.fromkeys(_expects(k) for k, _ in group)), value)
+            shape, fix = _SHAPES.get(_name(loc)) or _shape(
+                " or ".join(dict.fromkeys(_expects(k) for k, _ in group)), value
+            )
             out.append(Problem(loc, f"expected {shape}, got {_shown(value)}", fix))
         else:
             out.extend(p for _, p in group)
@@ -262,8 +324,12 @@ def _walk(raw: tuple[Any, ...], data: Any, kind: str) -> tuple[Loc, Any, type[Ba
         candidates = _unwrap(tp)
         for cand in candidates:
             origin = get_origin(cand)
-            if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(part, str) \
-                    and part in cand.model_fields:
+            if (
+                isinstance(cand, type)
+                and issubclass(cand, BaseModel)
+                and isinstance(part, str)
+                and part in cand.model_fields
+            ):
                 model, step = cand, cand.model_fields[part].annotation
                 break
             if origin is list and isinstance(part, int):
@@ -334,18 +400,29 @@ def _problem(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> P
         if hint:
             return Problem(loc, f"unknown key '{name}'{hint}", f"rename it to '{hint.split(chr(39))[1]}'")
         if model is Storyboard and name in ShotFields.model_fields:
-            return Problem(loc, f"unknown key '{name}' at the top level",
-                           "shot fields go inside a shot, or under defaults: for every shot")
+            return Problem(
+                loc,
+                f"unknown key '{name}' at the top level",
+                "shot fields go inside a shot, or under defaults: for every shot",
+            )
         if model is ShotFields and name == "id":
             return Problem(loc, "defaults cannot set an id", "give each shot its own id: under shots:")
-        return Problem(loc, f"unknown key '{name}'",
-                       f"the keys allowed here are: {', '.join(fields)}" if fields else "remove it")
+        return Problem(
+            loc,
+            f"unknown key '{name}'",
+            f"the keys allowed here are: {', '.join(fields)}" if fields else "remove it",
+        )
     if kind == "missing":
         if loc == ("shots",):
-            return Problem(loc, "the storyboard has no shots", "add shots: with at least one shot (an id and a mode)")
+            return Problem(
+                loc, "the storyboard has no shots", "add shots: with at least one shot (an id and a mode)"
+            )
         if name == "id" and loc[:1] == ("shots",):
-            return Problem(loc, "this shot has no id",
-                           "add id: <a short slug like mika-turns>; it names the shot in the lock and in messages")
+            return Problem(
+                loc,
+                "this shot has no id",
+                "add id: <a short slug like mika-turns>; it names the shot in the lock and in messages",
+            )
         return Problem(loc, f"'{name}' is required here", f"add '{name}: ...' to {loc_text(loc[:-1])}")
     if value is None and (kind in _KINDS or kind == "literal_error"):
         if loc == ("shots",):
@@ -357,23 +434,31 @@ def _problem(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> P
         article = "an" if noun[0] in "aeiou" else "a"
         # Ratios such as 16:10 look alike to a spelling matcher but are not typos of each other.
         hint = "" if name == "aspect" else did_you_mean(str(value), choices)
-        return Problem(loc, f"{_shown(value)} is not {article} {noun}{hint}",
-                       f"use one of: {', '.join(choices)}")
+        return Problem(
+            loc, f"{_shown(value)} is not {article} {noun}{hint}", f"use one of: {', '.join(choices)}"
+        )
     if kind == "string_pattern_mismatch" and name == "id":
-        return Problem(loc, f"{_shown(value)} is not a valid shot id",
-                       "use lowercase letters, digits, '-' and '_', at most 64 (a slug like mika-turns)")
+        return Problem(
+            loc,
+            f"{_shown(value)} is not a valid shot id",
+            "use lowercase letters, digits, '-' and '_', at most 64 (a slug like mika-turns)",
+        )
     if kind in _BOUNDS[:4]:
         limit = _bounds(model, name)
         small = kind.startswith("greater")
-        return Problem(loc, f"{_shown(value)} is too {'small' if small else 'large'}",
-                       f"use a number {limit}" if limit else "change the number")
+        return Problem(
+            loc,
+            f"{_shown(value)} is too {'small' if small else 'large'}",
+            f"use a number {limit}" if limit else "change the number",
+        )
     if kind == "finite_number":
         return Problem(loc, f"{_shown(value)} is not a finite number", "write a number like 5 or 2.5")
     if kind == "too_short" and loc == ("shots",):
         return Problem(loc, "the storyboard has no shots", "add at least one shot under shots:")
     if kind in _KINDS:
-        shape, fix = _SHOT if len(loc) == 2 and loc[0] == "shots" else _SHAPES.get(name) or _shape(_KINDS[kind], value)
+        shape, fix = (
+            _SHOT if len(loc) == 2 and loc[0] == "shots" else _SHAPES.get(name) or _shape(_KINDS[kind], value)
+        )
         return Problem(loc, f"expected {shape}, got {_shown(value)}", fix)
     msg = str(err["msg"]).removeprefix("Value error, ")
     return Problem(loc, msg[:1].lower() + msg[1:], "see `shotlist schema` for what this field takes")
-

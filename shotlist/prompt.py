@@ -80,10 +80,16 @@ def dialects() -> dict[str, Dialect]:
     """The built-in dialects and their limits, from ``templates/dialects.json``."""
     raw = json.loads(resources.files(BUILTIN_PACKAGE).joinpath("dialects.json").read_text(encoding="utf-8"))
     return {
-        name: Dialect(name=name, words=(d["words"][0], d["words"][1]),
-                      img2vid_words=(d["img2vid_words"][0], d["img2vid_words"][1]),
-                      max_chars=int(d["max_chars"]), negative=bool(d["negative"]), source=str(d["source"]))
-        for name, d in raw.items() if not name.startswith("_")
+        name: Dialect(
+            name=name,
+            words=(d["words"][0], d["words"][1]),
+            img2vid_words=(d["img2vid_words"][0], d["img2vid_words"][1]),
+            max_chars=int(d["max_chars"]),
+            negative=bool(d["negative"]),
+            source=str(d["source"]),
+        )
+        for name, d in raw.items()
+        if not name.startswith("_")
     }
 
 
@@ -135,8 +141,10 @@ def render_prompt(project: Project, shot: ResolvedShot, dialect: str | None = No
         return None
     name = dialect or dialect_for_model(shot.model)
     if name not in dialects():
-        raise TemplateError(f"no prompt dialect '{name}'{did_you_mean(name, list(dialects()))}; "
-                            f"the dialects are: {', '.join(dialects())}")
+        raise TemplateError(
+            f"no prompt dialect '{name}'{did_you_mean(name, list(dialects()))}; "
+            f"the dialects are: {', '.join(dialects())}"
+        )
     spec = dialects()[name]
     negative = shot.negative if spec.negative else None
     limit = spec.max_chars
@@ -158,10 +166,14 @@ def render_prompt(project: Project, shot: ResolvedShot, dialect: str | None = No
         text = collapse(template.render(shot=template_context(shot), dialect=_dialect_context(spec)))
     except Exception as exc:  # anything a template does wrong is the template's error, shown at its line
         raise TemplateError(_located(exc, shot)) from None
-    return RenderedPrompt(shot.id, text, negative, name, str(template.filename), word_count(text), len(text), limit)
+    return RenderedPrompt(
+        shot.id, text, negative, name, str(template.filename), word_count(text), len(text), limit
+    )
 
 
-def render_all(project: Project, dialect: str | None = None) -> list[tuple[ResolvedShot, RenderedPrompt | None]]:
+def render_all(
+    project: Project, dialect: str | None = None
+) -> list[tuple[ResolvedShot, RenderedPrompt | None]]:
     """Every shot with its prompt, in storyboard order."""
     return [(shot, render_prompt(project, shot, dialect)) for shot in project.shots]
 
@@ -188,7 +200,9 @@ def template_context(shot: ResolvedShot) -> dict[str, Any]:
         "duration": shot.duration,
         "characters": characters,
         "refs": [_ref_name(r.name, r.look is not None) for r in shot.refs],
-        "dialogue": None if dialogue is None else {
+        "dialogue": None
+        if dialogue is None
+        else {
             "speaker": _speaker(dialogue.who, {c.name for c in shot.characters}),
             "says": _line(dialogue.says),
             "how": dialogue.how.strip() if dialogue.how else None,
@@ -198,7 +212,12 @@ def template_context(shot: ResolvedShot) -> dict[str, Any]:
 
 
 def _dialect_context(spec: Dialect) -> dict[str, Any]:
-    return {"name": spec.name, "words": list(spec.words), "max_chars": spec.max_chars, "negative": spec.negative}
+    return {
+        "name": spec.name,
+        "words": list(spec.words),
+        "max_chars": spec.max_chars,
+        "negative": spec.negative,
+    }
 
 
 def _speaker(who: str, characters: set[str]) -> str:
@@ -220,6 +239,7 @@ def _line(says: str) -> str:
 
 # -- filters: small text helpers every dialect needs, deterministic and side-effect free ------------
 
+
 def _sentence(value: Any) -> str:
     """Capitalised, ending in a full stop (an empty value stays empty)."""
     if value is None:
@@ -228,7 +248,7 @@ def _sentence(value: Any) -> str:
     if not text:
         return ""
     text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?…\"" else text + "."
+    return text if text[-1] in '.!?…"' else text + "."
 
 
 def _lcfirst(value: Any) -> str:
@@ -240,9 +260,34 @@ def _lcfirst(value: Any) -> str:
 
 _ARTICLES = {"a", "an", "the", "this", "that", "two", "three", "some"}
 _PREPOSITIONS = {
-    "in", "on", "at", "inside", "outside", "under", "over", "near", "by", "beside", "across", "along",
-    "through", "above", "below", "within", "amid", "among", "against", "into", "onto", "behind", "before",
-    "beneath", "around", "between", "from", "during",
+    "in",
+    "on",
+    "at",
+    "inside",
+    "outside",
+    "under",
+    "over",
+    "near",
+    "by",
+    "beside",
+    "across",
+    "along",
+    "through",
+    "above",
+    "below",
+    "within",
+    "amid",
+    "among",
+    "against",
+    "into",
+    "onto",
+    "behind",
+    "before",
+    "beneath",
+    "around",
+    "between",
+    "from",
+    "during",
 }
 
 
@@ -294,14 +339,23 @@ class _Loader(BaseLoader):
         if builtin.is_file():
             # stale as soon as the project adds its own template of that name
             local = self.root / rel
-            return builtin.read_text(encoding="utf-8"), f"shotlist/templates/{stem}.j2", lambda: not local.exists()
+            return (
+                builtin.read_text(encoding="utf-8"),
+                f"shotlist/templates/{stem}.j2",
+                lambda: not local.exists(),
+            )
         raise TemplateNotFound(template)
 
 
 @cache
 def _environment(root: Path) -> _Sandbox:
-    env = _Sandbox(loader=_Loader(root), undefined=StrictUndefined, autoescape=False,
-                   keep_trailing_newline=False, auto_reload=True)
+    env = _Sandbox(
+        loader=_Loader(root),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        auto_reload=True,
+    )
     env.filters.update(_FILTERS)
     return env
 
@@ -309,8 +363,10 @@ def _environment(root: Path) -> _Sandbox:
 def _not_found(root: Path, name: str, shot: ResolvedShot) -> str:
     local = sorted(p.stem for p in (root / "templates").glob("*.j2")) if (root / "templates").is_dir() else []
     known = sorted(set(local) | set(dialects()))
-    return (f"shot '{shot.id}': no template '{name}' in {root / 'templates'} or the built-in dialects"
-            f"{did_you_mean(name, known)}; templates: {', '.join(known)}")
+    return (
+        f"shot '{shot.id}': no template '{name}' in {root / 'templates'} or the built-in dialects"
+        f"{did_you_mean(name, known)}; templates: {', '.join(known)}"
+    )
 
 
 def _located(exc: BaseException, shot: ResolvedShot) -> str:

@@ -131,7 +131,9 @@ class Remote:
         dest = self._take(key, take.sha256)
         if self.fs.exists(dest):
             return
-        self._put_atomic(json.dumps({"recipe": recipe, **take.to_json()}, sort_keys=True, indent=1).encode(), dest)
+        self._put_atomic(
+            json.dumps({"recipe": recipe, **take.to_json()}, sort_keys=True, indent=1).encode(), dest
+        )
 
     def _put_atomic(self, data: bytes | Path, dest: str) -> None:
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
@@ -194,8 +196,14 @@ def _parallel(items: Iterable[str], work: Callable[[str], None], workers: int = 
             future.result()
 
 
-def push(store: Store, remote: Remote, pins: dict[str, str], *, all_takes: bool = False,
-         progress: Callable[[str, int], None] | None = None) -> Transfer:
+def push(
+    store: Store,
+    remote: Remote,
+    pins: dict[str, str],
+    *,
+    all_takes: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+) -> Transfer:
     """Upload the pinned takes (``pins``: recipe key → clip sha) or, with ``all_takes``, every take."""
     result = Transfer()
     wanted: dict[str, tuple[str, Take, dict[str, Any]]] = {}  # sha → (key, take, recipe)
@@ -224,8 +232,13 @@ def push(store: Store, remote: Remote, pins: dict[str, str], *, all_takes: bool 
     return result
 
 
-def pull(store: Store, remote: Remote, wanted: dict[str, str], *,
-         progress: Callable[[str, int], None] | None = None) -> Transfer:
+def pull(
+    store: Store,
+    remote: Remote,
+    wanted: dict[str, str],
+    *,
+    progress: Callable[[str, int], None] | None = None,
+) -> Transfer:
     """Download the clips ``wanted`` (recipe key → clip sha) that the local store lacks, with their takes."""
     result = Transfer()
 

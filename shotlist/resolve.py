@@ -222,7 +222,11 @@ class _Resolver:
             self.problem(loc, f"'{rel}' is a folder, not an image", "name the image file inside it")
             return None
         if not path.is_file():
-            self.problem(loc, f"image '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
+            self.problem(
+                loc,
+                f"image '{rel}' does not exist",
+                "check the path; it is relative to the storyboard's folder",
+            )
             return None
         found = _open_image(path)
         if isinstance(found, str):
@@ -233,21 +237,32 @@ class _Resolver:
         self.images[rel] = info
         return info
 
-    def source(self, value: str | FrameRef | None, loc: Loc, earlier: list[str]) -> ImageInfo | FrameRef | None:
+    def source(
+        self, value: str | FrameRef | None, loc: Loc, earlier: list[str]
+    ) -> ImageInfo | FrameRef | None:
         if value is None:
             return None
         if isinstance(value, FrameRef):
             if loc[:2] == ("shots", len(earlier)) and value.shot == self.board.shots[len(earlier)].id:
-                self.problem(loc + ("shot",), f"shot '{value.shot}' cannot start from its own clip",
-                             "name the earlier shot it continues")
+                self.problem(
+                    loc + ("shot",),
+                    f"shot '{value.shot}' cannot start from its own clip",
+                    "name the earlier shot it continues",
+                )
             elif value.shot not in earlier:
                 ids = [s.id for s in self.board.shots]
                 if value.shot in ids:
-                    self.problem(loc + ("shot",), f"shot '{value.shot}' comes later; a shot can only start from an earlier shot",
-                                 "move this shot after the one it continues")
+                    self.problem(
+                        loc + ("shot",),
+                        f"shot '{value.shot}' comes later; a shot can only start from an earlier shot",
+                        "move this shot after the one it continues",
+                    )
                 else:
-                    self.problem(loc + ("shot",), f"no shot '{value.shot}'{did_you_mean(value.shot, ids)}",
-                                 "name an earlier shot's id")
+                    self.problem(
+                        loc + ("shot",),
+                        f"no shot '{value.shot}'{did_you_mean(value.shot, ids)}",
+                        "name an earlier shot's id",
+                    )
             return value
         return self.image(value, loc)
 
@@ -258,14 +273,18 @@ class _Resolver:
             info = self.image(name, loc)
             return Ref(name=name, look=None, images=(info,)) if info else None
         chars = list(self.board.characters)
-        self.problem(loc, f"no character '{name}'{did_you_mean(name, chars)}",
-                     "define it under characters: or give an image path")
+        self.problem(
+            loc,
+            f"no character '{name}'{did_you_mean(name, chars)}",
+            "define it under characters: or give an image path",
+        )
         return None
 
     def character(self, name: str, loc: Loc) -> Ref:
         char = self.board.characters[name]
         images = tuple(
-            info for i, r in enumerate(char.ref)
+            info
+            for i, r in enumerate(char.ref)
             if (info := self.image(r, ("characters", name, "ref", i))) is not None
         )
         return Ref(name=name, look=char.look, images=images)
@@ -285,20 +304,32 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
     for i, shot in enumerate(board.shots):
         loc: Loc = ("shots", i)
         if shot.id in seen:
-            r.problem(loc + ("id",), f"shot id '{shot.id}' is already used by shots[{seen.index(shot.id)}]",
-                      "give every shot its own id")
+            r.problem(
+                loc + ("id",),
+                f"shot id '{shot.id}' is already used by shots[{seen.index(shot.id)}]",
+                "give every shot its own id",
+            )
         f = merged(board.defaults, shot)
         card = f.card
         image = f.image
         refs_in = list(f.refs or [])
         mode = f.mode or ("card" if card else "img2vid" if image else "ref2vid" if refs_in else "txt2vid")
         if mode == "img2vid" and image is None:
-            r.problem(loc + ("image",), "an img2vid shot needs an image",
-                      "add image: <file> or image: {shot: <earlier id>, frame: last}, or use mode: txt2vid")
+            r.problem(
+                loc + ("image",),
+                "an img2vid shot needs an image",
+                "add image: <file> or image: {shot: <earlier id>, frame: last}, or use mode: txt2vid",
+            )
         if mode == "ref2vid" and not refs_in:
-            r.problem(loc + ("refs",), "a ref2vid shot needs at least one reference", "add refs: [<character or image>]")
+            r.problem(
+                loc + ("refs",),
+                "a ref2vid shot needs at least one reference",
+                "add refs: [<character or image>]",
+            )
         if mode == "txt2vid" and image is not None:
-            r.problem(loc + ("image",), "a txt2vid shot has no source image", "use mode: img2vid, or remove image:")
+            r.problem(
+                loc + ("image",), "a txt2vid shot has no source image", "use mode: img2vid, or remove image:"
+            )
         if mode == "card" and card is None:
             r.problem(loc + ("card",), "a card shot needs a card", "add card: {title: ...}")
         style = f.style
@@ -309,8 +340,11 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
             elif " " in style.strip() or "," in style:
                 style_text = style  # inline text
             else:
-                r.problem(loc + ("style",), f"no style '{style}'{did_you_mean(style, list(board.styles))}",
-                          "define it under styles: or write the style text inline")
+                r.problem(
+                    loc + ("style",),
+                    f"no style '{style}'{did_you_mean(style, list(board.styles))}",
+                    "define it under styles: or write the style text inline",
+                )
         refs = tuple(x for j, name in enumerate(refs_in) if (x := r.ref(name, loc + ("refs", j))) is not None)
         audio = f.audio or ShotAudio()
         characters = [x for x in refs if x.look is not None]
@@ -325,28 +359,50 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
         if isinstance(trim, Trim):
             end = trim.end if trim.end is not None else duration
             if end > duration:
-                r.problem(loc + ("trim", "end"), f"trim ends at {end:g} s but the clip lasts {duration:g} s",
-                          "make trim.end at most the shot's duration")
+                r.problem(
+                    loc + ("trim", "end"),
+                    f"trim ends at {end:g} s but the clip lasts {duration:g} s",
+                    "make trim.end at most the shot's duration",
+                )
             elif trim.start >= end:
-                r.problem(loc + ("trim",), f"trim starts at {trim.start:g} s, at or after its end {end:g} s",
-                          "make trim.start smaller than trim.end")
+                r.problem(
+                    loc + ("trim",),
+                    f"trim starts at {trim.start:g} s, at or after its end {end:g} s",
+                    "make trim.start smaller than trim.end",
+                )
         rs = ResolvedShot(
-            id=shot.id, index=i, mode=str(mode), model=str(f.model or DEFAULT_MODEL), duration=duration,
+            id=shot.id,
+            index=i,
+            mode=str(mode),
+            model=str(f.model or DEFAULT_MODEL),
+            duration=duration,
             camera=f.camera or Camera(),
-            framing=f.framing, angle=f.angle,
-            subject=f.subject, action=f.action, scene=f.scene,
-            lighting=f.lighting, style=style_text,
-            motion=tuple(f.motion or ()), still=tuple(f.still or ()),
-            template=f.template, prompt=f.prompt, negative=f.negative,
+            framing=f.framing,
+            angle=f.angle,
+            subject=f.subject,
+            action=f.action,
+            scene=f.scene,
+            lighting=f.lighting,
+            style=style_text,
+            motion=tuple(f.motion or ()),
+            still=tuple(f.still or ()),
+            template=f.template,
+            prompt=f.prompt,
+            negative=f.negative,
             constraints=str(f.constraints or DEFAULT_CONSTRAINTS),
-            seed=f.seed, takes=int(f.takes or 1),
+            seed=f.seed,
+            takes=int(f.takes or 1),
             image=r.source(image, loc + ("image",), seen),
             end_image=r.source(f.end_image, loc + ("end_image",), seen),
-            refs=refs, audio=audio,
+            refs=refs,
+            audio=audio,
             transition=f.transition or Transition(),
             trim=trim,
-            fit=str(f.fit or "cover"), caption=f.caption, card=card,
-            lint_ignore=tuple(f.lint or ()), notes=f.notes,
+            fit=str(f.fit or "cover"),
+            caption=f.caption,
+            card=card,
+            lint_ignore=tuple(f.lint or ()),
+            notes=f.notes,
             characters=tuple(characters),
         )
         shots.append(rs)
@@ -370,7 +426,9 @@ def _from_defaults(board: Storyboard, problems: list[Problem]) -> list[Problem]:
         out.append(p)
     for (loc, message, fix), ids in inherited.items():
         named = ", ".join(f"'{i}'" for i in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        out.append(Problem(loc, f"{message} (in shot{'s' if len(ids) > 1 else ''} {named}, from defaults)", fix))
+        out.append(
+            Problem(loc, f"{message} (in shot{'s' if len(ids) > 1 else ''} {named}, from defaults)", fix)
+        )
     return out
 
 
@@ -383,10 +441,12 @@ def _check_transitions(r: _Resolver, shots: list[ResolvedShot]) -> None:
         mine = shot.trim.end - shot.trim.start if shot.trim and shot.trim.end else shot.duration
         if t.duration >= mine or t.duration >= nxt.duration:
             shorter = min(mine, nxt.duration)
-            r.problem(("shots", shot.index, "transition", "duration"),
-                      f"a {t.duration:g} s transition is not shorter than both shots "
-                      f"('{shot.id}' {mine:g} s, '{nxt.id}' {nxt.duration:g} s)",
-                      f"make it shorter than {shorter:g} s")
+            r.problem(
+                ("shots", shot.index, "transition", "duration"),
+                f"a {t.duration:g} s transition is not shorter than both shots "
+                f"('{shot.id}' {mine:g} s, '{nxt.id}' {nxt.duration:g} s)",
+                f"make it shorter than {shorter:g} s",
+            )
 
 
 def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
@@ -398,14 +458,21 @@ def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
         for i, p in enumerate(getattr(st, kind)):
             files.append((p.file, ("soundtrack", kind, i, "file")))
             if p.shot is not None and p.shot not in ids:
-                r.problem(("soundtrack", kind, i, "shot"), f"no shot '{p.shot}'{did_you_mean(p.shot, ids)}",
-                          "name a shot id from shots:")
+                r.problem(
+                    ("soundtrack", kind, i, "shot"),
+                    f"no shot '{p.shot}'{did_you_mean(p.shot, ids)}",
+                    "name a shot id from shots:",
+                )
     for rel, loc in files:
         path, why = confine(r.root, rel)
         if path is None:
             r.problem(loc, why or "refused", CONFINE_FIX)
         elif not path.is_file():
-            r.problem(loc, f"audio file '{rel}' does not exist", "check the path; it is relative to the storyboard's folder")
+            r.problem(
+                loc,
+                f"audio file '{rel}' does not exist",
+                "check the path; it is relative to the storyboard's folder",
+            )
     for name, char in board.characters.items():
         for i, ref in enumerate(char.ref):
             r.image(ref, ("characters", name, "ref", i))

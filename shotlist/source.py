@@ -60,29 +60,60 @@ def read_source(path: Path) -> Source:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise StoryboardError(path, [Problem((), "no storyboard here",
-                                             "give a project folder that holds storyboard.yaml, or the file itself "
-                                             "(`shotlist init` makes one)")]) from None
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (),
+                    "no storyboard here",
+                    "give a project folder that holds storyboard.yaml, or the file itself "
+                    "(`shotlist init` makes one)",
+                )
+            ],
+        ) from None
     except OSError as exc:
-        raise StoryboardError(path, [Problem((), f"cannot read the file: {exc.strerror or exc}",
-                                             "check that it is a readable file")]) from None
+        raise StoryboardError(
+            path,
+            [Problem((), f"cannot read the file: {exc.strerror or exc}", "check that it is a readable file")],
+        ) from None
     if len(raw) > MAX_BYTES:
-        raise StoryboardError(path, [Problem((), f"the file is {len(raw) // 1024} KiB; a storyboard is at most "
-                                                 f"{MAX_BYTES // 1024 // 1024} MiB", "split it or remove pasted data")])
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (),
+                    f"the file is {len(raw) // 1024} KiB; a storyboard is at most "
+                    f"{MAX_BYTES // 1024 // 1024} MiB",
+                    "split it or remove pasted data",
+                )
+            ],
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1: exc.start].decode("utf-8", "replace")) + 1
-        raise StoryboardError(path, [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8",
-                                             "save the file as UTF-8", line, col)],
-                              raw.decode("utf-8", "replace")) from None
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        raise StoryboardError(
+            path,
+            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
+            raw.decode("utf-8", "replace"),
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise StoryboardError(path, [Problem((), "the file holds a NUL byte; it is not a text file",
-                                             "save the storyboard as plain UTF-8 text", line, 1)])
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (),
+                    "the file holds a NUL byte; it is not a text file",
+                    "save the storyboard as plain UTF-8 text",
+                    line,
+                    1,
+                )
+            ],
+        )
     source = Source(path=path, text=text, data=None)
     try:
         source.data = _Builder(source).run(yaml.parse(text, Loader=_FAST_LOADER))
@@ -91,9 +122,19 @@ def read_source(path: Path) -> Source:
     except _Stop as stop:
         raise StoryboardError(path, [stop.problem], text) from None
     if source.data is None:
-        raise StoryboardError(path, [Problem((), "the storyboard is empty",
-                                             "start with 'version: 1' and a list of shots (see `shotlist init`)",
-                                             1, 1)], text)
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (),
+                    "the storyboard is empty",
+                    "start with 'version: 1' and a list of shots (see `shotlist init`)",
+                    1,
+                    1,
+                )
+            ],
+            text,
+        )
     return source
 
 
@@ -158,9 +199,12 @@ class _Builder:
     def run(self, events: Any) -> Any:
         # One dict lookup per event: this loop runs some 20,000 times for a 500-shot storyboard.
         handlers: dict[type, Any] = {
-            yaml.ScalarEvent: self.scalar, yaml.AliasEvent: self.alias,
-            yaml.MappingStartEvent: self.start, yaml.SequenceStartEvent: self.start,
-            yaml.MappingEndEvent: self.end, yaml.SequenceEndEvent: self.end,
+            yaml.ScalarEvent: self.scalar,
+            yaml.AliasEvent: self.alias,
+            yaml.MappingStartEvent: self.start,
+            yaml.SequenceStartEvent: self.start,
+            yaml.MappingEndEvent: self.end,
+            yaml.SequenceEndEvent: self.end,
             yaml.DocumentStartEvent: self.document,
         }
         for event in events:
@@ -172,9 +216,14 @@ class _Builder:
     def document(self, event: yaml.DocumentStartEvent) -> None:
         self.documents += 1
         if self.documents > 1:
-            raise _Stop(Problem((), "the file holds more than one YAML document",
-                                "remove the '---' line and everything after it, or move it to another file",
-                                *_at(event.start_mark)))
+            raise _Stop(
+                Problem(
+                    (),
+                    "the file holds more than one YAML document",
+                    "remove the '---' line and everything after it, or move it to another file",
+                    *_at(event.start_mark),
+                )
+            )
 
     # --- where the next value goes -------------------------------------------------------------
 
@@ -215,15 +264,29 @@ class _Builder:
         assert isinstance(top.value, dict)
         line, col = _at(mark)
         if key is _INVALID:
-            self.source.problems.append(Problem(top.loc, "a key must be a plain word, not a list or a mapping",
-                                                "write the key as text", line, col))
+            self.source.problems.append(
+                Problem(
+                    top.loc,
+                    "a key must be a plain word, not a list or a mapping",
+                    "write the key as text",
+                    line,
+                    col,
+                )
+            )
             top.key = _INVALID
             return
         loc = top.loc + (key,)
         if key in top.value:
             first = self.source.marks[loc][0]
-            self.source.problems.append(Problem(loc, f"duplicate key '{key}' (first on line {first})",
-                                                "keep one of them; YAML would silently use the last", line, col))
+            self.source.problems.append(
+                Problem(
+                    loc,
+                    f"duplicate key '{key}' (first on line {first})",
+                    "keep one of them; YAML would silently use the last",
+                    line,
+                    col,
+                )
+            )
             top.key = _INVALID
             return
         self.source.marks[loc] = (line, col)
@@ -234,8 +297,14 @@ class _Builder:
     def tick(self, mark: Any) -> None:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Stop(Problem((), f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
-                                "remove the repeated aliases (*name) or the pasted data", *_at(mark)))
+            raise _Stop(
+                Problem(
+                    (),
+                    f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
+                    "remove the repeated aliases (*name) or the pasted data",
+                    *_at(mark),
+                )
+            )
 
     def scalar(self, event: yaml.ScalarEvent) -> None:
         self.count += 1
@@ -246,9 +315,14 @@ class _Builder:
         if where is not None and where[1]:
             if not explicit and not event.style and event.value == "<<":
                 top = self.stack[-1]
-                self.source.problems.append(Problem(top.loc, "YAML merge keys (<<) are not supported",
-                                                    "write the keys out, or put shared shot fields under defaults:",
-                                                    *_at(event.start_mark)))
+                self.source.problems.append(
+                    Problem(
+                        top.loc,
+                        "YAML merge keys (<<) are not supported",
+                        "write the keys out, or put shared shot fields under defaults:",
+                        *_at(event.start_mark),
+                    )
+                )
                 top.key = _INVALID
                 return
             # A key is the text as written: `1:` and `on:` stay '1' and 'on', not 1 and True.
@@ -264,26 +338,46 @@ class _Builder:
         if not explicit and event.style:  # plain is None from PyYAML's parser, '' from libyaml's
             return event.value  # quoted or block text is always a string: the common case, kept cheap
         resolver: Any = _RESOLVER  # PyYAML's stubs leave resolve() untyped
-        tag = str(event.tag) if explicit else str(resolver.resolve(yaml.ScalarNode, event.value, event.implicit))
+        tag = (
+            str(event.tag)
+            if explicit
+            else str(resolver.resolve(yaml.ScalarNode, event.value, event.implicit))
+        )
         if tag == _STR:
             return event.value
         constructor = _CONSTRUCTORS.get(tag)
         if constructor is None:
-            raise _Stop(Problem(loc, f"unknown YAML tag '{_tag(event.tag)}'",
-                                "remove the tag; a storyboard holds plain text, numbers, lists and mappings",
-                                *_at(event.start_mark)))
+            raise _Stop(
+                Problem(
+                    loc,
+                    f"unknown YAML tag '{_tag(event.tag)}'",
+                    "remove the tag; a storyboard holds plain text, numbers, lists and mappings",
+                    *_at(event.start_mark),
+                )
+            )
         try:
             return constructor(_RESOLVER, yaml.ScalarNode(tag, event.value, style=event.style))
         except (yaml.YAMLError, ValueError, TypeError) as exc:
-            raise _Stop(Problem(loc, f"cannot read this value: {exc}",
-                                "write it as plain text in quotes", *_at(event.start_mark))) from None
+            raise _Stop(
+                Problem(
+                    loc,
+                    f"cannot read this value: {exc}",
+                    "write it as plain text in quotes",
+                    *_at(event.start_mark),
+                )
+            ) from None
 
     def alias(self, event: yaml.AliasEvent) -> None:
         where = self.next_loc(event.start_mark)
         if event.anchor not in self.anchors:  # libyaml lets an undefined alias through to the composer
-            raise _Stop(Problem(where[0] if where else (), f"the alias '*{event.anchor}' refers to no anchor",
-                                f"define '&{event.anchor}' earlier in the file, or write the value out",
-                                *_at(event.start_mark)))
+            raise _Stop(
+                Problem(
+                    where[0] if where else (),
+                    f"the alias '*{event.anchor}' refers to no anchor",
+                    f"define '&{event.anchor}' earlier in the file, or write the value out",
+                    *_at(event.start_mark),
+                )
+            )
         value, size = self.anchors[event.anchor]
         # Shared, not copied: the count stands for the expansion, so a bomb is stopped before it costs.
         self.count += size - 1
@@ -299,20 +393,34 @@ class _Builder:
     def start(self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent) -> None:
         self.tick(event.start_mark)
         if len(self.stack) >= MAX_DEPTH:
-            raise _Stop(Problem((), f"the document nests deeper than {MAX_DEPTH} levels",
-                                "flatten it; a storyboard needs only a few levels", *_at(event.start_mark)))
+            raise _Stop(
+                Problem(
+                    (),
+                    f"the document nests deeper than {MAX_DEPTH} levels",
+                    "flatten it; a storyboard needs only a few levels",
+                    *_at(event.start_mark),
+                )
+            )
         if event.tag and event.tag not in _STANDARD:
             where = self.next_loc(event.start_mark)
-            raise _Stop(Problem(where[0] if where else (), f"unknown YAML tag '{_tag(event.tag)}'",
-                                "remove the tag; a storyboard holds plain text, numbers, lists and mappings",
-                                *_at(event.start_mark)))
+            raise _Stop(
+                Problem(
+                    where[0] if where else (),
+                    f"unknown YAML tag '{_tag(event.tag)}'",
+                    "remove the tag; a storyboard holds plain text, numbers, lists and mappings",
+                    *_at(event.start_mark),
+                )
+            )
         where = self.next_loc(event.start_mark)
         is_key = where is not None and where[1]
         # A collection used as a key gets a loc of its own, so its insides never pass for real keys.
         loc: Loc = () if where is None else self.stack[-1].loc + ("?",) if is_key else where[0]
         container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
-        self.stack.append(_Frame(loc, container, event.anchor, self.count, is_key=bool(is_key),
-                                 key_mark=_at(event.start_mark)))
+        self.stack.append(
+            _Frame(
+                loc, container, event.anchor, self.count, is_key=bool(is_key), key_mark=_at(event.start_mark)
+            )
+        )
 
     def end(self, event: Any = None) -> None:
         frame = self.stack.pop()
@@ -345,25 +453,47 @@ class _Mark:
 
 # --- YAML syntax errors, in words a person can act on ---------------------------------------------
 
-_INDENT = ("the indentation does not line up with the lines above",
-           "indent this line with spaces to line up with the keys or '- ' items it belongs with")
+_INDENT = (
+    "the indentation does not line up with the lines above",
+    "indent this line with spaces to line up with the keys or '- ' items it belongs with",
+)
 
 _SYNTAX: list[tuple[str, str, str]] = [
     ("tab", "a tab character; YAML indents with spaces only", "replace the tab with spaces"),
-    ("mapping values are not allowed", "a ':' YAML cannot place here (bad indentation, or ': ' inside an unquoted value)",
-     "line this key up with the keys above it, or put the value in quotes"),
-    ("could not find expected ':'", "a line inside a mapping with no 'key:' (or a quote that is not closed)",
-     "add the ':' after the key, or close the quote"),
+    (
+        "mapping values are not allowed",
+        "a ':' YAML cannot place here (bad indentation, or ': ' inside an unquoted value)",
+        "line this key up with the keys above it, or put the value in quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "a line inside a mapping with no 'key:' (or a quote that is not closed)",
+        "add the ':' after the key, or close the quote",
+    ),
     ("expected <block end>", *_INDENT),
     ("did not find expected key", *_INDENT),
-    ("did not find expected '-' indicator", "a list item that does not line up with the other '- ' items",
-     "indent it like the items above it"),
+    (
+        "did not find expected '-' indicator",
+        "a list item that does not line up with the other '- ' items",
+        "indent it like the items above it",
+    ),
     ("did not find expected node content", "a value is missing here", "write a value, or quote the text"),
-    ("expected ',' or ']'", "a '[' list is not closed", "close it with ']' (and quote items that hold ',' or ':')"),
-    ("expected ',' or '}'", "a '{' mapping is not closed", "close it with '}' (and quote values that hold ',' or ':')"),
+    (
+        "expected ',' or ']'",
+        "a '[' list is not closed",
+        "close it with ']' (and quote items that hold ',' or ':')",
+    ),
+    (
+        "expected ',' or '}'",
+        "a '{' mapping is not closed",
+        "close it with '}' (and quote values that hold ',' or ':')",
+    ),
     ("found unexpected end of stream", "a quote is not closed", "close the quote"),
-    ("found undefined alias", "an alias (*name) that refers to no anchor",
-     "define &name earlier in the file, or write the value out"),
+    (
+        "found undefined alias",
+        "an alias (*name) that refers to no anchor",
+        "define &name earlier in the file, or write the value out",
+    ),
     ("that cannot start any token", "this character cannot start a plain value", "put the value in quotes"),
 ]
 
@@ -379,17 +509,22 @@ def _syntax_problem(text: str, fast_error: yaml.YAMLError) -> Problem:
     if isinstance(error, yaml.reader.ReaderError):
         pos = min(error.position, len(text))
         code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "?")
-        return Problem((), f"the control character U+{code:04X} is not allowed in a YAML file",
-                       "delete it (it is invisible in most editors; it often comes from a paste)",
-                       text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1)
+        return Problem(
+            (),
+            f"the control character U+{code:04X} is not allowed in a YAML file",
+            "delete it (it is invisible in most editors; it often comes from a paste)",
+            text.count("\n", 0, pos) + 1,
+            pos - (text.rfind("\n", 0, pos) + 1) + 1,
+        )
     if not isinstance(error, yaml.MarkedYAMLError):
         return Problem((), f"invalid YAML: {error}", "check the file's syntax")
     problem = (error.problem or "invalid YAML").strip()
     context = (error.context or "").strip()
     mark = error.problem_mark
     # Where the broken construct began is more useful than where the parser gave up on it.
-    if error.context_mark is not None and ("quoted scalar" in context or "flow" in context
-                                           or "could not find expected ':'" in problem):
+    if error.context_mark is not None and (
+        "quoted scalar" in context or "flow" in context or "could not find expected ':'" in problem
+    ):
         mark = error.context_mark
     line: int | None = mark.line + 1 if mark is not None else None
     col: int | None = mark.column + 1 if mark is not None else None
@@ -403,4 +538,6 @@ def _syntax_problem(text: str, fast_error: yaml.YAMLError) -> Problem:
     for needle, message, fix in _SYNTAX:
         if needle in problem or needle in context:
             return Problem((), message, fix, line, col)
-    return Problem((), f"invalid YAML: {problem}", "check the indentation and quoting on this line", line, col)
+    return Problem(
+        (), f"invalid YAML: {problem}", "check the indentation and quoting on this line", line, col
+    )

@@ -52,17 +52,33 @@ class Take:
     facts: ClipFacts
 
     def to_json(self) -> dict[str, Any]:
-        return {"take": self.take, "sha256": self.sha256, "shot": self.shot, "backend": self.backend,
-                "model": self.model, "job": self.job, "cost": self.cost, "cost_is_estimate": self.cost_is_estimate,
-                "time": self.time, "facts": self.facts.to_json()}
+        return {
+            "take": self.take,
+            "sha256": self.sha256,
+            "shot": self.shot,
+            "backend": self.backend,
+            "model": self.model,
+            "job": self.job,
+            "cost": self.cost,
+            "cost_is_estimate": self.cost_is_estimate,
+            "time": self.time,
+            "facts": self.facts.to_json(),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Take:
-        return cls(take=int(d["take"]), sha256=str(d["sha256"]), shot=str(d.get("shot", "")),
-                   backend=str(d["backend"]), model=str(d["model"]), job=str(d.get("job", "")),
-                   cost=None if d.get("cost") is None else float(d["cost"]),
-                   cost_is_estimate=bool(d.get("cost_is_estimate", False)), time=str(d.get("time", "")),
-                   facts=ClipFacts.from_json(dict(d.get("facts", {}))))
+        return cls(
+            take=int(d["take"]),
+            sha256=str(d["sha256"]),
+            shot=str(d.get("shot", "")),
+            backend=str(d["backend"]),
+            model=str(d["model"]),
+            job=str(d.get("job", "")),
+            cost=None if d.get("cost") is None else float(d["cost"]),
+            cost_is_estimate=bool(d.get("cost_is_estimate", False)),
+            time=str(d.get("time", "")),
+            facts=ClipFacts.from_json(dict(d.get("facts", {}))),
+        )
 
 
 @dataclass
@@ -187,8 +203,12 @@ class Store:
         raw = durable.read_json(self._entry_path(key))
         e = None
         if isinstance(raw, dict):
-            e = Recipe(key=key, shot=str(raw.get("shot", "")), recipe=dict(raw.get("recipe", {})),
-                       takes=[Take.from_json(t) for t in raw.get("takes", [])])
+            e = Recipe(
+                key=key,
+                shot=str(raw.get("shot", "")),
+                recipe=dict(raw.get("recipe", {})),
+                takes=[Take.from_json(t) for t in raw.get("takes", [])],
+            )
         self._entries[key] = e
         return e
 
@@ -200,15 +220,21 @@ class Store:
     def add_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
         """Record a stored clip as the newest take of ``key`` (its object must already be stored)."""
         old = self.entry(key)
-        e = Recipe(key=key, shot=take.shot, recipe=old.recipe if old else recipe,
-                   takes=[take] + [t for t in (old.takes if old else []) if t.take != take.take])
+        e = Recipe(
+            key=key,
+            shot=take.shot,
+            recipe=old.recipe if old else recipe,
+            takes=[take] + [t for t in (old.takes if old else []) if t.take != take.take],
+        )
         self._write(e)
 
     def remove_takes(self, key: str, shas: set[str]) -> None:
         old = self.entry(key)
         if old is None:
             return
-        e = Recipe(key=key, shot=old.shot, recipe=old.recipe, takes=[t for t in old.takes if t.sha256 not in shas])
+        e = Recipe(
+            key=key, shot=old.shot, recipe=old.recipe, takes=[t for t in old.takes if t.sha256 not in shas]
+        )
         if e.takes:
             self._write(e)
         else:
@@ -216,8 +242,10 @@ class Store:
             self._entries[key] = None
 
     def _write(self, e: Recipe) -> None:
-        durable.write_json(self._entry_path(e.key), {"shot": e.shot, "recipe": e.recipe,
-                                                     "takes": [t.to_json() for t in e.takes]})
+        durable.write_json(
+            self._entry_path(e.key),
+            {"shot": e.shot, "recipe": e.recipe, "takes": [t.to_json() for t in e.takes]},
+        )
         self._entries[e.key] = e
 
     def entries(self) -> Iterator[Recipe]:
@@ -246,8 +274,9 @@ class Store:
     # --- one writer at a time ------------------------------------------------------------------
 
     @contextmanager
-    def locked(self, purpose: str, *, timeout: float | None = None,
-               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    def locked(
+        self, purpose: str, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         """Hold the store for ``purpose``; wait for another process (saying who) or raise StoreBusy after ``timeout``."""
         from filelock import FileLock, Timeout
 
@@ -260,14 +289,18 @@ class Store:
         except Timeout:
             who = _holder_text(holder)
             if timeout is not None and timeout <= 0:
-                raise StoreBusy(f"{who} is using this project's store ({self.dir}); try again when it has finished") from None
+                raise StoreBusy(
+                    f"{who} is using this project's store ({self.dir}); try again when it has finished"
+                ) from None
             if on_wait is not None:
                 on_wait(f"waiting for {who} to finish with this project's store…")
             try:
                 lock.acquire(timeout=-1 if timeout is None else timeout)
             except Timeout:
-                raise StoreBusy(f"{who} still holds this project's store after {timeout:g} s; "
-                                "try again when it has finished") from None
+                raise StoreBusy(
+                    f"{who} still holds this project's store after {timeout:g} s; "
+                    "try again when it has finished"
+                ) from None
         try:
             # Only read to name the holder in a message: not worth an fsync.
             durable.write_json(holder, {"pid": os.getpid(), "purpose": purpose, "since": now()}, sync=False)
@@ -290,4 +323,3 @@ def _ignore_in_git(store_dir: Path) -> None:
     marker = store_dir / ".gitignore"
     if not marker.exists():
         durable.write_text(marker, "*\n")
-

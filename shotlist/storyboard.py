@@ -18,8 +18,15 @@ STORYBOARD_VERSION = 1
 
 Mode = Literal["txt2vid", "img2vid", "ref2vid", "card"]
 Framing = Literal[
-    "extreme-close-up", "close-up", "medium-close-up", "medium", "medium-wide", "wide", "extreme-wide",
-    "over-the-shoulder", "pov",
+    "extreme-close-up",
+    "close-up",
+    "medium-close-up",
+    "medium",
+    "medium-wide",
+    "wide",
+    "extreme-wide",
+    "over-the-shoulder",
+    "pov",
 ]
 Angle = Literal["eye-level", "low", "high", "overhead", "dutch"]
 Speed = Literal["slow", "medium", "fast"]
@@ -27,39 +34,148 @@ Fit = Literal["cover", "contain"]
 
 #: One camera move per shot, from a fixed vocabulary that every dialect knows how to phrase.
 CAMERA_MOVES: tuple[str, ...] = (
-    "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out",
-    "truck-left", "truck-right", "pedestal-up", "pedestal-down", "zoom-in", "zoom-out",
-    "orbit-left", "orbit-right", "crane-up", "crane-down", "tracking", "handheld",
+    "static",
+    "pan-left",
+    "pan-right",
+    "tilt-up",
+    "tilt-down",
+    "dolly-in",
+    "dolly-out",
+    "truck-left",
+    "truck-right",
+    "pedestal-up",
+    "pedestal-down",
+    "zoom-in",
+    "zoom-out",
+    "orbit-left",
+    "orbit-right",
+    "crane-up",
+    "crane-down",
+    "tracking",
+    "handheld",
 )
 CameraMove = Literal[
-    "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out",
-    "truck-left", "truck-right", "pedestal-up", "pedestal-down", "zoom-in", "zoom-out",
-    "orbit-left", "orbit-right", "crane-up", "crane-down", "tracking", "handheld",
+    "static",
+    "pan-left",
+    "pan-right",
+    "tilt-up",
+    "tilt-down",
+    "dolly-in",
+    "dolly-out",
+    "truck-left",
+    "truck-right",
+    "pedestal-up",
+    "pedestal-down",
+    "zoom-in",
+    "zoom-out",
+    "orbit-left",
+    "orbit-right",
+    "crane-up",
+    "crane-down",
+    "tracking",
+    "handheld",
 ]
 
 RESOLUTIONS: dict[str, int] = {"480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
-ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5), "21:9": (21, 9)}
+ASPECTS: dict[str, tuple[int, int]] = {
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "1:1": (1, 1),
+    "4:5": (4, 5),
+    "21:9": (21, 9),
+}
 
 #: Words people write for a move, and the move of our vocabulary they mean (for "did you mean").
 CAMERA_SYNONYMS: dict[str, str] = {
-    "push-in": "dolly-in", "pull-out": "dolly-out", "pull-back": "dolly-out", "push": "dolly-in",
-    "fixed": "static", "still": "static", "locked": "static", "locked-off": "static", "none": "static",
-    "track": "tracking", "follow": "tracking", "hand-held": "handheld", "shaky": "handheld",
-    "boom-up": "crane-up", "boom-down": "crane-down", "jib-up": "crane-up", "jib-down": "crane-down",
-    "zoom": "zoom-in", "pan": "pan-left", "tilt": "tilt-up", "orbit": "orbit-left", "arc": "orbit-left",
-    "dolly": "dolly-in", "truck": "truck-left", "crane": "crane-up", "pedestal": "pedestal-up",
+    "push-in": "dolly-in",
+    "pull-out": "dolly-out",
+    "pull-back": "dolly-out",
+    "push": "dolly-in",
+    "fixed": "static",
+    "still": "static",
+    "locked": "static",
+    "locked-off": "static",
+    "none": "static",
+    "track": "tracking",
+    "follow": "tracking",
+    "hand-held": "handheld",
+    "shaky": "handheld",
+    "boom-up": "crane-up",
+    "boom-down": "crane-down",
+    "jib-up": "crane-up",
+    "jib-down": "crane-down",
+    "zoom": "zoom-in",
+    "pan": "pan-left",
+    "tilt": "tilt-up",
+    "orbit": "orbit-left",
+    "arc": "orbit-left",
+    "dolly": "dolly-in",
+    "truck": "truck-left",
+    "crane": "crane-up",
+    "pedestal": "pedestal-up",
 }
 
 #: Every transition of ffmpeg's xfade filter (vf_xfade.c); the edit renders them with xfade and its tests
 #: check this list against the shipped binary.
 XFADE_TRANSITIONS: tuple[str, ...] = (
-    "fade", "wipeleft", "wiperight", "wipeup", "wipedown", "slideleft", "slideright", "slideup", "slidedown",
-    "circlecrop", "rectcrop", "distance", "fadeblack", "fadewhite", "radial", "smoothleft", "smoothright",
-    "smoothup", "smoothdown", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
-    "dissolve", "pixelize", "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice",
-    "hblur", "fadegrays", "wipetl", "wipetr", "wipebl", "wipebr", "squeezeh", "squeezev", "zoomin", "fadefast",
-    "fadeslow", "hlwind", "hrwind", "vuwind", "vdwind", "coverleft", "coverright", "coverup", "coverdown",
-    "revealleft", "revealright", "revealup", "revealdown",
+    "fade",
+    "wipeleft",
+    "wiperight",
+    "wipeup",
+    "wipedown",
+    "slideleft",
+    "slideright",
+    "slideup",
+    "slidedown",
+    "circlecrop",
+    "rectcrop",
+    "distance",
+    "fadeblack",
+    "fadewhite",
+    "radial",
+    "smoothleft",
+    "smoothright",
+    "smoothup",
+    "smoothdown",
+    "circleopen",
+    "circleclose",
+    "vertopen",
+    "vertclose",
+    "horzopen",
+    "horzclose",
+    "dissolve",
+    "pixelize",
+    "diagtl",
+    "diagtr",
+    "diagbl",
+    "diagbr",
+    "hlslice",
+    "hrslice",
+    "vuslice",
+    "vdslice",
+    "hblur",
+    "fadegrays",
+    "wipetl",
+    "wipetr",
+    "wipebl",
+    "wipebr",
+    "squeezeh",
+    "squeezev",
+    "zoomin",
+    "fadefast",
+    "fadeslow",
+    "hlwind",
+    "hrwind",
+    "vuwind",
+    "vdwind",
+    "coverleft",
+    "coverright",
+    "coverup",
+    "coverdown",
+    "revealleft",
+    "revealright",
+    "revealup",
+    "revealdown",
 )
 #: Transition types: a hard cut, or one of ffmpeg's xfade transitions.
 TRANSITIONS: tuple[str, ...] = ("cut", *XFADE_TRANSITIONS)
@@ -69,7 +185,9 @@ _WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _SEVERAL_MOVES = re.compile(r",|\+|/|&|;|\bthen\b|\band\b")
 
 
-def closest(word: str, choices: list[str] | tuple[str, ...], synonyms: dict[str, str] | None = None) -> str | None:
+def closest(
+    word: str, choices: list[str] | tuple[str, ...], synonyms: dict[str, str] | None = None
+) -> str | None:
     """The choice a mistyped ``word`` most likely meant, or None."""
     key = word.strip().lower().replace(" ", "-").replace("_", "-")
     if synonyms and key in synonyms:
@@ -90,15 +208,19 @@ def _one_camera_move(value: Any) -> Any:
     if isinstance(value, list):
         moves = [str(v) for v in value]
         first = moves[0] if moves else "static"
-        raise user_error(f"a list of moves [{', '.join(moves)}] — one camera move per shot",
-                         f"keep one move (camera: {first}) and give each other move a shot of its own")
+        raise user_error(
+            f"a list of moves [{', '.join(moves)}] — one camera move per shot",
+            f"keep one move (camera: {first}) and give each other move a shot of its own",
+        )
     if not isinstance(value, str):
         return value
     move = value.strip()
     if _SEVERAL_MOVES.search(move):
         first = re.split(r"[,+/&;]|\bthen\b|\band\b", move)[0].strip() or "static"
-        raise user_error(f"'{move}' — one camera move per shot",
-                         f"keep one move (camera: {first}) and give each other move a shot of its own")
+        raise user_error(
+            f"'{move}' — one camera move per shot",
+            f"keep one move (camera: {first}) and give each other move a shot of its own",
+        )
     if move not in CAMERA_MOVES:
         guess = closest(move, CAMERA_MOVES, CAMERA_SYNONYMS)
         hint = f" — did you mean '{guess}'?" if guess else ""
@@ -168,9 +290,11 @@ class Transition(Strict):
         if value not in TRANSITIONS:
             guess = closest(value, TRANSITIONS)
             hint = f" — did you mean '{guess}'?" if guess else ""
-            raise user_error(f"'{value}' is not a transition{hint}",
-                             "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...) or a slide "
-                             "(slideleft, ...): ffmpeg's xfade names")
+            raise user_error(
+                f"'{value}' is not a transition{hint}",
+                "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...) or a slide "
+                "(slideleft, ...): ffmpeg's xfade names",
+            )
         return value
 
 
@@ -275,8 +399,10 @@ class Output(Strict):
             return value
         guess = closest(value, tuple(RESOLUTIONS))
         hint = f" — did you mean '{guess}'?" if guess else ""
-        raise user_error(f"'{value}' is not a resolution{hint}",
-                         f"use one of {', '.join(RESOLUTIONS)}, or width x height like 1280x720")
+        raise user_error(
+            f"'{value}' is not a resolution{hint}",
+            f"use one of {', '.join(RESOLUTIONS)}, or width x height like 1280x720",
+        )
 
     def size(self) -> tuple[int, int]:
         """Width and height in pixels (even numbers, as H.264 with yuv420p needs)."""
@@ -314,8 +440,10 @@ class Placement(Strict):
     def _one_anchor(self) -> Placement:
         if (self.at is None) == (self.shot is None):
             both = self.at is not None
-            raise user_error("both 'at' and 'shot' are given" if both else "neither 'at' nor 'shot' is given",
-                             "give exactly one: at: <seconds on the cut>, or shot: <shot id>")
+            raise user_error(
+                "both 'at' and 'shot' are given" if both else "neither 'at' nor 'shot' is given",
+                "give exactly one: at: <seconds on the cut>, or shot: <shot id>",
+            )
         return self
 
 
@@ -383,8 +511,10 @@ class Storyboard(Strict):
 def version_problem(value: Any) -> tuple[str, str]:
     """(message, fix) for a ``version:`` this shotlist cannot read."""
     if isinstance(value, int) and not isinstance(value, bool) and value > STORYBOARD_VERSION:
-        return (f"version {value} is newer than this shotlist reads (version {STORYBOARD_VERSION})",
-                "upgrade shotlist (pip install -U shotlist)")
+        return (
+            f"version {value} is newer than this shotlist reads (version {STORYBOARD_VERSION})",
+            "upgrade shotlist (pip install -U shotlist)",
+        )
     shown = f"'{value}'" if isinstance(value, str) else "nothing" if value is None else str(value).lower()
     return f"version {shown} is not a storyboard version", f"write version: {STORYBOARD_VERSION}"
 
@@ -419,12 +549,25 @@ def json_schema() -> dict[str, Any]:
     for name in ("ShotFields", "Shot"):
         props = defs[name]["properties"]
         for key in ("motion", "still", "refs", "lint"):
-            props[key] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
-                                    {"type": "null"}], "default": None, "title": props[key].get("title", key)}
+            props[key] = {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "null"},
+                ],
+                "default": None,
+                "title": props[key].get("title", key),
+            }
     char = defs["Character"]["properties"]
-    char["ref"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-                   "title": "Ref", "description": "reference images of the character"}
+    char["ref"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "title": "Ref",
+        "description": "reference images of the character",
+    }
     schema = widen(schema)
-    schema["properties"]["version"] = {"const": STORYBOARD_VERSION, "title": "Version",
-                                       "description": "the storyboard language version"}
+    schema["properties"]["version"] = {
+        "const": STORYBOARD_VERSION,
+        "title": "Version",
+        "description": "the storyboard language version",
+    }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -116,17 +116,36 @@ def assemble(project: Project, clips: dict[str, Clip]) -> Timeline:
             length = max(available - src_in, 1)
         last = k == len(project.shots) - 1
         t = 0 if last or shot.transition.type == "cut" else frames_of(shot.transition.duration, fps)
-        items.append(Item(shot=shot.id, clip=clip, src_in=src_in, length=length, start=start, fit=shot.fit,
-                          audio=shot.audio, transition="cut" if t == 0 else shot.transition.type,
-                          transition_frames=t))
+        items.append(
+            Item(
+                shot=shot.id,
+                clip=clip,
+                src_in=src_in,
+                length=length,
+                start=start,
+                fit=shot.fit,
+                audio=shot.audio,
+                transition="cut" if t == 0 else shot.transition.type,
+                transition_frames=t,
+            )
+        )
         start += length - t
     for prev, item in zip(items, items[1:], strict=False):
         if prev.transition_frames >= min(prev.length, item.length):
-            raise TimelineError(f"the transition after '{prev.shot}' ({prev.transition_frames} frames) is not shorter "
-                                f"than both of its shots ({prev.length} and {item.length} frames)")
-    tl = Timeline(fps=fps, width=width, height=height, items=items,
-                  fade_in=frames_of(board.output.fade_in, fps), fade_out=frames_of(board.output.fade_out, fps),
-                  loudness_lufs=board.soundtrack.loudness_lufs, true_peak_db=board.soundtrack.true_peak_db)
+            raise TimelineError(
+                f"the transition after '{prev.shot}' ({prev.transition_frames} frames) is not shorter "
+                f"than both of its shots ({prev.length} and {item.length} frames)"
+            )
+    tl = Timeline(
+        fps=fps,
+        width=width,
+        height=height,
+        items=items,
+        fade_in=frames_of(board.output.fade_in, fps),
+        fade_out=frames_of(board.output.fade_out, fps),
+        loudness_lufs=board.soundtrack.loudness_lufs,
+        true_peak_db=board.soundtrack.true_peak_db,
+    )
     by_id = {i.shot: i for i in items}
     st = board.soundtrack
     if st.music:
@@ -134,9 +153,15 @@ def assemble(project: Project, clips: dict[str, Clip]) -> Timeline:
         tl.music_path = project.file(st.music.file)
     for kind, placements in (("voiceover", st.voiceover), ("effect", st.effects)):
         for p in placements:
-            at = Fraction(p.at).limit_denominator(10**6) if p.at is not None else tl.seconds(by_id[str(p.shot)].start)
+            at = (
+                Fraction(p.at).limit_denominator(10**6)
+                if p.at is not None
+                else tl.seconds(by_id[str(p.shot)].start)
+            )
             at += Fraction(p.offset).limit_denominator(10**6)
-            tl.placed.append(Placed(kind=kind, path=project.file(p.file), start=max(at, Fraction(0)), gain_db=p.gain_db))
+            tl.placed.append(
+                Placed(kind=kind, path=project.file(p.file), start=max(at, Fraction(0)), gain_db=p.gain_db)
+            )
     tl.captions = _captions(project, items, fps)
     return tl
 

@@ -33,5 +33,3 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield "s3://clips/team-project"
     finally:
         server.stop()
-
-

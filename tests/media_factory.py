@@ -16,31 +16,59 @@ from shotlist.media import ffmpeg_exe, probe
 
 #: Colours far apart in RGB, so frames from different shots never look alike after compression.
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (255, 0, 0), "green": (0, 128, 0), "blue": (0, 0, 255),  # ffmpeg's green is HTML green
-    "yellow": (255, 255, 0), "magenta": (255, 0, 255), "cyan": (0, 255, 255),
-    "white": (255, 255, 255), "black": (0, 0, 0),
+    "red": (255, 0, 0),
+    "green": (0, 128, 0),
+    "blue": (0, 0, 255),  # ffmpeg's green is HTML green
+    "yellow": (255, 255, 0),
+    "magenta": (255, 0, 255),
+    "cyan": (0, 255, 255),
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
 }
 
 
 def ffmpeg(*args: str) -> str:
     """Run ffmpeg quietly; return stderr; raise CalledProcessError with stderr on failure."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise subprocess.CalledProcessError(out.returncode, args, out.stdout, out.stderr)
     return out.stderr
 
 
-def make_clip(path: Path, colour: str = "red", *, size: str = "320x180", fps: int | str = 24,
-              seconds: float = 2.0, audio: bool = True, sample_rate: int = 48000, channels: int = 2,
-              tone: int = 440) -> Path:
+def make_clip(
+    path: Path,
+    colour: str = "red",
+    *,
+    size: str = "320x180",
+    fps: int | str = 24,
+    seconds: float = 2.0,
+    audio: bool = True,
+    sample_rate: int = 48000,
+    channels: int = 2,
+    tone: int = 440,
+) -> Path:
     """An H.264 MP4 of one colour (plus a sine tone unless ``audio=False``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     args = ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={seconds}"]
     if audio:
         layout = "mono" if channels == 1 else "stereo"
-        args += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate={sample_rate}:duration={seconds}",
-                 "-af", f"aformat=channel_layouts={layout}", "-c:a", "aac", "-b:a", "64k"]
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={tone}:sample_rate={sample_rate}:duration={seconds}",
+            "-af",
+            f"aformat=channel_layouts={layout}",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+        ]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest", str(path)]
     ffmpeg(*args)
     return path
@@ -49,8 +77,17 @@ def make_clip(path: Path, colour: str = "red", *, size: str = "320x180", fps: in
 def make_tone(path: Path, *, seconds: float = 4.0, frequency: int = 220, sample_rate: int = 44100) -> Path:
     """An audio-only file (a sine), e.g. a music bed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ffmpeg("-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={sample_rate}:duration={seconds}",
-           "-c:a", "aac", "-b:a", "96k", str(path))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={frequency}:sample_rate={sample_rate}:duration={seconds}",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        str(path),
+    )
     return path
 
 
@@ -62,9 +99,30 @@ def clip_of(shot: str, path: Path) -> Clip:
 
 def frame_rgb(video: Path, seconds: float) -> tuple[int, int, int]:
     """Mean RGB of the frame shown at ``seconds`` (decoded by ffmpeg, scaled to one pixel)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{seconds:.4f}",
-                          "-i", str(video), "-frames:v", "1", "-vf", "scale=1:1:flags=area", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-ss",
+            f"{seconds:.4f}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=1:1:flags=area",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
     r, g, b = out.stdout[:3]
     return r, g, b
 

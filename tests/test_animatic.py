@@ -41,28 +41,51 @@ def solid(tmp_path: Path, name: str, color: tuple[int, int, int]) -> Path:
     return path
 
 
-def make_spec(mode: str = "txt2vid", *, move: Any = "static", duration: float = 1.0, fps: int = 24,
-              inputs: tuple[MediaInput, ...] = (), params: dict[str, Any] | None = None,
-              size: tuple[int, int] = (W, H)) -> ShotSpec:
+def make_spec(
+    mode: str = "txt2vid",
+    *,
+    move: Any = "static",
+    duration: float = 1.0,
+    fps: int = 24,
+    inputs: tuple[MediaInput, ...] = (),
+    params: dict[str, Any] | None = None,
+    size: tuple[int, int] = (W, H),
+) -> ShotSpec:
     if params is None:
-        params = {"camera": {"move": move, "speed": "medium"} if isinstance(move, str) else move,
-                  "title": "A kitsune mask", "subtitle": "rests on moss-covered stone",
-                  "caption": "close-up: a kitsune mask rests on moss-covered stone",
-                  "dialogue": 'mika (whispers softly): "Hey, I missed you"'}
-    return ShotSpec(shot="mask", backend="animatic", model="animatic", mode=mode, prompt="close-up: a kitsune mask",
-                    duration=duration, width=size[0], height=size[1], aspect="16:9", fps=fps, inputs=inputs,
-                    params=params)
+        params = {
+            "camera": {"move": move, "speed": "medium"} if isinstance(move, str) else move,
+            "title": "A kitsune mask",
+            "subtitle": "rests on moss-covered stone",
+            "caption": "close-up: a kitsune mask rests on moss-covered stone",
+            "dialogue": 'mika (whispers softly): "Hey, I missed you"',
+        }
+    return ShotSpec(
+        shot="mask",
+        backend="animatic",
+        model="animatic",
+        mode=mode,
+        prompt="close-up: a kitsune mask",
+        duration=duration,
+        width=size[0],
+        height=size[1],
+        aspect="16:9",
+        fps=fps,
+        inputs=inputs,
+        params=params,
+    )
 
 
 def image_input(path: Path, role: str = "image", name: str = "") -> MediaInput:
-    return MediaInput(role=role, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), path=str(path), name=name)
+    return MediaInput(
+        role=role, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), path=str(path), name=name
+    )
 
 
 def gray_frames(clip: Path, tmp_path: Path, w: int = W, h: int = H) -> list[bytes]:
     raw = tmp_path / f"{clip.stem}.gray"
     run_ffmpeg(["-i", str(clip), "-f", "rawvideo", "-pix_fmt", "gray", str(raw)])
     data = raw.read_bytes()
-    return [data[i:i + w * h] for i in range(0, len(data), w * h)]
+    return [data[i : i + w * h] for i in range(0, len(data), w * h)]
 
 
 def picture_area(frame: bytes, w: int = W, h: int = H) -> Image.Image:
@@ -75,19 +98,31 @@ def mean_diff(a: Image.Image, b: Image.Image) -> float:
 
 
 @pytest.mark.parametrize("mode", ["txt2vid", "img2vid", "ref2vid", "card"])
-def test_each_mode_renders_a_clip_of_the_exact_length_size_and_rate_with_silence(mode: str, photo: Path,
-                                                                                tmp_path: Path) -> None:
+def test_each_mode_renders_a_clip_of_the_exact_length_size_and_rate_with_silence(
+    mode: str, photo: Path, tmp_path: Path
+) -> None:
     inputs: tuple[MediaInput, ...] = ()
     params = None
     if mode == "img2vid":
         inputs = (image_input(photo),)
     elif mode == "ref2vid":
-        inputs = (image_input(photo, "ref", "mika"), image_input(solid(tmp_path, "u.png", (200, 30, 30)), "ref", "umbrella"))
+        inputs = (
+            image_input(photo, "ref", "mika"),
+            image_input(solid(tmp_path, "u.png", (200, 30, 30)), "ref", "umbrella"),
+        )
     elif mode == "card":
-        params = {"card": {"title": "Kitsune Dawn", "subtitle": "a short film", "background": "#102030",
-                           "color": "#ffeeaa"}}
+        params = {
+            "card": {
+                "title": "Kitsune Dawn",
+                "subtitle": "a short film",
+                "background": "#102030",
+                "color": "#ffeeaa",
+            }
+        }
     clip = tmp_path / f"{mode}.mp4"
-    render_animatic(make_spec(mode, move="pan-right", duration=1.3, fps=30, inputs=inputs, params=params), clip)
+    render_animatic(
+        make_spec(mode, move="pan-right", duration=1.3, fps=30, inputs=inputs, params=params), clip
+    )
     facts = probe(clip)
     assert (facts.frames, facts.width, facts.height, facts.fps) == (39, W, H, "30")
     assert abs(facts.duration - 1.3) <= 1 / 30
@@ -113,8 +148,12 @@ def test_a_pan_moves_the_picture_and_static_holds_it(mode: str, photo: Path, tmp
     for move in ("pan-left", "static"):
         clip = tmp_path / f"{move}.mp4"
         render_animatic(make_spec(mode, move=move, inputs=inputs), clip)
-        early, late = (Image.open(extract_frame(clip, t, tmp_path / f"{move}-{t}.png")).convert("L")
-                       .crop((W // 8, H // 4, W * 7 // 8, H * 3 // 5)) for t in (0.05, 0.95))
+        early, late = (
+            Image.open(extract_frame(clip, t, tmp_path / f"{move}-{t}.png"))
+            .convert("L")
+            .crop((W // 8, H // 4, W * 7 // 8, H * 3 // 5))
+            for t in (0.05, 0.95)
+        )
         diffs[move] = mean_diff(early, late)
     # A still picture still changes a little as x264's P-frames refine the first frame: hence the margin.
     assert diffs["pan-left"] > 5 * max(diffs["static"], 0.5)
@@ -123,7 +162,9 @@ def test_a_pan_moves_the_picture_and_static_holds_it(mode: str, photo: Path, tmp
 
 def test_a_slow_pan_glides_every_frame_with_no_whole_pixel_steps(photo: Path, tmp_path: Path) -> None:
     # Under a pixel per frame: a mover that rounds to whole pixels would repeat frames.
-    spec = make_spec("img2vid", move={"move": "pan-right", "speed": "slow"}, duration=2.0, inputs=(image_input(photo),))
+    spec = make_spec(
+        "img2vid", move={"move": "pan-right", "speed": "slow"}, duration=2.0, inputs=(image_input(photo),)
+    )
     views = camera_path("pan-right", "slow", 24, 48, W / H)
     assert max(abs(b.x - a.x) * W for a, b in zip(views, views[1:], strict=False)) < 1.0
     clip = tmp_path / "slow.mp4"
@@ -143,8 +184,16 @@ def test_a_dolly_in_magnifies_the_centre(photo: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("move", CAMERA_MOVES)
 def test_every_move_of_the_vocabulary_renders(move: str, photo: Path, tmp_path: Path) -> None:
     clip = tmp_path / "m.mp4"
-    render_animatic(make_spec("img2vid", move={"move": move, "speed": "fast"}, duration=0.5,
-                              inputs=(image_input(photo),), size=(160, 90)), clip)
+    render_animatic(
+        make_spec(
+            "img2vid",
+            move={"move": move, "speed": "fast"},
+            duration=0.5,
+            inputs=(image_input(photo),),
+            size=(160, 90),
+        ),
+        clip,
+    )
     assert probe(clip).frames == 12
 
 
@@ -164,17 +213,25 @@ def test_an_end_image_is_faded_in_over_the_clip(tmp_path: Path) -> None:
     assert 60 < middle[0] < 180 and 60 < middle[2] < 180
 
 
-@pytest.mark.parametrize("mode,params", [
-    ("txt2vid", {}),
-    ("txt2vid", {"camera": "dolly-out", "title": None, "dialogue": {"who": "mika", "says": "Hi", "how": None}}),
-    ("txt2vid", {"camera": {"move": "not-a-move"}, "caption": "word " * 200}),
-    ("img2vid", {"camera": {"speed": "fast"}}),  # no image: falls back to the storyboard card
-    ("ref2vid", {"camera": "orbit-right"}),  # no references
-    ("card", {}),
-    ("card", {"card": "Just a title"}),
-    ("card", {"card": {"title": "Bad colours", "background": "not-a-colour", "color": None}}),
-])
-def test_missing_or_odd_params_fall_back_instead_of_failing(mode: str, params: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "mode,params",
+    [
+        ("txt2vid", {}),
+        (
+            "txt2vid",
+            {"camera": "dolly-out", "title": None, "dialogue": {"who": "mika", "says": "Hi", "how": None}},
+        ),
+        ("txt2vid", {"camera": {"move": "not-a-move"}, "caption": "word " * 200}),
+        ("img2vid", {"camera": {"speed": "fast"}}),  # no image: falls back to the storyboard card
+        ("ref2vid", {"camera": "orbit-right"}),  # no references
+        ("card", {}),
+        ("card", {"card": "Just a title"}),
+        ("card", {"card": {"title": "Bad colours", "background": "not-a-colour", "color": None}}),
+    ],
+)
+def test_missing_or_odd_params_fall_back_instead_of_failing(
+    mode: str, params: dict[str, Any], tmp_path: Path
+) -> None:
     clip = tmp_path / "c.mp4"
     render_animatic(make_spec(mode, duration=0.5, params=params), clip)
     assert probe(clip).frames == 12
@@ -301,13 +358,23 @@ def test_the_shipped_font_is_found_and_loads() -> None:
 @pytest.mark.slow
 def test_a_720p_clip_of_five_seconds(photo: Path, tmp_path: Path) -> None:
     clip = tmp_path / "hd.mp4"
-    render_animatic(make_spec("img2vid", move="dolly-in", duration=5.0, inputs=(image_input(photo),),
-                              size=(1280, 720)), clip)
+    render_animatic(
+        make_spec("img2vid", move="dolly-in", duration=5.0, inputs=(image_input(photo),), size=(1280, 720)),
+        clip,
+    )
     facts = probe(clip)
-    assert (facts.frames, facts.width, facts.height, facts.fps, facts.has_audio) == (120, 1280, 720, "24", True)
+    assert (facts.frames, facts.width, facts.height, facts.fps, facts.has_audio) == (
+        120,
+        1280,
+        720,
+        "24",
+        True,
+    )
 
 
-def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_next_shot(tmp_path: Path) -> None:
+def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_next_shot(
+    tmp_path: Path,
+) -> None:
     # An upstream animatic frame: a red caption band at the bottom, a green label strip at the top.
     w, h = 320, 180
     src = Image.new("RGB", (w, h), (20, 40, 200))
@@ -316,12 +383,15 @@ def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_
     path = tmp_path / "upstream-last.png"
     src.save(path)
     chained = MediaInput(role="image", sha256="ab" * 32, path=str(path), frame="last", upstream="mika-turns")
-    spec = make_spec("img2vid", inputs=(chained,), params={"camera": {"move": "static"}, "caption": "x"},
-                     size=(w, h))
+    spec = make_spec(
+        "img2vid", inputs=(chained,), params={"camera": {"move": "static"}, "caption": "x"}, size=(w, h)
+    )
     out = tmp_path / "walk-away.mp4"
     render_animatic(spec, out)
     frame = Image.open(extract_frame(out, 0.5, tmp_path / "f.png")).convert("RGB")
     just_above_band = frame.getpixel((w // 2, h - 28))
     below_label = frame.getpixel((w - 10, 10))
-    assert just_above_band[2] > 150 and just_above_band[0] < 100, just_above_band  # blue, not the old red band
+    assert just_above_band[2] > 150 and just_above_band[0] < 100, (
+        just_above_band
+    )  # blue, not the old red band
     assert below_label[2] > 150 and below_label[1] < 120, below_label  # blue, not the old green label

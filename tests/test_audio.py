@@ -19,12 +19,20 @@ from tests import media_factory
 FPS = 24
 
 
-def make_clip(folder: Path, name: str, seconds: float, *, tone: int | None = None, rate: int = 48000,
-              mono: bool = False) -> Clip:
+def make_clip(
+    folder: Path, name: str, seconds: float, *, tone: int | None = None, rate: int = 48000, mono: bool = False
+) -> Clip:
     """A tiny 24 fps clip with a sine tone (at ``rate``, mono or stereo), or silent when ``tone`` is None."""
-    path = media_factory.make_clip(folder / f"{name}.mp4", size="64x36", fps=FPS, seconds=seconds,
-                                   audio=tone is not None, sample_rate=rate, channels=1 if mono else 2,
-                                   tone=tone or 440)
+    path = media_factory.make_clip(
+        folder / f"{name}.mp4",
+        size="64x36",
+        fps=FPS,
+        seconds=seconds,
+        audio=tone is not None,
+        sample_rate=rate,
+        channels=1 if mono else 2,
+        tone=tone or 440,
+    )
     return media_factory.clip_of(name, path)
 
 
@@ -34,23 +42,43 @@ def make_sound(folder: Path, name: str, source: str) -> Path:
     return path
 
 
-def cut(clips: list[Clip], lengths: list[int], transitions: list[int], *,
-        audio: list[ShotAudio] | None = None) -> Timeline:
+def cut(
+    clips: list[Clip], lengths: list[int], transitions: list[int], *, audio: list[ShotAudio] | None = None
+) -> Timeline:
     """A timeline of the clips, in order, each ``lengths[k]`` frames, with ``transitions[k]`` frames after it."""
     items, start = [], 0
     for k, (clip, length) in enumerate(zip(clips, lengths, strict=True)):
         t = transitions[k] if k < len(transitions) else 0
-        items.append(Item(shot=clip.shot, clip=clip, src_in=0, length=length, start=start, fit="cover",
-                          audio=audio[k] if audio else ShotAudio(), transition="dissolve" if t else "cut",
-                          transition_frames=t))
+        items.append(
+            Item(
+                shot=clip.shot,
+                clip=clip,
+                src_in=0,
+                length=length,
+                start=start,
+                fit="cover",
+                audio=audio[k] if audio else ShotAudio(),
+                transition="dissolve" if t else "cut",
+                transition_frames=t,
+            )
+        )
         start += length - t
     return Timeline(fps=FPS, width=64, height=36, items=items)
 
 
 def level_db(path: Path, start: float, end: float) -> float:
     """RMS level (dBFS) of the file between two times, decoded and trimmed sample-exactly."""
-    err = media_factory.ffmpeg("-loglevel", "info", "-i", str(path),
-                               "-af", f"atrim=start={start}:end={end},volumedetect", "-f", "null", "-")
+    err = media_factory.ffmpeg(
+        "-loglevel",
+        "info",
+        "-i",
+        str(path),
+        "-af",
+        f"atrim=start={start}:end={end},volumedetect",
+        "-f",
+        "null",
+        "-",
+    )
     m = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", err)
     assert m, err
     return float(m.group(1))
@@ -58,14 +86,17 @@ def level_db(path: Path, start: float, end: float) -> float:
 
 def silences(path: Path) -> list[tuple[str, float]]:
     """Where silence starts and ends (silencedetect at −50 dB, 50 ms)."""
-    err = media_factory.ffmpeg("-loglevel", "info", "-i", str(path), "-af", "silencedetect=n=-50dB:d=0.05",
-                               "-f", "null", "-")
+    err = media_factory.ffmpeg(
+        "-loglevel", "info", "-i", str(path), "-af", "silencedetect=n=-50dB:d=0.05", "-f", "null", "-"
+    )
     return [(m.group(1), float(m.group(2))) for m in re.finditer(r"silence_(start|end): (-?[\d.]+)", err)]
 
 
 def ebur128(path: Path) -> tuple[float, float]:
-    err = media_factory.ffmpeg("-loglevel", "info", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-")
-    summary = err[err.rfind("Summary:"):]
+    err = media_factory.ffmpeg(
+        "-loglevel", "info", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"
+    )
+    summary = err[err.rfind("Summary:") :]
     i = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
     tp = re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary)
     assert i and tp, summary
@@ -88,9 +119,17 @@ def test_ducking_ramps_down_before_a_line_and_back_after_it() -> None:
 
 
 def test_lines_close_together_stay_ducked_between_them() -> None:
-    tl = Timeline(fps=FPS, width=64, height=36, items=[], captions=[
-        Caption(Fraction(1), Fraction(2), "one", who="mika"), Caption(Fraction(21, 10), Fraction(3), "two", who="mika"),
-        Caption(Fraction(5), Fraction(6), "a caption, not speech")])
+    tl = Timeline(
+        fps=FPS,
+        width=64,
+        height=36,
+        items=[],
+        captions=[
+            Caption(Fraction(1), Fraction(2), "one", who="mika"),
+            Caption(Fraction(21, 10), Fraction(3), "two", who="mika"),
+            Caption(Fraction(5), Fraction(6), "a caption, not speech"),
+        ],
+    )
     assert duck_windows(tl) == [(Fraction(1), Fraction(3))]
 
 
@@ -202,11 +241,14 @@ def test_sample_positions_follow_the_frames_without_drift() -> None:
 
 @pytest.mark.slow
 def test_a_mix_whose_peaks_forbid_a_plain_gain_is_reported_dynamic_and_still_meets_the_target(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     tl = cut([make_clip(tmp_path, "s", 4)], [96], [])
     # A quiet tone (about −33 LUFS) with one full-scale click: +19 dB of gain would clip the click.
     tl.music = Music(file="click.wav", gain_db=0, fade_out=0, duck=False)
-    tl.music_path = make_sound(tmp_path, "click", "aevalsrc=0.03*sin(2*PI*440*t)+0.95*between(t\\,2\\,2.002):d=4")
+    tl.music_path = make_sound(
+        tmp_path, "click", "aevalsrc=0.03*sin(2*PI*440*t)+0.95*between(t\\,2\\,2.002):d=4"
+    )
     result = render_audio(tl, tmp_path / "cut.m4a")
     assert result.normalization_type == "dynamic"
     lufs, peak = ebur128(result.path)

@@ -41,19 +41,50 @@ def fake(video: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArk]:
 def image(tmp_path: Path, name: str, colour: str = "red") -> MediaInput:
     path = tmp_path / f"{name}.png"
     Image.new("RGB", (400, 320), colour).save(path)
-    return MediaInput(role="image", sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=400, height=320,
-                      path=str(path), name=name)
+    return MediaInput(
+        role="image",
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        width=400,
+        height=320,
+        path=str(path),
+        name=name,
+    )
 
 
 def as_role(media: MediaInput, role: str) -> MediaInput:
-    return MediaInput(role=role, sha256=media.sha256, width=media.width, height=media.height, path=media.path,
-                      name=media.name)
+    return MediaInput(
+        role=role,
+        sha256=media.sha256,
+        width=media.width,
+        height=media.height,
+        path=media.path,
+        name=media.name,
+    )
 
 
-def spec(model: str = "ark/seedance-1.0-lite", mode: str = "txt2vid", *, prompt: str = "A kitsune mask rests on moss.",
-         inputs: tuple[MediaInput, ...] = (), shot: str = "mask", **kw: Any) -> ShotSpec:
-    return ShotSpec(shot=shot, backend="ark", model=model, mode=mode, prompt=prompt, duration=kw.pop("duration", 5),
-                    width=1280, height=720, aspect="16:9", fps=24, inputs=inputs, **kw)
+def spec(
+    model: str = "ark/seedance-1.0-lite",
+    mode: str = "txt2vid",
+    *,
+    prompt: str = "A kitsune mask rests on moss.",
+    inputs: tuple[MediaInput, ...] = (),
+    shot: str = "mask",
+    **kw: Any,
+) -> ShotSpec:
+    return ShotSpec(
+        shot=shot,
+        backend="ark",
+        model=model,
+        mode=mode,
+        prompt=prompt,
+        duration=kw.pop("duration", 5),
+        width=1280,
+        height=720,
+        aspect="16:9",
+        fps=24,
+        inputs=inputs,
+        **kw,
+    )
 
 
 async def run(backend: ArkBackend, s: ShotSpec, dest: Path, job: str | None = None) -> tuple[str, JobStatus]:
@@ -78,7 +109,9 @@ def test_txt2vid_sends_a_seedance_task_and_downloads_the_clip(fake: FakeArk, tmp
     async def main() -> tuple[str, JobStatus]:
         b = ArkBackend(tmp_path)
         try:
-            return await run(b, spec(seed=11, params={"camera": {"move": "static", "speed": "slow"}}), tmp_path / "o.mp4")
+            return await run(
+                b, spec(seed=11, params={"camera": {"move": "static", "speed": "slow"}}), tmp_path / "o.mp4"
+            )
         finally:
             await b.aclose()
 
@@ -102,7 +135,9 @@ def test_img2vid_sends_first_and_last_frames_as_data_uris(fake: FakeArk, tmp_pat
 
     async def main() -> JobStatus:
         b = ArkBackend(tmp_path)
-        s = spec("ark/seedance-1.0-pro", "img2vid", inputs=(first, last), params={"camera": {"move": "dolly-in"}})
+        s = spec(
+            "ark/seedance-1.0-pro", "img2vid", inputs=(first, last), params={"camera": {"move": "dolly-in"}}
+        )
         status = (await run(b, s, tmp_path / "o.mp4"))[1]
         await b.aclose()
         return status
@@ -140,14 +175,26 @@ def test_mixing_frames_and_references_is_refused_before_any_request(fake: FakeAr
     assert not info.value.retryable and fake.log == []
     # The fake holds the real service's rule too: such a request is a 400 and makes no task.
     png = "data:image/png;base64," + base64.b64encode(Path(inputs[0].path).read_bytes()).decode()
-    body = {"model": "m", "ratio": "16:9", "duration": 5, "resolution": "720p", "content": [
-        {"type": "text", "text": "x"}, {"type": "image_url", "image_url": {"url": png}, "role": "first_frame"},
-        {"type": "image_url", "image_url": {"url": png}, "role": "reference_image"}]}
-    r = httpx.post(f"{fake.base}/contents/generations/tasks", json=body, headers={"Authorization": f"Bearer {KEY}"})
+    body = {
+        "model": "m",
+        "ratio": "16:9",
+        "duration": 5,
+        "resolution": "720p",
+        "content": [
+            {"type": "text", "text": "x"},
+            {"type": "image_url", "image_url": {"url": png}, "role": "first_frame"},
+            {"type": "image_url", "image_url": {"url": png}, "role": "reference_image"},
+        ],
+    }
+    r = httpx.post(
+        f"{fake.base}/contents/generations/tasks", json=body, headers={"Authorization": f"Bearer {KEY}"}
+    )
     assert r.status_code == 400 and not fake.tasks
 
 
-def test_a_fifth_of_requests_failing_still_finishes_with_one_task_per_shot(fake: FakeArk, tmp_path: Path) -> None:
+def test_a_fifth_of_requests_failing_still_finishes_with_one_task_per_shot(
+    fake: FakeArk, tmp_path: Path
+) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
     specs = [spec(shot=f"s{i}", prompt=f"Shot number {i} of a kitsune mask.") for i in range(8)]
 
@@ -224,8 +271,9 @@ def test_a_restarted_backend_polls_the_same_task(fake: FakeArk, tmp_path: Path) 
     assert len(fake.submits()) == 1 and (tmp_path / "o.mp4").read_bytes() == fake.video
 
 
-def test_the_key_never_reaches_logs_or_errors(fake: FakeArk, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_never_reaches_logs_or_errors(
+    fake: FakeArk, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.faults.rate_5xx = 0.3
     go(run(ArkBackend(tmp_path), spec(), tmp_path / "o.mp4"))
@@ -237,8 +285,9 @@ def test_the_key_never_reaches_logs_or_errors(fake: FakeArk, tmp_path: Path, cap
         assert KEY not in text and "ark-wrong-key-5555555555" not in text
 
 
-def test_volcengine_models_use_their_own_key_and_model_ids(fake: FakeArk, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_volcengine_models_use_their_own_key_and_model_ids(
+    fake: FakeArk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.key = VOLC_KEY
     monkeypatch.setenv("VOLCENGINE_ARK_API_KEY", VOLC_KEY)
 
@@ -264,8 +313,9 @@ def test_native_audio_is_asked_for_and_costed_at_the_audio_token_price(fake: Fak
     assert status.cost == round((1280 * 720 * 24 * 4 // 1024) * 2.4 / 1e6, 4)
 
 
-def test_each_region_sends_its_own_key_from_one_backend(fake: FakeArk, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_region_sends_its_own_key_from_one_backend(
+    fake: FakeArk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOLCENGINE_ARK_API_KEY", VOLC_KEY)
 
     async def main() -> None:

@@ -41,10 +41,18 @@ def test_the_sdk_creates_polls_and_reads_a_finished_task(fake: FakeArk) -> None:
     c = client(fake)
     created = c.content_generation.tasks.create(
         model="seedance-1-0-lite-i2v-250428",
-        content=[{"type": "text", "text": "A fox turns its head"},
-                 {"type": "image_url", "image_url": {"url": png()}, "role": "first_frame"}],
-        ratio="16:9", duration=5, resolution="720p", seed=3, camera_fixed=False, watermark=False,
-        return_last_frame=True)
+        content=[
+            {"type": "text", "text": "A fox turns its head"},
+            {"type": "image_url", "image_url": {"url": png()}, "role": "first_frame"},
+        ],
+        ratio="16:9",
+        duration=5,
+        resolution="720p",
+        seed=3,
+        camera_fixed=False,
+        watermark=False,
+        return_last_frame=True,
+    )
     assert created.id in fake.tasks
     assert fake.submits()[0].headers["authorization"] == f"Bearer {KEY}"
     task = c.content_generation.tasks.get(task_id=created.id)
@@ -58,8 +66,12 @@ def test_the_sdk_creates_polls_and_reads_a_finished_task(fake: FakeArk) -> None:
 def test_the_sdk_sees_output_moderation_as_a_failed_task_with_a_code(fake: FakeArk) -> None:
     c = client(fake)
     created = c.content_generation.tasks.create(
-        model="seedance-1-0-pro-250528", content=[{"type": "text", "text": "REFUSE_OUTPUT"}],
-        ratio="16:9", duration=5, resolution="480p")
+        model="seedance-1-0-pro-250528",
+        content=[{"type": "text", "text": "REFUSE_OUTPUT"}],
+        ratio="16:9",
+        duration=5,
+        resolution="480p",
+    )
     task = c.content_generation.tasks.get(task_id=created.id)
     while task.status in ("queued", "running"):
         task = c.content_generation.tasks.get(task_id=created.id)
@@ -69,12 +81,15 @@ def test_the_sdk_sees_output_moderation_as_a_failed_task_with_a_code(fake: FakeA
 
 
 def test_the_sdk_gets_ark_error_bodies_for_refused_requests(fake: FakeArk) -> None:
-    mixed = [{"type": "text", "text": "x"},
-             {"type": "image_url", "image_url": {"url": png()}, "role": "first_frame"},
-             {"type": "image_url", "image_url": {"url": png()}, "role": "reference_image"}]
+    mixed = [
+        {"type": "text", "text": "x"},
+        {"type": "image_url", "image_url": {"url": png()}, "role": "first_frame"},
+        {"type": "image_url", "image_url": {"url": png()}, "role": "reference_image"},
+    ]
     with pytest.raises(ark_runtime._exceptions.ArkBadRequestError) as info:
-        client(fake).content_generation.tasks.create(model="seedance-1-0-lite-i2v-250428", content=mixed,
-                                                     ratio="16:9", duration=5, resolution="720p")
+        client(fake).content_generation.tasks.create(
+            model="seedance-1-0-lite-i2v-250428", content=mixed, ratio="16:9", duration=5, resolution="720p"
+        )
     assert "cannot be used together" in str(info.value)
     with pytest.raises(ark_runtime._exceptions.ArkAuthenticationError):
         client(fake, "wrong-key-000000").content_generation.tasks.get(task_id="cgt-1")

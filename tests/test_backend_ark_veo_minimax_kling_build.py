@@ -96,16 +96,24 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeArk, FakeVeo, F
         for fake in (ark, veo, mm, kling):
             fake.video_for = lambda body: clip(seconds_of(body))
             fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1  # a fifth of requests fail
-        for name, value in {"ARK_API_KEY": ark.key, "SHOTLIST_ARK_URL": ark.base, "GEMINI_API_KEY": veo.key,
-                            "SHOTLIST_VEO_URL": veo.url, "MINIMAX_API_KEY": mm.key, "SHOTLIST_MINIMAX_URL": mm.url,
-                            "KLING_ACCESS_KEY": kling.access_key, "KLING_SECRET_KEY": kling.secret_key,
-                            "SHOTLIST_KLING_URL": kling.base}.items():
+        for name, value in {
+            "ARK_API_KEY": ark.key,
+            "SHOTLIST_ARK_URL": ark.base,
+            "GEMINI_API_KEY": veo.key,
+            "SHOTLIST_VEO_URL": veo.url,
+            "MINIMAX_API_KEY": mm.key,
+            "SHOTLIST_MINIMAX_URL": mm.url,
+            "KLING_ACCESS_KEY": kling.access_key,
+            "KLING_SECRET_KEY": kling.secret_key,
+            "SHOTLIST_KLING_URL": kling.base,
+        }.items():
             monkeypatch.setenv(name, value)
         yield ark, veo, mm, kling
 
 
 def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
-        fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path) -> None:
+    fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
+) -> None:
     ark, veo, mm, kling = fakes
     root = tmp_path / "film"
     root.mkdir()
@@ -113,10 +121,12 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
 
     plan = shotlist.build(root, dry_run=True).plan
     models = catalog()
-    expected = {"mask": estimate_cost(models["ark/seedance-1.0-lite"], 5, "720p"),
-                "turn": estimate_cost(models["kling/v1-std"], 5, "720p"),
-                "street": estimate_cost(models["minimax/hailuo-02"], 6, "768P"),
-                "crowd": estimate_cost(models["veo/veo-3.0-fast"], 4, "720p")}
+    expected = {
+        "mask": estimate_cost(models["ark/seedance-1.0-lite"], 5, "720p"),
+        "turn": estimate_cost(models["kling/v1-std"], 5, "720p"),
+        "street": estimate_cost(models["minimax/hailuo-02"], 6, "768P"),
+        "crowd": estimate_cost(models["veo/veo-3.0-fast"], 4, "720p"),
+    }
     assert {s.shot: s.cost for s in plan.shots if s.shot != "title"} == expected
     assert plan.cost == pytest.approx(sum(expected.values()))
 
@@ -125,12 +135,19 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     assert sorted(result.made) == ["mask", "street", "title", "turn"]
     submits = [len(f.submits()) > 0 for f in (ark, veo, mm, kling)]
     assert submits == [True] * 4
-    assert (len(ark.tasks), len(veo.operations), len(mm.tasks), len(kling.tasks)) == (1, 1, 1, 1)  # none paid twice
+    assert (len(ark.tasks), len(veo.operations), len(mm.tasks), len(kling.tasks)) == (
+        1,
+        1,
+        1,
+        1,
+    )  # none paid twice
 
     lock = read_lock(root).entries
     assert set(lock) == {"title", "mask", "turn", "street"}
     tokens = 1280 * 720 * 24 * 5 // 1024
-    assert lock["mask"].cost == pytest.approx(tokens / 1e6) and not lock["mask"].cost_is_estimate  # from usage
+    assert (
+        lock["mask"].cost == pytest.approx(tokens / 1e6) and not lock["mask"].cost_is_estimate
+    )  # from usage
     assert lock["street"].cost == pytest.approx(expected["street"]) and lock["street"].cost_is_estimate
     assert lock["mask"].job.startswith("ark/seedance-1.0-lite::cgt-")
 
@@ -147,8 +164,9 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     assert not again.made.get("mask") and len(ark.tasks) == 1 and len(kling.tasks) == 1
 
 
-def test_the_shots_camera_move_reaches_kling_and_seedance(fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling],
-                                                          tmp_path: Path) -> None:
+def test_the_shots_camera_move_reaches_kling_and_seedance(
+    fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
+) -> None:
     ark, _, _, kling = fakes
     root = tmp_path / "film"
     root.mkdir()
@@ -159,7 +177,8 @@ def test_the_shots_camera_move_reaches_kling_and_seedance(fakes: tuple[FakeArk, 
 
 
 def test_a_build_killed_while_polling_resumes_the_same_task_without_a_new_submit(
-        fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path) -> None:
+    fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
+) -> None:
     ark = fakes[0]
     ark.faults.rate_429 = ark.faults.rate_5xx = 0.0
     ark.polls = 10**6  # a slow job: still running when the build is killed
@@ -167,8 +186,9 @@ def test_a_build_killed_while_polling_resumes_the_same_task_without_a_new_submit
     root.mkdir()
     (root / "storyboard.yaml").write_text(STORYBOARD.split("  - id: turn")[0])  # title + the Seedance shot
     driver = "import sys, shotlist; shotlist.build(sys.argv[1], yes=True, render=False)"
-    proc = subprocess.Popen([sys.executable, "-c", driver, str(root)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", driver, str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while not ark.calls("GET", r"/tasks/") and time.monotonic() < deadline and proc.poll() is None:

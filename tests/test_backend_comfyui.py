@@ -20,20 +20,49 @@ from tests.fakes.hosted import FAIL, make_spec, no_sleep
 # model files), titled for shotlist's roles like the built-ins.
 PEER_IMG2VID: dict[str, Any] = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "shotlist.image"}},
-    "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 320,
-                                                  "height": 240, "crop": "center"}, "_meta": {"title": "shotlist.size"}},
-    "3": {"class_type": "RepeatImageBatch", "inputs": {"image": ["2", 0], "amount": 12},
-          "_meta": {"title": "shotlist.frames"}},
-    "4": {"class_type": "ImageAddNoise", "inputs": {"image": ["3", 0], "seed": 0, "strength": 0.2},
-          "_meta": {"title": "shotlist.seed"}},
-    "5": {"class_type": "CreateVideo", "inputs": {"images": ["4", 0], "fps": 24}, "_meta": {"title": "shotlist.fps"}},
-    "6": {"class_type": "SaveVideo", "inputs": {"video": ["5", 0], "filename_prefix": "video/peer", "format": "auto",
-                                                 "codec": "auto"}, "_meta": {"title": "shotlist.output"}},
-    "7": {"class_type": "PrimitiveStringMultiline", "inputs": {"value": ""}, "_meta": {"title": "shotlist.prompt"}},
+    "2": {
+        "class_type": "ImageScale",
+        "inputs": {
+            "image": ["1", 0],
+            "upscale_method": "bilinear",
+            "width": 320,
+            "height": 240,
+            "crop": "center",
+        },
+        "_meta": {"title": "shotlist.size"},
+    },
+    "3": {
+        "class_type": "RepeatImageBatch",
+        "inputs": {"image": ["2", 0], "amount": 12},
+        "_meta": {"title": "shotlist.frames"},
+    },
+    "4": {
+        "class_type": "ImageAddNoise",
+        "inputs": {"image": ["3", 0], "seed": 0, "strength": 0.2},
+        "_meta": {"title": "shotlist.seed"},
+    },
+    "5": {
+        "class_type": "CreateVideo",
+        "inputs": {"images": ["4", 0], "fps": 24},
+        "_meta": {"title": "shotlist.fps"},
+    },
+    "6": {
+        "class_type": "SaveVideo",
+        "inputs": {"video": ["5", 0], "filename_prefix": "video/peer", "format": "auto", "codec": "auto"},
+        "_meta": {"title": "shotlist.output"},
+    },
+    "7": {
+        "class_type": "PrimitiveStringMultiline",
+        "inputs": {"value": ""},
+        "_meta": {"title": "shotlist.prompt"},
+    },
 }
 PEER_TXT2VID: dict[str, Any] = {
-    "1": {"class_type": "EmptyImage", "inputs": {"width": 320, "height": 240, "batch_size": 12, "color": 0},
-          "_meta": {"title": "shotlist.size shotlist.frames"}},
+    "1": {
+        "class_type": "EmptyImage",
+        "inputs": {"width": 320, "height": 240, "batch_size": 12, "color": 0},
+        "_meta": {"title": "shotlist.size shotlist.frames"},
+    },
     **{k: v for k, v in PEER_IMG2VID.items() if k in ("4", "5", "6", "7")},
 }
 PEER_TXT2VID["4"] = {**PEER_IMG2VID["4"], "inputs": {**PEER_IMG2VID["4"]["inputs"], "image": ["1", 0]}}
@@ -87,7 +116,9 @@ def run(b: ComfyUIBackend, *specs: Any, out: Path) -> list[tuple[str, Any]]:
 
 
 @pytest.mark.parametrize("mode", ["txt2vid", "img2vid"])
-def test_the_builtin_wan_workflow_gets_the_shot_injected(fake: ComfyUIFake, tmp_path: Path, mode: str) -> None:
+def test_the_builtin_wan_workflow_gets_the_shot_injected(
+    fake: ComfyUIFake, tmp_path: Path, mode: str
+) -> None:
     spec = make_spec(f"comfyui/{mode}", mode, tmp_path, duration=5, negative="smears", seed=1234)
     [(job, status)] = run(backend(project(tmp_path)), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
@@ -95,7 +126,11 @@ def test_the_builtin_wan_workflow_gets_the_shot_injected(fake: ComfyUIFake, tmp_
     g = body["prompt"]
     assert g["5"]["inputs"]["text"] == spec.prompt and g["6"]["inputs"]["text"] == "smears"
     assert g["8"]["inputs"]["seed"] == 1234
-    assert (g["7"]["inputs"]["width"], g["7"]["inputs"]["height"], g["7"]["inputs"]["length"]) == (1280, 704, 121)
+    assert (g["7"]["inputs"]["width"], g["7"]["inputs"]["height"], g["7"]["inputs"]["length"]) == (
+        1280,
+        704,
+        121,
+    )
     assert g["10"]["inputs"]["fps"] == 24 and g["11"]["inputs"]["filename_prefix"].startswith("shotlist/s1-")
     if mode == "img2vid":
         assert g["12"]["inputs"]["image"] in fake.inputs  # the name the upload returned
@@ -105,23 +140,28 @@ def test_the_builtin_wan_workflow_gets_the_shot_injected(fake: ComfyUIFake, tmp_
 
 
 @pytest.mark.parametrize("mode,peer", [("txt2vid", PEER_TXT2VID), ("img2vid", PEER_IMG2VID)])
-def test_a_projects_own_workflow_replaces_the_builtin(fake: ComfyUIFake, tmp_path: Path, mode: str,
-                                                     peer: dict[str, Any]) -> None:
+def test_a_projects_own_workflow_replaces_the_builtin(
+    fake: ComfyUIFake, tmp_path: Path, mode: str, peer: dict[str, Any]
+) -> None:
     spec = make_spec(f"comfyui/{mode}", mode, tmp_path, duration=2, size=(640, 360))
     [(_, status)] = run(backend(project(tmp_path, **{mode: peer})), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     g = fake.queued[0]["prompt"]
     assert {n["class_type"] for n in g.values()} == {n["class_type"] for n in peer.values()}
     frames_node = g["1"] if mode == "txt2vid" else g["3"]
-    assert frames_node["inputs"].get("batch_size", frames_node["inputs"].get("amount")) == 49  # 2 s × 24 → 4k+1
+    assert (
+        frames_node["inputs"].get("batch_size", frames_node["inputs"].get("amount")) == 49
+    )  # 2 s × 24 → 4k+1
     assert g["7"]["inputs"]["value"] == spec.prompt
 
 
-def test_the_same_take_twice_gives_two_files_not_comfyuis_cached_one(fake: ComfyUIFake, tmp_path: Path) -> None:
+def test_the_same_take_twice_gives_two_files_not_comfyuis_cached_one(
+    fake: ComfyUIFake, tmp_path: Path
+) -> None:
     spec = make_spec("comfyui/img2vid", "img2vid", tmp_path, seed=5)
     b = backend(project(tmp_path, img2vid=PEER_IMG2VID))
-    (job1, s1), = run(b, spec, out=tmp_path / "a")
-    (job2, s2), = run(backend(project(tmp_path)), spec, out=tmp_path / "b")
+    ((job1, s1),) = run(b, spec, out=tmp_path / "a")
+    ((job2, s2),) = run(backend(project(tmp_path)), spec, out=tmp_path / "b")
     assert s1.state is s2.state is JobState.SUCCEEDED
     assert len(fake.outputs) == 2  # the save node ran again on cached frames: a new file
     assert (tmp_path / "a" / "s1.mp4").read_bytes() != (tmp_path / "b" / "s1.mp4").read_bytes()
@@ -153,8 +193,11 @@ def test_a_workflow_error_names_the_node_and_input(fake: ComfyUIFake, tmp_path: 
     broken = json.loads(json.dumps(PEER_TXT2VID))
     del broken["4"]["inputs"]["strength"]
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path)
-    with pytest.raises(BackendError, match=r"node 4 “shotlist.seed” \(ImageAddNoise\) input strength: "
-                                           "Required input is missing") as info:
+    with pytest.raises(
+        BackendError,
+        match=r"node 4 “shotlist.seed” \(ImageAddNoise\) input strength: "
+        "Required input is missing",
+    ) as info:
         run(backend(project(tmp_path, txt2vid=broken)), spec, out=tmp_path)
     assert not info.value.retryable and not fake.queued
 
@@ -163,10 +206,14 @@ def test_a_200_with_node_errors_is_a_failure_and_nothing_runs(fake: ComfyUIFake,
     two_outputs = json.loads(json.dumps(PEER_TXT2VID))
     two_outputs["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
     two_outputs["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
-    two_outputs["10"] = {"class_type": "SaveVideo", "inputs": {"video": ["9", 0], "filename_prefix": "x",
-                                                                "format": "auto", "codec": "auto"}}
+    two_outputs["10"] = {
+        "class_type": "SaveVideo",
+        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
+    }
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path)
-    with pytest.raises(BackendError, match=r"node 8 \(RepeatImageBatch\) input amount: Value 0 smaller than min"):
+    with pytest.raises(
+        BackendError, match=r"node 8 \(RepeatImageBatch\) input amount: Value 0 smaller than min"
+    ):
         run(backend(project(tmp_path, txt2vid=two_outputs)), spec, out=tmp_path)
     assert len(fake.queued) == 1  # accepted (the valid part may already run), then taken off the queue
     assert fake.calls("POST", "^/queue$")[0].json() == {"delete": [fake.queued[0]["prompt_id"]]}
@@ -176,12 +223,14 @@ def test_a_runtime_error_fails_the_job_naming_the_node(fake: ComfyUIFake, tmp_pa
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path, prompt=f"a storm {FAIL}")
     [(_, status)] = run(backend(project(tmp_path)), spec, out=tmp_path)
     assert status.state is JobState.FAILED
-    assert status.message == ("comfyui: node 8 “shotlist.seed” (KSampler) failed: torch.OutOfMemoryError: "
-                              "Allocation on device")
+    assert status.message == (
+        "comfyui: node 8 “shotlist.seed” (KSampler) failed: torch.OutOfMemoryError: Allocation on device"
+    )
 
 
-def test_a_new_backend_polls_the_same_prompt_and_a_restarted_server_is_reported(fake: ComfyUIFake,
-                                                                                tmp_path: Path) -> None:
+def test_a_new_backend_polls_the_same_prompt_and_a_restarted_server_is_reported(
+    fake: ComfyUIFake, tmp_path: Path
+) -> None:
     workdir = project(tmp_path, txt2vid=PEER_TXT2VID)
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path)
 
@@ -211,8 +260,9 @@ def test_a_new_backend_polls_the_same_prompt_and_a_restarted_server_is_reported(
     assert lost.state is JobState.FAILED and "restarted" in (lost.message or "")
 
 
-def test_shots_spread_across_a_pool_of_servers_and_skip_a_dead_one(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shots_spread_across_a_pool_of_servers_and_skip_a_dead_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with ComfyUIFake(step_s=0.005) as a, ComfyUIFake(step_s=0.005) as b:
         monkeypatch.setenv("SHOTLIST_COMFYUI_URLS", f"{a.url}, http://127.0.0.1:9, {b.url}")
         specs = [make_spec("comfyui/txt2vid", "txt2vid", tmp_path, shot=f"s{i}") for i in range(6)]
@@ -280,7 +330,9 @@ def test_a_ui_format_workflow_is_refused_with_how_to_export(tmp_path: Path) -> N
         load_workflow("img2vid", tmp_path)
 
 
-def test_a_workflow_without_an_image_node_is_refused_not_silently_ignored(fake: ComfyUIFake, tmp_path: Path) -> None:
+def test_a_workflow_without_an_image_node_is_refused_not_silently_ignored(
+    fake: ComfyUIFake, tmp_path: Path
+) -> None:
     no_image = json.loads(json.dumps(PEER_IMG2VID))
     no_image["1"]["_meta"]["title"] = "Load Image"
     spec = make_spec("comfyui/img2vid", "img2vid", tmp_path)
@@ -288,17 +340,25 @@ def test_a_workflow_without_an_image_node_is_refused_not_silently_ignored(fake: 
         run(backend(project(tmp_path, img2vid=no_image)), spec, out=tmp_path)
 
 
-def test_a_token_for_a_proxied_server_never_reaches_the_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_token_for_a_proxied_server_never_reaches_the_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     token = "comfy-secret-token-987654"
     with ComfyUIFake(token=token) as f:
         monkeypatch.setenv("SHOTLIST_COMFYUI_URLS", f.url)
         monkeypatch.setenv("SHOTLIST_COMFYUI_TOKEN", token)
-        [(_, status)] = run(backend(project(tmp_path, txt2vid=PEER_TXT2VID)),
-                            make_spec("comfyui/txt2vid", "txt2vid", tmp_path), out=tmp_path)
+        [(_, status)] = run(
+            backend(project(tmp_path, txt2vid=PEER_TXT2VID)),
+            make_spec("comfyui/txt2vid", "txt2vid", tmp_path),
+            out=tmp_path,
+        )
     assert status.state is JobState.SUCCEEDED and token not in caplog.text and "comfyui →" in caplog.text
 
 
 def test_frame_counts_follow_the_models_rule() -> None:
-    assert frame_count(5, 24, "4k+1") == 121 and frame_count(2, 24, "4k+1") == 49 and frame_count(2, 24, "") == 48
+    assert (
+        frame_count(5, 24, "4k+1") == 121
+        and frame_count(2, 24, "4k+1") == 49
+        and frame_count(2, 24, "") == 48
+    )

@@ -23,7 +23,10 @@ from tests.fakes.hosted import make_spec
 from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project
 
 URL = os.environ.get("SHOTLIST_TEST_COMFYUI_URL", "")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not URL, reason="set SHOTLIST_TEST_COMFYUI_URL to a ComfyUI")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not URL, reason="set SHOTLIST_TEST_COMFYUI_URL to a ComfyUI"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +88,10 @@ def test_a_real_partial_validation_error_is_a_failure(tmp_path: Path) -> None:
     two = json.loads(json.dumps(PEER_TXT2VID))
     two["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
     two["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
-    two["10"] = {"class_type": "SaveVideo", "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto",
-                                                       "codec": "auto"}}
+    two["10"] = {
+        "class_type": "SaveVideo",
+        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
+    }
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path, duration=1, size=(320, 192))
     with pytest.raises(BackendError, match=r"node 8 \(RepeatImageBatch\) input amount"):
         generate(project(tmp_path, txt2vid=two), spec, out=tmp_path / "out")
@@ -105,7 +110,9 @@ def test_a_real_runtime_error_names_the_node(tmp_path: Path) -> None:
 def test_the_builtin_wan_workflows_are_valid_graphs_for_a_real_comfyui(tmp_path: Path, mode: str) -> None:
     import httpx
 
-    unets = httpx.get(f"{URL}/object_info/UNETLoader").json()["UNETLoader"]["input"]["required"]["unet_name"][0]
+    unets = httpx.get(f"{URL}/object_info/UNETLoader").json()["UNETLoader"]["input"]["required"]["unet_name"][
+        0
+    ]
     if "wan2.2_ti2v_5B_fp16.safetensors" in unets:
         pytest.skip("this server has the Wan model files: it would really generate")
     spec = make_spec(f"comfyui/{mode}", mode, tmp_path, duration=5, negative="smears", seed=3)

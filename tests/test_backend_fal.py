@@ -42,16 +42,31 @@ async def generate(b: FalBackend, spec: Any, dest: Path) -> tuple[str, Any]:
 
 
 CASES = [(m.id, mode, False) for m in catalog().values() if m.provider == "fal" for mode in m.modes]
-CASES += [(m.id, "img2vid", True) for m in catalog().values() if m.provider == "fal" and "img2vid_last" in m.endpoint]
+CASES += [
+    (m.id, "img2vid", True)
+    for m in catalog().values()
+    if m.provider == "fal" and "img2vid_last" in m.endpoint
+]
 
 
-@pytest.mark.parametrize("model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES])
-def test_every_fal_model_and_mode_generates_a_clip(fake: FalFake, tmp_path: Path, model: str, mode: str,
-                                                    last: bool) -> None:
+@pytest.mark.parametrize(
+    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
+)
+def test_every_fal_model_and_mode_generates_a_clip(
+    fake: FalFake, tmp_path: Path, model: str, mode: str, last: bool
+) -> None:
     entry = catalog()[model]
-    spec = make_spec(model, mode, tmp_path, end_image=last, refs=2 if mode == "ref2vid" else 0,
-                     seed=7 if entry.seed else None, negative="blurry" if entry.negative else None,
-                     audio=bool(entry.audio), params={"camera": {"move": "static"}})
+    spec = make_spec(
+        model,
+        mode,
+        tmp_path,
+        end_image=last,
+        refs=2 if mode == "ref2vid" else 0,
+        seed=7 if entry.seed else None,
+        negative="blurry" if entry.negative else None,
+        audio=bool(entry.audio),
+        params={"camera": {"move": "static"}},
+    )
     b = backend(tmp_path)
 
     async def run() -> tuple[str, Any]:
@@ -70,7 +85,11 @@ def test_every_fal_model_and_mode_generates_a_clip(fake: FalFake, tmp_path: Path
     images = [v for v in body.values() if isinstance(v, str) and v.startswith("data:image/png;base64,")]
     images += [v for v in body.values() if isinstance(v, list) for v in v]
     assert len(images) == len(spec.inputs)
-    assert base64.b64decode(images[0].split(",", 1)[1]) == Path(spec.inputs[0].path).read_bytes() if images else True
+    assert (
+        base64.b64decode(images[0].split(",", 1)[1]) == Path(spec.inputs[0].path).read_bytes()
+        if images
+        else True
+    )
     if "duration" in body:
         assert body["duration"] == entry.wire_duration(spec.duration)
     if entry.seed:
@@ -79,7 +98,9 @@ def test_every_fal_model_and_mode_generates_a_clip(fake: FalFake, tmp_path: Path
     assert job.extra["lifecycle"]  # asks fal to keep the output long enough to download
 
 
-def test_veo31_with_a_last_frame_uses_the_first_last_endpoint_field_names(fake: FalFake, tmp_path: Path) -> None:
+def test_veo31_with_a_last_frame_uses_the_first_last_endpoint_field_names(
+    fake: FalFake, tmp_path: Path
+) -> None:
     spec = make_spec("fal/veo3.1", "img2vid", tmp_path, end_image=True, duration=8, audio=True)
     asyncio.run(generate(backend(tmp_path), spec, tmp_path / "o.mp4"))
     (job,) = fake.jobs.values()
@@ -90,18 +111,28 @@ def test_veo31_with_a_last_frame_uses_the_first_last_endpoint_field_names(fake: 
 
 
 def test_a_static_camera_asks_seedance_to_fix_the_camera(fake: FalFake, tmp_path: Path) -> None:
-    spec = make_spec("fal/seedance-1-lite", "txt2vid", tmp_path, duration=5,
-                     params={"camera": {"move": "static"}}, size=(854, 480))
+    spec = make_spec(
+        "fal/seedance-1-lite",
+        "txt2vid",
+        tmp_path,
+        duration=5,
+        params={"camera": {"move": "static"}},
+        size=(854, 480),
+    )
     asyncio.run(generate(backend(tmp_path), spec, tmp_path / "o.mp4"))
     (job,) = fake.jobs.values()
-    assert job.body["camera_fixed"] is True and job.body["duration"] == "5" and job.body["resolution"] == "480p"
+    assert (
+        job.body["camera_fixed"] is True and job.body["duration"] == "5" and job.body["resolution"] == "480p"
+    )
 
 
 def test_flaky_queue_completes_every_shot_with_one_submission_each(fake: FalFake, tmp_path: Path) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
     b = backend(tmp_path)
-    specs = [make_spec("fal/kling-2.1-standard", "img2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
-             for i in range(6)]
+    specs = [
+        make_spec("fal/kling-2.1-standard", "img2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
+        for i in range(6)
+    ]
 
     async def run() -> list[tuple[str, Any]]:
         return await asyncio.gather(*(generate(b, s, tmp_path / f"{s.shot}.mp4") for s in specs))
@@ -177,8 +208,9 @@ def test_a_new_backend_after_a_restart_polls_the_same_job(fake: FalFake, tmp_pat
     assert app_path(job.split("::")[0]) == "fal-ai/kling-video"
 
 
-def test_the_key_never_reaches_logs_errors_or_the_cdn(fake: FalFake, tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_the_key_never_reaches_logs_errors_or_the_cdn(
+    fake: FalFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     b = backend(tmp_path)
 
@@ -193,8 +225,9 @@ def test_the_key_never_reaches_logs_errors_or_the_cdn(fake: FalFake, tmp_path: P
     assert fake.file_requests and all("authorization" not in r.headers for r in fake.file_requests)
 
 
-def test_a_wrong_key_is_a_clear_error_that_is_not_retried(fake: FalFake, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_key_is_a_clear_error_that_is_not_retried(
+    fake: FalFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAL_KEY", "wrong-key-000000")
     with pytest.raises(BackendError, match="HTTP 401") as info:
         asyncio.run(backend(tmp_path).submit(make_spec("fal/veo3", "txt2vid", tmp_path)))
@@ -223,8 +256,9 @@ def tls_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FalFak
 
 
 @pytest.mark.slow
-def test_fal_client_drives_the_fake_over_tls(tls_fake: FalFake, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fal_client_drives_the_fake_over_tls(
+    tls_fake: FalFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fal_client = pytest.importorskip("fal_client")
     import fal_client.client as fc
 
@@ -233,9 +267,10 @@ def test_fal_client_drives_the_fake_over_tls(tls_fake: FalFake, tmp_path: Path,
 
     async def run() -> tuple[Any, Any]:
         client = fal_client.AsyncClient(key=KEY)
-        handle = await client.submit("fal-ai/kling-video/v2.1/standard/image-to-video",
-                                     {"prompt": "a cat", "image_url": "https://example.invalid/cat.png",
-                                      "duration": "5"})
+        handle = await client.submit(
+            "fal-ai/kling-video/v2.1/standard/image-to-video",
+            {"prompt": "a cat", "image_url": "https://example.invalid/cat.png", "duration": "5"},
+        )
         first = await handle.status()
         result = await handle.get(interval=0.01)
         again = await client.status("fal-ai/kling-video/v2.1/standard/image-to-video", handle.request_id)
@@ -245,10 +280,15 @@ def test_fal_client_drives_the_fake_over_tls(tls_fake: FalFake, tmp_path: Path,
     (first, again), (result, done) = asyncio.run(run())
     assert isinstance(first, (fal_client.Queued, fal_client.InProgress))
     assert isinstance(again, fal_client.Completed)
-    assert result["video"]["url"].startswith("https://localhost:") and done["video"]["content_type"] == "video/mp4"
+    assert (
+        result["video"]["url"].startswith("https://localhost:")
+        and done["video"]["content_type"] == "video/mp4"
+    )
     assert tls_fake.submissions == 2
 
-    with pytest.raises(fal_client.client.FalClientHTTPError) as info:  # the fake's validation speaks fal's shape
+    with pytest.raises(
+        fal_client.client.FalClientHTTPError
+    ) as info:  # the fake's validation speaks fal's shape
         asyncio.run(fal_client.AsyncClient(key=KEY).submit("fal-ai/veo3", {"prompt": "x", "duration": "5s"}))
     assert info.value.status_code == 422
 

@@ -85,8 +85,9 @@ def clips(tmp_path: Path) -> Any:
         s = seconds_of(body)
         with lock:
             if s not in made:
-                made[s] = make_clip(tmp_path / "clips" / f"{s:g}.mp4", "blue", size="320x180", seconds=s,
-                                    audio=False).read_bytes()
+                made[s] = make_clip(
+                    tmp_path / "clips" / f"{s:g}.mp4", "blue", size="320x180", seconds=s, audio=False
+                ).read_bytes()
             return made[s]
 
     return video
@@ -95,18 +96,26 @@ def clips(tmp_path: Path) -> Any:
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch, clips: Any) -> Iterator[dict[str, Any]]:
     with ExitStack() as stack:
-        f: dict[str, Any] = {"fal": stack.enter_context(fal.FalFake(video=clips)),
-                             "replicate": stack.enter_context(replicate.ReplicateFake(video=clips)),
-                             "runway": stack.enter_context(runway.RunwayFake(video=clips)),
-                             "luma": stack.enter_context(luma.LumaFake(video=clips)),
-                             "comfyui": stack.enter_context(ComfyUIFake(video=clips))}
+        f: dict[str, Any] = {
+            "fal": stack.enter_context(fal.FalFake(video=clips)),
+            "replicate": stack.enter_context(replicate.ReplicateFake(video=clips)),
+            "runway": stack.enter_context(runway.RunwayFake(video=clips)),
+            "luma": stack.enter_context(luma.LumaFake(video=clips)),
+            "comfyui": stack.enter_context(ComfyUIFake(video=clips)),
+        }
         for fake in f.values():
             fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-        env = {"SHOTLIST_FAL_URL": f["fal"].url, "FAL_KEY": fal.KEY,
-               "REPLICATE_API_BASE_URL": f["replicate"].url, "REPLICATE_API_TOKEN": replicate.TOKEN,
-               "RUNWAYML_BASE_URL": f["runway"].url, "RUNWAYML_API_SECRET": runway.SECRET,
-               "LUMAAI_BASE_URL": f["luma"].api, "LUMAAI_API_KEY": luma.KEY,
-               "SHOTLIST_COMFYUI_URLS": f["comfyui"].url}
+        env = {
+            "SHOTLIST_FAL_URL": f["fal"].url,
+            "FAL_KEY": fal.KEY,
+            "REPLICATE_API_BASE_URL": f["replicate"].url,
+            "REPLICATE_API_TOKEN": replicate.TOKEN,
+            "RUNWAYML_BASE_URL": f["runway"].url,
+            "RUNWAYML_API_SECRET": runway.SECRET,
+            "LUMAAI_BASE_URL": f["luma"].api,
+            "LUMAAI_API_KEY": luma.KEY,
+            "SHOTLIST_COMFYUI_URLS": f["comfyui"].url,
+        }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         for cls in (FalBackend, ReplicateBackend, RunwayBackend, LumaBackend, ComfyUIBackend):
@@ -124,13 +133,18 @@ def project(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_storyboard_mixing_five_providers_builds_against_flaky_fakes(fakes: dict[str, Any],
-                                                                       tmp_path: Path) -> None:
+def test_a_storyboard_mixing_five_providers_builds_against_flaky_fakes(
+    fakes: dict[str, Any], tmp_path: Path
+) -> None:
     root = project(tmp_path / "proj")
     result = build_module.build(root, yes=True, render=False)
     assert result.ok, result.failures
     assert {k: f.submissions for k, f in fakes.items() if k != "comfyui"} == {
-        "fal": 1, "replicate": 1, "runway": 1, "luma": 2}
+        "fal": 1,
+        "replicate": 1,
+        "runway": 1,
+        "luma": 2,
+    }
     assert len(fakes["comfyui"].queued) == 1
     luma_jobs = list(fakes["luma"].jobs.values())
     first = next(j for j in luma_jobs if "keyframes" not in j.body)
@@ -160,7 +174,9 @@ shots:
 
 
 @pytest.mark.slow
-def test_a_build_killed_while_polling_resumes_the_same_fal_request(fakes: dict[str, Any], tmp_path: Path) -> None:
+def test_a_build_killed_while_polling_resumes_the_same_fal_request(
+    fakes: dict[str, Any], tmp_path: Path
+) -> None:
     import os
     import signal
     import subprocess
@@ -174,7 +190,9 @@ def test_a_build_killed_while_polling_resumes_the_same_fal_request(fakes: dict[s
     root.mkdir()
     (root / "storyboard.yaml").write_text(ONE_SHOT)
     code = f"import shotlist.build as b; b.build({str(root)!r}, yes=True, render=False)"
-    child = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ), cwd=Path(__file__).parent.parent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=dict(os.environ), cwd=Path(__file__).parent.parent
+    )
     try:
         deadline = time.monotonic() + 60
         while not fal_fake.calls("GET", "/status$") and time.monotonic() < deadline:

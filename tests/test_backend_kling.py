@@ -41,19 +41,49 @@ def fake(video: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKling]:
 def image(tmp_path: Path, name: str, role: str = "image", colour: str = "red") -> MediaInput:
     path = tmp_path / f"{name}.png"
     Image.new("RGB", (480, 320), colour).save(path)
-    return MediaInput(role=role, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=480, height=320,
-                      path=str(path), name=name)
+    return MediaInput(
+        role=role,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        width=480,
+        height=320,
+        path=str(path),
+        name=name,
+    )
 
 
-def spec(model: str = "kling/v1-std", mode: str = "txt2vid", *, shot: str = "mask", move: str = "static",
-         speed: str = "medium", prompt: str = "Close-up of a kitsune mask on moss.", take: int = 1,
-         inputs: tuple[MediaInput, ...] = (), negative: str | None = None) -> ShotSpec:
-    return ShotSpec(shot=shot, backend="kling", model=model, mode=mode, prompt=prompt, duration=5, width=1280,
-                    height=720, aspect="16:9", fps=24, inputs=inputs, negative=negative, take=take,
-                    params={"camera": {"move": move, "speed": speed}})
+def spec(
+    model: str = "kling/v1-std",
+    mode: str = "txt2vid",
+    *,
+    shot: str = "mask",
+    move: str = "static",
+    speed: str = "medium",
+    prompt: str = "Close-up of a kitsune mask on moss.",
+    take: int = 1,
+    inputs: tuple[MediaInput, ...] = (),
+    negative: str | None = None,
+) -> ShotSpec:
+    return ShotSpec(
+        shot=shot,
+        backend="kling",
+        model=model,
+        mode=mode,
+        prompt=prompt,
+        duration=5,
+        width=1280,
+        height=720,
+        aspect="16:9",
+        fps=24,
+        inputs=inputs,
+        negative=negative,
+        take=take,
+        params={"camera": {"move": move, "speed": speed}},
+    )
 
 
-async def run(backend: KlingBackend, s: ShotSpec, dest: Path, job: str | None = None) -> tuple[str, JobStatus]:
+async def run(
+    backend: KlingBackend, s: ShotSpec, dest: Path, job: str | None = None
+) -> tuple[str, JobStatus]:
     """Submit (unless given a job), poll until done, fetch on success: what the engine does."""
     job = job or await backend.submit(s)
 
@@ -88,29 +118,49 @@ def test_the_jwt_is_hs256_from_the_access_key_and_verifies_as_kling_checks_it() 
     assert verify_jwt(token, AK, SK, now=now - 60) == "token not yet valid"
     head, body, sig = token.split(".")
     tampered = base64.urlsafe_b64encode(body.encode() + b"x").decode().rstrip("=")
-    assert verify_jwt(f"{head}.{tampered}.{sig}", AK, SK, now=now) in ("signature invalid", "token is not decodable")
+    assert verify_jwt(f"{head}.{tampered}.{sig}", AK, SK, now=now) in (
+        "signature invalid",
+        "token is not decodable",
+    )
     assert verify_jwt(kling_jwt(AK, SK, now=now, ttl=7200), AK, SK, now=now) is None  # capped at 30 minutes
 
 
-def test_txt2vid_sends_the_prompt_and_no_camera_control_for_a_static_shot(fake: FakeKling, tmp_path: Path) -> None:
+def test_txt2vid_sends_the_prompt_and_no_camera_control_for_a_static_shot(
+    fake: FakeKling, tmp_path: Path
+) -> None:
     status = build(tmp_path, spec(negative="blur, text"))
     assert status.state is JobState.SUCCEEDED and fake.jwt_errors == []
     req = fake.submits()[0]
     assert req.path == "/v1/videos/text2video"
     body = req.json()
-    assert {k: body[k] for k in ("model_name", "mode", "duration", "aspect_ratio", "negative_prompt", "cfg_scale")} == {
-        "model_name": "kling-v1", "mode": "std", "duration": "5", "aspect_ratio": "16:9",
-        "negative_prompt": "blur, text", "cfg_scale": 0.5}
+    assert {
+        k: body[k] for k in ("model_name", "mode", "duration", "aspect_ratio", "negative_prompt", "cfg_scale")
+    } == {
+        "model_name": "kling-v1",
+        "mode": "std",
+        "duration": "5",
+        "aspect_ratio": "16:9",
+        "negative_prompt": "blur, text",
+        "cfg_scale": 0.5,
+    }
     assert "camera_control" not in body and len(body["external_task_id"]) == 32
     assert (tmp_path / "o.mp4").read_bytes() == fake.video
     assert "authorization" not in fake.calls("GET", r"/kcdn/")[0].headers
 
 
-@pytest.mark.parametrize(("move", "speed", "axis", "value"), [
-    ("pan-left", "slow", "tilt", -3.0), ("tilt-up", "fast", "pan", 8.0), ("dolly-in", "medium", "zoom", -5.0),
-    ("truck-right", "medium", "horizontal", 5.0), ("pedestal-down", "slow", "vertical", -3.0)])
-def test_a_camera_move_becomes_kling_camera_control(fake: FakeKling, tmp_path: Path, move: str, speed: str,
-                                                      axis: str, value: float) -> None:
+@pytest.mark.parametrize(
+    ("move", "speed", "axis", "value"),
+    [
+        ("pan-left", "slow", "tilt", -3.0),
+        ("tilt-up", "fast", "pan", 8.0),
+        ("dolly-in", "medium", "zoom", -5.0),
+        ("truck-right", "medium", "horizontal", 5.0),
+        ("pedestal-down", "slow", "vertical", -3.0),
+    ],
+)
+def test_a_camera_move_becomes_kling_camera_control(
+    fake: FakeKling, tmp_path: Path, move: str, speed: str, axis: str, value: float
+) -> None:
     assert build(tmp_path, spec(move=move, speed=speed)).state is JobState.SUCCEEDED
     control = fake.submits()[0].json()["camera_control"]
     assert control["type"] == "simple"
@@ -122,9 +172,14 @@ def test_a_move_with_no_single_axis_stays_in_the_prompt(fake: FakeKling, tmp_pat
     assert "camera_control" not in fake.submits()[0].json()
 
 
-def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(fake: FakeKling, tmp_path: Path) -> None:
+def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(
+    fake: FakeKling, tmp_path: Path
+) -> None:
     first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", "blue")
-    assert build(tmp_path, spec(mode="img2vid", inputs=(first, last), move="pan-left")).state is JobState.SUCCEEDED
+    assert (
+        build(tmp_path, spec(mode="img2vid", inputs=(first, last), move="pan-left")).state
+        is JobState.SUCCEEDED
+    )
     req = fake.submits()[0]
     body = req.json()
     assert req.path == "/v1/videos/image2video" and "aspect_ratio" not in body
@@ -139,7 +194,9 @@ def test_kling_2_models_send_no_cfg_scale_and_use_their_mode(fake: FakeKling, tm
     assert build(tmp_path, s).state is JobState.SUCCEEDED
     body = fake.submits()[0].json()
     assert body["model_name"] == "kling-v2-5-turbo" and body["mode"] == "pro"
-    assert "cfg_scale" not in body and "camera_control" not in body  # camera control only where the catalog says
+    assert (
+        "cfg_scale" not in body and "camera_control" not in body
+    )  # camera control only where the catalog says
 
 
 def test_a_content_policy_answer_at_creation_is_a_refusal(fake: FakeKling, tmp_path: Path) -> None:
@@ -153,7 +210,9 @@ def test_a_task_failing_risk_control_is_a_refusal_with_its_reason(fake: FakeKlin
     assert status.state is JobState.REFUSED and status.message == "Failure to pass the risk control system"
 
 
-def test_a_fifth_of_requests_failing_still_finishes_with_one_task_per_shot(fake: FakeKling, tmp_path: Path) -> None:
+def test_a_fifth_of_requests_failing_still_finishes_with_one_task_per_shot(
+    fake: FakeKling, tmp_path: Path
+) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
     specs = [spec(shot=f"s{i}", prompt=f"Shot {i}: a kitsune mask on moss.") for i in range(8)]
 
@@ -206,7 +265,9 @@ def test_a_restarted_backend_polls_the_same_task(fake: FakeKling, tmp_path: Path
     assert len(fake.submits()) == 1
 
 
-def test_a_lost_submit_answer_is_recovered_by_external_task_id_not_resent(fake: FakeKling, tmp_path: Path) -> None:
+def test_a_lost_submit_answer_is_recovered_by_external_task_id_not_resent(
+    fake: FakeKling, tmp_path: Path
+) -> None:
     fake.slow_answer_s = 1.5
 
     async def main() -> tuple[str | None, str | None]:
@@ -225,8 +286,9 @@ def test_a_lost_submit_answer_is_recovered_by_external_task_id_not_resent(fake: 
     assert never is None and len(fake.submits()) == 1
 
 
-def test_keys_and_tokens_never_reach_logs_or_errors(fake: FakeKling, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_and_tokens_never_reach_logs_or_errors(
+    fake: FakeKling, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.faults.rate_5xx = 0.3
     build(tmp_path, spec())

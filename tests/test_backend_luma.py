@@ -50,28 +50,41 @@ def generate(b: LumaBackend, *specs: Any, out: Path) -> list[tuple[str, Any]]:
     return asyncio.run(go())
 
 
-CASES = [(m.id, mode, last) for m in catalog().values() if m.provider == "luma" for mode in m.modes
-         for last in ((False, True) if mode == "img2vid" else (False,))]
+CASES = [
+    (m.id, mode, last)
+    for m in catalog().values()
+    if m.provider == "luma"
+    for mode in m.modes
+    for last in ((False, True) if mode == "img2vid" else (False,))
+]
 
 
-@pytest.mark.parametrize("model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES])
-def test_every_luma_model_and_mode_generates_a_clip(fake: LumaFake, tmp_path: Path, model: str, mode: str,
-                                                    last: bool) -> None:
+@pytest.mark.parametrize(
+    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
+)
+def test_every_luma_model_and_mode_generates_a_clip(
+    fake: LumaFake, tmp_path: Path, model: str, mode: str, last: bool
+) -> None:
     spec = make_spec(model, mode, tmp_path, end_image=last, duration=9, aspect="21:9", size=(1920, 1080))
     [(job_id, status)] = generate(backend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
     assert job_id == job.id
     assert {k: job.body[k] for k in ("model", "duration", "resolution", "aspect_ratio")} == {
-        "model": catalog()[model].endpoint[mode], "duration": "9s", "resolution": "1080p", "aspect_ratio": "21:9"}
+        "model": catalog()[model].endpoint[mode],
+        "duration": "9s",
+        "resolution": "1080p",
+        "aspect_ratio": "21:9",
+    }
     frames = job.body.get("keyframes", {})
     assert sorted(frames) == (["frame0", "frame1"] if last else ["frame0"] if mode == "img2vid" else [])
     assert all(f["type"] == "image" and f["url"].startswith("data:image/png") for f in frames.values())
     assert (tmp_path / "s1.mp4").read_bytes() == f"fake-mp4 {job.id}".encode()
 
 
-def test_a_shot_starting_on_a_luma_shots_last_frame_continues_that_generation(fake: LumaFake,
-                                                                              tmp_path: Path) -> None:
+def test_a_shot_starting_on_a_luma_shots_last_frame_continues_that_generation(
+    fake: LumaFake, tmp_path: Path
+) -> None:
     first = make_spec("luma/ray-2", "txt2vid", tmp_path, shot="a")
     [(gen_a, _)] = generate(backend(tmp_path), first, out=tmp_path)
     clip = hashlib.sha256((tmp_path / "a.mp4").read_bytes()).hexdigest()
@@ -92,26 +105,32 @@ def test_a_still_image_that_is_not_a_luma_clip_goes_as_an_image(fake: LumaFake, 
 
 def test_flaky_api_completes_every_shot_with_one_generation_each(fake: LumaFake, tmp_path: Path) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-    specs = [make_spec("luma/ray-flash-2", "txt2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
-             for i in range(6)]
+    specs = [
+        make_spec("luma/ray-flash-2", "txt2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
+        for i in range(6)
+    ]
     results = generate(backend(tmp_path), *specs, out=tmp_path)
     assert all(s.state is JobState.SUCCEEDED for _, s in results)
     assert fake.submissions == 6 and len(fake.calls("POST", "/generations/video$")) > 6
 
 
 def test_a_moderation_failure_is_refused_with_lumas_reason(fake: LumaFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("luma/ray-2", "txt2vid", tmp_path, prompt=f"x {REFUSE}"),
-                             out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path), make_spec("luma/ray-2", "txt2vid", tmp_path, prompt=f"x {REFUSE}"), out=tmp_path
+    )
     assert status.state is JobState.REFUSED and "advanced moderation failed" in (status.message or "")
 
 
 def test_a_failed_generation_is_failed(fake: LumaFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("luma/ray-2", "txt2vid", tmp_path, prompt=f"x {FAIL}"),
-                             out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path), make_spec("luma/ray-2", "txt2vid", tmp_path, prompt=f"x {FAIL}"), out=tmp_path
+    )
     assert status.state is JobState.FAILED and status.message == "luma: Job failed"
 
 
-def test_an_expired_video_link_is_reread_then_reported_without_paying_again(fake: LumaFake, tmp_path: Path) -> None:
+def test_an_expired_video_link_is_reread_then_reported_without_paying_again(
+    fake: LumaFake, tmp_path: Path
+) -> None:
     b = backend(tmp_path)
 
     async def go() -> None:
@@ -147,8 +166,9 @@ def test_a_new_backend_after_a_restart_polls_the_same_generation(fake: LumaFake,
     assert asyncio.run(second()).state is JobState.SUCCEEDED and fake.submissions == 1
 
 
-def test_the_key_never_reaches_logs_errors_or_the_file_host(fake: LumaFake, tmp_path: Path,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_the_key_never_reaches_logs_errors_or_the_file_host(
+    fake: LumaFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     generate(backend(tmp_path), make_spec("luma/ray-2", "img2vid", tmp_path), out=tmp_path)
     with pytest.raises(BackendError) as info:
@@ -161,13 +181,17 @@ def test_the_key_never_reaches_logs_errors_or_the_file_host(fake: LumaFake, tmp_
 def test_the_lumaai_sdk_drives_the_fake(fake: LumaFake) -> None:
     lumaai = pytest.importorskip("lumaai")
     client = lumaai.LumaAI(auth_token=KEY, base_url=fake.api, max_retries=0)
-    made = client.generations.create(model="ray-2", prompt="a lighthouse", aspect_ratio="16:9", duration="5s",
-                                     resolution="720p")
+    made = client.generations.create(
+        model="ray-2", prompt="a lighthouse", aspect_ratio="16:9", duration="5s", resolution="720p"
+    )
     assert made.state == "queued"
     seen = [client.generations.get(made.id) for _ in range(2)]
-    assert [g.state for g in seen] == ["dreaming", "completed"] and seen[-1].assets.video.startswith("http://")
-    cont = client.generations.create(model="ray-flash-2", prompt="and then",
-                                     keyframes={"frame0": {"type": "generation", "id": made.id}})
+    assert [g.state for g in seen] == ["dreaming", "completed"] and seen[-1].assets.video.startswith(
+        "http://"
+    )
+    cont = client.generations.create(
+        model="ray-flash-2", prompt="and then", keyframes={"frame0": {"type": "generation", "id": made.id}}
+    )
     assert cont.request.keyframes.frame0.id == made.id
     with pytest.raises(lumaai.BadRequestError):
         client.generations.create(model="ray-2", prompt="x", duration="7s")

@@ -37,18 +37,44 @@ def fake(video: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMiniMax]
 def image(tmp_path: Path, name: str, role: str = "image", colour: str = "red") -> MediaInput:
     path = tmp_path / f"{name}.png"
     Image.new("RGB", (480, 320), colour).save(path)
-    return MediaInput(role=role, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=480, height=320,
-                      path=str(path), name=name)
+    return MediaInput(
+        role=role,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        width=480,
+        height=320,
+        path=str(path),
+        name=name,
+    )
 
 
-def spec(model: str = "minimax/hailuo-02", mode: str = "txt2vid", *, shot: str = "mask",
-         prompt: str = "Close-up of a kitsune mask. [Static shot] Mist swirls.", inputs: tuple[MediaInput, ...] = (),
-         duration: float = 6, height: int = 720) -> ShotSpec:
-    return ShotSpec(shot=shot, backend="minimax", model=model, mode=mode, prompt=prompt, duration=duration,
-                    width=height * 16 // 9, height=height, aspect="16:9", fps=24, inputs=inputs)
+def spec(
+    model: str = "minimax/hailuo-02",
+    mode: str = "txt2vid",
+    *,
+    shot: str = "mask",
+    prompt: str = "Close-up of a kitsune mask. [Static shot] Mist swirls.",
+    inputs: tuple[MediaInput, ...] = (),
+    duration: float = 6,
+    height: int = 720,
+) -> ShotSpec:
+    return ShotSpec(
+        shot=shot,
+        backend="minimax",
+        model=model,
+        mode=mode,
+        prompt=prompt,
+        duration=duration,
+        width=height * 16 // 9,
+        height=height,
+        aspect="16:9",
+        fps=24,
+        inputs=inputs,
+    )
 
 
-async def run(backend: MiniMaxBackend, s: ShotSpec, dest: Path, job: str | None = None) -> tuple[str, JobStatus]:
+async def run(
+    backend: MiniMaxBackend, s: ShotSpec, dest: Path, job: str | None = None
+) -> tuple[str, JobStatus]:
     """Submit (unless given a job), poll until done, fetch on success: what the engine does."""
     job = job or await backend.submit(s)
 
@@ -76,22 +102,31 @@ def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
 def test_txt2vid_goes_task_file_download(fake: FakeMiniMax, tmp_path: Path) -> None:
     status = build(tmp_path, spec())
     assert status.state is JobState.SUCCEEDED
-    assert fake.submits()[0].json() == {"model": "MiniMax-Hailuo-02", "duration": 6, "resolution": "768P",
-                                        "prompt": "Close-up of a kitsune mask. [Static shot] Mist swirls.",
-                                        "prompt_optimizer": False}
+    assert fake.submits()[0].json() == {
+        "model": "MiniMax-Hailuo-02",
+        "duration": 6,
+        "resolution": "768P",
+        "prompt": "Close-up of a kitsune mask. [Static shot] Mist swirls.",
+        "prompt_optimizer": False,
+    }
     assert (tmp_path / "o.mp4").read_bytes() == fake.video
     assert len(fake.calls("GET", r"/files/retrieve")) == 1
     assert "authorization" not in fake.calls("GET", r"/cdn/")[0].headers  # the key stays off the CDN
 
 
-def test_a_480p_txt2vid_shot_is_moved_up_to_768p_since_512p_needs_an_image(fake: FakeMiniMax, tmp_path: Path) -> None:
+def test_a_480p_txt2vid_shot_is_moved_up_to_768p_since_512p_needs_an_image(
+    fake: FakeMiniMax, tmp_path: Path
+) -> None:
     assert build(tmp_path, spec(height=480)).state is JobState.SUCCEEDED
     assert fake.submits()[0].json()["resolution"] == "768P"
 
 
 def test_img2vid_sends_first_and_last_frames(fake: FakeMiniMax, tmp_path: Path) -> None:
     first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", "blue")
-    assert build(tmp_path, spec(mode="img2vid", inputs=(first, last), duration=10, height=480)).state is JobState.SUCCEEDED
+    assert (
+        build(tmp_path, spec(mode="img2vid", inputs=(first, last), duration=10, height=480)).state
+        is JobState.SUCCEEDED
+    )
     body = fake.submits()[0].json()
     assert body["first_frame_image"].startswith("data:image/png;base64,")
     assert body["last_frame_image"].startswith("data:image/png;base64,")
@@ -103,7 +138,10 @@ def test_ref2vid_sends_a_subject_reference(fake: FakeMiniMax, tmp_path: Path) ->
     assert build(tmp_path, spec("minimax/s2v-01", "ref2vid", inputs=(ref,))).state is JobState.SUCCEEDED
     body = fake.submits()[0].json()
     assert body["model"] == "S2V-01" and body["resolution"] == "720P"
-    assert body["subject_reference"][0]["type"] == "character" and len(body["subject_reference"][0]["image"]) == 1
+    assert (
+        body["subject_reference"][0]["type"] == "character"
+        and len(body["subject_reference"][0]["image"]) == 1
+    )
 
 
 def test_output_moderation_is_a_refusal_with_minimaxs_reason(fake: FakeMiniMax, tmp_path: Path) -> None:
@@ -118,8 +156,9 @@ def test_a_sensitive_prompt_is_refused_at_creation(fake: FakeMiniMax, tmp_path: 
     assert info.value.refused and not fake.tasks and len(fake.submits()) == 1
 
 
-def test_http_faults_and_minimax_rate_limit_codes_finish_with_one_task_per_shot(fake: FakeMiniMax,
-                                                                                tmp_path: Path) -> None:
+def test_http_faults_and_minimax_rate_limit_codes_finish_with_one_task_per_shot(
+    fake: FakeMiniMax, tmp_path: Path
+) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
     fake.rate_limit_next = 3  # and MiniMax's own "1002 rate limit exceeded" in a 200
     specs = [spec(shot=f"s{i}", prompt=f"Shot {i}. [Pan left] Leaves drift.") for i in range(8)]
@@ -167,8 +206,9 @@ def test_a_restarted_backend_polls_the_same_task(fake: FakeMiniMax, tmp_path: Pa
     assert len(fake.submits()) == 1
 
 
-def test_the_key_never_reaches_logs_or_errors(fake: FakeMiniMax, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_never_reaches_logs_or_errors(
+    fake: FakeMiniMax, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.faults.rate_5xx = 0.3
     build(tmp_path, spec())

@@ -52,11 +52,18 @@ CASES = [(m.id, mode) for m in catalog().values() if m.provider == "replicate" f
 
 
 @pytest.mark.parametrize("model,mode", CASES, ids=[f"{m}-{mode}" for m, mode in CASES])
-def test_every_replicate_model_and_mode_generates_a_clip(fake: ReplicateFake, tmp_path: Path, model: str,
-                                                         mode: str) -> None:
+def test_every_replicate_model_and_mode_generates_a_clip(
+    fake: ReplicateFake, tmp_path: Path, model: str, mode: str
+) -> None:
     entry = catalog()[model]
-    spec = make_spec(model, mode, tmp_path, end_image=mode == "img2vid" and entry.first_last,
-                     seed=3 if entry.seed else None, audio=bool(entry.audio))
+    spec = make_spec(
+        model,
+        mode,
+        tmp_path,
+        end_image=mode == "img2vid" and entry.first_last,
+        seed=3 if entry.seed else None,
+        audio=bool(entry.audio),
+    )
     [(job_id, status)] = generate(backend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
@@ -68,17 +75,36 @@ def test_every_replicate_model_and_mode_generates_a_clip(fake: ReplicateFake, tm
 
 
 def test_seedance_fields_on_replicate(fake: ReplicateFake, tmp_path: Path) -> None:
-    spec = make_spec("replicate/seedance-1.5-pro", "img2vid", tmp_path, end_image=True, duration=5, audio=True,
-                     seed=9, params={"camera": {"move": "static"}})
+    spec = make_spec(
+        "replicate/seedance-1.5-pro",
+        "img2vid",
+        tmp_path,
+        end_image=True,
+        duration=5,
+        audio=True,
+        seed=9,
+        params={"camera": {"move": "static"}},
+    )
     generate(backend(tmp_path), spec, out=tmp_path)
     body = next(iter(fake.jobs.values())).body
-    assert {k: body[k] for k in ("duration", "resolution", "seed", "generate_audio", "camera_fixed", "fps")} == {
-        "duration": 5, "resolution": "720p", "seed": 9, "generate_audio": True, "camera_fixed": True, "fps": 24}
-    assert body["image"].startswith("data:image/png") and body["last_frame_image"].startswith("data:image/png")
+    assert {
+        k: body[k] for k in ("duration", "resolution", "seed", "generate_audio", "camera_fixed", "fps")
+    } == {
+        "duration": 5,
+        "resolution": "720p",
+        "seed": 9,
+        "generate_audio": True,
+        "camera_fixed": True,
+        "fps": 24,
+    }
+    assert body["image"].startswith("data:image/png") and body["last_frame_image"].startswith(
+        "data:image/png"
+    )
 
 
-def test_prefer_wait_gets_a_finished_prediction_from_the_create(fake: ReplicateFake, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefer_wait_gets_a_finished_prediction_from_the_create(
+    fake: ReplicateFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     entry = catalog()["replicate/hailuo-02"]
     monkeypatch.setitem(entry.extra, "prefer_wait", 30)
     b = backend(tmp_path)
@@ -95,28 +121,37 @@ def test_prefer_wait_gets_a_finished_prediction_from_the_create(fake: ReplicateF
 
 def test_flaky_api_completes_every_shot_with_one_prediction_each(fake: ReplicateFake, tmp_path: Path) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-    specs = [make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
-             for i in range(6)]
+    specs = [
+        make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
+        for i in range(6)
+    ]
     results = generate(backend(tmp_path), *specs, out=tmp_path)
     assert all(s.state is JobState.SUCCEEDED for _, s in results)
     assert fake.submissions == 6 and len(fake.calls("POST", "/predictions$")) > 6
 
 
 def test_a_flagged_prompt_is_refused_with_replicates_reason(fake: ReplicateFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("replicate/hailuo-02", "txt2vid", tmp_path,
-                                                          prompt=f"x {REFUSE}"), out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path),
+        make_spec("replicate/hailuo-02", "txt2vid", tmp_path, prompt=f"x {REFUSE}"),
+        out=tmp_path,
+    )
     assert status.state is JobState.REFUSED and "(E005)" in (status.message or "")
     assert fake.submissions == 1
 
 
 def test_a_model_failure_is_failed(fake: ReplicateFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("replicate/hailuo-02", "txt2vid", tmp_path,
-                                                          prompt=f"x {FAIL}"), out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path),
+        make_spec("replicate/hailuo-02", "txt2vid", tmp_path, prompt=f"x {FAIL}"),
+        out=tmp_path,
+    )
     assert status.state is JobState.FAILED and "CUDA error" in (status.message or "")
 
 
-def test_removed_output_files_are_reread_then_reported_without_paying_again(fake: ReplicateFake,
-                                                                           tmp_path: Path) -> None:
+def test_removed_output_files_are_reread_then_reported_without_paying_again(
+    fake: ReplicateFake, tmp_path: Path
+) -> None:
     b = backend(tmp_path)
 
     async def go() -> None:
@@ -136,8 +171,9 @@ def test_removed_output_files_are_reread_then_reported_without_paying_again(fake
 
 def test_a_download_hiccup_is_retried(fake: ReplicateFake, tmp_path: Path) -> None:
     fake.faults.rate_5xx = 0.3
-    [(_, status)] = generate(backend(tmp_path), make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path),
-                             out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path), make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path), out=tmp_path
+    )
     assert status.state is JobState.SUCCEEDED and (tmp_path / "s1.mp4").exists() and fake.submissions == 1
 
 
@@ -162,8 +198,9 @@ def test_a_new_backend_after_a_restart_polls_the_same_prediction(fake: Replicate
     assert fake.submissions == 1 and (tmp_path / "o.mp4").exists()
 
 
-def test_the_token_never_reaches_logs_or_the_file_host(fake: ReplicateFake, tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_the_token_never_reaches_logs_or_the_file_host(
+    fake: ReplicateFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     generate(backend(tmp_path), make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path), out=tmp_path)
     with pytest.raises(BackendError) as info:
@@ -177,15 +214,17 @@ def test_the_replicate_sdk_drives_the_fake(fake: ReplicateFake, monkeypatch: pyt
     replicate = pytest.importorskip("replicate")
     monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
     client = replicate.Client(api_token=TOKEN, base_url=fake.url)
-    prediction = client.models.predictions.create(model="bytedance/seedance-1-pro",
-                                                  input={"prompt": "a fox", "duration": 5})
+    prediction = client.models.predictions.create(
+        model="bytedance/seedance-1-pro", input={"prompt": "a fox", "duration": 5}
+    )
     assert prediction.status == "starting"
     prediction.wait()
     assert prediction.status == "succeeded" and prediction.output.startswith("http://localhost:")
     again = client.predictions.get(prediction.id)
     assert again.output == prediction.output and again.model == "bytedance/seedance-1-pro"
-    held = client.models.predictions.create(model="minimax/hailuo-02", input={"prompt": "a cat", "duration": 6},
-                                            wait=True)
+    held = client.models.predictions.create(
+        model="minimax/hailuo-02", input={"prompt": "a cat", "duration": 6}, wait=True
+    )
     assert held.status == "succeeded"
     with pytest.raises(replicate.exceptions.ReplicateError) as info:
         client.models.predictions.create(model="minimax/hailuo-02", input={"prompt": "x", "duration": 7})

@@ -48,16 +48,31 @@ def generate(b: RunwayBackend, *specs: Any, out: Path) -> list[tuple[str, Any]]:
     return asyncio.run(go())
 
 
-CASES = [(m.id, mode, last) for m in catalog().values() if m.provider == "runway" for mode in m.modes
-         for last in ((False, True) if mode == "img2vid" and m.first_last else (False,))]
+CASES = [
+    (m.id, mode, last)
+    for m in catalog().values()
+    if m.provider == "runway"
+    for mode in m.modes
+    for last in ((False, True) if mode == "img2vid" and m.first_last else (False,))
+]
 
 
-@pytest.mark.parametrize("model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES])
-def test_every_runway_model_and_mode_generates_a_clip(fake: RunwayFake, tmp_path: Path, model: str, mode: str,
-                                                      last: bool) -> None:
+@pytest.mark.parametrize(
+    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
+)
+def test_every_runway_model_and_mode_generates_a_clip(
+    fake: RunwayFake, tmp_path: Path, model: str, mode: str, last: bool
+) -> None:
     entry = catalog()[model]
-    spec = make_spec(model, mode, tmp_path, end_image=last, seed=11, audio=bool(entry.audio),
-                     negative="text overlays" if entry.negative else None)
+    spec = make_spec(
+        model,
+        mode,
+        tmp_path,
+        end_image=last,
+        seed=11,
+        audio=bool(entry.audio),
+        negative="text overlays" if entry.negative else None,
+    )
     [(job_id, status)] = generate(backend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
@@ -67,8 +82,11 @@ def test_every_runway_model_and_mode_generates_a_clip(fake: RunwayFake, tmp_path
         assert [i["position"] for i in job.body["promptImage"]] == ["first", "last"]
     elif mode == "img2vid":
         assert job.body["promptImage"].startswith("data:image/png;base64,")
-    assert status.cost == pytest.approx(0.01 * {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40,
-                                                "veo3.1_fast": 15}[job.body["model"]] * spec.duration)
+    assert status.cost == pytest.approx(
+        0.01
+        * {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40, "veo3.1_fast": 15}[job.body["model"]]
+        * spec.duration
+    )
     assert (tmp_path / "s1.mp4").read_bytes() == f"fake-mp4 {job.id}".encode()
 
 
@@ -79,7 +97,9 @@ def test_veo_on_runway_at_1080p_vertical_asks_for_the_1080_ratio(fake: RunwayFak
     assert body["ratio"] == "1080:1920" and body["audio"] is True
 
 
-def test_a_throttled_task_waits_as_queued_and_then_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_throttled_task_waits_as_queued_and_then_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with RunwayFake(throttle=True, polls_to_finish=4) as f:
         monkeypatch.setenv("RUNWAYML_BASE_URL", f.url)
         monkeypatch.setenv("RUNWAYML_API_SECRET", SECRET)
@@ -92,30 +112,42 @@ def test_a_throttled_task_waits_as_queued_and_then_runs(tmp_path: Path, monkeypa
             return seen
 
         seen = asyncio.run(go())
-    assert [s.state for s in seen] == [JobState.QUEUED, JobState.RUNNING, JobState.RUNNING, JobState.SUCCEEDED]
+    assert [s.state for s in seen] == [
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.RUNNING,
+        JobState.SUCCEEDED,
+    ]
     assert "throttled" in (seen[0].message or "") and seen[1].progress == pytest.approx(0.5)
 
 
 def test_flaky_api_completes_every_shot_with_one_task_each(fake: RunwayFake, tmp_path: Path) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-    specs = [make_spec("runway/gen4_turbo", "img2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
-             for i in range(6)]
+    specs = [
+        make_spec("runway/gen4_turbo", "img2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
+        for i in range(6)
+    ]
     results = generate(backend(tmp_path), *specs, out=tmp_path)
     assert all(s.state is JobState.SUCCEEDED for _, s in results)
     assert fake.submissions == 6 and len(fake.calls("POST", "_to_video$")) > 6
 
 
 def test_a_safety_failure_is_refused_with_runways_reason(fake: RunwayFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("runway/gen4.5", "txt2vid", tmp_path,
-                                                          prompt=f"x {REFUSE}"), out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path), make_spec("runway/gen4.5", "txt2vid", tmp_path, prompt=f"x {REFUSE}"), out=tmp_path
+    )
     assert status.state is JobState.REFUSED
-    assert status.message == "runway: Your prompt was flagged by our content moderation system. (SAFETY.INPUT.TEXT)"
+    assert (
+        status.message
+        == "runway: Your prompt was flagged by our content moderation system. (SAFETY.INPUT.TEXT)"
+    )
     assert status.cost == 0
 
 
 def test_an_internal_failure_is_failed(fake: RunwayFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(backend(tmp_path), make_spec("runway/gen4.5", "txt2vid", tmp_path,
-                                                          prompt=f"x {FAIL}"), out=tmp_path)
+    [(_, status)] = generate(
+        backend(tmp_path), make_spec("runway/gen4.5", "txt2vid", tmp_path, prompt=f"x {FAIL}"), out=tmp_path
+    )
     assert status.state is JobState.FAILED and "(INTERNAL)" in (status.message or "")
 
 
@@ -157,8 +189,9 @@ def test_a_new_backend_after_a_restart_polls_the_same_task(fake: RunwayFake, tmp
     assert asyncio.run(second()).state is JobState.SUCCEEDED and fake.submissions == 1
 
 
-def test_the_secret_never_reaches_logs_errors_or_the_file_host(fake: RunwayFake, tmp_path: Path,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_the_secret_never_reaches_logs_errors_or_the_file_host(
+    fake: RunwayFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     generate(backend(tmp_path), make_spec("runway/gen4_turbo", "img2vid", tmp_path), out=tmp_path)
     with pytest.raises(BackendError) as info:
@@ -174,14 +207,16 @@ def test_the_runwayml_sdk_drives_the_fake(fake: RunwayFake, tmp_path: Path) -> N
 
     client = runwayml.RunwayML(api_key=SECRET, base_url=fake.url, max_retries=0)
     image = "data:image/png;base64," + base64.b64encode(png(tmp_path / "a.png").read_bytes()).decode()
-    created = client.image_to_video.create(model="gen4_turbo", prompt_image=image, prompt_text="a boat",
-                                           ratio="1280:720", duration=5)
+    created = client.image_to_video.create(
+        model="gen4_turbo", prompt_image=image, prompt_text="a boat", ratio="1280:720", duration=5
+    )
     seen = [client.tasks.retrieve(created.id) for _ in range(3)]
     assert [t.status for t in seen] == ["PENDING", "RUNNING", "SUCCEEDED"]
     assert seen[0].estimated_cost.credits == 25 and seen[-1].cost.credits == 25
     assert seen[-1].output[0].startswith("http://localhost:")
-    text = client.text_to_video.create(model="veo3.1", prompt_text="a storm", ratio="1920:1080", duration=8,
-                                       audio=True)
+    text = client.text_to_video.create(
+        model="veo3.1", prompt_text="a storm", ratio="1920:1080", duration=8, audio=True
+    )
     client.tasks.delete(text.id)
     assert client.tasks.retrieve(text.id).status == "CANCELLED"
     with pytest.raises(runwayml.BadRequestError):

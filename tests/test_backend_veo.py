@@ -40,14 +40,39 @@ def fake(video: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVeo]:
 def image(tmp_path: Path, name: str, role: str = "image", colour: str = "red") -> MediaInput:
     path = tmp_path / f"{name}.png"
     Image.new("RGB", (320, 180), colour).save(path)
-    return MediaInput(role=role, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), width=320, height=180,
-                      path=str(path), name=name)
+    return MediaInput(
+        role=role,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        width=320,
+        height=180,
+        path=str(path),
+        name=name,
+    )
 
 
-def spec(model: str = "veo/veo-3.0-fast", mode: str = "txt2vid", *, prompt: str = "Close-up: a kitsune mask on moss.",
-         inputs: tuple[MediaInput, ...] = (), shot: str = "mask", **kw: Any) -> ShotSpec:
-    return ShotSpec(shot=shot, backend="veo", model=model, mode=mode, prompt=prompt, duration=kw.pop("duration", 8),
-                    width=1280, height=720, aspect="16:9", fps=24, inputs=inputs, **kw)
+def spec(
+    model: str = "veo/veo-3.0-fast",
+    mode: str = "txt2vid",
+    *,
+    prompt: str = "Close-up: a kitsune mask on moss.",
+    inputs: tuple[MediaInput, ...] = (),
+    shot: str = "mask",
+    **kw: Any,
+) -> ShotSpec:
+    return ShotSpec(
+        shot=shot,
+        backend="veo",
+        model=model,
+        mode=mode,
+        prompt=prompt,
+        duration=kw.pop("duration", 8),
+        width=1280,
+        height=720,
+        aspect="16:9",
+        fps=24,
+        inputs=inputs,
+        **kw,
+    )
 
 
 async def run(backend: VeoBackend, s: ShotSpec, dest: Path, job: str | None = None) -> tuple[str, JobStatus]:
@@ -80,9 +105,16 @@ def test_txt2vid_runs_an_operation_and_downloads_its_video(fake: FakeVeo, tmp_pa
     assert status.state is JobState.SUCCEEDED and status.cost is None  # the API reports no cost
     req = fake.submits()[0]
     assert req.path == "/v1beta/models/veo-3.0-fast-generate-001:predictLongRunning"
-    assert req.json() == {"instances": [{"prompt": "Close-up: a kitsune mask on moss."}], "parameters": {
-        "sampleCount": 1, "durationSeconds": 8, "aspectRatio": "16:9", "resolution": "720p",
-        "negativePrompt": "blurry, text overlays"}}  # personGeneration: the API's regional default
+    assert req.json() == {
+        "instances": [{"prompt": "Close-up: a kitsune mask on moss."}],
+        "parameters": {
+            "sampleCount": 1,
+            "durationSeconds": 8,
+            "aspectRatio": "16:9",
+            "resolution": "720p",
+            "negativePrompt": "blurry, text overlays",
+        },
+    }  # personGeneration: the API's regional default
     assert (tmp_path / "o.mp4").read_bytes() == fake.video
     assert fake.calls("GET", r":download$")[0].headers["x-goog-api-key"] == KEY  # the file needs the key
 
@@ -125,7 +157,9 @@ def test_a_prompt_blocked_at_creation_is_a_refusal(fake: FakeVeo, tmp_path: Path
     assert info.value.refused and not fake.operations
 
 
-def test_a_fifth_of_requests_failing_still_finishes_with_one_operation_per_shot(fake: FakeVeo, tmp_path: Path) -> None:
+def test_a_fifth_of_requests_failing_still_finishes_with_one_operation_per_shot(
+    fake: FakeVeo, tmp_path: Path
+) -> None:
     fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
     specs = [spec(shot=f"s{i}", prompt=f"Shot {i}: a kitsune mask on moss.") for i in range(8)]
 
@@ -178,8 +212,9 @@ def test_a_restarted_backend_polls_the_same_operation(fake: FakeVeo, tmp_path: P
     assert len(fake.submits()) == 1
 
 
-def test_the_key_never_reaches_logs_or_errors(fake: FakeVeo, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_never_reaches_logs_or_errors(
+    fake: FakeVeo, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.faults.rate_5xx = 0.3
     build(tmp_path, spec())

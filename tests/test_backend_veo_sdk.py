@@ -20,8 +20,10 @@ pytestmark = pytest.mark.slow
 genai = pytest.importorskip("google.genai")
 types = pytest.importorskip("google.genai.types")
 if int(genai.__version__.split(".")[0]) >= 3:
-    pytest.skip(f"google-genai {genai.__version__} no longer drives Veo on the Gemini API (2.x does)",
-                allow_module_level=True)
+    pytest.skip(
+        f"google-genai {genai.__version__} no longer drives Veo on the Gemini API (2.x does)",
+        allow_module_level=True,
+    )
 
 KEY = "gemini-sdk-key-0123456789"
 
@@ -48,11 +50,20 @@ def test_the_sdk_generates_polls_and_downloads_a_video(fake: FakeVeo) -> None:
     c = client(fake)
     op = c.models.generate_videos(
         model="veo-3.1-generate-preview",
-        source=types.GenerateVideosSource(prompt="A fox turns its head",
-                                          image=types.Image(image_bytes=buf.getvalue(), mime_type="image/png")),
-        config=types.GenerateVideosConfig(number_of_videos=1, duration_seconds=8, aspect_ratio="16:9",
-                                          resolution="720p", negative_prompt="blur", person_generation="allow_adult",
-                                          last_frame=types.Image(image_bytes=buf.getvalue(), mime_type="image/png")))
+        source=types.GenerateVideosSource(
+            prompt="A fox turns its head",
+            image=types.Image(image_bytes=buf.getvalue(), mime_type="image/png"),
+        ),
+        config=types.GenerateVideosConfig(
+            number_of_videos=1,
+            duration_seconds=8,
+            aspect_ratio="16:9",
+            resolution="720p",
+            negative_prompt="blur",
+            person_generation="allow_adult",
+            last_frame=types.Image(image_bytes=buf.getvalue(), mime_type="image/png"),
+        ),
+    )
     assert op.name in fake.operations
     op = finish(c, op)
     video = op.result.generated_videos[0].video
@@ -64,9 +75,14 @@ def test_the_sdk_generates_polls_and_downloads_a_video(fake: FakeVeo) -> None:
 
 def test_the_sdk_reads_a_filtered_operation_as_no_video_with_reasons(fake: FakeVeo) -> None:
     c = client(fake)
-    op = finish(c, c.models.generate_videos(model="veo-3.0-generate-001",
-                                            source=types.GenerateVideosSource(prompt="REFUSE_OUTPUT"),
-                                            config=types.GenerateVideosConfig(duration_seconds=8)))
+    op = finish(
+        c,
+        c.models.generate_videos(
+            model="veo-3.0-generate-001",
+            source=types.GenerateVideosSource(prompt="REFUSE_OUTPUT"),
+            config=types.GenerateVideosConfig(duration_seconds=8),
+        ),
+    )
     assert op.result.rai_media_filtered_count == 1
     assert "safety settings" in op.result.rai_media_filtered_reasons[0]
     assert not op.result.generated_videos
@@ -77,6 +93,9 @@ def test_the_sdk_refuses_a_seed_on_the_gemini_api_as_the_catalog_says() -> None:
 
     c = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url="http://127.0.0.1:9"))
     with pytest.raises(ValueError, match="seed parameter is only supported"):
-        c.models.generate_videos(model="veo-3.0-generate-001", source=types.GenerateVideosSource(prompt="x"),
-                                 config=types.GenerateVideosConfig(seed=3))
+        c.models.generate_videos(
+            model="veo-3.0-generate-001",
+            source=types.GenerateVideosSource(prompt="x"),
+            config=types.GenerateVideosConfig(seed=3),
+        )
     assert not any(e.seed for e in catalog().values() if e.provider == "veo")

@@ -43,8 +43,12 @@ def driver(tmp_path: Path) -> Path:
 
 
 def start(tmp_path: Path, root: Path, jobs: Path, latency: float = 1.0) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(driver(tmp_path)), str(root), str(jobs), str(latency)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(driver(tmp_path)), str(root), str(jobs), str(latency)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_build_generates_every_shot_pins_it_and_reports_costs(tmp_path: Path) -> None:
@@ -143,14 +147,21 @@ def test_takes_option_makes_several_takes_and_pins_the_newest(tmp_path: Path) ->
     assert read_lock(root).entries["kite"].take == 2
     assert actions(plan(root, models))["kite"] == "pinned"
     assert actions(plan(root, models, takes=3))["kite"] == "pinned"  # --takes is for shots being generated
-    edit(root, "    camera: static\n", "    camera: static\n    takes: 3\n")  # the storyboard's takes: is kept
+    edit(
+        root, "    camera: static\n", "    camera: static\n    takes: 3\n"
+    )  # the storyboard's takes: is kept
     kite = plan(root, models).shots[0]
-    assert kite.action == "generate" and kite.reasons == ["1 more take requested (takes: 3)"] and kite.takes == [3]
+    assert (
+        kite.action == "generate"
+        and kite.reasons == ["1 more take requested (takes: 3)"]
+        and kite.takes == [3]
+    )
 
 
 @pytest.mark.slow
-def test_the_example_builds_end_to_end_and_a_second_build_plans_nothing(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_example_builds_end_to_end_and_a_second_build_plans_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = make_project(tmp_path / "film")
     monkeypatch.chdir(tmp_path)  # a relative project path, as in the README's first command
     runner = CliRunner()
@@ -194,9 +205,13 @@ def test_a_build_killed_at_random_moments_never_submits_twice(tmp_path: Path, se
 
     log = FakeModels(jobs).backend_instance.submits()
     sent = Counter(str(s["take_key"]) for s in log)
-    assert sent and max(sent.values()) == 1, sent  # every take was submitted once, however often it was killed
+    assert sent and max(sent.values()) == 1, (
+        sent
+    )  # every take was submitted once, however often it was killed
     assert len(sent) == 5
-    assert {s["pid"] for s in log} & killed  # jobs sent by builds that were killed were finished by later ones
+    assert {
+        s["pid"] for s in log
+    } & killed  # jobs sent by builds that were killed were finished by later ones
     assert lock_text(root) == lock_text(reference)
     verify = CliRunner().invoke(app, ["cache", "verify", str(root)])
     assert verify.exit_code == 0 and "all intact" in verify.output, verify.output

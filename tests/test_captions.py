@@ -23,8 +23,12 @@ def timeline(*captions: Caption) -> Timeline:
 
 def read_back(path: Path) -> str:
     """The file as ffmpeg's own subtitle demuxer reads it, converted to SRT (fails if it is not valid)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
-                          "-f", "srt", "-"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "srt", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout
 
 
@@ -59,7 +63,10 @@ def test_srt_and_vtt_are_timed_to_the_cut_and_name_the_speaker(tmp_path: Path) -
 def test_players_read_the_sidecars_back_with_the_same_cues(tmp_path: Path) -> None:
     srt, vtt = write_sidecars(timeline(LINE, NOTE), tmp_path / "cut", ["srt", "vtt"])
     from_srt, from_vtt = cues(read_back(srt)), cues(read_back(vtt))
-    assert [(a, b) for a, b, _ in from_srt] == [("00:00:00,000", "00:00:01,042"), ("00:00:01,542", "00:00:04,000")]
+    assert [(a, b) for a, b, _ in from_srt] == [
+        ("00:00:00,000", "00:00:01,042"),
+        ("00:00:01,542", "00:00:04,000"),
+    ]
     assert [(a, b) for a, b, _ in from_vtt] == [(a, b) for a, b, _ in from_srt]
     assert from_srt[1][2] == "MIKA: Hey, I missed you"
     assert "Hey, I missed you" in from_vtt[1][2]
@@ -98,10 +105,29 @@ def test_ass_is_sized_to_the_cut_and_names_the_shipped_fonts_family(tmp_path: Pa
 @pytest.mark.slow
 def test_libass_burns_the_captions_in_with_the_shipped_font(tmp_path: Path) -> None:
     ass = write_ass(timeline(Caption(Fraction(0), Fraction(1), "{shown} text")), tmp_path / "cut.ass", 40)
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "debug", "-y", "-f", "lavfi",
-                          "-i", "color=black:s=1280x720:d=0.5", "-vf",
-                          f"subtitles={ass}:fontsdir={FONT.parent},format=gray,crop=1280:200:0:520",
-                          "-frames:v", "1", "-f", "rawvideo", "-"], capture_output=True, check=True)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "debug",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=black:s=1280x720:d=0.5",
+            "-vf",
+            f"subtitles={ass}:fontsdir={FONT.parent},format=gray,crop=1280:200:0:520",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
     log = out.stderr.decode(errors="replace")
     assert re.search(r"fontselect: \(DejaVu Sans, 400, 0\) -> DejaVuSans", log)
     lit = sum(1 for p in out.stdout if p > 128)

@@ -30,5 +30,7 @@ def test_every_example_project_validates() -> None:
 
 
 def test_the_console_script_runs_as_a_module() -> None:
-    out = subprocess.run([sys.executable, "-m", "shotlist", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "shotlist", "--help"], capture_output=True, text=True, check=True
+    )
     assert "validate" in out.stdout

@@ -41,14 +41,18 @@ def fresh_ffmpeg_lookup() -> Iterator[None]:
         f.cache_clear()
 
 
-def test_doctor_names_the_keys_that_are_set_and_missing_but_never_their_values(clean_env: pytest.MonkeyPatch) -> None:
+def test_doctor_names_the_keys_that_are_set_and_missing_but_never_their_values(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
     clean_env.setenv("ARK_API_KEY", "ark-very-secret-value-123")
     clean_env.setenv("GOOGLE_API_KEY", "google-very-secret-value-456")  # stands in for GEMINI_API_KEY
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert re.search(r"^ok\s+keys\s+ark: ARK_API_KEY set", result.output, re.M)
     assert re.search(r"^ok\s+keys\s+veo: GEMINI_API_KEY set", result.output, re.M)
-    assert re.search(r"^warn\s+keys\s+minimax: MINIMAX_API_KEY not set — minimax/hailuo-02", result.output, re.M)
+    assert re.search(
+        r"^warn\s+keys\s+minimax: MINIMAX_API_KEY not set — minimax/hailuo-02", result.output, re.M
+    )
     assert re.search(r"^warn\s+keys\s+kling: KLING_ACCESS_KEY, KLING_SECRET_KEY not set", result.output, re.M)
     assert "very-secret" not in result.output
     assert re.search(r"^ok\s+ffmpeg\s+ffmpeg \S+ with every filter", result.output, re.M)
@@ -60,8 +64,9 @@ def test_doctor_says_the_animatic_still_builds_when_no_key_is_set(clean_env: pyt
     assert result.exit_code == 0 and "the animatic backend still builds every shot offline" in result.output
 
 
-def test_doctor_fails_when_ffmpeg_is_missing(clean_env: pytest.MonkeyPatch, fresh_ffmpeg_lookup: None,
-                                             tmp_path: Path) -> None:
+def test_doctor_fails_when_ffmpeg_is_missing(
+    clean_env: pytest.MonkeyPatch, fresh_ffmpeg_lookup: None, tmp_path: Path
+) -> None:
     clean_env.setenv("SHOTLIST_FFMPEG", str(tmp_path / "no-ffmpeg-here"))
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
@@ -71,20 +76,34 @@ def test_doctor_fails_when_ffmpeg_is_missing(clean_env: pytest.MonkeyPatch, fres
 
 def test_doctor_asks_every_configured_comfyui_server(clean_env: pytest.MonkeyPatch) -> None:
     server = FakeProvider()
-    server.route("GET", r"/system_stats", lambda req, m: Response(200, {
-        "system": {"os": "posix", "comfyui_version": "0.3.64", "python_version": "3.11"},
-        "devices": [{"name": "cpu", "type": "cpu"}]}))
+    server.route(
+        "GET",
+        r"/system_stats",
+        lambda req, m: Response(
+            200,
+            {
+                "system": {"os": "posix", "comfyui_version": "0.3.64", "python_version": "3.11"},
+                "devices": [{"name": "cpu", "type": "cpu"}],
+            },
+        ),
+    )
     with server:
         clean_env.setenv("SHOTLIST_COMFYUI_URLS", f"{server.url}/, http://127.0.0.1:9")
         result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0  # a ComfyUI box that is down is a warning, not a broken install
-    assert re.search(rf"^ok\s+comfyui\s+{re.escape(server.url)} answers \(ComfyUI 0\.3\.64; cpu\)", result.output, re.M)
+    assert re.search(
+        rf"^ok\s+comfyui\s+{re.escape(server.url)} answers \(ComfyUI 0\.3\.64; cpu\)", result.output, re.M
+    )
     assert re.search(r"^warn\s+comfyui\s+http://127\.0\.0\.1:9 does not answer", result.output, re.M)
     assert [r.path for r in server.log] == ["/system_stats"]
 
 
 def test_comfyui_urls_are_split_on_commas_and_spaces_and_credentials_are_not_shown() -> None:
-    assert comfyui_urls(" http://a:8188/, http://b:8188  http://c ") == ["http://a:8188", "http://b:8188", "http://c"]
+    assert comfyui_urls(" http://a:8188/, http://b:8188  http://c ") == [
+        "http://a:8188",
+        "http://b:8188",
+        "http://c",
+    ]
     [found] = check_comfyui(["http://user:hunter22@127.0.0.1:9"], timeout=0.5)
     assert found.level == "warn" and "hunter22" not in found.detail
 
@@ -110,11 +129,13 @@ def test_a_storyboard_asking_for_sora_is_told_it_is_shut_down(tmp_path: Path) ->
     (tmp_path / "storyboard.yaml").write_text(
         "version: 1\ntitle: T\noutput: {resolution: 720p, aspect: '16:9', fps: 24, file: out/t.mp4}\n"
         "shots:\n  - id: mask\n    mode: txt2vid\n    model: openai/sora-2\n    duration: 4\n"
-        "    subject: A carved kitsune mask\n    action: rests on moss-covered stone\n")
+        "    subject: A carved kitsune mask\n    action: rests on moss-covered stone\n"
+    )
     result = runner.invoke(app, ["validate", str(tmp_path)])  # shotlist.cli.main turns this error into exit 2
     assert isinstance(result.exception, StoryboardError) and result.exception.exit_code == 2
-    assert ("shots[0].model: Sora 2 (OpenAI) is shut down: OpenAI shut the Sora API down on 2026-09-24"
-            in str(result.exception))
+    assert "shots[0].model: Sora 2 (OpenAI) is shut down: OpenAI shut the Sora API down on 2026-09-24" in str(
+        result.exception
+    )
 
 
 def _smoke_module() -> Any:
@@ -127,8 +148,9 @@ def _smoke_module() -> Any:
     return module
 
 
-def test_the_live_smoke_test_without_keys_spends_nothing(clean_env: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_live_smoke_test_without_keys_spends_nothing(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     clean_env.setattr(sys, "argv", ["smoke_live.py"])
     assert _smoke_module().main() == 0
     out = capsys.readouterr().out
@@ -137,8 +159,9 @@ def test_the_live_smoke_test_without_keys_spends_nothing(clean_env: pytest.Monke
 
 
 @pytest.mark.slow
-def test_the_live_smoke_test_makes_one_clip_per_configured_provider(clean_env: pytest.MonkeyPatch, tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_live_smoke_test_makes_one_clip_per_configured_provider(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from shotlist.backends.ark import ArkBackend
     from shotlist.backends.kling import KlingBackend
     from shotlist.backends.minimax import MiniMaxBackend
@@ -152,20 +175,39 @@ def test_the_live_smoke_test_makes_one_clip_per_configured_provider(clean_env: p
     video = make_clip(tmp_path / "clip.mp4", seconds=1).read_bytes()
     for cls in (ArkBackend, VeoBackend, MiniMaxBackend, KlingBackend):
         clean_env.setattr(cls, "poll_interval", 0.01)
-    with FakeArk(video=video) as ark, FakeVeo(video=video) as veo, FakeMiniMax(video=video) as mm, \
-            FakeKling(video=video) as kling:
-        for name, value in {"ARK_API_KEY": ark.key, "VOLCENGINE_ARK_API_KEY": ark.key, "SHOTLIST_ARK_URL": ark.base,
-                            "GEMINI_API_KEY": veo.key, "SHOTLIST_VEO_URL": veo.url, "MINIMAX_API_KEY": mm.key,
-                            "SHOTLIST_MINIMAX_URL": mm.url, "KLING_ACCESS_KEY": kling.access_key,
-                            "KLING_SECRET_KEY": kling.secret_key, "SHOTLIST_KLING_URL": kling.base}.items():
+    with (
+        FakeArk(video=video) as ark,
+        FakeVeo(video=video) as veo,
+        FakeMiniMax(video=video) as mm,
+        FakeKling(video=video) as kling,
+    ):
+        for name, value in {
+            "ARK_API_KEY": ark.key,
+            "VOLCENGINE_ARK_API_KEY": ark.key,
+            "SHOTLIST_ARK_URL": ark.base,
+            "GEMINI_API_KEY": veo.key,
+            "SHOTLIST_VEO_URL": veo.url,
+            "MINIMAX_API_KEY": mm.key,
+            "SHOTLIST_MINIMAX_URL": mm.url,
+            "KLING_ACCESS_KEY": kling.access_key,
+            "KLING_SECRET_KEY": kling.secret_key,
+            "SHOTLIST_KLING_URL": kling.base,
+        }.items():
             clean_env.setenv(name, value)
         clean_env.setattr(sys, "argv", ["smoke_live.py", "--out", str(tmp_path / "out")])
         assert _smoke_module().main() == 0, capsys.readouterr().out
         submits = [len(f.submits()) for f in (veo, mm, kling)] + [len(ark.submits())]
     out = capsys.readouterr().out
     assert submits == [1, 1, 1, 2]  # one clip per provider; BytePlus and Volcengine are two
-    for model in ("ark/seedance-1.0-lite", "volcengine/seedance-1.0-pro", "veo/veo-3.1-fast", "minimax/hailuo-02",
-                  "kling/v1-std"):
-        assert re.search(rf"^ok\s+{re.escape(model)}: \S+\.mp4 320x180 24 fps 1\.00 s h264 \+audio", out, re.M), out
+    for model in (
+        "ark/seedance-1.0-lite",
+        "volcengine/seedance-1.0-pro",
+        "veo/veo-3.1-fast",
+        "minimax/hailuo-02",
+        "kling/v1-std",
+    ):
+        assert re.search(
+            rf"^ok\s+{re.escape(model)}: \S+\.mp4 320x180 24 fps 1\.00 s h264 \+audio", out, re.M
+        ), out
     assert "(reported)" in out and "(estimate)" in out  # Ark reports tokens; the others are estimated
     assert len(list((tmp_path / "out").glob("*.mp4"))) == 5

@@ -28,53 +28,116 @@ def write_project(root: Path, shots: list[dict[str, Any]], **board: Any) -> Proj
     """A project folder with a storyboard of ``shots`` (txt2vid, 2 s each unless given)."""
     root.mkdir(parents=True, exist_ok=True)
     full = [{"mode": "txt2vid", "subject": f"a {s['id']} card", "duration": 2, **s} for s in shots]
-    data: dict[str, Any] = {"version": 1, "output": {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4",
-                                                      "preset": "ultrafast"},
-                            "shots": full, **board}
+    data: dict[str, Any] = {
+        "version": 1,
+        "output": {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4", "preset": "ultrafast"},
+        "shots": full,
+        **board,
+    }
     (root / "storyboard.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return load_project(root)
 
 
-def colour_project(root: Path, colours: list[str], transition: Any = None, **board: Any) -> tuple[Project, dict[str, Clip]]:
+def colour_project(
+    root: Path, colours: list[str], transition: Any = None, **board: Any
+) -> tuple[Project, dict[str, Clip]]:
     """One 2 s shot per colour, each a clip of that colour with a tone, joined by ``transition``."""
-    shots = [{"id": c, **({"transition": transition} if transition and k < len(colours) - 1 else {})}
-             for k, c in enumerate(colours)]
+    shots = [
+        {"id": c, **({"transition": transition} if transition and k < len(colours) - 1 else {})}
+        for k, c in enumerate(colours)
+    ]
     project = write_project(root, shots, **board)
-    clips = {c: clip_of(c, make_clip(root / "clips" / f"{c}.mp4", c, tone=300 + 100 * k))
-             for k, c in enumerate(colours)}
+    clips = {
+        c: clip_of(c, make_clip(root / "clips" / f"{c}.mp4", c, tone=300 + 100 * k))
+        for k, c in enumerate(colours)
+    }
     return project, clips
 
 
 def frames_pts(video: Path) -> list[float]:
     """pts_time of every video frame, in display order."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video), "-map", "0:v:0",
-                          "-vf", "showinfo", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(video),
+            "-map",
+            "0:v:0",
+            "-vf",
+            "showinfo",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [float(x) for x in re.findall(r"pts_time:\s*([\d.]+)", out.stderr)]
 
 
 def stream_duration(video: Path, stream: str) -> float:
     """Duration of one stream (``v`` or ``a``), from the timestamps a stream copy reports."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video), "-map", f"0:{stream}:0",
-                          "-c", "copy", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(video),
+            "-map",
+            f"0:{stream}:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", out.stderr)[-1]
     return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 def psnr(a: Path, b: Path) -> float:
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(a), "-i", str(b),
-                          "-lavfi", "[0:v][1:v]psnr", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(a),
+            "-i",
+            str(b),
+            "-lavfi",
+            "[0:v][1:v]psnr",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     value = re.findall(r"average:(\S+)", out.stderr)[-1]
     return float("inf") if value == "inf" else float(value)
 
 
 # --- quick: names and plans ---------------------------------------------------------------------------------
 
+
 def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
     assert set(XFADE_TRANSITIONS) == binary_transitions()
 
 
 def test_an_unknown_transition_is_reported_with_a_suggestion(tmp_path: Path) -> None:
-    project = write_project(tmp_path, [{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}])
+    project = write_project(
+        tmp_path, [{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}]
+    )
     assert check_transitions(project) == []
     # The storyboard's own validation may already refuse the name; this check stands on its own.
     typo = Transition.model_construct(type="disolve", duration=0.5)
@@ -109,7 +172,9 @@ def test_changing_one_clip_changes_one_body_and_its_two_seams(tmp_path: Path) ->
 def test_inserting_a_shot_leaves_the_other_pieces_keys_alone(tmp_path: Path) -> None:
     # Keys are content, not positions: everything after the insertion moves on the cut but is reused.
     three = write_project(tmp_path / "3", [{"id": "a"}, {"id": "b", "transition": "dissolve"}, {"id": "c"}])
-    four = write_project(tmp_path / "4", [{"id": "a"}, {"id": "new"}, {"id": "b", "transition": "dissolve"}, {"id": "c"}])
+    four = write_project(
+        tmp_path / "4", [{"id": "a"}, {"id": "new"}, {"id": "b", "transition": "dissolve"}, {"id": "c"}]
+    )
     digests = {"a": "1" * 8, "b": "2" * 8, "c": "3" * 8, "new": "4" * 8}
     old, new = _keys(three, digests), _keys(four, digests)
     assert set(old.values()) <= set(new.values())
@@ -117,6 +182,7 @@ def test_inserting_a_shot_leaves_the_other_pieces_keys_alone(tmp_path: Path) -> 
 
 
 # --- slow: real encodes --------------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_the_cut_has_the_planned_length_size_rate_and_sound_and_each_shot_its_colour(tmp_path: Path) -> None:
@@ -139,9 +205,19 @@ def test_the_cut_has_the_planned_length_size_rate_and_sound_and_each_shot_its_co
 
 @pytest.mark.slow
 def test_wipes_slides_and_fades_to_black_and_white_render(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "green"], {"type": "fadewhite", "duration": 1.0},
-                                    output={"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4",
-                                            "preset": "ultrafast", "fade_in": 0.5, "fade_out": 0.5})
+    project, clips = colour_project(
+        tmp_path,
+        ["red", "green"],
+        {"type": "fadewhite", "duration": 1.0},
+        output={
+            "resolution": "320x180",
+            "fps": FPS,
+            "file": "out/cut.mp4",
+            "preset": "ultrafast",
+            "fade_in": 0.5,
+            "fade_out": 0.5,
+        },
+    )
     result = render_cut(project, clips)
     assert result.frames == 72
     assert min(frame_rgb(result.path, 36 / FPS)) > 150  # the middle of a fade through white
@@ -152,30 +228,63 @@ def test_wipes_slides_and_fades_to_black_and_white_render(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_mixed_inputs_are_conformed_to_the_output(tmp_path: Path) -> None:
-    project = write_project(tmp_path, [{"id": "small", "fit": "contain", "transition": "dissolve"},
-                                       {"id": "big", "transition": "wipeleft"}, {"id": "last"}])
+    project = write_project(
+        tmp_path,
+        [
+            {"id": "small", "fit": "contain", "transition": "dissolve"},
+            {"id": "big", "transition": "wipeleft"},
+            {"id": "last"},
+        ],
+    )
     clips = {
         "small": clip_of("small", make_clip(tmp_path / "s.mp4", "red", size="640x480", fps=25, audio=False)),
-        "big": clip_of("big", make_clip(tmp_path / "b.mp4", "green", size="1920x1080", fps=30,
-                                        sample_rate=44100, channels=1)),
-        "last": clip_of("last", make_clip(tmp_path / "l.mp4", "blue", size="180x320", fps="30000/1001",
-                                         seconds=2.1)),
+        "big": clip_of(
+            "big",
+            make_clip(tmp_path / "b.mp4", "green", size="1920x1080", fps=30, sample_rate=44100, channels=1),
+        ),
+        "last": clip_of(
+            "last", make_clip(tmp_path / "l.mp4", "blue", size="180x320", fps="30000/1001", seconds=2.1)
+        ),
     }
     result = render_cut(project, clips)
     facts = probe(result.path)
     assert (facts.width, facts.height, facts.rate, facts.frames) == (320, 180, FPS, 3 * 48 - 2 * 12)
     assert facts.sample_rate == 48000 and facts.channels == 2
     # 4:3 contained in 16:9: red in the middle, black bars at the sides.
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", "0.5", "-i",
-                          str(result.path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
-    left, middle = out[(90 * 320 + 5) * 3:(90 * 320 + 5) * 3 + 3], out[(90 * 320 + 160) * 3:(90 * 320 + 160) * 3 + 3]
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-ss",
+            "0.5",
+            "-i",
+            str(result.path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    left, middle = (
+        out[(90 * 320 + 5) * 3 : (90 * 320 + 5) * 3 + 3],
+        out[(90 * 320 + 160) * 3 : (90 * 320 + 160) * 3 + 3],
+    )
     assert sum(left) < 40 and near((middle[0], middle[1], middle[2]), "red")
     assert near(frame_rgb(result.path, 2.0), "green") and near(frame_rgb(result.path, 4.5), "blue")
 
 
 @pytest.mark.slow
-def test_a_re_render_after_one_change_encodes_one_body_and_two_seams_and_equals_a_full_render(tmp_path: Path) -> None:
+def test_a_re_render_after_one_change_encodes_one_body_and_two_seams_and_equals_a_full_render(
+    tmp_path: Path,
+) -> None:
     colours = ["red", "green", "blue", "yellow"]
     project, clips = colour_project(tmp_path, colours, {"type": "dissolve", "duration": 0.5})
     first = render_cut(project, clips)
@@ -207,7 +316,13 @@ def test_a_re_render_after_one_change_encodes_one_body_and_two_seams_and_equals_
 def test_h265_and_av1_cuts_are_stitched_from_pieces_too(tmp_path: Path, codec: str) -> None:
     if {"h265": "libx265", "av1": "libsvtav1"}[codec] not in available("encoders"):
         pytest.skip(f"this ffmpeg has no encoder for {codec}")
-    output = {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4", "codec": codec, "preset": "veryfast"}
+    output = {
+        "resolution": "320x180",
+        "fps": FPS,
+        "file": "out/cut.mp4",
+        "codec": codec,
+        "preset": "veryfast",
+    }
     project, clips = colour_project(tmp_path, ["red", "green", "blue"], "dissolve", output=output)
     result = render_cut(project, clips)
     facts = probe(result.path)
@@ -258,8 +373,11 @@ def test_progress_is_reported_up_to_the_end(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sidecars_are_written_beside_the_cut(tmp_path: Path) -> None:
     project, clips = colour_project(tmp_path, ["red", "blue"])
-    project = write_project(tmp_path, [{"id": "red", "caption": "Hello there"}, {"id": "blue"}],
-                            captions={"sidecars": ["srt", "vtt"]})
+    project = write_project(
+        tmp_path,
+        [{"id": "red", "caption": "Hello there"}, {"id": "blue"}],
+        captions={"sidecars": ["srt", "vtt"]},
+    )
     result = render_cut(project, clips)
     assert sorted(p.name for p in result.sidecars) == ["cut.srt", "cut.vtt"]
     assert "Hello there" in (tmp_path / "out" / "cut.srt").read_text()
@@ -270,15 +388,21 @@ def test_burned_in_captions_are_drawn_on_the_frames_they_cover(tmp_path: Path) -
     # A folder name with every character ffmpeg's filtergraph syntax treats specially.
     tmp_path = tmp_path / "it's a [test], a; b: c"
     project, clips = colour_project(tmp_path, ["black", "blue"])
-    project = write_project(tmp_path, [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
-                            captions={"burn_in": True, "size": 60, "sidecars": []})
+    project = write_project(
+        tmp_path,
+        [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
+        captions={"burn_in": True, "size": 60, "sidecars": []},
+    )
     result = render_cut(project, clips)
     assert sum(frame_rgb(result.path, 1.0)) > 15, "no caption drawn over the black shot"
     assert near(frame_rgb(result.path, 3.0), "blue")
     assert result.rendered and result.reused == []
     # The caption is part of the piece's key: turning burn-in off renders the captioned body anew.
-    plain = write_project(tmp_path, [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
-                          captions={"burn_in": False, "sidecars": []})
+    plain = write_project(
+        tmp_path,
+        [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
+        captions={"burn_in": False, "sidecars": []},
+    )
     again = render_cut(plain, clips)
     assert again.rendered == ["body black"] and again.reused == ["body blue"]
     assert sum(frame_rgb(again.path, 1.0)) < 15

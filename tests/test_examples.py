@@ -44,7 +44,9 @@ def test_there_are_a_narrative_short_and_a_vertical_teaser() -> None:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_an_example_lints_without_warnings_by_default_and_without_errors_in_every_dialect(example: Path) -> None:
+def test_an_example_lints_without_warnings_by_default_and_without_errors_in_every_dialect(
+    example: Path,
+) -> None:
     project = load_project(example)
     assert lint_project(project).findings == []
     for dialect in dialects():
@@ -72,7 +74,9 @@ def test_an_examples_prompts_read_cleanly_in_every_dialect(example: Path) -> Non
             assert not any(g in r.text for g in (",:", ",.", "..", " ,", " .", "  ")), (dialect, r.text)
             assert r.text.endswith(shot.constraints), (dialect, r.text)
             if shot.framing:
-                assert r.text.split(".")[0].lower().replace("-", " ").startswith(shot.framing.replace("-", " ")), r.text
+                assert (
+                    r.text.split(".")[0].lower().replace("-", " ").startswith(shot.framing.replace("-", " "))
+                ), r.text
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

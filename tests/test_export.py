@@ -24,18 +24,42 @@ FPS = 24
 
 def fake_clip(folder: Path, name: str, seconds: float = 5.0, audio: bool = True) -> Clip:
     """A picked clip as the edit sees it (export reads only its path and probed facts)."""
-    facts = ClipFacts(duration=seconds, width=1280, height=720, fps="24", frames=int(seconds * FPS),
-                      video_codec="h264", has_audio=audio, sample_rate=48000 if audio else 0, channels=2 if audio else 0)
+    facts = ClipFacts(
+        duration=seconds,
+        width=1280,
+        height=720,
+        fps="24",
+        frames=int(seconds * FPS),
+        video_codec="h264",
+        has_audio=audio,
+        sample_rate=48000 if audio else 0,
+        channels=2 if audio else 0,
+    )
     return Clip(shot=name, path=folder / f"{name}.mp4", sha256=name * 8, facts=facts)
 
 
 def three_shots(folder: Path, *, second_transition: str = "wipeleft") -> Timeline:
     """a (96 frames) dissolve 12 → b (100) <second_transition> 13 → c (80) → 251 frames; b is muted."""
-    plan = [("a", 96, 12, "dissolve", "keep"), ("b", 100, 13, second_transition, "mute"), ("c", 80, 0, "cut", "keep")]
+    plan = [
+        ("a", 96, 12, "dissolve", "keep"),
+        ("b", 100, 13, second_transition, "mute"),
+        ("c", 80, 0, "cut", "keep"),
+    ]
     items, start = [], 0
     for name, length, t, kind, mix in plan:
-        items.append(Item(shot=name, clip=fake_clip(folder, name), src_in=4, length=length, start=start, fit="cover",
-                          audio=ShotAudio(mix=mix), transition=kind if t else "cut", transition_frames=t))
+        items.append(
+            Item(
+                shot=name,
+                clip=fake_clip(folder, name),
+                src_in=4,
+                length=length,
+                start=start,
+                fit="cover",
+                audio=ShotAudio(mix=mix),
+                transition=kind if t else "cut",
+                transition_frames=t,
+            )
+        )
         start += length - t
     return Timeline(fps=FPS, width=1280, height=720, items=items)
 
@@ -96,13 +120,17 @@ def test_transitions_become_handles_cut_at_the_middle_of_each_overlap(tmp_path: 
     assert (frames(c.source_range.start_time), frames(c.source_range.duration)) == (10, 74)
     assert bc.metadata["shotlist"]["xfade"] == "wipeleft"
     # The transitions span exactly the frames the render blends: [84, 96) and [171, 184) on the cut.
-    assert (frames(track.range_of_child(ab).start_time), frames(track.range_of_child(ab).end_time_exclusive())) == \
-        (84, 96)
+    assert (
+        frames(track.range_of_child(ab).start_time),
+        frames(track.range_of_child(ab).end_time_exclusive()),
+    ) == (84, 96)
     assert frames(track.range_of_child(bc).start_time) == tl.items[2].start == 171
     # Handles lie inside each file.
     for clip, transition_after in ((a, ab), (b, bc)):
-        assert clip.source_range.end_time_exclusive() + transition_after.out_offset <= \
-            clip.media_reference.available_range.end_time_exclusive()
+        assert (
+            clip.source_range.end_time_exclusive() + transition_after.out_offset
+            <= clip.media_reference.available_range.end_time_exclusive()
+        )
 
 
 def test_the_shots_sound_track_leaves_a_gap_where_a_shot_is_muted(tmp_path: Path) -> None:
@@ -120,8 +148,10 @@ def test_music_loops_and_voice_over_lands_on_its_frame(tmp_path: Path) -> None:
     media_factory.ffmpeg("-f", "lavfi", "-i", "sine=d=4", str(bed))
     media_factory.ffmpeg("-f", "lavfi", "-i", "sine=d=1.5", str(vo))
     tl.music, tl.music_path = Music(file="bed.wav", start=1.0), bed
-    tl.placed = [Placed(kind="voiceover", path=vo, start=Fraction(5, 2), gain_db=-3.0),
-                 Placed(kind="effect", path=vo, start=Fraction(3), gain_db=0.0)]
+    tl.placed = [
+        Placed(kind="voiceover", path=vo, start=Fraction(5, 2), gain_db=-3.0),
+        Placed(kind="effect", path=vo, start=Fraction(3), gain_db=0.0),
+    ]
     warnings = export_timeline(tl, tmp_path / "cut.otio", "otio")
     assert any("audio levels" in w for w in warnings)
     back = load(tmp_path / "cut.otio")
@@ -140,7 +170,9 @@ def test_each_format_says_what_it_drops(tmp_path: Path) -> None:
     assert export_timeline(tl, tmp_path / "cut.otio", "otio") == []
     fcpx = export_timeline(tl, tmp_path / "cut.fcpxml", "fcpxml")
     assert any("drops transitions" in w for w in fcpx)
-    assert any("wipeleft" in w and "cross dissolve" in w for w in export_timeline(tl, tmp_path / "cut.xml", "xml"))
+    assert any(
+        "wipeleft" in w and "cross dissolve" in w for w in export_timeline(tl, tmp_path / "cut.xml", "xml")
+    )
     edl = export_timeline(tl, tmp_path / "cut.edl", "edl")
     assert any("one video track" in w for w in edl)
     dissolves_only = three_shots(tmp_path, second_transition="fade")

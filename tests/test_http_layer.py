@@ -15,8 +15,13 @@ from shotlist.backends.http import HttpLayer, RetryPolicy, image_bytes, redact, 
 
 def layer(handler: object, attempts: int = 4) -> tuple[HttpLayer, list[float]]:
     slept: list[float] = []
-    h = HttpLayer("prov", "http://127.0.0.1:9", headers={"Authorization": "Key sk-test-123456"},
-                  policy=RetryPolicy(attempts=attempts), transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+    h = HttpLayer(
+        "prov",
+        "http://127.0.0.1:9",
+        headers={"Authorization": "Key sk-test-123456"},
+        policy=RetryPolicy(attempts=attempts),
+        transport=httpx.MockTransport(handler),
+    )  # type: ignore[arg-type]
 
     async def fake_sleep(s: float) -> None:
         slept.append(s)
@@ -78,8 +83,9 @@ def test_a_lost_answer_to_a_poll_is_retried() -> None:
     assert asyncio.run(h.json("GET", "/jobs/1")) == {"status": "running"}
 
 
-def test_the_key_never_appears_in_an_error_or_a_log(caplog: pytest.LogCaptureFixture,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_never_appears_in_an_error_or_a_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PROV_KEY", "sk-live-SECRET-value-42")
     key = secret("PROV_KEY")
 

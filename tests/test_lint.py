@@ -19,17 +19,26 @@ runner = CliRunner()
 
 # A shot that lints clean in the generic dialect: framing, light, qualified motion, something still.
 GOOD: dict[str, Any] = {
-    "id": "shot", "mode": "txt2vid", "framing": "close-up",
-    "subject": "A carved kitsune mask", "action": "rests on moss-covered stone",
-    "scene": "a misty forest at dawn", "lighting": "soft volumetric light rays through the trees",
+    "id": "shot",
+    "mode": "txt2vid",
+    "framing": "close-up",
+    "subject": "A carved kitsune mask",
+    "action": "rests on moss-covered stone",
+    "scene": "a misty forest at dawn",
+    "lighting": "soft volumetric light rays through the trees",
     "motion": ["leaves drift slowly downward", "mist swirls gently around the stone"],
     "still": ["the mask stays fixed in frame"],
-    "camera": {"move": "dolly-in", "speed": "slow"}, "style": "35mm film grain, muted teal and amber palette",
+    "camera": {"move": "dolly-in", "speed": "slow"},
+    "style": "35mm film grain, muted teal and amber palette",
 }
 IMG2VID: dict[str, Any] = {
-    "id": "shot", "mode": "img2vid", "image": "assets/still.png", "subject": "the woman",
+    "id": "shot",
+    "mode": "img2vid",
+    "image": "assets/still.png",
+    "subject": "the woman",
     "action": "slowly turns her head toward the camera and smiles",
-    "motion": ["her hair sways gently in a light breeze"], "still": ["the street lamps stay fixed"],
+    "motion": ["her hair sways gently in a light breeze"],
+    "still": ["the street lamps stay fixed"],
     "camera": {"move": "dolly-in", "speed": "slow"},
 }
 
@@ -37,9 +46,12 @@ IMG2VID: dict[str, Any] = {
 def write(tmp: Path, *shots: dict[str, Any], defaults: dict[str, Any] | None = None) -> Path:
     (tmp / "assets").mkdir(exist_ok=True)
     Image.new("RGB", (64, 36), (40, 90, 160)).save(tmp / "assets" / "still.png")
-    board = {"version": 1, "defaults": {"model": "animatic", **(defaults or {})},
-             "characters": {"mika": {"look": "a young woman with a short black bob and a yellow raincoat"}},
-             "shots": list(shots)}
+    board = {
+        "version": 1,
+        "defaults": {"model": "animatic", **(defaults or {})},
+        "characters": {"mika": {"look": "a young woman with a short black bob and a yellow raincoat"}},
+        "shots": list(shots),
+    }
     (tmp / "storyboard.yaml").write_text(yaml.safe_dump(board, sort_keys=False), encoding="utf-8")
     return tmp
 
@@ -57,40 +69,92 @@ def test_the_good_shots_lint_clean(tmp_path: Path) -> None:
 
 # Each case: (rule, the changes that trigger it, the changes that fix it again).
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("word-count", {"motion": [], "style": None, "scene": None},
-     {"motion": [], "scene": "a misty cedar forest at dawn where old stone lanterns line a narrow winding path"}),
-    ("char-limit", {"prompt": "Close-up. " + "Soft light on a mask. " * 100 + "No distortion. No jitter."},
-     {"prompt": "Close-up. " + "Soft light on a mask. " * 10 + "No distortion. No jitter."}),
-    ("camera-moves", {"camera": "static", "motion": ["the camera pans left then zooms in slowly"]},
-     {"camera": "static", "motion": ["the camera pans left slowly"]}),
-    ("camera-moves", {"motion": ["leaves drift slowly downward", "the camera orbits slowly around the mask"]},
-     {"motion": ["leaves drift slowly downward", "the camera glides with the leaves"]}),
+    (
+        "word-count",
+        {"motion": [], "style": None, "scene": None},
+        {
+            "motion": [],
+            "scene": "a misty cedar forest at dawn where old stone lanterns line a narrow winding path",
+        },
+    ),
+    (
+        "char-limit",
+        {"prompt": "Close-up. " + "Soft light on a mask. " * 100 + "No distortion. No jitter."},
+        {"prompt": "Close-up. " + "Soft light on a mask. " * 10 + "No distortion. No jitter."},
+    ),
+    (
+        "camera-moves",
+        {"camera": "static", "motion": ["the camera pans left then zooms in slowly"]},
+        {"camera": "static", "motion": ["the camera pans left slowly"]},
+    ),
+    (
+        "camera-moves",
+        {"motion": ["leaves drift slowly downward", "the camera orbits slowly around the mask"]},
+        {"motion": ["leaves drift slowly downward", "the camera glides with the leaves"]},
+    ),
     ("motion-unqualified", {"action": "walks"}, {"action": "walks slowly toward the camera"}),
-    ("motion-unqualified", {"motion": ["a fox runs"]}, {"motion": ["a single drop gathers on the leaf slowly"]}),
+    (
+        "motion-unqualified",
+        {"motion": ["a fox runs"]},
+        {"motion": ["a single drop gathers on the leaf slowly"]},
+    ),
     ("nothing-still", {"still": []}, {"still": [], "camera": "static"}),
-    ("dialogue-long", {"audio": {"dialogue": {"who": "mika", "how": "softly",
-                                              "says": "I came back for the mask because I could not stop thinking"}}},
-     {"audio": {"dialogue": {"who": "mika", "how": "softly", "says": "I came back for the mask"}}}),
-    ("dialogue-delivery", {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you"}}},
-     {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}}}),
+    (
+        "dialogue-long",
+        {
+            "audio": {
+                "dialogue": {
+                    "who": "mika",
+                    "how": "softly",
+                    "says": "I came back for the mask because I could not stop thinking",
+                }
+            }
+        },
+        {"audio": {"dialogue": {"who": "mika", "how": "softly", "says": "I came back for the mask"}}},
+    ),
+    (
+        "dialogue-delivery",
+        {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you"}}},
+        {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}}},
+    ),
     ("clip-long", {"duration": 10}, {"duration": 8}),
-    ("vague-verb", {"motion": ["leaves drift slowly downward", "the mist moves gently"]},
-     {"motion": ["leaves drift slowly downward", "the mist curls gently"]}),
-    ("negative-phrasing", {"scene": "a misty forest at dawn with no people"}, {"scene": "an empty misty forest at dawn"}),
-    ("non-english", {"subject": "Un masque de kitsune", "scene": "dans une forêt est brumeuse et calme"},
-     {"subject": "A kitsune mask", "scene": "in a misty calm forest"}),
+    (
+        "vague-verb",
+        {"motion": ["leaves drift slowly downward", "the mist moves gently"]},
+        {"motion": ["leaves drift slowly downward", "the mist curls gently"]},
+    ),
+    (
+        "negative-phrasing",
+        {"scene": "a misty forest at dawn with no people"},
+        {"scene": "an empty misty forest at dawn"},
+    ),
+    (
+        "non-english",
+        {"subject": "Un masque de kitsune", "scene": "dans une forêt est brumeuse et calme"},
+        {"subject": "A kitsune mask", "scene": "in a misty calm forest"},
+    ),
     ("non-english", {"subject": "狐の面 (a kitsune mask)"}, {"subject": "A kitsune mask"}),
-    ("no-constraints", {"prompt": "Close-up. A mask glows softly in warm light while the camera holds still."},
-     {"prompt": "Close-up. A mask glows softly in warm light while the camera holds still. No distortion. No jitter."}),
+    (
+        "no-constraints",
+        {"prompt": "Close-up. A mask glows softly in warm light while the camera holds still."},
+        {
+            "prompt": "Close-up. A mask glows softly in warm light while the camera holds still. No distortion. No jitter."
+        },
+    ),
     ("no-framing", {"framing": None}, {"framing": "wide"}),
-    ("no-lighting", {"lighting": None, "scene": "a quiet forest"}, {"lighting": None, "scene": "a forest at dusk"}),
+    (
+        "no-lighting",
+        {"lighting": None, "scene": "a quiet forest"},
+        {"lighting": None, "scene": "a forest at dusk"},
+    ),
     ("unknown-rule", {"lint": ["word-cuont"]}, {"lint": ["word-count"]}),
 ]
 
 
 @pytest.mark.parametrize(("rule", "bad", "good"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_each_rule_fires_on_a_bad_shot_and_not_on_a_fixed_one(tmp_path: Path, rule: str, bad: dict[str, Any],
-                                                               good: dict[str, Any]) -> None:
+def test_each_rule_fires_on_a_bad_shot_and_not_on_a_fixed_one(
+    tmp_path: Path, rule: str, bad: dict[str, Any], good: dict[str, Any]
+) -> None:
     def shot(changes: dict[str, Any]) -> dict[str, Any]:
         s = {**GOOD, **changes}
         return {k: v for k, v in s.items() if v is not None}
@@ -102,9 +166,12 @@ def test_each_rule_fires_on_a_bad_shot_and_not_on_a_fixed_one(tmp_path: Path, ru
 def test_img2vid_redescribing_the_image_is_flagged(tmp_path: Path) -> None:
     bad = {**IMG2VID, "action": "a young woman wearing a yellow raincoat slowly turns toward the camera"}
     assert "img2vid-redescribes" in rules(tmp_path, bad)
-    bypass = {**IMG2VID, "prompt": "A young woman with a short black bob and a yellow raincoat smiles slowly. "
-                                    "The lamps stay fixed. No distortion. No jitter.",
-              "audio": {"dialogue": {"who": "mika", "says": "Hi", "how": "softly"}}}
+    bypass = {
+        **IMG2VID,
+        "prompt": "A young woman with a short black bob and a yellow raincoat smiles slowly. "
+        "The lamps stay fixed. No distortion. No jitter.",
+        "audio": {"dialogue": {"who": "mika", "says": "Hi", "how": "softly"}},
+    }
     assert "img2vid-redescribes" in rules(tmp_path, bypass)
     assert "img2vid-redescribes" not in rules(tmp_path, IMG2VID)
 
@@ -119,9 +186,12 @@ def test_every_rule_has_a_case_that_triggers_it() -> None:
 
 
 def test_a_dialects_band_decides_the_word_count(tmp_path: Path) -> None:
-    long = {**GOOD, "scene": "a misty cedar forest at dawn where old stone lanterns line a narrow path "
-                             "that winds uphill toward a small red shrine gate half hidden in ferns, "
-                             "where a thin stream runs beside moss-covered stones and fallen cedar needles"}
+    long = {
+        **GOOD,
+        "scene": "a misty cedar forest at dawn where old stone lanterns line a narrow path "
+        "that winds uphill toward a small red shrine gate half hidden in ferns, "
+        "where a thin stream runs beside moss-covered stones and fallen cedar needles",
+    }
     assert "word-count" in rules(tmp_path, long, "generic")
     assert "word-count" not in rules(tmp_path, long, "veo")
 
@@ -132,17 +202,26 @@ def test_a_shot_ignores_a_rule_and_defaults_ignore_it_everywhere(tmp_path: Path)
     assert "clip-long" not in rules(tmp_path, {**bad, "lint": ["clip-long"]})
     assert "clip-long" not in rules(tmp_path, bad, defaults={"lint": ["clip-long"]})
     # a shot with its own list keeps the project-wide ignores too
-    assert "clip-long" not in rules(tmp_path, {**bad, "lint": ["no-lighting"]}, defaults={"lint": ["clip-long"]})
+    assert "clip-long" not in rules(
+        tmp_path, {**bad, "lint": ["no-lighting"]}, defaults={"lint": ["clip-long"]}
+    )
 
 
 def test_findings_point_at_the_shots_line_or_the_field_it_wrote(tmp_path: Path) -> None:
     first = {**GOOD, "id": "first"}
-    second = {**GOOD, "id": "second", "duration": 10, "motion": ["leaves drift slowly downward", "a fox runs"]}
+    second = {
+        **GOOD,
+        "id": "second",
+        "duration": 10,
+        "motion": ["leaves drift slowly downward", "a fox runs"],
+    }
     write(tmp_path, first, second)
     lines = (tmp_path / "storyboard.yaml").read_text().splitlines()
     report = lint_project(load_project(tmp_path))
     by_rule = {f.rule: f for f in report.findings}
-    assert set(by_rule) == {"clip-long", "motion-unqualified"} and {f.shot for f in report.findings} == {"second"}
+    assert set(by_rule) == {"clip-long", "motion-unqualified"} and {f.shot for f in report.findings} == {
+        "second"
+    }
     assert "duration: 10" in lines[by_rule["clip-long"].line - 1]  # type: ignore[operator]
     assert "a fox runs" in lines[by_rule["motion-unqualified"].line - 1]  # type: ignore[operator]
 
@@ -155,10 +234,14 @@ def test_findings_from_defaults_point_at_the_shot(tmp_path: Path) -> None:
 
 
 def test_a_card_is_not_linted(tmp_path: Path) -> None:
-    assert rules(tmp_path, {"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}, "duration": 12}) == set()
+    assert (
+        rules(tmp_path, {"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}, "duration": 12})
+        == set()
+    )
 
 
 # -- the command ------------------------------------------------------------------------------------
+
 
 def test_lint_exits_1_on_errors_and_groups_findings_by_shot(tmp_path: Path) -> None:
     bad = {**GOOD, "id": "busy", "camera": "static", "motion": ["the camera pans left then zooms in slowly"]}

@@ -15,8 +15,15 @@ from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
 from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, run
 
-GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 
 
 def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -24,18 +31,33 @@ def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 def entry(shot: str, n: int = 1) -> LockEntry:
-    return LockEntry(shot=shot, key=f"{n:x}" * 64, take=n, clip="c" * 64, backend="fake", model="animatic",
-                     job=f"job-{n}", cost=0.1 * n, cost_is_estimate=n == 2)
+    return LockEntry(
+        shot=shot,
+        key=f"{n:x}" * 64,
+        take=n,
+        clip="c" * 64,
+        backend="fake",
+        model="animatic",
+        job=f"job-{n}",
+        cost=0.1 * n,
+        cost_is_estimate=n == 2,
+    )
 
 
 def test_the_lock_reads_back_what_it_wrote() -> None:
-    entries = [entry("a", 1), entry("b", 2), LockEntry("c", "d" * 64, 3, "e" * 64, "animatic", "animatic", "", None)]
+    entries = [
+        entry("a", 1),
+        entry("b", 2),
+        LockEntry("c", "d" * 64, 3, "e" * 64, "animatic", "animatic", "", None),
+    ]
     lock = parse_lock(format_lock(entries))
     assert list(lock.entries.values()) == entries
     assert "cost = 0.2 (estimate)" in format_lock(entries) and "cost = unknown" in format_lock(entries)
 
 
-def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(tmp_path: Path) -> None:
+def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
+    tmp_path: Path,
+) -> None:
     root = make_project(tmp_path / "film")
     (root / ".gitignore").write_text(".shotlist/\nout/\n")
     models = fake(root)
@@ -84,9 +106,13 @@ def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tmp_pat
     line = next(n for n, ln in enumerate(lock_text(root).splitlines(), 1) if ln.startswith("<<<<<<<"))
     with pytest.raises(LockError) as err:  # …but the lock still holds the markers
         read_lock(root)
-    assert str(err.value).startswith(f"shotlist.lock:{line}: git merge conflict markers; both branches changed 'door'")
+    assert str(err.value).startswith(
+        f"shotlist.lock:{line}: git merge conflict markers; both branches changed 'door'"
+    )
     assert "shotlist pick door TAKE" in str(err.value)
-    out = subprocess.run([sys.executable, "-m", "shotlist", "plan", str(root)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "shotlist", "plan", str(root)], capture_output=True, text=True
+    )
     assert out.returncode == 1 and out.stderr.startswith(f"shotlist.lock:{line}:"), out.stderr  # no traceback
     takes = runner.invoke(app, ["takes", "door", str(root)])
     assert "take 1" in takes.output, takes.output

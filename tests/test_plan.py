@@ -54,11 +54,19 @@ def test_editing_one_prompt_regenerates_only_that_shot(built: tuple[Path, FakeMo
     assert submits(models)[before:] == ["door"]
 
 
-def test_changing_a_source_image_regenerates_that_shot_and_the_shots_chained_from_it(built: tuple[Path, FakeModels]) -> None:
+def test_changing_a_source_image_regenerates_that_shot_and_the_shots_chained_from_it(
+    built: tuple[Path, FakeModels],
+) -> None:
     root, models = built
     Image.new("RGB", (64, 36), (10, 200, 10)).save(root / "assets" / "street.png")
     p = plan(root, models)
-    assert actions(p) == {"kite": "pinned", "street": "generate", "walk": "generate", "door": "pinned", "end": "pinned"}
+    assert actions(p) == {
+        "kite": "pinned",
+        "street": "generate",
+        "walk": "generate",
+        "door": "pinned",
+        "end": "pinned",
+    }
     by_id = {s.shot: s for s in p.shots}
     assert by_id["street"].reasons == ["source image assets/street.png changed"]
     assert by_id["walk"].reasons == ["upstream shot street changes"]
@@ -72,9 +80,13 @@ def test_renaming_reordering_notes_and_transitions_change_no_key(built: tuple[Pa
     before = lock_text(root)
     shutil.move(root / "assets" / "street.png", root / "assets" / "renamed.png")
     edit(root, "image: assets/street.png", "image: assets/renamed.png")
-    edit(root, "transition: {type: dissolve, duration: 0.25}", "transition: {type: wipeleft, duration: 0.5}\n    notes: \"try it warmer\"")
+    edit(
+        root,
+        "transition: {type: dissolve, duration: 0.25}",
+        'transition: {type: wipeleft, duration: 0.5}\n    notes: "try it warmer"',
+    )
     text = (root / "storyboard.yaml").read_text()
-    kite = text[text.index("  - id: kite"):text.index("  - id: street")]
+    kite = text[text.index("  - id: kite") : text.index("  - id: street")]
     (root / "storyboard.yaml").write_text(text.replace(kite, "") + kite)  # kite becomes the last shot
     p = plan(root, models)
     assert set(actions(p).values()) == {"pinned"}
@@ -144,7 +156,13 @@ def test_a_pinned_clip_that_is_in_no_store_is_not_regenerated_unasked(built: tup
     street = read_lock(root).entries["street"].clip
     os.remove(root / ".shotlist" / "objects" / street[:2] / street)
     p = plan(root, models)
-    assert actions(p) == {"kite": "pinned", "street": "missing", "walk": "pinned", "door": "pinned", "end": "pinned"}
+    assert actions(p) == {
+        "kite": "pinned",
+        "street": "missing",
+        "walk": "pinned",
+        "door": "pinned",
+        "end": "pinned",
+    }
     assert "will differ from the one the lock pins" in p.shots[1].reasons[0] and p.cost == 0
     before = len(submits(models))
     result = run(root, models)

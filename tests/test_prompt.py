@@ -26,11 +26,19 @@ from shotlist.prompt import (
 runner = CliRunner()
 
 MASK: dict[str, Any] = {
-    "id": "mask", "mode": "txt2vid", "framing": "close-up", "angle": "low",
-    "subject": "A carved kitsune mask", "action": "rests on moss-covered stone",
-    "scene": "a misty forest at dawn", "lighting": "soft volumetric light rays through the trees",
-    "motion": ["leaves drift slowly downward"], "still": ["the mask stays fixed in frame"],
-    "camera": "static", "style": "film", "negative": "blurry, watermark",
+    "id": "mask",
+    "mode": "txt2vid",
+    "framing": "close-up",
+    "angle": "low",
+    "subject": "A carved kitsune mask",
+    "action": "rests on moss-covered stone",
+    "scene": "a misty forest at dawn",
+    "lighting": "soft volumetric light rays through the trees",
+    "motion": ["leaves drift slowly downward"],
+    "still": ["the mask stays fixed in frame"],
+    "camera": "static",
+    "style": "film",
+    "negative": "blurry, watermark",
 }
 
 
@@ -38,11 +46,19 @@ def project(tmp: Path, *shots: dict[str, Any], files: dict[str, str] | None = No
     """A project folder with this storyboard, a PNG at assets/still.png and any extra text files."""
     (tmp / "assets").mkdir(exist_ok=True)
     Image.new("RGB", (64, 36), (200, 120, 40)).save(tmp / "assets" / "still.png")
-    board = {"version": 1, "defaults": {"model": "animatic"},
-             "styles": {"film": "35mm film grain, muted teal and amber palette"},
-             "characters": {"mika": {"look": "a young woman with a short black bob and a yellow raincoat",
-                                     "ref": "assets/still.png"}},
-             "shots": list(shots) or [MASK], **top}
+    board = {
+        "version": 1,
+        "defaults": {"model": "animatic"},
+        "styles": {"film": "35mm film grain, muted teal and amber palette"},
+        "characters": {
+            "mika": {
+                "look": "a young woman with a short black bob and a yellow raincoat",
+                "ref": "assets/still.png",
+            }
+        },
+        "shots": list(shots) or [MASK],
+        **top,
+    }
     (tmp / "storyboard.yaml").write_text(yaml.safe_dump(board, sort_keys=False), encoding="utf-8")
     for rel, text in (files or {}).items():
         (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +82,12 @@ def test_the_same_shot_renders_byte_identical_text(tmp_path: Path) -> None:
     assert all("  " not in t and "\n" not in t for t in first.values())
 
 
-@pytest.mark.parametrize("dialect", ["generic", "seedance", "veo", "kling", "runway", "luma", "minimax", "wan"])
-def test_every_dialect_opens_with_the_framing_and_closes_with_the_constraints(tmp_path: Path, dialect: str) -> None:
+@pytest.mark.parametrize(
+    "dialect", ["generic", "seedance", "veo", "kling", "runway", "luma", "minimax", "wan"]
+)
+def test_every_dialect_opens_with_the_framing_and_closes_with_the_constraints(
+    tmp_path: Path, dialect: str
+) -> None:
     text = rendered(project(tmp_path), dialect)
     assert text.startswith("Close-up from a low angle.")
     assert text.endswith("No distortion. No jitter.")
@@ -77,7 +97,10 @@ def test_every_dialect_opens_with_the_framing_and_closes_with_the_constraints(tm
 
 def test_clauses_follow_subject_action_scene_lighting_style_camera_in_generic(tmp_path: Path) -> None:
     text = rendered(project(tmp_path), "generic")
-    order = [text.index(p) for p in ("kitsune mask", "rests on", "misty forest", "volumetric", "35mm", "Static camera")]
+    order = [
+        text.index(p)
+        for p in ("kitsune mask", "rests on", "misty forest", "volumetric", "35mm", "Static camera")
+    ]
     assert order == sorted(order)
 
 
@@ -86,7 +109,9 @@ def test_each_dialect_writes_the_camera_its_own_way(tmp_path: Path) -> None:
     assert "[Push in]" in rendered(tmp_path, "minimax")
     assert "Camera language: the camera pushes in slowly." in rendered(tmp_path, "kling")
     assert "A slow dolly-in toward the subject." in rendered(tmp_path, "veo")
-    assert rendered(tmp_path, "runway").startswith("Close-up from a low angle. The camera dollies slowly in: a carved")
+    assert rendered(tmp_path, "runway").startswith(
+        "Close-up from a low angle. The camera dollies slowly in: a carved"
+    )
     # Kling puts the camera before the light; Luma describes it last, before the constraints
     kling = rendered(tmp_path, "kling")
     assert kling.index("Camera language") < kling.index("volumetric")
@@ -95,7 +120,13 @@ def test_each_dialect_writes_the_camera_its_own_way(tmp_path: Path) -> None:
 
 
 def test_dialogue_is_written_with_its_delivery_label(tmp_path: Path) -> None:
-    project(tmp_path, {**MASK, "audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}}})
+    project(
+        tmp_path,
+        {
+            **MASK,
+            "audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}},
+        },
+    )
     assert 'Mika (whispering softly): "Hey, I missed you."' in rendered(tmp_path, "generic")
     assert '[Mika, whispering softly]: "Hey, I missed you."' in rendered(tmp_path, "kling")
     assert 'Mika, whispering softly, says: "Hey, I missed you."' in rendered(tmp_path, "veo")
@@ -107,10 +138,18 @@ def test_dialogue_is_written_with_its_delivery_label(tmp_path: Path) -> None:
 
 
 def test_an_img2vid_prompt_describes_motion_not_what_the_image_shows(tmp_path: Path) -> None:
-    shot = {"id": "turn", "mode": "img2vid", "image": "assets/still.png",
-            "subject": "a young woman in a yellow raincoat on a wet street", "scene": "a narrow street at dawn",
-            "lighting": "warm dawn light", "style": "film", "action": "slowly turns her head toward the camera",
-            "motion": ["her hair sways gently"], "camera": {"move": "dolly-in"}}
+    shot = {
+        "id": "turn",
+        "mode": "img2vid",
+        "image": "assets/still.png",
+        "subject": "a young woman in a yellow raincoat on a wet street",
+        "scene": "a narrow street at dawn",
+        "lighting": "warm dawn light",
+        "style": "film",
+        "action": "slowly turns her head toward the camera",
+        "motion": ["her hair sways gently"],
+        "camera": {"move": "dolly-in"},
+    }
     for dialect in dialects():
         text = rendered(project(tmp_path, shot), dialect)
         assert "turns her head" in text and "hair sways gently" in text
@@ -127,7 +166,9 @@ def test_a_character_look_stands_in_for_a_missing_subject(tmp_path: Path) -> Non
 
 
 def test_a_projects_template_overrides_the_builtin_dialect_by_name(tmp_path: Path) -> None:
-    project(tmp_path, files={"templates/generic.j2": "HOUSE {{ shot.subject | upper }}. {{ shot.constraints }}"})
+    project(
+        tmp_path, files={"templates/generic.j2": "HOUSE {{ shot.subject | upper }}. {{ shot.constraints }}"}
+    )
     p = load_project(tmp_path)
     r = render_prompt(p, p.shots[0])
     assert r is not None
@@ -137,13 +178,17 @@ def test_a_projects_template_overrides_the_builtin_dialect_by_name(tmp_path: Pat
 
 
 def test_a_shot_can_name_its_template_and_import_the_builtin_macros(tmp_path: Path) -> None:
-    files = {"templates/noir.j2": '{% import "_macros.j2" as m %}{{ m.opening(shot) }} Noir: {{ shot.subject }}.'}
+    files = {
+        "templates/noir.j2": '{% import "_macros.j2" as m %}{{ m.opening(shot) }} Noir: {{ shot.subject }}.'
+    }
     project(tmp_path, {**MASK, "template": "noir"}, files=files)
     assert rendered(tmp_path, "kling") == "Close-up from a low angle. Noir: A carved kitsune mask."
 
 
 def test_a_prompt_on_the_shot_bypasses_every_template(tmp_path: Path) -> None:
-    project(tmp_path, {**MASK, "prompt": "  Close-up of a mask.\n  It glows softly. No distortion. No jitter. "})
+    project(
+        tmp_path, {**MASK, "prompt": "  Close-up of a mask.\n  It glows softly. No distortion. No jitter. "}
+    )
     p = load_project(tmp_path)
     for dialect in dialects():
         r = render_prompt(p, p.shots[0], dialect)
@@ -168,12 +213,25 @@ def test_word_count_counts_words_not_punctuation() -> None:
     assert word_count('Close-up. Mika (whispering): "Hey, I missed you." [Push in]') == 9
 
 
-@pytest.mark.parametrize(("model", "dialect"), [
-    ("animatic", "generic"), ("bytedance/seedance-1-pro", "seedance"), ("veo-3.1-generate-preview", "veo"),
-    ("kling-v2-1-master", "kling"), ("gen4_turbo", "runway"), ("runway-gen4.5", "runway"), ("luma-ray-2", "luma"),
-    ("ray-flash-2", "luma"), ("MiniMax-Hailuo-02", "minimax"), ("T2V-01-Director", "minimax"),
-    ("wan2.1-t2v-14b", "wan"), ("fal-ai/wan/v2.2", "wan"), ("gray-model", "generic"), ("swan", "generic"),
-])
+@pytest.mark.parametrize(
+    ("model", "dialect"),
+    [
+        ("animatic", "generic"),
+        ("bytedance/seedance-1-pro", "seedance"),
+        ("veo-3.1-generate-preview", "veo"),
+        ("kling-v2-1-master", "kling"),
+        ("gen4_turbo", "runway"),
+        ("runway-gen4.5", "runway"),
+        ("luma-ray-2", "luma"),
+        ("ray-flash-2", "luma"),
+        ("MiniMax-Hailuo-02", "minimax"),
+        ("T2V-01-Director", "minimax"),
+        ("wan2.1-t2v-14b", "wan"),
+        ("fal-ai/wan/v2.2", "wan"),
+        ("gray-model", "generic"),
+        ("swan", "generic"),
+    ],
+)
 def test_a_model_id_picks_its_family_dialect(model: str, dialect: str) -> None:
     assert dialect_for_model(model) == dialect
 
@@ -187,12 +245,16 @@ def test_every_dialect_declares_its_band_and_limit() -> None:
 
 # -- the sandbox and template errors ----------------------------------------------------------------
 
-@pytest.mark.parametrize("escape", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ shot.__class__.__subclasses__() }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{{ ('x' * 100000) }}",
-])
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ shot.__class__.__subclasses__() }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ ('x' * 100000) }}",
+    ],
+)
 def test_a_sandbox_escape_in_a_project_template_fails_cleanly(tmp_path: Path, escape: str) -> None:
     project(tmp_path, {**MASK, "template": "evil"}, files={"templates/evil.j2": "Close-up.\n" + escape})
     with pytest.raises(TemplateError) as err:
@@ -240,6 +302,7 @@ def test_an_unknown_dialect_is_an_error(tmp_path: Path) -> None:
 
 # -- the command ------------------------------------------------------------------------------------
 
+
 def test_prompts_prints_each_shot_with_its_word_count(tmp_path: Path) -> None:
     project(tmp_path, MASK, {"id": "title", "mode": "card", "card": {"title": "T"}})
     result = runner.invoke(app, ["prompts", str(tmp_path), "--dialect", "minimax"])
@@ -250,7 +313,9 @@ def test_prompts_prints_each_shot_with_its_word_count(tmp_path: Path) -> None:
 
 def test_prompts_json_for_one_shot_and_a_model(tmp_path: Path) -> None:
     project(tmp_path)
-    result = runner.invoke(app, ["prompts", str(tmp_path), "--shot", "mask", "--model", "kling-v2-1", "--json"])
+    result = runner.invoke(
+        app, ["prompts", str(tmp_path), "--shot", "mask", "--model", "kling-v2-1", "--json"]
+    )
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
     assert row["dialect"] == "kling" and row["negative"] == "blurry, watermark"
@@ -260,11 +325,16 @@ def test_prompts_json_for_one_shot_and_a_model(tmp_path: Path) -> None:
 def test_prompts_refuses_an_unknown_shot_and_both_model_and_dialect(tmp_path: Path) -> None:
     project(tmp_path)
     assert runner.invoke(app, ["prompts", str(tmp_path), "--shot", "mask2"]).exit_code == 2
-    assert runner.invoke(app, ["prompts", str(tmp_path), "--model", "veo-3", "--dialect", "kling"]).exit_code == 2
+    assert (
+        runner.invoke(app, ["prompts", str(tmp_path), "--model", "veo-3", "--dialect", "kling"]).exit_code
+        == 2
+    )
 
 
 def test_prompts_on_an_invalid_storyboard_exits_2_with_the_line(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text("version: 1\nshots:\n  - id: a\n    camera: pan-left, zoom-in\n")
+    (tmp_path / "storyboard.yaml").write_text(
+        "version: 1\nshots:\n  - id: a\n    camera: pan-left, zoom-in\n"
+    )
     from shotlist.cli import main
 
     with pytest.raises(SystemExit) as exit_:
@@ -287,7 +357,14 @@ def test_the_models_own_prompt_limit_applies_when_it_is_smaller(tmp_path: Path) 
     from shotlist.catalog import catalog
 
     model_id, entry = next((m, e) for m, e in sorted(catalog().items()) if e.dialect == "veo")
-    project(tmp_path, {**MASK, "model": model_id, "duration": entry.durations[0] if isinstance(entry.durations, list) else 4})
+    project(
+        tmp_path,
+        {
+            **MASK,
+            "model": model_id,
+            "duration": entry.durations[0] if isinstance(entry.durations, list) else 4,
+        },
+    )
     p = load_project(tmp_path)
     r = render_prompt(p, p.shots[0])
     assert r is not None and r.dialect == "veo"

@@ -17,8 +17,18 @@ def _take(store: Store, key: str, data: bytes, n: int = 1) -> Take:
     src = store.tmp_path(f"clip-{n}")
     src.write_bytes(data)
     sha = store.add_file(src)
-    take = Take(take=n, sha256=sha, shot="s1", backend="fake", model="fake", job=f"job-{n}", cost=0.5,
-                cost_is_estimate=False, time=f"2026-11-23T10:00:0{n}Z", facts=ClipFacts(duration=1.0))
+    take = Take(
+        take=n,
+        sha256=sha,
+        shot="s1",
+        backend="fake",
+        model="fake",
+        job=f"job-{n}",
+        cost=0.5,
+        cost_is_estimate=False,
+        time=f"2026-11-23T10:00:0{n}Z",
+        facts=ClipFacts(duration=1.0),
+    )
     store.add_take(key, {"prompt": "x"}, take)
     return take
 
@@ -89,8 +99,9 @@ def test_an_interrupted_pull_resumes_from_its_partial_file(tmp_path: Path) -> No
     assert hashlib.sha256(b.object_path(take.sha256).read_bytes()).hexdigest() == take.sha256
 
 
-def test_an_interrupted_push_sends_only_what_is_missing_when_run_again(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_push_sends_only_what_is_missing_when_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a = Store(tmp_path / "a")
     remote = Remote(str(tmp_path / "remote"))
     takes = [_take(a, f"{n:02d}" * 32, f"clip {n}".encode() * 1000) for n in range(4)]
@@ -122,6 +133,7 @@ def test_a_clip_in_neither_store_is_reported_missing(tmp_path: Path) -> None:
 
 
 # --- s3:// against moto's server on 127.0.0.1 ----------------------------------------------------
+
 
 @pytest.mark.slow
 def test_s3_remote_round_trip_with_corruption_detected(tmp_path: Path, s3: str) -> None:

@@ -86,7 +86,9 @@ def test_a_symlink_loop_is_refused_without_a_traceback(project: Path) -> None:
     assert _message(project) == "'loop.png' is a symlink loop"
 
 
-def test_a_project_reached_through_a_symlink_still_accepts_its_own_files(project: Path, tmp_path: Path) -> None:
+def test_a_project_reached_through_a_symlink_still_accepts_its_own_files(
+    project: Path, tmp_path: Path
+) -> None:
     alias = tmp_path / "alias"
     alias.symlink_to(project, target_is_directory=True)
     _board(project, "assets/inside.png")
@@ -95,7 +97,8 @@ def test_a_project_reached_through_a_symlink_still_accepts_its_own_files(project
 
 def test_the_music_file_is_confined_too(project: Path) -> None:
     (project / "storyboard.yaml").write_text(
-        "version: 1\nshots: [{id: a}]\nsoundtrack:\n  music: {file: ../score.wav}\n")
+        "version: 1\nshots: [{id: a}]\nsoundtrack:\n  music: {file: ../score.wav}\n"
+    )
     with pytest.raises(StoryboardError) as info:
         load_project(project)
     assert [p.message for p in info.value.problems] == ["'../score.wav' is outside the project folder"]

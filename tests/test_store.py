@@ -17,8 +17,18 @@ from tests.tiny_project import edit, fake, make_project, run
 
 
 def take(n: int, sha: str) -> Take:
-    return Take(take=n, sha256=sha, shot="a", backend="fake", model="m", job=f"j{n}", cost=0.1, cost_is_estimate=False,
-                time=f"2026-01-0{n}T00:00:00Z", facts=ClipFacts(duration=1.0))
+    return Take(
+        take=n,
+        sha256=sha,
+        shot="a",
+        backend="fake",
+        model="m",
+        job=f"j{n}",
+        cost=0.1,
+        cost_is_estimate=False,
+        time=f"2026-01-0{n}T00:00:00Z",
+        facts=ClipFacts(duration=1.0),
+    )
 
 
 def test_objects_are_named_by_their_bytes_and_stored_once(tmp_path: Path) -> None:
@@ -64,7 +74,9 @@ def test_input_hashes_are_not_reread_while_size_mtime_and_inode_are_unchanged(tm
 def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
     store = Store(tmp_path)
     with store.locked("build"):
-        with pytest.raises(StoreBusy, match=rf"another shotlist \(build, pid {os.getpid()}, since .*\) is using"):
+        with pytest.raises(
+            StoreBusy, match=rf"another shotlist \(build, pid {os.getpid()}, since .*\) is using"
+        ):
             with Store(tmp_path).locked("cache gc", timeout=0):
                 pass
     with Store(tmp_path).locked("cache gc", timeout=0):  # free again once the build is done
@@ -98,7 +110,9 @@ def test_cache_gc_removes_only_unpinned_takes_and_says_what_they_cost(tmp_path: 
     assert refused.exit_code == 1 and Store(root).has_object(old)
     out = runner.invoke(app, ["cache", "gc", "--yes", str(root)])
     assert out.exit_code == 0, out.output
-    assert "would remove 1 unpinned take and 1 object" in out.output and "those takes cost $0.10" in out.output
+    assert (
+        "would remove 1 unpinned take and 1 object" in out.output and "those takes cost $0.10" in out.output
+    )
     assert not Store(root).has_object(old)
     assert all(Store(root).has_object(e.clip) for e in read_lock(root).entries.values())
     street = read_lock(root).entries["street"].clip

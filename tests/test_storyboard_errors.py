@@ -27,8 +27,12 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "storyboard.yaml").is_fi
 def run_shotlist(*args: str) -> tuple[int, str, str]:
     """Run the `shotlist` entry point in-process: (exit status, stdout, stderr), as a user sees them."""
     out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", ["shotlist", *args]), \
-            mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}):
+    with (
+        redirect_stdout(out),
+        redirect_stderr(err),
+        mock.patch.object(sys, "argv", ["shotlist", *args]),
+        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
+    ):
         try:
             main()
             code = 0
@@ -72,12 +76,20 @@ def test_all_problems_of_a_file_are_reported_in_one_run() -> None:
 
 
 def test_an_invalid_storyboard_exits_2_without_a_traceback_from_the_console_script(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text("version: 1\nshots:\n  - id: a\n    camera: pan-left, tilt-up\n")
-    run = subprocess.run([sys.executable, "-m", "shotlist", "validate", str(tmp_path)],
-                         capture_output=True, text=True, env={**os.environ, "SHOTLIST_DEBUG": ""})
+    (tmp_path / "storyboard.yaml").write_text(
+        "version: 1\nshots:\n  - id: a\n    camera: pan-left, tilt-up\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "shotlist", "validate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHOTLIST_DEBUG": ""},
+    )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
-    assert "storyboard.yaml:4:13: shots[0].camera: 'pan-left, tilt-up' — one camera move per shot" in run.stderr
+    assert (
+        "storyboard.yaml:4:13: shots[0].camera: 'pan-left, tilt-up' — one camera move per shot" in run.stderr
+    )
 
 
 def test_debug_lets_the_error_through_with_its_traceback(tmp_path: Path) -> None:
@@ -90,7 +102,10 @@ def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     (tmp_path / "storyboard.yaml").write_text("version: 1\nnotes: " + "x" * (6 * 1024 * 1024) + "\n")
     code, _, err = run_shotlist("validate", str(tmp_path))
     assert code == 2
-    assert err.splitlines()[0] == f"{tmp_path / 'storyboard.yaml'}: the file is 6144 KiB; a storyboard is at most 5 MiB"
+    assert (
+        err.splitlines()[0]
+        == f"{tmp_path / 'storyboard.yaml'}: the file is 6144 KiB; a storyboard is at most 5 MiB"
+    )
 
 
 def test_a_folder_without_a_storyboard_says_so(tmp_path: Path) -> None:
@@ -102,7 +117,8 @@ def test_a_folder_without_a_storyboard_says_so(tmp_path: Path) -> None:
 def test_validate_prints_a_short_summary_on_success(tmp_path: Path) -> None:
     (tmp_path / "storyboard.yaml").write_text(
         "version: 1\nshots:\n  - id: a\n    duration: 4\n    transition: {type: dissolve, duration: 1}\n"
-        "  - id: b\n    duration: 3\n")
+        "  - id: b\n    duration: 3\n"
+    )
     code, out, err = run_shotlist("validate", str(tmp_path / "storyboard.yaml"))
     assert (code, err) == (0, "")
     assert out == f"{tmp_path / 'storyboard.yaml'}: ok — 2 shots (txt2vid 2), 6 s cut, 0 images\n"
@@ -112,8 +128,9 @@ def test_schema_file_at_the_repo_root_is_up_to_date() -> None:
     code, out, _ = run_shotlist("schema")
     assert code == 0
     root = Path(__file__).resolve().parent.parent
-    assert (root / "shotlist.schema.json").read_text(encoding="utf-8") == out, \
+    assert (root / "shotlist.schema.json").read_text(encoding="utf-8") == out, (
         "regenerate it: shotlist schema > shotlist.schema.json"
+    )
 
 
 def test_schema_accepts_the_shorthands_the_loader_accepts() -> None:

@@ -33,8 +33,13 @@ _COMMAND = functools.cache(typer.main.get_command)
 def run_shotlist(*args: str) -> tuple[int, str, str]:
     """Run the `shotlist` entry point in-process: (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", ["shotlist", *args]), \
-            mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}), mock.patch.object(typer.main, "get_command", _COMMAND):
+    with (
+        redirect_stdout(out),
+        redirect_stderr(err),
+        mock.patch.object(sys, "argv", ["shotlist", *args]),
+        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
+        mock.patch.object(typer.main, "get_command", _COMMAND),
+    ):
         try:
             main()
             code = 0
@@ -46,10 +51,22 @@ def run_shotlist(*args: str) -> tuple[int, str, str]:
 # --- mutations of the text --------------------------------------------------------------------------
 
 VALUES = st.one_of(
-    st.text(max_size=12), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.booleans(), st.none(), st.just("pan-left, tilt-up"), st.just("../../etc/passwd"), st.just("/etc/hosts"),
-    st.just("*alias"), st.just("&anchor x"), st.just("[a, {b: c}]"), st.just("{shot: nope, frame: last}"),
-    st.just("!!python/object:os.system x"), st.just("'unclosed"), st.just("{"), st.just("- item"),
+    st.text(max_size=12),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.just("pan-left, tilt-up"),
+    st.just("../../etc/passwd"),
+    st.just("/etc/hosts"),
+    st.just("*alias"),
+    st.just("&anchor x"),
+    st.just("[a, {b: c}]"),
+    st.just("{shot: nope, frame: last}"),
+    st.just("!!python/object:os.system x"),
+    st.just("'unclosed"),
+    st.just("{"),
+    st.just("- item"),
 )
 
 
@@ -61,7 +78,9 @@ def _lines(text: str) -> list[str]:
 def text_mutation(draw: st.DrawFn, text: str) -> bytes:
     lines = _lines(text)
     i = draw(st.integers(0, len(lines) - 1))
-    kind = draw(st.sampled_from(["delete", "duplicate", "tab", "value", "truncate", "indent", "bytes", "swap"]))
+    kind = draw(
+        st.sampled_from(["delete", "duplicate", "tab", "value", "truncate", "indent", "bytes", "swap"])
+    )
     if kind == "delete":
         del lines[i]
     elif kind == "duplicate":
@@ -88,6 +107,7 @@ def text_mutation(draw: st.DrawFn, text: str) -> bytes:
 
 # --- mutations of the data ----------------------------------------------------------------------------
 
+
 def _places(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     found = [path]
     if isinstance(node, dict):
@@ -113,8 +133,13 @@ def data_mutation(draw: st.DrawFn, text: str) -> bytes:
             if action == "delete":
                 del parent[place[-1]]
             elif action == "replace":
-                parent[place[-1]] = draw(st.one_of(VALUES, st.lists(VALUES, max_size=3),
-                                                   st.dictionaries(st.text(max_size=6), VALUES, max_size=3)))
+                parent[place[-1]] = draw(
+                    st.one_of(
+                        VALUES,
+                        st.lists(VALUES, max_size=3),
+                        st.dictionaries(st.text(max_size=6), VALUES, max_size=3),
+                    )
+                )
             elif isinstance(parent, dict):
                 parent[draw(st.text(min_size=1, max_size=8))] = parent.pop(place[-1])
         except (KeyError, IndexError, TypeError):
@@ -142,8 +167,11 @@ def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return copy, (source / "storyboard.yaml").read_text(encoding="utf-8")
 
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                      HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def test_there_are_example_storyboards_to_damage() -> None:

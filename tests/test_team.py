@@ -48,8 +48,14 @@ shots:
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(cwd),
+    }
     out = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0 or args[0] == "merge", out.stderr
     return out.stdout + out.stderr
@@ -126,7 +132,9 @@ def test_two_branches_changing_different_shots_merge_and_build_nothing_new(tmp_p
     git(a, "commit", "-qm", "built")
     board = a / "storyboard.yaml"
     git(a, "checkout", "-q", "-b", "lantern")
-    board.write_text(board.read_text().replace("sways gently in the wind", "sways slowly in the evening wind"))
+    board.write_text(
+        board.read_text().replace("sways gently in the wind", "sways slowly in the evening wind")
+    )
     assert generated(build(a, yes=True)) == 1
     git(a, "commit", "-qam", "lantern")
     git(a, "checkout", "-q", "main")
@@ -155,8 +163,12 @@ def test_the_same_shot_changed_on_both_branches_reports_the_conflict_with_its_fi
         git(a, "commit", "-qam", branch)
     git(a, "checkout", "-q", "x")
     assert "CONFLICT" in git(a, "merge", "--no-edit", "y")
-    git(a, "checkout", "--theirs", "storyboard.yaml")  # the storyboard conflict is resolved; the lock's is not
-    result = subprocess.run([sys.executable, "-m", "shotlist", "plan", str(a)], capture_output=True, text=True)
+    git(
+        a, "checkout", "--theirs", "storyboard.yaml"
+    )  # the storyboard conflict is resolved; the lock's is not
+    result = subprocess.run(
+        [sys.executable, "-m", "shotlist", "plan", str(a)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "shotlist.lock:" in result.stderr and "shotlist pick one" in result.stderr

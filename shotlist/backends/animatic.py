@@ -52,9 +52,18 @@ WOBBLE = 0.004  # handheld sway in frame widths at "slow"
 _KR, _KB = 0.2126, 0.0722
 _KG = 1 - _KR - _KB
 _BT709 = (
-    219 / 255 * _KR, 219 / 255 * _KG, 219 / 255 * _KB, 16.0,
-    -224 / 255 * _KR / (2 * (1 - _KB)), -224 / 255 * _KG / (2 * (1 - _KB)), 224 / 255 / 2, 128.0,
-    224 / 255 / 2, -224 / 255 * _KG / (2 * (1 - _KR)), -224 / 255 * _KB / (2 * (1 - _KR)), 128.0,
+    219 / 255 * _KR,
+    219 / 255 * _KG,
+    219 / 255 * _KB,
+    16.0,
+    -224 / 255 * _KR / (2 * (1 - _KB)),
+    -224 / 255 * _KG / (2 * (1 - _KB)),
+    224 / 255 / 2,
+    128.0,
+    224 / 255 / 2,
+    -224 / 255 * _KG / (2 * (1 - _KR)),
+    -224 / 255 * _KB / (2 * (1 - _KR)),
+    128.0,
 )
 
 Box = tuple[float, float, float, float]
@@ -108,14 +117,26 @@ def camera_path(move: str, speed: str, fps: int, frames: int, aspect: float = 16
             v = View(z=1 + lens * p)
         elif move == "zoom-out":
             v = View(z=1 + lens * (1 - p))
-        elif move in ("orbit-left", "orbit-right"):  # circling the subject: the scene drifts, the subject nears
+        elif move in (
+            "orbit-left",
+            "orbit-right",
+        ):  # circling the subject: the scene drifts, the subject nears
             v = View(x=0.6 * (s if move == "orbit-right" else -s), z=1 + dolly * 0.3 * p)
         elif move == "tracking":  # following a subject: a drift with the bob of footsteps
             v = View(x=0.7 * s, y=0.5 * sway * aspect * math.sin(2 * math.pi * 1.8 * t))
         elif move == "handheld":  # two incommensurate sines per axis: a wobble that never visibly loops
-            v = View(x=sway * (0.6 * math.sin(2 * math.pi * 0.55 * t + 0.4) + 0.4 * math.sin(2 * math.pi * 1.35 * t + 2.1)),
-                     y=sway * aspect * (0.6 * math.sin(2 * math.pi * 0.45 * t + 1.3)
-                                        + 0.4 * math.sin(2 * math.pi * 1.7 * t + 0.2)))
+            v = View(
+                x=sway
+                * (
+                    0.6 * math.sin(2 * math.pi * 0.55 * t + 0.4)
+                    + 0.4 * math.sin(2 * math.pi * 1.35 * t + 2.1)
+                ),
+                y=sway
+                * aspect
+                * (
+                    0.6 * math.sin(2 * math.pi * 0.45 * t + 1.3) + 0.4 * math.sin(2 * math.pi * 1.7 * t + 0.2)
+                ),
+            )
         else:
             v = View()
         views.append(v)
@@ -163,7 +184,7 @@ def _text(value: Any) -> str:
     if isinstance(value, Mapping):
         who, says, how = value.get("who"), value.get("says"), value.get("how")
         if says:
-            return f"{who or ''}{f' ({how})' if how else ''}: \"{says}\"".lstrip(": ")
+            return f'{who or ""}{f" ({how})" if how else ""}: "{says}"'.lstrip(": ")
         return " ".join(str(v) for v in value.values() if v)
     return " ".join(str(value).split())
 
@@ -190,8 +211,15 @@ def _clip_line(line: str, font: ImageFont.FreeTypeFont, width: float) -> str:
     return line.rstrip(" …") + "…"
 
 
-def _lines(draw: ImageDraw.ImageDraw, lines: Sequence[str], font: ImageFont.FreeTypeFont, cx: float, top: float,
-           fill: Color, leading: float = 1.25) -> float:
+def _lines(
+    draw: ImageDraw.ImageDraw,
+    lines: Sequence[str],
+    font: ImageFont.FreeTypeFont,
+    cx: float,
+    top: float,
+    fill: Color,
+    leading: float = 1.25,
+) -> float:
     """Draw lines centred on ``cx`` from ``top``; return the y below them."""
     step = font.size * leading
     for i, line in enumerate(lines):
@@ -252,8 +280,11 @@ def _cover(im: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def _contain(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     scale = min(size[0] / im.width, size[1] / im.height)
-    return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
-                     Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return im.resize(
+        (max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+        Image.Resampling.BICUBIC,
+        reducing_gap=3.0,
+    )
 
 
 def _stage(size: tuple[int, int], frame: tuple[int, int], seed: str) -> Image.Image:
@@ -275,7 +306,9 @@ def _stage(size: tuple[int, int], frame: tuple[int, int], seed: str) -> Image.Im
     return im
 
 
-def _panel(draw: ImageDraw.ImageDraw, size: tuple[int, int], frame: tuple[int, int]) -> tuple[int, int, int, int]:
+def _panel(
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], frame: tuple[int, int]
+) -> tuple[int, int, int, int]:
     """The storyboard panel's border around the frame at rest; returns its inner box."""
     w, h = frame
     unit = min(w, h)
@@ -300,14 +333,27 @@ def _storyboard(spec: ShotSpec, size: tuple[int, int], frame: tuple[int, int]) -
     width = x1 - x0 - 2 * pad
     cx = (x0 + x1) / 2
     # Top right: the fixed ANIMATIC label sits top left, and a push-in carries this corner outward.
-    draw.text((x1 - pad, y0 + pad * 0.8), f"SHOT {spec.shot}".upper(), font=_font(unit // 28),
-              fill=(170, 170, 160), anchor="ra")
+    draw.text(
+        (x1 - pad, y0 + pad * 0.8),
+        f"SHOT {spec.shot}".upper(),
+        font=_font(unit // 28),
+        fill=(170, 170, 160),
+        anchor="ra",
+    )
     # Text sits in the upper two thirds: the caption band covers the bottom of the frame.
     y = y0 + (y1 - y0) * 0.17
-    y = _lines(draw, _wrap(title, _font(unit // 12), width, 3), _font(unit // 12), cx, y, (245, 243, 235), 1.2)
+    y = _lines(
+        draw, _wrap(title, _font(unit // 12), width, 3), _font(unit // 12), cx, y, (245, 243, 235), 1.2
+    )
     if subtitle:
-        y = _lines(draw, _wrap(subtitle, _font(unit // 20), width, 2), _font(unit // 20), cx, y + unit * 0.02,
-                   (205, 205, 195))
+        y = _lines(
+            draw,
+            _wrap(subtitle, _font(unit // 20), width, 2),
+            _font(unit // 20),
+            cx,
+            y + unit * 0.02,
+            (205, 205, 195),
+        )
     icon = unit * 0.07
     iy = max(y + icon * 1.4, y0 + (y1 - y0) * 0.6)
     name = move.replace("-", " ").upper() + ("" if move == "static" else f" · {speed}")
@@ -319,8 +365,9 @@ def _storyboard(spec: ShotSpec, size: tuple[int, int], frame: tuple[int, int]) -
     return im
 
 
-def _references(spec: ShotSpec, refs: Sequence[MediaInput], size: tuple[int, int],
-                frame: tuple[int, int]) -> Image.Image:
+def _references(
+    spec: ShotSpec, refs: Sequence[MediaInput], size: tuple[int, int], frame: tuple[int, int]
+) -> Image.Image:
     """The ref2vid card: every reference image with its name, on a grid."""
     title = _text(spec.params.get("title")) or "References"
     im = _stage(size, frame, title)
@@ -329,7 +376,9 @@ def _references(spec: ShotSpec, refs: Sequence[MediaInput], size: tuple[int, int
     unit = min(frame)
     pad = unit * 0.05
     head = _font(unit // 18)
-    top = _lines(draw, _wrap(title, head, x1 - x0 - 2 * pad, 1), head, (x0 + x1) / 2, y0 + pad, (245, 243, 235))
+    top = _lines(
+        draw, _wrap(title, head, x1 - x0 - 2 * pad, 1), head, (x0 + x1) / 2, y0 + pad, (245, 243, 235)
+    )
     # The grid fills the panel above the caption band; columns follow the panel's shape.
     bottom = y0 + (y1 - y0) * 0.74
     n = len(refs)
@@ -347,10 +396,17 @@ def _references(spec: ShotSpec, refs: Sequence[MediaInput], size: tuple[int, int
         thumb = _contain(_open_rgb(ref.path, "reference", (box_w, box_h)), (max(box_w, 1), max(box_h, 1)))
         tx, ty = round(cx - thumb.width / 2), round(cy + (box_h - thumb.height) / 2)
         im.paste(thumb, (tx, ty))
-        draw.rectangle((tx - 1, ty - 1, tx + thumb.width, ty + thumb.height), outline=(214, 214, 206), width=1)
+        draw.rectangle(
+            (tx - 1, ty - 1, tx + thumb.width, ty + thumb.height), outline=(214, 214, 206), width=1
+        )
         name = ref.name or Path(ref.path).stem or f"ref {i + 1}"
-        draw.text((cx, ty + thumb.height + name_font.size * 0.4), _clip_line(name, name_font, cell_w * 0.95),
-                  font=name_font, fill=(235, 235, 225), anchor="ma")
+        draw.text(
+            (cx, ty + thumb.height + name_font.size * 0.4),
+            _clip_line(name, name_font, cell_w * 0.95),
+            font=name_font,
+            fill=(235, 235, 225),
+            anchor="ma",
+        )
     return im
 
 
@@ -368,7 +424,9 @@ def _title_card(spec: ShotSpec, size: tuple[int, int]) -> Image.Image:
     big, small = _font(unit // 9), _font(unit // 18)
     title_lines = _wrap(title, big, width, 4)
     sub_lines = _wrap(subtitle, small, width, 3)
-    height = len(title_lines) * big.size * 1.2 + (len(sub_lines) * small.size * 1.3 + unit * 0.04 if sub_lines else 0)
+    height = len(title_lines) * big.size * 1.2 + (
+        len(sub_lines) * small.size * 1.3 + unit * 0.04 if sub_lines else 0
+    )
     y = _lines(draw, title_lines, big, size[0] / 2, (size[1] - height) / 2, color, 1.2)
     _lines(draw, sub_lines, small, size[0] / 2, y + unit * 0.04, color, 1.3)
     return im
@@ -379,19 +437,34 @@ def _first_words(text: str, n: int) -> str:
     return " ".join(words[:n]) + (" …" if len(words) > n else "")
 
 
-def _arrowhead(draw: ImageDraw.ImageDraw, tip: tuple[float, float], angle: float, size: float, fill: Color) -> None:
+def _arrowhead(
+    draw: ImageDraw.ImageDraw, tip: tuple[float, float], angle: float, size: float, fill: Color
+) -> None:
     back = angle + math.pi
-    pts = [tip] + [(tip[0] + size * math.cos(back + d), tip[1] + size * math.sin(back + d)) for d in (0.45, -0.45)]
+    pts = [tip] + [
+        (tip[0] + size * math.cos(back + d), tip[1] + size * math.sin(back + d)) for d in (0.45, -0.45)
+    ]
     draw.polygon(pts, fill=fill)
 
 
-def _draw_move(draw: ImageDraw.ImageDraw, move: str, cx: float, cy: float, r: float, fill: Color, width: int) -> None:
+def _draw_move(
+    draw: ImageDraw.ImageDraw, move: str, cx: float, cy: float, r: float, fill: Color, width: int
+) -> None:
     """The camera move as an icon of radius ``r``: arrows for travel, corner arrows for zooms, an arc for orbits."""
     head = r * 0.45
-    straight = {"pan-left": math.pi, "truck-left": math.pi, "pan-right": 0.0, "truck-right": 0.0,
-                "tilt-up": -math.pi / 2, "pedestal-up": -math.pi / 2, "crane-up": -math.pi / 2,
-                "tilt-down": math.pi / 2, "pedestal-down": math.pi / 2, "crane-down": math.pi / 2,
-                "tracking": 0.0}
+    straight = {
+        "pan-left": math.pi,
+        "truck-left": math.pi,
+        "pan-right": 0.0,
+        "truck-right": 0.0,
+        "tilt-up": -math.pi / 2,
+        "pedestal-up": -math.pi / 2,
+        "crane-up": -math.pi / 2,
+        "tilt-down": math.pi / 2,
+        "pedestal-down": math.pi / 2,
+        "crane-down": math.pi / 2,
+        "tracking": 0.0,
+    }
     if move in straight:
         a = straight[move]
         dx, dy = math.cos(a) * r, math.sin(a) * r
@@ -401,11 +474,15 @@ def _draw_move(draw: ImageDraw.ImageDraw, move: str, cx: float, cy: float, r: fl
         if move.startswith(("truck", "pedestal", "tracking", "crane")):  # the camera body travels: draw rails
             off = r * 0.45
             nx, ny = -math.sin(a) * off, math.cos(a) * off
-            draw.line([(cx - dx + nx, cy - dy + ny), (cx + dx * 0.6 + nx, cy + dy * 0.6 + ny)], fill=fill, width=1)
+            draw.line(
+                [(cx - dx + nx, cy - dy + ny), (cx + dx * 0.6 + nx, cy + dy * 0.6 + ny)], fill=fill, width=1
+            )
     elif move in ("dolly-in", "dolly-out", "zoom-in", "zoom-out"):
         inward = move.endswith("-in")
         inner = r * 0.35
-        draw.rectangle((cx - inner, cy - inner * 0.7, cx + inner, cy + inner * 0.7), outline=fill, width=width)
+        draw.rectangle(
+            (cx - inner, cy - inner * 0.7, cx + inner, cy + inner * 0.7), outline=fill, width=width
+        )
         for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
             outer = (cx + sx * r, cy + sy * r * 0.8)
             near = (cx + sx * inner * 1.25, cy + sy * inner * 0.95)
@@ -420,7 +497,10 @@ def _draw_move(draw: ImageDraw.ImageDraw, move: str, cx: float, cy: float, r: fl
         tip = (cx + r * math.cos(math.radians(end_deg)), cy + r * 0.5 * math.sin(math.radians(end_deg)))
         _arrowhead(draw, tip, math.pi * 0.62 if move == "orbit-left" else math.pi * 0.38, head, fill)
     elif move == "handheld":
-        pts = [(cx - r + 2 * r * k / 16, cy + r * 0.35 * math.sin(k * 1.7) * math.cos(k * 0.6)) for k in range(17)]
+        pts = [
+            (cx - r + 2 * r * k / 16, cy + r * 0.35 * math.sin(k * 1.7) * math.cos(k * 0.6))
+            for k in range(17)
+        ]
         draw.line(pts, fill=fill, width=width, joint="curve")
     else:  # static: a locked-off frame
         draw.ellipse((cx - r * 0.8, cy - r * 0.8, cx + r * 0.8, cy + r * 0.8), outline=fill, width=width)
@@ -453,7 +533,9 @@ def _overlay(spec: ShotSpec, w: int, h: int) -> tuple[Image.Image, list[tuple[in
     lw = round(small.getlength(label))
     box = _even_box(pad, pad, pad + lw + 2 * pad, pad + small.size + 2 * pad, w, h)
     draw.rectangle(box, fill=(0, 0, 0, 150))
-    draw.text((box[0] + pad, (box[1] + box[3]) / 2), label, font=small, fill=(255, 255, 255, 255), anchor="lm")
+    draw.text(
+        (box[0] + pad, (box[1] + box[3]) / 2), label, font=small, fill=(255, 255, 255, 255), anchor="lm"
+    )
     boxes.append(box)
 
     caption = _text(spec.params.get("caption")) or _first_words(spec.prompt, 18)
@@ -468,13 +550,16 @@ def _overlay(spec: ShotSpec, w: int, h: int) -> tuple[Image.Image, list[tuple[in
         box = _even_box(0, h - height, w, h, w, h)
         draw.rectangle(box, fill=(0, 0, 0, 165))
         for i, (line, fill) in enumerate(lines):
-            draw.text((w / 2, box[1] + font.size * 0.4 + i * step), line, font=font, fill=(*fill, 255), anchor="ma")
+            draw.text(
+                (w / 2, box[1] + font.size * 0.4 + i * step), line, font=font, fill=(*fill, 255), anchor="ma"
+            )
         boxes.append(box)
     return layer, boxes
 
 
 def _even_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
     """A box on even pixels inside the frame, so that it covers whole chroma samples."""
+
     def down(v: float, lim: int) -> int:
         return min(max(int(v) // 2 * 2, 0), lim)
 
@@ -524,7 +609,9 @@ class _Patch:
         v.paste(self.planes.v, (x0 // 2, y0 // 2), self.alpha_half)
 
 
-def _sample(plane: Image.Image, box: Box, size: tuple[int, int], toward: Image.Image | None, fade: float) -> Image.Image:
+def _sample(
+    plane: Image.Image, box: Box, size: tuple[int, int], toward: Image.Image | None, fade: float
+) -> Image.Image:
     """The part of ``plane`` under ``box`` at ``size`` (bilinear, sub-pixel), faded ``fade`` toward ``toward``."""
     x0, y0, x1, y1 = box
     fading = toward is not None and fade > 0
@@ -533,10 +620,16 @@ def _sample(plane: Image.Image, box: Box, size: tuple[int, int], toward: Image.I
         return _mix(out, _shift(toward, x0, y0, size), fade) if toward is not None and fading else out
     if toward is None or not fading:
         return plane.resize(size, Image.Resampling.BILINEAR, box=box)
-    region = (max(0, math.floor(x0) - 2), max(0, math.floor(y0) - 2),  # the filter's reach around the box
-              min(plane.width, math.ceil(x1) + 2), min(plane.height, math.ceil(y1) + 2))
+    region = (
+        max(0, math.floor(x0) - 2),
+        max(0, math.floor(y0) - 2),  # the filter's reach around the box
+        min(plane.width, math.ceil(x1) + 2),
+        min(plane.height, math.ceil(y1) + 2),
+    )
     mixed = _mix(plane.crop(region), toward.crop(region), fade)
-    return mixed.resize(size, Image.Resampling.BILINEAR, box=(x0 - region[0], y0 - region[1], x1 - region[0], y1 - region[1]))
+    return mixed.resize(
+        size, Image.Resampling.BILINEAR, box=(x0 - region[0], y0 - region[1], x1 - region[0], y1 - region[1])
+    )
 
 
 def _shift(plane: Image.Image, x: float, y: float, size: tuple[int, int]) -> Image.Image:
@@ -628,7 +721,9 @@ def render_animatic(spec: ShotSpec, dest: Path, progress: Callable[[float], None
     end_input = spec.input("end_image") if spec.mode != "card" else None
     end = _Planes.of(_cover(_source(end_input, "end image", size), size)) if end_input else None
     fades = [0.0] * count
-    if end is not None and count > 1:  # smoothstep: the first frame is the start image, the last the end image
+    if (
+        end is not None and count > 1
+    ):  # smoothstep: the first frame is the start image, the last the end image
         fades = [(u := i / (count - 1)) * u * (3 - 2 * u) for i in range(count)]
     patches = []
     if spec.mode != "card":
@@ -639,27 +734,87 @@ def render_animatic(spec: ShotSpec, dest: Path, progress: Callable[[float], None
         _encode(stream, count, spec, dest, progress)
 
 
-def _encode(frames: Iterator[tuple[bytes, bytes, bytes]], count: int, spec: ShotSpec, dest: Path,
-            progress: Callable[[float], None] | None) -> None:
+def _encode(
+    frames: Iterator[tuple[bytes, bytes, bytes]],
+    count: int,
+    spec: ShotSpec,
+    dest: Path,
+    progress: Callable[[float], None] | None,
+) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp.mp4")
     # The frames are tagged as what they are (limited-range BT.709) on the way in as well as on the way
     # out: tags on the output alone make ffmpeg insert a conversion pass that doubles its CPU time.
     bt709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
     cmd = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{spec.width}x{spec.height}", "-framerate", str(spec.fps),
-        *bt709, "-i", "pipe:0",
-        "-f", "lavfi", "-t", f"{count / spec.fps:.6f}", "-i", "anullsrc=r=48000:cl=stereo",
-        "-map", "0:v:0", "-map", "1:a:0", "-frames:v", str(count),
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        f"{spec.width}x{spec.height}",
+        "-framerate",
+        str(spec.fps),
+        *bt709,
+        "-i",
+        "pipe:0",
+        "-f",
+        "lavfi",
+        "-t",
+        f"{count / spec.fps:.6f}",
+        "-i",
+        "anullsrc=r=48000:cl=stereo",
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-frames:v",
+        str(count),
         # x264's output depends on its thread count, so it is fixed, not left to the machine's cores. A
         # constant quantiser, not CRF: with CRF the P-frames of a still keep refining the first frame, a
         # visible "breathing" (and the files are larger).
-        "-c:v", "libx264", "-preset", "ultrafast", "-qp", "23", "-threads", "2", "-g", str(2 * spec.fps),
-        "-pix_fmt", "yuv420p", *bt709,
-        "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "2",
-        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-        "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "23",
+        "-threads",
+        "2",
+        "-g",
+        str(2 * spec.fps),
+        "-pix_fmt",
+        "yuv420p",
+        *bt709,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-fflags",
+        "+bitexact",
+        "-flags:v",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(tmp),
     ]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
@@ -678,7 +833,9 @@ def _encode(frames: Iterator[tuple[bytes, bytes, bytes]], count: int, spec: Shot
             if proc.wait() != 0:
                 log.seek(0)
                 message = log.read().decode("utf-8", "replace").strip().splitlines()[-4:]
-                raise MediaError(f"{spec.shot}: the animatic encode failed: {' '.join(message) or 'no message'}")
+                raise MediaError(
+                    f"{spec.shot}: the animatic encode failed: {' '.join(message) or 'no message'}"
+                )
             os.replace(tmp, dest)
         except BaseException:
             proc.kill()

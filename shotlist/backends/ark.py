@@ -19,8 +19,13 @@ from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
 TASKS = "/contents/generations/tasks"
-_STATES = {"queued": JobState.QUEUED, "running": JobState.RUNNING, "succeeded": JobState.SUCCEEDED,
-           "failed": JobState.FAILED, "cancelled": JobState.FAILED}
+_STATES = {
+    "queued": JobState.QUEUED,
+    "running": JobState.RUNNING,
+    "succeeded": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.FAILED,
+}
 
 
 def is_moderation(code: str) -> bool:
@@ -30,11 +35,15 @@ def is_moderation(code: str) -> bool:
 
 def task_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
     """The create-task request for a shot; BackendError for what Ark would refuse with a 400."""
-    images = {role: [input_data_uri(i, entry.image) for i in spec.inputs if i.role == role]
-              for role in ("image", "end_image", "ref")}
+    images = {
+        role: [input_data_uri(i, entry.image) for i in spec.inputs if i.role == role]
+        for role in ("image", "end_image", "ref")
+    }
     if images["ref"] and (images["image"] or images["end_image"]):
-        raise BackendError(f"{spec.shot}: Seedance cannot mix first/last frames with reference images "
-                           "(Ark answers 400); use either image:/end_image: or refs:")
+        raise BackendError(
+            f"{spec.shot}: Seedance cannot mix first/last frames with reference images "
+            "(Ark answers 400); use either image:/end_image: or refs:"
+        )
     if images["end_image"] and not images["image"]:
         raise BackendError(f"{spec.shot}: Seedance needs a first frame to pin a last frame")
     content: list[dict[str, Any]] = [{"type": "text", "text": spec.prompt}]
@@ -84,8 +93,12 @@ class ArkBackend:
         region = (env_url("SHOTLIST_ARK_URL", default=str(entry.extra["base_url"])), tuple(entry.env))
         if region not in self._layers:
             key = secret(*entry.env)
-            self._layers[region] = HttpLayer(entry.provider, region[0], headers={"Authorization": f"Bearer {key}"},
-                                             concurrency=entry.concurrency)
+            self._layers[region] = HttpLayer(
+                entry.provider,
+                region[0],
+                headers={"Authorization": f"Bearer {key}"},
+                concurrency=entry.concurrency,
+            )
         return self._layers[region]
 
     async def submit(self, spec: ShotSpec) -> str:
@@ -96,8 +109,9 @@ class ArkBackend:
         if response.status_code == 400:
             err = data.get("error") or {}
             code, message = str(err.get("code", "")), str(err.get("message", response.text[:300]))
-            raise BackendError(f"{spec.shot}: Ark refused the request: {code}: {message}",
-                               refused=is_moderation(code))
+            raise BackendError(
+                f"{spec.shot}: Ark refused the request: {code}: {message}", refused=is_moderation(code)
+            )
         return "::".join((spec.model, str(data["id"]), "audio" if body.get("generate_audio") else "silent"))
 
     async def _task(self, job_id: str) -> tuple[ModelEntry, dict[str, Any], bool]:
@@ -116,7 +130,9 @@ class ArkBackend:
         code = str(err.get("code") or "")
         if state is JobState.FAILED and is_moderation(code):
             state = JobState.REFUSED
-        message = f"{code}: {err.get('message', '')}" if code else ("cancelled" if status == "cancelled" else None)
+        message = (
+            f"{code}: {err.get('message', '')}" if code else ("cancelled" if status == "cancelled" else None)
+        )
         cost = token_cost(entry, (data.get("usage") or {}).get("completion_tokens"), audio)
         return JobStatus(state, message=message, cost=cost, provider_job=str(data.get("id", "")) or None)
 
@@ -137,4 +153,3 @@ class ArkBackend:
         for layer in self._layers.values():
             await layer.aclose()
         self._layers.clear()
-

@@ -97,7 +97,9 @@ class ComfyUIBackend:
         self.workdir = workdir
         self.servers = server_urls()
         self.client_id = uuid.uuid4().hex
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests replace it; given to each layer
+        self.sleep: Callable[[float], Awaitable[None]] = (
+            asyncio.sleep
+        )  # tests replace it; given to each layer
         self.progress: dict[str, float] = {}  # prompt id → 0..1, from the websocket
         self._layers: dict[str, HttpLayer] = {}
         self._outputs: dict[str, dict[str, str]] = {}
@@ -139,8 +141,11 @@ class ComfyUIBackend:
         async with self._pick_lock:  # one at a time, so each choice sees the queue the last one made
             server = await self.pick_server()
             layer = self.http(server)
-            uploads = {role: await self._upload(layer, spec, role, entry) for role in ("image", "end_image")
-                       if spec.input(role) is not None}
+            uploads = {
+                role: await self._upload(layer, spec, role, entry)
+                for role in ("image", "end_image")
+                if spec.input(role) is not None
+            }
             graph = inject(graph, spec, entry, uploads, nonce=uuid.uuid4().hex[:8])
             prompt_id = str(uuid.uuid4())
             await self._watch(server)
@@ -150,29 +155,44 @@ class ComfyUIBackend:
 
     async def pick_server(self) -> str:
         """The answering server with the shortest queue (ties: the one this build has sent fewest shots)."""
+
         async def load(server: str) -> int | None:
             # one quick try, no retries: a dead box in the pool must not hold up every shot
             try:
-                response = await self.http(server).client.get("/queue", timeout=httpx.Timeout(10.0, connect=2.0))
+                response = await self.http(server).client.get(
+                    "/queue", timeout=httpx.Timeout(10.0, connect=2.0)
+                )
                 if response.status_code >= 400:
                     return BUSY  # it answers, just not now: last choice, and the submit retries as usual
                 q = response.json()
             except (httpx.TransportError, ValueError) as exc:
-                log.info("comfyui: %s does not answer (%s); skipping it for %d s", server,
-                         redact(str(exc)) or type(exc).__name__, DOWN_FOR_S)
+                log.info(
+                    "comfyui: %s does not answer (%s); skipping it for %d s",
+                    server,
+                    redact(str(exc)) or type(exc).__name__,
+                    DOWN_FOR_S,
+                )
                 self._down[server] = time.monotonic()
                 return None
             self._down.pop(server, None)
             return len(q.get("queue_running", [])) + len(q.get("queue_pending", []))
 
         now = time.monotonic()
-        candidates = [s for s in self.servers if now - self._down.get(s, -DOWN_FOR_S) >= DOWN_FOR_S] or self.servers
+        candidates = [
+            s for s in self.servers if now - self._down.get(s, -DOWN_FOR_S) >= DOWN_FOR_S
+        ] or self.servers
         loads = await asyncio.gather(*(load(s) if s in candidates else _none() for s in self.servers))
-        answering = [(n, self._sent.get(s, 0), i) for i, (s, n) in enumerate(zip(self.servers, loads, strict=True))
-                     if n is not None]
+        answering = [
+            (n, self._sent.get(s, 0), i)
+            for i, (s, n) in enumerate(zip(self.servers, loads, strict=True))
+            if n is not None
+        ]
         if not answering:
-            raise BackendError(f"comfyui: no server answers ({', '.join(self.servers)}); start ComfyUI or set "
-                               "SHOTLIST_COMFYUI_URLS", retryable=True)
+            raise BackendError(
+                f"comfyui: no server answers ({', '.join(self.servers)}); start ComfyUI or set "
+                "SHOTLIST_COMFYUI_URLS",
+                retryable=True,
+            )
         server = self.servers[min(answering)[2]]
         self._sent[server] = self._sent.get(server, 0) + 1
         return server
@@ -182,8 +202,12 @@ class ComfyUIBackend:
         assert media is not None
         data, mime = input_image(media, entry.image)
         name = f"{media.sha256[:20]}.{mime.split('/')[1]}"  # content-addressed: a re-upload is the same file
-        body = await layer.json("POST", "/upload/image", files={"image": (name, data, mime)},
-                                data={"type": "input", "subfolder": "shotlist"})
+        body = await layer.json(
+            "POST",
+            "/upload/image",
+            files={"image": (name, data, mime)},
+            data={"type": "input", "subfolder": "shotlist"},
+        )
         # without overwrite a clash is renamed "x (1).png": use the name the server gives
         return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else str(body["name"])
 
@@ -205,7 +229,9 @@ class ComfyUIBackend:
     async def _known(self, layer: HttpLayer, prompt_id: str) -> bool:
         history = await layer.json("GET", f"/history/{prompt_id}")
         queue = await layer.json("GET", "/queue")
-        return prompt_id in history or prompt_id in queued_ids(queue, "queue_running") | queued_ids(queue, "queue_pending")
+        return prompt_id in history or prompt_id in queued_ids(queue, "queue_running") | queued_ids(
+            queue, "queue_pending"
+        )
 
     # -- poll and fetch ------------------------------------------------------------------------
     async def poll(self, job_id: str) -> JobStatus:
@@ -219,27 +245,40 @@ class ComfyUIBackend:
                 break
             queue = await layer.json("GET", "/queue")
             if prompt_id in queued_ids(queue, "queue_running"):
-                return JobStatus(JobState.RUNNING, progress=self.progress.get(prompt_id), provider_job=prompt_id)
-            pending = {str(i[1]): i[0] for i in queue.get("queue_pending", []) if isinstance(i, list) and len(i) > 1}
+                return JobStatus(
+                    JobState.RUNNING, progress=self.progress.get(prompt_id), provider_job=prompt_id
+                )
+            pending = {
+                str(i[1]): i[0] for i in queue.get("queue_pending", []) if isinstance(i, list) and len(i) > 1
+            }
             if prompt_id in pending:
                 ahead = sum(1 for n in pending.values() if n < pending[prompt_id])
-                return JobStatus(JobState.QUEUED, message=f"{ahead} ahead on {server}", provider_job=prompt_id)
+                return JobStatus(
+                    JobState.QUEUED, message=f"{ahead} ahead on {server}", provider_job=prompt_id
+                )
             # neither waiting nor running: it may have just finished, so look at the history once more
-        return JobStatus(JobState.FAILED, provider_job=prompt_id,
-                         message=f"comfyui: {server} does not know prompt {prompt_id} (ComfyUI keeps history in "
-                                 "memory only: was the server restarted?); running it again costs nothing")
+        return JobStatus(
+            JobState.FAILED,
+            provider_job=prompt_id,
+            message=f"comfyui: {server} does not know prompt {prompt_id} (ComfyUI keeps history in "
+            "memory only: was the server restarted?); running it again costs nothing",
+        )
 
     def _finished(self, job_id: str, prompt_id: str, entry: dict[str, Any]) -> JobStatus:
         status = entry.get("status") or {}
         graph = self._graphs.get(prompt_id) or _graph_of(entry)
         if status.get("status_str") == "error":
-            return JobStatus(JobState.FAILED, message=f"comfyui: {execution_error(status, graph)}",
-                             provider_job=prompt_id)
+            return JobStatus(
+                JobState.FAILED, message=f"comfyui: {execution_error(status, graph)}", provider_job=prompt_id
+            )
         video = find_video(entry.get("outputs") or {})
         if video is None:
-            return JobStatus(JobState.FAILED, provider_job=prompt_id,
-                             message="comfyui: the workflow finished without a video output (a save node such as "
-                                     "SaveVideo must be reached)")
+            return JobStatus(
+                JobState.FAILED,
+                provider_job=prompt_id,
+                message="comfyui: the workflow finished without a video output (a save node such as "
+                "SaveVideo must be reached)",
+            )
         self._outputs[job_id] = video
         return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=prompt_id)
 
@@ -252,12 +291,18 @@ class ComfyUIBackend:
             if status.state is not JobState.SUCCEEDED:
                 raise BackendError(status.message or f"comfyui: prompt {prompt_id} has no video")
         out = self._outputs[job_id]
-        params = {"filename": out["filename"], "subfolder": out.get("subfolder", ""), "type": out.get("type", "output")}
+        params = {
+            "filename": out["filename"],
+            "subfolder": out.get("subfolder", ""),
+            "type": out.get("type", "output"),
+        }
         try:
             await layer.download(str(layer.client.build_request("GET", "/view", params=params).url), dest)
         except ExpiredURL:
-            raise BackendError(f"comfyui: {server} no longer has {out['filename']}, the output of prompt {prompt_id} "
-                               "(deleted from its output folder?); generate it again (it costs nothing)") from None
+            raise BackendError(
+                f"comfyui: {server} no longer has {out['filename']}, the output of prompt {prompt_id} "
+                "(deleted from its output folder?); generate it again (it costs nothing)"
+            ) from None
 
     # -- progress over the websocket -----------------------------------------------------------
     async def _watch(self, server: str) -> None:
@@ -276,8 +321,15 @@ class ComfyUIBackend:
 
         url = re.sub(r"^http", "ws", server) + f"/ws?clientId={self.client_id}"
         try:
-            async with connect(url, additional_headers=self._headers, compression=None, max_size=1 << 24,
-                               open_timeout=10, proxy=None, logger=redacted_logger("shotlist.comfyui.ws")) as ws:
+            async with connect(
+                url,
+                additional_headers=self._headers,
+                compression=None,
+                max_size=1 << 24,
+                open_timeout=10,
+                proxy=None,
+                logger=redacted_logger("shotlist.comfyui.ws"),
+            ) as ws:
                 self._opened[server].set()
                 async for message in ws:
                     if isinstance(message, str):
@@ -297,16 +349,22 @@ class ComfyUIBackend:
         if kind == "progress_state" and isinstance(data.get("nodes"), dict) and data["nodes"]:
             # every node of the prompt with its state: finished ones count whole, running ones by value/max
             nodes = [n for n in data["nodes"].values() if isinstance(n, dict)]
-            share = sum(1.0 if n.get("state") == "finished" else
-                        float(n.get("value", 0)) / float(n.get("max") or 1) if n.get("state") == "running" else 0.0
-                        for n in nodes)
+            share = sum(
+                1.0
+                if n.get("state") == "finished"
+                else float(n.get("value", 0)) / float(n.get("max") or 1)
+                if n.get("state") == "running"
+                else 0.0
+                for n in nodes
+            )
             self.progress[prompt_id] = max(done, min(0.99, share / len(nodes)))
         elif kind == "progress" and data.get("max"):  # a sampler's steps: the node that takes the time
             self.progress[prompt_id] = max(done, min(0.99, float(data["value"]) / float(data["max"])))
         elif kind == "execution_start":
             self.progress.setdefault(prompt_id, 0.0)
         elif kind in ("execution_success", "execution_error", "execution_interrupted") or (
-                kind == "executing" and data.get("node") is None):
+            kind == "executing" and data.get("node") is None
+        ):
             self.progress[prompt_id] = 1.0
 
 
@@ -332,8 +390,12 @@ def load_workflow(name: str, project: Path) -> dict[str, Any]:
         raise BackendError(f"comfyui: {where} is not JSON: {exc}") from None
     if isinstance(graph, dict) and "nodes" in graph and "links" in graph:
         raise BackendError(f"comfyui: {where} is a UI workflow; export it with 'Save (API)' (API format)")
-    if not isinstance(graph, dict) or not all(isinstance(n, dict) and "class_type" in n for n in graph.values()):
-        raise BackendError(f"comfyui: {where} is not an API-format workflow (node id → {{class_type, inputs}})")
+    if not isinstance(graph, dict) or not all(
+        isinstance(n, dict) and "class_type" in n for n in graph.values()
+    ):
+        raise BackendError(
+            f"comfyui: {where} is not an API-format workflow (node id → {{class_type, inputs}})"
+        )
     return graph
 
 
@@ -342,8 +404,9 @@ def roles_of(node: dict[str, Any]) -> list[str]:
     return [t.removeprefix("shotlist.") for t in title.split() if t.startswith("shotlist.")]
 
 
-def inject(graph: dict[str, Any], spec: ShotSpec, entry: ModelEntry, uploads: dict[str, str], *,
-           nonce: str) -> dict[str, Any]:
+def inject(
+    graph: dict[str, Any], spec: ShotSpec, entry: ModelEntry, uploads: dict[str, str], *, nonce: str
+) -> dict[str, Any]:
     """A copy of ``graph`` with the shot's values in the nodes titled for them."""
     graph = json.loads(json.dumps(graph))
     fps = entry.fps[0] if entry.fps and entry.fps[0] else spec.fps
@@ -357,7 +420,10 @@ def inject(graph: dict[str, Any], spec: ShotSpec, entry: ModelEntry, uploads: di
         **uploads,
     }
     multiple = int(entry.extra.get("size_multiple", 16))
-    size = (max(multiple, spec.width // multiple * multiple), max(multiple, spec.height // multiple * multiple))
+    size = (
+        max(multiple, spec.width // multiple * multiple),
+        max(multiple, spec.height // multiple * multiple),
+    )
     placed: set[str] = set()
     for node_id, node in graph.items():
         inputs = node.setdefault("inputs", {})
@@ -372,8 +438,10 @@ def inject(graph: dict[str, Any], spec: ShotSpec, entry: ModelEntry, uploads: di
                 continue
             name = next((n for n in INPUTS[role] if n in inputs), None)
             if name is None:
-                raise BackendError(f"comfyui: node {node_id} ({node.get('class_type')}) is titled shotlist.{role} "
-                                   f"but has none of the inputs {', '.join(INPUTS[role])}")
+                raise BackendError(
+                    f"comfyui: node {node_id} ({node.get('class_type')}) is titled shotlist.{role} "
+                    f"but has none of the inputs {', '.join(INPUTS[role])}"
+                )
             inputs[name] = values[role]
             placed.add(role)
         if "filename_prefix" in inputs:
@@ -383,8 +451,10 @@ def inject(graph: dict[str, Any], spec: ShotSpec, entry: ModelEntry, uploads: di
     needed |= {"negative"} if spec.negative else set()
     missing = sorted(needed - placed)
     if missing:
-        raise BackendError(f"comfyui: the workflow has no node titled {', '.join('shotlist.' + m for m in missing)}; "
-                           "the shot's value would be dropped")
+        raise BackendError(
+            f"comfyui: the workflow has no node titled {', '.join('shotlist.' + m for m in missing)}; "
+            "the shot's value would be dropped"
+        )
     if "output" not in placed:
         raise BackendError("comfyui: the workflow has no node with a filename_prefix (a SaveVideo node)")
     return graph
@@ -425,15 +495,22 @@ def graph_errors(body: dict[str, Any], graph: dict[str, Any]) -> str:
         for e in err.get("errors", []):
             what = e.get("details") or e.get("message", "")
             name = (e.get("extra_info") or {}).get("input_name")
-            parts.append(f"node {node_id}{_title(graph, node_id)} ({err.get('class_type', '?')})"
-                         f"{' input ' + name if name else ''}: {e.get('message', '')}"
-                         f"{' — ' + what if what and what != e.get('message') else ''}")
-    missing_files = any(e.get("type") == "value_not_in_list" and
-                        str((e.get("extra_info") or {}).get("input_name", "")).endswith("_name")
-                        for err in (body.get("node_errors") or {}).values() for e in err.get("errors", []))
+            parts.append(
+                f"node {node_id}{_title(graph, node_id)} ({err.get('class_type', '?')})"
+                f"{' input ' + name if name else ''}: {e.get('message', '')}"
+                f"{' — ' + what if what and what != e.get('message') else ''}"
+            )
+    missing_files = any(
+        e.get("type") == "value_not_in_list"
+        and str((e.get("extra_info") or {}).get("input_name", "")).endswith("_name")
+        for err in (body.get("node_errors") or {}).values()
+        for e in err.get("errors", [])
+    )
     if missing_files:
-        parts.append("a model file the workflow names is not in that server's models/ folder "
-                     "(the built-in workflows list theirs in templates/comfyui/README.md)")
+        parts.append(
+            "a model file the workflow names is not in that server's models/ folder "
+            "(the built-in workflows list theirs in templates/comfyui/README.md)"
+        )
     if not parts:
         error = body.get("error") or {}
         parts.append(f"{error.get('message', 'invalid prompt')}: {error.get('details', '')}".strip(": "))
@@ -445,8 +522,10 @@ def execution_error(status: dict[str, Any], graph: dict[str, Any]) -> str:
     for event, data in status.get("messages", []):
         if event == "execution_error":
             node_id = str(data.get("node_id", "?"))
-            return (f"node {node_id}{_title(graph, node_id)} ({data.get('node_type', '?')}) failed: "
-                    f"{data.get('exception_type', 'error')}: {str(data.get('exception_message', '')).strip()}")
+            return (
+                f"node {node_id}{_title(graph, node_id)} ({data.get('node_type', '?')}) failed: "
+                f"{data.get('exception_type', 'error')}: {str(data.get('exception_message', '')).strip()}"
+            )
         if event == "execution_interrupted":
             return "the prompt was interrupted on the server"
     return "the prompt failed (no error message in history)"

@@ -35,9 +35,18 @@ class FakeBackend:
 
     name = "fake"
 
-    def __init__(self, state_dir: Path, *, latency: float = 0.0, price: float | None = 0.1,
-                 fail: Iterable[str] = (), refuse: Iterable[str] = (), lose: Iterable[str] = (),
-                 can_recover: bool = True, wrong_duration: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        latency: float = 0.0,
+        price: float | None = 0.1,
+        fail: Iterable[str] = (),
+        refuse: Iterable[str] = (),
+        lose: Iterable[str] = (),
+        can_recover: bool = True,
+        wrong_duration: Iterable[str] = (),
+    ) -> None:
         self.dir = state_dir
         self.latency = latency
         self.price = price
@@ -60,11 +69,22 @@ class FakeBackend:
 
     async def submit(self, spec: ShotSpec) -> str:
         job = self.job_id(spec)
-        outcome = "refused" if spec.shot in self.refuse else "failed" if spec.shot in self.fail else "succeeded"
+        outcome = (
+            "refused" if spec.shot in self.refuse else "failed" if spec.shot in self.fail else "succeeded"
+        )
         duration = spec.duration / 2 if spec.shot in self.wrong_duration else spec.duration
-        record = {"job": job, "shot": spec.shot, "take_key": spec.take_key(), "submitted": time.time(),
-                  "outcome": outcome, "width": spec.width, "height": spec.height, "fps": spec.fps,
-                  "duration": duration, "audio": spec.audio}
+        record = {
+            "job": job,
+            "shot": spec.shot,
+            "take_key": spec.take_key(),
+            "submitted": time.time(),
+            "outcome": outcome,
+            "width": spec.width,
+            "height": spec.height,
+            "fps": spec.fps,
+            "duration": duration,
+            "audio": spec.audio,
+        }
         # The log line is the moment the "provider" has the job: one append, fsynced. The job file is a
         # convenience written after it, so a kill between the two still leaves a job that can be found.
         with open(self.dir / "submits.log", "a") as log:
@@ -104,9 +124,15 @@ class FakeBackend:
 
     async def fetch(self, job_id: str, dest: Path) -> None:
         rec = self._record(job_id)
-        await asyncio.to_thread(render_clip, dest, width=int(str(rec["width"])), height=int(str(rec["height"])),
-                                fps=int(str(rec["fps"])), duration=float(str(rec["duration"])),
-                                seed=str(rec["take_key"]))
+        await asyncio.to_thread(
+            render_clip,
+            dest,
+            width=int(str(rec["width"])),
+            height=int(str(rec["height"])),
+            fps=int(str(rec["fps"])),
+            duration=float(str(rec["duration"])),
+            seed=str(rec["take_key"]),
+        )
 
     async def aclose(self) -> None:
         pass
@@ -124,29 +150,85 @@ def render_clip(dest: Path, *, width: int, height: int, fps: int, duration: floa
     from shotlist.media import run_ffmpeg
 
     colour = hashlib.sha256(seed.encode()).hexdigest()[:6]
-    run_ffmpeg(["-f", "lavfi", "-i", f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration:.6f}",
-                "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", f"{duration:.6f}",
-                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-threads", "1",
-                "-c:a", "aac", "-b:a", "32k", "-map_metadata", "-1", "-fflags", "+bitexact",
-                "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-f", "mp4", str(dest)], what="fake clip")
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration:.6f}",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=48000:cl=stereo",
+            "-t",
+            f"{duration:.6f}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-threads",
+            "1",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:v",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-f",
+            "mp4",
+            str(dest),
+        ],
+        what="fake clip",
+    )
 
 
 class FakeModels:
     """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``)."""
 
-    def __init__(self, state_dir: Path, *, latency: float = 0.0, concurrency: int = 4, price: float | None = 0.1,
-                 fail: Iterable[str] = (), refuse: Iterable[str] = (), lose: Iterable[str] = (),
-                 can_recover: bool = True, wrong_duration: Iterable[str] = ()) -> None:
-        self.backend_instance = FakeBackend(state_dir, latency=latency, price=price, fail=fail, refuse=refuse,
-                                            lose=lose, can_recover=can_recover, wrong_duration=wrong_duration)
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        latency: float = 0.0,
+        concurrency: int = 4,
+        price: float | None = 0.1,
+        fail: Iterable[str] = (),
+        refuse: Iterable[str] = (),
+        lose: Iterable[str] = (),
+        can_recover: bool = True,
+        wrong_duration: Iterable[str] = (),
+    ) -> None:
+        self.backend_instance = FakeBackend(
+            state_dir,
+            latency=latency,
+            price=price,
+            fail=fail,
+            refuse=refuse,
+            lose=lose,
+            can_recover=can_recover,
+            wrong_duration=wrong_duration,
+        )
         self.concurrency = concurrency
         self.latency = latency
         self.price = price
 
     def info(self, model_id: str) -> ModelInfo:
         price = self.price
-        return ModelInfo(id=model_id, backend="fake", concurrency=self.concurrency, latency_s=self.latency,
-                         estimate=lambda seconds, resolution, audio: None if price is None else round(price * seconds, 4))
+        return ModelInfo(
+            id=model_id,
+            backend="fake",
+            concurrency=self.concurrency,
+            latency_s=self.latency,
+            estimate=lambda seconds, resolution, audio: None if price is None else round(price * seconds, 4),
+        )
 
     def backend(self, model_id: str, store_dir: Path) -> FakeBackend:
         return self.backend_instance

@@ -47,15 +47,24 @@ class FalBackend(LazyHttp):
     def open_http(self) -> HttpLayer:
         host = env_url("FAL_QUEUE_RUN_HOST", default="")
         base = env_url("SHOTLIST_FAL_URL", default=f"https://{host}" if host else "https://queue.fal.run")
-        return HttpLayer("fal", base, headers={"Authorization": f"Key {secret('FAL_KEY')}"},
-                         concurrency=provider_concurrency("fal"))
+        return HttpLayer(
+            "fal",
+            base,
+            headers={"Authorization": f"Key {secret('FAL_KEY')}"},
+            concurrency=provider_concurrency("fal"),
+        )
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         key = endpoint_key(entry, spec)
         endpoint = entry.endpoint[key]
-        data = await self.http.json("POST", f"/{endpoint}", submit=True, json=mapped_input(entry, spec, key, image=lambda m: input_data_uri(m, entry.image)),
-                                    headers={"X-Fal-Object-Lifecycle-Preference": LIFECYCLE})
+        data = await self.http.json(
+            "POST",
+            f"/{endpoint}",
+            submit=True,
+            json=mapped_input(entry, spec, key, image=lambda m: input_data_uri(m, entry.image)),
+            headers={"X-Fal-Object-Lifecycle-Preference": LIFECYCLE},
+        )
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if not request_id:
             raise BackendError(f"fal: {endpoint} answered without a request_id: {str(data)[:200]}")
@@ -63,12 +72,16 @@ class FalBackend(LazyHttp):
 
     async def poll(self, job_id: str) -> JobStatus:
         endpoint, request_id = job_parts(job_id, 2, "fal")
-        data = await self.http.json("GET", f"/{app_path(endpoint)}/requests/{request_id}/status",
-                                    params={"logs": "0"})
+        data = await self.http.json(
+            "GET", f"/{app_path(endpoint)}/requests/{request_id}/status", params={"logs": "0"}
+        )
         status = data.get("status")
         if status == "IN_QUEUE":
-            return JobStatus(JobState.QUEUED, message=f"queue position {data.get('queue_position', '?')}",
-                             provider_job=request_id)
+            return JobStatus(
+                JobState.QUEUED,
+                message=f"queue position {data.get('queue_position', '?')}",
+                provider_job=request_id,
+            )
         if status == "IN_PROGRESS":
             return JobStatus(JobState.RUNNING, provider_job=request_id)
         if status != "COMPLETED":
@@ -92,8 +105,9 @@ class FalBackend(LazyHttp):
     async def _outcome(self, job_id: str, request_id: str) -> JobStatus:
         """Read a completed request's result: a video, a refusal or a failure."""
         endpoint = job_parts(job_id, 2, "fal")[0]
-        response = await self.http.request("GET", f"/{app_path(endpoint)}/requests/{request_id}",
-                                           ok=(400, 404, 409, 422))
+        response = await self.http.request(
+            "GET", f"/{app_path(endpoint)}/requests/{request_id}", ok=(400, 404, 409, 422)
+        )
         try:
             body = response.json()
         except ValueError:
@@ -104,12 +118,18 @@ class FalBackend(LazyHttp):
             return JobStatus(state, message=f"fal: {text}", provider_job=request_id)
         nsfw = body.get("has_nsfw_concepts")
         if nsfw is True or (isinstance(nsfw, list) and any(nsfw)):
-            return JobStatus(JobState.REFUSED, message="fal: the model's safety checker flagged the output "
-                             "(has_nsfw_concepts)", provider_job=request_id)
+            return JobStatus(
+                JobState.REFUSED,
+                message="fal: the model's safety checker flagged the output (has_nsfw_concepts)",
+                provider_job=request_id,
+            )
         video = body.get("video")
         if not isinstance(video, dict) or not video.get("url"):
-            return JobStatus(JobState.FAILED, message=f"fal: the result has no video: {str(body)[:200]}",
-                             provider_job=request_id)
+            return JobStatus(
+                JobState.FAILED,
+                message=f"fal: the result has no video: {str(body)[:200]}",
+                provider_job=request_id,
+            )
         self._results[job_id] = body
         return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=request_id)
 

@@ -58,7 +58,9 @@ def secret(*names: str) -> str:
         if value:
             register_secret(value)
             return value
-    raise MissingCredentials(f"set {' or '.join(names)} in the environment (shotlist never stores keys in files)")
+    raise MissingCredentials(
+        f"set {' or '.join(names)} in the environment (shotlist never stores keys in files)"
+    )
 
 
 def register_secret(value: str) -> None:
@@ -133,23 +135,38 @@ def _retryable_status(code: int) -> bool:
 class HttpLayer:
     """An httpx.AsyncClient for one provider, with its retry, concurrency and logging rules."""
 
-    def __init__(self, provider: str, base_url: str = "", *, headers: Mapping[str, str] | None = None,
-                 concurrency: int = 4, policy: RetryPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, verify: bool | str = True) -> None:
+    def __init__(
+        self,
+        provider: str,
+        base_url: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+        concurrency: int = 4,
+        policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: bool | str = True,
+    ) -> None:
         self.provider = provider
         self.policy = policy or RetryPolicy()
         self.limit = asyncio.Semaphore(concurrency)
         for v in (headers or {}).values():
             register_secret(v.split(" ", 1)[-1])
-        self.client = httpx.AsyncClient(base_url=base_url, headers=dict(headers or {}), timeout=self.policy.timeout,
-                                        transport=transport, verify=verify, follow_redirects=True)
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            timeout=self.policy.timeout,
+            transport=transport,
+            verify=verify,
+            follow_redirects=True,
+        )
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests replace it to skip waiting
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def request(self, method: str, url: str, *, submit: bool = False, ok: Iterable[int] = (),
-                      **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, url: str, *, submit: bool = False, ok: Iterable[int] = (), **kwargs: Any
+    ) -> httpx.Response:
         """Send a request, retrying what is safe to retry; raise BackendError for a final error status.
 
         ``submit=True`` marks a request that creates paid work: a lost answer raises SubmitUnknown
@@ -164,12 +181,19 @@ class HttpLayer:
                     response = await self.client.request(method, url, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = exc  # the request never left: safe to send again
-            except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError,
-                    httpx.WriteError) as exc:
+            except (
+                httpx.ReadTimeout,
+                httpx.WriteTimeout,
+                httpx.RemoteProtocolError,
+                httpx.ReadError,
+                httpx.WriteError,
+            ) as exc:
                 if submit:
                     raise SubmitUnknown(
                         f"{self.provider}: the answer to a submit was lost ({type(exc).__name__}); the job may exist "
-                        "and may be charged. shotlist will not resend it blindly", retryable=False) from None
+                        "and may be charged. shotlist will not resend it blindly",
+                        retryable=False,
+                    ) from None
                 last = exc
             else:
                 self._log_response(response)
@@ -179,34 +203,56 @@ class HttpLayer:
                     raise BackendError(self.describe(response), retryable=False)
                 last = BackendError(self.describe(response), retryable=True)
                 if attempt + 1 < self.policy.attempts:
-                    wait = self.policy.delay(attempt, retry_after_seconds(response.headers.get("retry-after")))
-                    log.info("%s: %s %s → %s, retrying in %.1f s", self.provider, method, redact(str(url)),
-                             response.status_code, wait)
+                    wait = self.policy.delay(
+                        attempt, retry_after_seconds(response.headers.get("retry-after"))
+                    )
+                    log.info(
+                        "%s: %s %s → %s, retrying in %.1f s",
+                        self.provider,
+                        method,
+                        redact(str(url)),
+                        response.status_code,
+                        wait,
+                    )
                     await self.sleep(wait)
                 continue
             if attempt + 1 < self.policy.attempts:
                 await self.sleep(self.policy.delay(attempt, None))
         if isinstance(last, BackendError):
             raise BackendError(f"{last} (gave up after {self.policy.attempts} tries)", retryable=True)
-        raise BackendError(f"{self.provider}: cannot reach {redact(str(self.client.base_url) or url)}: "
-                           f"{redact(str(last))}", retryable=True)
+        raise BackendError(
+            f"{self.provider}: cannot reach {redact(str(self.client.base_url) or url)}: {redact(str(last))}",
+            retryable=True,
+        )
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = await self.request(method, url, **kwargs)
         try:
             return response.json()
         except ValueError:
-            raise BackendError(f"{self.provider}: {method} {redact(url)} answered with non-JSON "
-                               f"({response.headers.get('content-type', '?')})", retryable=False) from None
+            raise BackendError(
+                f"{self.provider}: {method} {redact(url)} answered with non-JSON "
+                f"({response.headers.get('content-type', '?')})",
+                retryable=False,
+            ) from None
 
     def describe(self, response: httpx.Response) -> str:
         """A one-line account of an error response, without secrets."""
         body = response.text[:400].replace("\n", " ") if response.content else ""
-        return redact(f"{self.provider}: {response.request.method} {response.request.url.path} → "
-                      f"HTTP {response.status_code}{': ' + body if body else ''}")
+        return redact(
+            f"{self.provider}: {response.request.method} {response.request.url.path} → "
+            f"HTTP {response.status_code}{': ' + body if body else ''}"
+        )
 
-    async def download(self, url: str, dest: Path, *, max_bytes: int = 2_000_000_000,
-                       headers: Mapping[str, str] | None = None, expired: Iterable[int] = (403, 404, 410)) -> str:
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        max_bytes: int = 2_000_000_000,
+        headers: Mapping[str, str] | None = None,
+        expired: Iterable[int] = (403, 404, 410),
+    ) -> str:
         """Stream ``url`` to ``dest`` (atomic, capped); return its sha256. ExpiredURL when the link is gone."""
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
         gone = set(expired)
@@ -216,18 +262,25 @@ class HttpLayer:
             try:
                 async with self.limit, self._stream_get(url, headers) as response:
                     if response.status_code in gone:
-                        raise ExpiredURL(f"{self.provider}: the result link answered HTTP {response.status_code}")
+                        raise ExpiredURL(
+                            f"{self.provider}: the result link answered HTTP {response.status_code}"
+                        )
                     if response.status_code >= 400:
                         if _retryable_status(response.status_code) and attempt + 1 < self.policy.attempts:
-                            await self.sleep(self.policy.delay(
-                                attempt, retry_after_seconds(response.headers.get("retry-after"))))
+                            await self.sleep(
+                                self.policy.delay(
+                                    attempt, retry_after_seconds(response.headers.get("retry-after"))
+                                )
+                            )
                             continue
                         raise BackendError(self.describe(response), retryable=False)
                     with open(tmp, "wb") as f:
                         async for chunk in response.aiter_bytes(1 << 20):
                             size += len(chunk)
                             if size > max_bytes:
-                                raise BackendError(f"{self.provider}: the result is over {max_bytes} bytes; refused")
+                                raise BackendError(
+                                    f"{self.provider}: the result is over {max_bytes} bytes; refused"
+                                )
                             digest.update(chunk)
                             f.write(chunk)
                         f.flush()
@@ -236,14 +289,22 @@ class HttpLayer:
                 return digest.hexdigest()
             except httpx.TransportError as exc:
                 if attempt + 1 >= self.policy.attempts:
-                    raise BackendError(f"{self.provider}: download failed: {redact(str(exc))}", retryable=True) from None
+                    raise BackendError(
+                        f"{self.provider}: download failed: {redact(str(exc))}", retryable=True
+                    ) from None
                 await self.sleep(self.policy.delay(attempt, None))
             finally:
                 tmp.unlink(missing_ok=True)
         raise BackendError(f"{self.provider}: download failed", retryable=True)
 
-    async def download_result(self, result_url: Callable[[bool], Awaitable[str]], dest: Path, *,
-                              max_bytes: int = 2_000_000_000, headers: Mapping[str, str] | None = None) -> str:
+    async def download_result(
+        self,
+        result_url: Callable[[bool], Awaitable[str]],
+        dest: Path,
+        *,
+        max_bytes: int = 2_000_000_000,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
         """Download a finished job's clip; if its link has expired, ask the job once more for a fresh one.
 
         ``result_url(expired)`` returns the job's result link, re-reading the job when ``expired`` is
@@ -258,9 +319,11 @@ class HttpLayer:
         try:
             return await self.download(url, dest, max_bytes=max_bytes, headers=headers)
         except ExpiredURL:
-            raise BackendError(f"{self.provider}: the job's result link has expired and the job gives no fresh one; "
-                               "the clip was generated (and paid for) but can no longer be downloaded",
-                               retryable=False) from None
+            raise BackendError(
+                f"{self.provider}: the job's result link has expired and the job gives no fresh one; "
+                "the clip was generated (and paid for) but can no longer be downloaded",
+                retryable=False,
+            ) from None
 
     @contextlib.asynccontextmanager
     async def _stream_get(self, url: str, headers: Mapping[str, str] | None) -> AsyncIterator[httpx.Response]:
@@ -281,13 +344,23 @@ class HttpLayer:
     def _log_request(self, method: str, url: str, kwargs: Mapping[str, Any]) -> None:
         if log.isEnabledFor(logging.DEBUG):
             body = kwargs.get("json")
-            log.debug("%s → %s %s headers=%s body=%s", self.provider, method, redact(str(url)),
-                      redact_headers(dict(kwargs.get("headers") or {})), redact(_short(body)) if body else "-")
+            log.debug(
+                "%s → %s %s headers=%s body=%s",
+                self.provider,
+                method,
+                redact(str(url)),
+                redact_headers(dict(kwargs.get("headers") or {})),
+                redact(_short(body)) if body else "-",
+            )
 
     def _log_response(self, response: httpx.Response) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s ← HTTP %s %s", self.provider, response.status_code,
-                      redact(response.text[:300]) if "json" in response.headers.get("content-type", "") else "")
+            log.debug(
+                "%s ← HTTP %s %s",
+                self.provider,
+                response.status_code,
+                redact(response.text[:300]) if "json" in response.headers.get("content-type", "") else "",
+            )
 
 
 class LazyHttp:
@@ -326,8 +399,14 @@ def _short(value: Any) -> str:
     return text if len(text) < 600 else text[:600] + f"… ({len(text)} chars)"
 
 
-async def poll_until(check: Callable[[], Awaitable[T | None]], *, deadline_s: float, first: float = 1.0,
-                     cap: float = 15.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+async def poll_until(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    deadline_s: float,
+    first: float = 1.0,
+    cap: float = 15.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
     """Call ``check`` with growing pauses until it returns something; BackendError past the deadline."""
     start = time.monotonic()
     wait = first
@@ -336,14 +415,23 @@ async def poll_until(check: Callable[[], Awaitable[T | None]], *, deadline_s: fl
         if result is not None:
             return result
         if time.monotonic() - start > deadline_s:
-            raise BackendError(f"gave up waiting after {deadline_s:.0f} s; the job may still finish — run the build "
-                               "again to pick it up", retryable=True)
+            raise BackendError(
+                f"gave up waiting after {deadline_s:.0f} s; the job may still finish — run the build "
+                "again to pick it up",
+                retryable=True,
+            )
         await sleep(wait)
         wait = min(cap, wait * 1.5)
 
 
-def image_bytes(path: Path, *, max_bytes: int, max_px: int, min_px: int = 1,
-                formats: Iterable[str] = ("PNG", "JPEG", "WEBP")) -> tuple[bytes, str]:
+def image_bytes(
+    path: Path,
+    *,
+    max_bytes: int,
+    max_px: int,
+    min_px: int = 1,
+    formats: Iterable[str] = ("PNG", "JPEG", "WEBP"),
+) -> tuple[bytes, str]:
     """An input image as bytes and MIME type within a provider's limits, re-encoded deterministically if needed.
 
     Kept as-is when it already fits; else scaled so its long side is at most ``max_px`` and written as
@@ -413,8 +501,13 @@ def input_image(media: MediaInput, limits: ImageLimits) -> tuple[bytes, str]:
     """An input image's bytes and MIME type, fitted to a model's limits (deterministic)."""
     if not media.path:
         raise BackendError(f"the {media.role} input {media.name or media.sha256[:12]} has no file to send")
-    return image_bytes(Path(media.path), max_bytes=limits.max_bytes, max_px=limits.max_px, min_px=limits.min_px,
-                       formats=limits.formats)
+    return image_bytes(
+        Path(media.path),
+        max_bytes=limits.max_bytes,
+        max_px=limits.max_px,
+        min_px=limits.min_px,
+        formats=limits.formats,
+    )
 
 
 def input_data_uri(media: MediaInput, limits: ImageLimits) -> str:
@@ -429,7 +522,9 @@ def provider_concurrency(provider: str, default: int = 4) -> int:
     return next((e.concurrency for e in catalog().values() if e.provider == provider), default)
 
 
-def mapped_input(entry: ModelEntry, spec: ShotSpec, key: str, *, image: Callable[[MediaInput], Any]) -> dict[str, Any]:
+def mapped_input(
+    entry: ModelEntry, spec: ShotSpec, key: str, *, image: Callable[[MediaInput], Any]
+) -> dict[str, Any]:
     """A model's input JSON for a shot, under the field names its catalog entry gives.
 
     ``entry.extra.fields`` maps shotlist's roles (prompt, negative, duration, aspect, resolution, seed,

@@ -39,18 +39,30 @@ from shotlist.spec import ShotSpec
 BASE_URL = "https://api-singapore.klingai.com/v1"
 TOKEN_TTL = 1800  # Kling accepts tokens valid for at most 30 minutes
 CONTENT_POLICY = {1301}  # "Trigger the content security policy of the platform"
-_STATES = {"submitted": JobState.QUEUED, "processing": JobState.RUNNING, "succeed": JobState.SUCCEEDED,
-           "failed": JobState.FAILED}
+_STATES = {
+    "submitted": JobState.QUEUED,
+    "processing": JobState.RUNNING,
+    "succeed": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+}
 _REFUSAL = re.compile(r"risk|security|sensitive|policy|moderation", re.I)
 _SPEED = {"slow": 3.0, "medium": 5.0, "fast": 8.0}
 # Kling's own axes (its API docs): horizontal/vertical translate; "pan" turns about the x axis
 # (up/down, a film-maker's tilt) and "tilt" about the y axis (left/right, a film-maker's pan);
 # a negative zoom narrows the field of view (zooms in). Moves with no single axis stay in the prompt.
 _AXES: dict[str, tuple[str, float]] = {
-    "pan-left": ("tilt", -1), "pan-right": ("tilt", 1), "tilt-up": ("pan", 1), "tilt-down": ("pan", -1),
-    "truck-left": ("horizontal", -1), "truck-right": ("horizontal", 1),
-    "pedestal-up": ("vertical", 1), "pedestal-down": ("vertical", -1),
-    "zoom-in": ("zoom", -1), "zoom-out": ("zoom", 1), "dolly-in": ("zoom", -1), "dolly-out": ("zoom", 1),
+    "pan-left": ("tilt", -1),
+    "pan-right": ("tilt", 1),
+    "tilt-up": ("pan", 1),
+    "tilt-down": ("pan", -1),
+    "truck-left": ("horizontal", -1),
+    "truck-right": ("horizontal", 1),
+    "pedestal-up": ("vertical", 1),
+    "pedestal-down": ("vertical", -1),
+    "zoom-in": ("zoom", -1),
+    "zoom-out": ("zoom", 1),
+    "dolly-in": ("zoom", -1),
+    "dolly-out": ("zoom", 1),
 }
 
 
@@ -63,7 +75,9 @@ def kling_jwt(access_key: str, secret_key: str, *, now: float | None = None, ttl
     t = int(time.time() if now is None else now)
     header = {"alg": "HS256", "typ": "JWT"}
     payload = {"iss": access_key, "exp": t + min(ttl, TOKEN_TTL), "nbf": t - 5}
-    signing_input = ".".join(_b64url(json.dumps(p, separators=(",", ":")).encode()) for p in (header, payload))
+    signing_input = ".".join(
+        _b64url(json.dumps(p, separators=(",", ":")).encode()) for p in (header, payload)
+    )
     signature = hmac.new(secret_key.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
     return f"{signing_input}.{_b64url(signature)}"
 
@@ -82,8 +96,11 @@ def camera_control(spec: ShotSpec) -> dict[str, Any] | None:
 
 def task_request(spec: ShotSpec, entry: ModelEntry) -> tuple[str, dict[str, Any]]:
     """The task kind (text2video or image2video) and its request body for a shot."""
-    images = {i.role: base64.b64encode(input_image(i, entry.image)[0]).decode("ascii")
-              for i in spec.inputs if i.role in ("image", "end_image")}
+    images = {
+        i.role: base64.b64encode(input_image(i, entry.image)[0]).decode("ascii")
+        for i in spec.inputs
+        if i.role in ("image", "end_image")
+    }
     kind = "image2video" if images else "text2video"
     body: dict[str, Any] = {
         "model_name": entry.endpoint.get(spec.mode) or entry.endpoint["*"],
@@ -119,8 +136,11 @@ class KlingBackend(LazyHttp):
         self._token: tuple[str, float] = ("", 0.0)
 
     def open_http(self) -> HttpLayer:
-        return HttpLayer("kling", env_url("SHOTLIST_KLING_URL", default=BASE_URL),
-                         concurrency=provider_concurrency("kling"))
+        return HttpLayer(
+            "kling",
+            env_url("SHOTLIST_KLING_URL", default=BASE_URL),
+            concurrency=provider_concurrency("kling"),
+        )
 
     def _auth(self) -> dict[str, str]:
         """A fresh enough JWT: a new one when less than 5 minutes of the current one is left."""
@@ -132,8 +152,9 @@ class KlingBackend(LazyHttp):
         return {"Authorization": f"Bearer {token}"}
 
     async def _call(self, method: str, url: str, *, submit: bool = False, **kwargs: Any) -> dict[str, Any]:
-        response = await self.http.request(method, url, submit=submit, headers=self._auth(), ok=(400, 404),
-                                           **kwargs)
+        response = await self.http.request(
+            method, url, submit=submit, headers=self._auth(), ok=(400, 404), **kwargs
+        )
         data: dict[str, Any] = response.json()
         code = int(data.get("code") or 0)
         if code or response.status_code >= 400:

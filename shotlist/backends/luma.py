@@ -32,8 +32,12 @@ from shotlist.backends.http import (
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import MediaInput, ShotSpec
 
-STATES = {"queued": JobState.QUEUED, "dreaming": JobState.RUNNING, "completed": JobState.SUCCEEDED,
-          "failed": JobState.FAILED}
+STATES = {
+    "queued": JobState.QUEUED,
+    "dreaming": JobState.RUNNING,
+    "completed": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+}
 REFUSAL_MARKERS = ("moderation", "not allowed", "policy", "nsfw")
 
 
@@ -48,16 +52,24 @@ class LumaBackend(LazyHttp):
 
     def open_http(self) -> HttpLayer:
         base = env_url("LUMAAI_BASE_URL", default="https://api.lumalabs.ai/dream-machine/v1")
-        return HttpLayer("luma", base, headers={"Authorization": f"Bearer {secret('LUMAAI_API_KEY')}"},
-                         concurrency=provider_concurrency("luma"))
+        return HttpLayer(
+            "luma",
+            base,
+            headers={"Authorization": f"Bearer {secret('LUMAAI_API_KEY')}"},
+            concurrency=provider_concurrency("luma"),
+        )
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         if spec.mode not in entry.endpoint:
             raise BackendError(f"{entry.id} does not do {spec.mode}")
-        body: dict[str, Any] = {"model": entry.endpoint[spec.mode], "prompt": spec.prompt,
-                                "aspect_ratio": spec.aspect, "duration": entry.wire_duration(spec.duration),
-                                "resolution": spec_resolution(spec, entry)}
+        body: dict[str, Any] = {
+            "model": entry.endpoint[spec.mode],
+            "prompt": spec.prompt,
+            "aspect_ratio": spec.aspect,
+            "duration": entry.wire_duration(spec.duration),
+            "resolution": spec_resolution(spec, entry),
+        }
         keyframes = {}
         for role, slot, continues in (("image", "frame0", "last"), ("end_image", "frame1", "first")):
             media = spec.input(role)
@@ -88,7 +100,9 @@ class LumaBackend(LazyHttp):
         if state is JobState.SUCCEEDED:
             video = (generation.get("assets") or {}).get("video")
             if not video:
-                return JobStatus(JobState.FAILED, message="luma: completed without a video", provider_job=job_id)
+                return JobStatus(
+                    JobState.FAILED, message="luma: completed without a video", provider_job=job_id
+                )
             self._videos[job_id] = str(video)
             return JobStatus(state, progress=1.0, provider_job=job_id)
         if state is JobState.FAILED:
@@ -103,8 +117,10 @@ class LumaBackend(LazyHttp):
             if expired or job_id not in self._videos:
                 status = await self.poll(job_id)
                 if status.state is not JobState.SUCCEEDED:
-                    raise BackendError(status.message or f"luma: generation {job_id} has no video",
-                                       refused=status.state is JobState.REFUSED)
+                    raise BackendError(
+                        status.message or f"luma: generation {job_id} has no video",
+                        refused=status.state is JobState.REFUSED,
+                    )
             return self._videos[job_id]
 
         digest = await self.http.download_result(video_url, dest)

@@ -31,8 +31,13 @@ from shotlist.spec import ShotSpec
 BASE_URL = "https://api.minimax.io"
 RATE_LIMITED = {1002}
 SENSITIVE = {1026, 1027}
-_STATES = {"Queueing": JobState.QUEUED, "Preparing": JobState.QUEUED, "Processing": JobState.RUNNING,
-           "Success": JobState.SUCCEEDED, "Fail": JobState.FAILED}
+_STATES = {
+    "Queueing": JobState.QUEUED,
+    "Preparing": JobState.QUEUED,
+    "Processing": JobState.RUNNING,
+    "Success": JobState.SUCCEEDED,
+    "Fail": JobState.FAILED,
+}
 
 
 def resolution(spec: ShotSpec, entry: ModelEntry) -> str:
@@ -72,12 +77,16 @@ class MiniMaxBackend(LazyHttp):
         self.workdir = workdir
 
     def open_http(self) -> HttpLayer:
-        return HttpLayer("minimax", env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
-                         headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
-                         concurrency=provider_concurrency("minimax"))
+        return HttpLayer(
+            "minimax",
+            env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
+            headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
+            concurrency=provider_concurrency("minimax"),
+        )
 
-    async def _call(self, method: str, url: str, *, submit: bool = False, task: bool = False,
-                    **kwargs: Any) -> dict[str, Any]:
+    async def _call(
+        self, method: str, url: str, *, submit: bool = False, task: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         """A request whose ``base_resp`` is checked: its rate limit retried, its other errors raised
         (``task=True``: a task's own failure is returned for ``poll`` to read, not raised)."""
         policy = self.http.policy
@@ -96,7 +105,9 @@ class MiniMaxBackend(LazyHttp):
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
-        data = await self._call("POST", "/v1/video_generation", json=generation_body(spec, entry), submit=True)
+        data = await self._call(
+            "POST", "/v1/video_generation", json=generation_body(spec, entry), submit=True
+        )
         return "::".join((spec.model, str(data["task_id"])))
 
     async def _query(self, job_id: str) -> dict[str, Any]:

@@ -27,8 +27,14 @@ from shotlist.spec import ShotSpec
 
 #: How a flagged input or output reads in a failed prediction (Replicate error code E005, "flagged as sensitive").
 REFUSAL_MARKERS = ("E005", "flagged as sensitive", "nsfw", "content policy", "safety")
-STATES = {"starting": JobState.QUEUED, "processing": JobState.RUNNING, "succeeded": JobState.SUCCEEDED,
-          "failed": JobState.FAILED, "canceled": JobState.FAILED, "aborted": JobState.FAILED}
+STATES = {
+    "starting": JobState.QUEUED,
+    "processing": JobState.RUNNING,
+    "succeeded": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "canceled": JobState.FAILED,
+    "aborted": JobState.FAILED,
+}
 
 
 class ReplicateBackend(LazyHttp):
@@ -42,9 +48,12 @@ class ReplicateBackend(LazyHttp):
 
     def open_http(self) -> HttpLayer:
         base = env_url("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL", default="https://api.replicate.com")
-        return HttpLayer("replicate", base,
-                         headers={"Authorization": f"Bearer {secret('REPLICATE_API_TOKEN')}"},
-                         concurrency=provider_concurrency("replicate"))
+        return HttpLayer(
+            "replicate",
+            base,
+            headers={"Authorization": f"Bearer {secret('REPLICATE_API_TOKEN')}"},
+            concurrency=provider_concurrency("replicate"),
+        )
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
@@ -54,10 +63,13 @@ class ReplicateBackend(LazyHttp):
         body = {"input": mapped_input(entry, spec, spec.mode, image=lambda m: input_data_uri(m, entry.image))}
         wait = int(entry.extra.get("prefer_wait", 0))
         headers = {"Prefer": f"wait={wait}"} if wait else {}
-        prediction = await self.http.json("POST", f"/v1/models/{model}/predictions", submit=True, json=body,
-                                          headers=headers)
+        prediction = await self.http.json(
+            "POST", f"/v1/models/{model}/predictions", submit=True, json=body, headers=headers
+        )
         if not isinstance(prediction, dict) or not prediction.get("id"):
-            raise BackendError(f"replicate: {model} answered without a prediction id: {str(prediction)[:200]}")
+            raise BackendError(
+                f"replicate: {model} answered without a prediction id: {str(prediction)[:200]}"
+            )
         self._remember(prediction)
         return str(prediction["id"])
 
@@ -70,8 +82,10 @@ class ReplicateBackend(LazyHttp):
             if expired or job_id not in self._outputs:
                 status = await self.poll(job_id)
                 if status.state is not JobState.SUCCEEDED:
-                    raise BackendError(status.message or f"replicate: prediction {job_id} has no output",
-                                       refused=status.state is JobState.REFUSED)
+                    raise BackendError(
+                        status.message or f"replicate: prediction {job_id} has no output",
+                        refused=status.state is JobState.REFUSED,
+                    )
             return self._outputs[job_id]
 
         await self.http.download_result(output_url, dest)
@@ -87,8 +101,12 @@ class ReplicateBackend(LazyHttp):
         if state is JobState.SUCCEEDED:
             url = video_url(prediction.get("output"))
             if url is None:
-                return JobStatus(JobState.FAILED, message=f"replicate: prediction {pid} succeeded with no video "
-                                 f"output: {str(prediction.get('output'))[:200]}", provider_job=pid)
+                return JobStatus(
+                    JobState.FAILED,
+                    message=f"replicate: prediction {pid} succeeded with no video "
+                    f"output: {str(prediction.get('output'))[:200]}",
+                    provider_job=pid,
+                )
             self._outputs[pid] = url
             return JobStatus(state, progress=1.0, provider_job=pid)
         if state is JobState.FAILED:

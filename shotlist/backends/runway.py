@@ -29,8 +29,14 @@ from shotlist.spec import ShotSpec
 VERSION = "2024-11-06"
 #: US dollars per Runway API credit (Runway sells API credits at one cent; not re-read from a price page).
 USD_PER_CREDIT = 0.01
-STATES = {"PENDING": JobState.QUEUED, "THROTTLED": JobState.QUEUED, "RUNNING": JobState.RUNNING,
-          "SUCCEEDED": JobState.SUCCEEDED, "FAILED": JobState.FAILED, "CANCELLED": JobState.FAILED}
+STATES = {
+    "PENDING": JobState.QUEUED,
+    "THROTTLED": JobState.QUEUED,
+    "RUNNING": JobState.RUNNING,
+    "SUCCEEDED": JobState.SUCCEEDED,
+    "FAILED": JobState.FAILED,
+    "CANCELLED": JobState.FAILED,
+}
 
 
 class RunwayBackend(LazyHttp):
@@ -44,16 +50,21 @@ class RunwayBackend(LazyHttp):
 
     def open_http(self) -> HttpLayer:
         base = env_url("RUNWAYML_BASE_URL", default="https://api.dev.runwayml.com")
-        return HttpLayer("runway", base, headers={
-            "Authorization": f"Bearer {secret('RUNWAYML_API_SECRET')}", "X-Runway-Version": VERSION},
-            concurrency=provider_concurrency("runway"))
+        return HttpLayer(
+            "runway",
+            base,
+            headers={"Authorization": f"Bearer {secret('RUNWAYML_API_SECRET')}", "X-Runway-Version": VERSION},
+            concurrency=provider_concurrency("runway"),
+        )
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         path = {"txt2vid": "/v1/text_to_video", "img2vid": "/v1/image_to_video"}.get(spec.mode)
         if path is None or spec.mode not in entry.endpoint:
             raise BackendError(f"{entry.id} does not do {spec.mode} on Runway")
-        response = await self.http.request("POST", path, submit=True, json=request_body(entry, spec), ok=(400,))
+        response = await self.http.request(
+            "POST", path, submit=True, json=request_body(entry, spec), ok=(400,)
+        )
         body = response.json()
         if response.status_code == 400:
             text = str(body.get("error") or body)
@@ -74,8 +85,12 @@ class RunwayBackend(LazyHttp):
         if state is JobState.SUCCEEDED:
             outputs = task.get("output") or []
             if not outputs:
-                return JobStatus(JobState.FAILED, message="runway: the task succeeded with no output", cost=cost,
-                                 provider_job=job_id)
+                return JobStatus(
+                    JobState.FAILED,
+                    message="runway: the task succeeded with no output",
+                    cost=cost,
+                    provider_job=job_id,
+                )
             self._outputs[job_id] = str(outputs[0])
             return JobStatus(state, progress=1.0, cost=cost, provider_job=job_id)
         if state is JobState.FAILED:
@@ -83,21 +98,34 @@ class RunwayBackend(LazyHttp):
             reason = task.get("failure") or ("the task was cancelled" if status == "CANCELLED" else "failed")
             if code.startswith("SAFETY"):
                 state = JobState.REFUSED
-            return JobStatus(state, message=f"runway: {reason}{f' ({code})' if code else ''}", cost=cost,
-                             provider_job=job_id)
-        message = "throttled: over the account's concurrency, Runway starts it when a slot frees" \
-            if status == "THROTTLED" else None
+            return JobStatus(
+                state,
+                message=f"runway: {reason}{f' ({code})' if code else ''}",
+                cost=cost,
+                provider_job=job_id,
+            )
+        message = (
+            "throttled: over the account's concurrency, Runway starts it when a slot frees"
+            if status == "THROTTLED"
+            else None
+        )
         progress = task.get("progress")
-        return JobStatus(state, progress=float(progress) if isinstance(progress, (int, float)) else None,
-                         message=message, provider_job=job_id)
+        return JobStatus(
+            state,
+            progress=float(progress) if isinstance(progress, (int, float)) else None,
+            message=message,
+            provider_job=job_id,
+        )
 
     async def fetch(self, job_id: str, dest: Path) -> None:
         async def output_url(expired: bool) -> str:
             if expired or job_id not in self._outputs:  # Runway: fetch the task again for fresh URLs
                 status = await self.poll(job_id)
                 if status.state is not JobState.SUCCEEDED:
-                    raise BackendError(status.message or f"runway: task {job_id} has no output",
-                                       refused=status.state is JobState.REFUSED)
+                    raise BackendError(
+                        status.message or f"runway: task {job_id} has no output",
+                        refused=status.state is JobState.REFUSED,
+                    )
             return self._outputs[job_id]
 
         await self.http.download_result(output_url, dest)
@@ -113,8 +141,12 @@ def ratio(entry: ModelEntry, spec: ShotSpec) -> str:
 
 
 def request_body(entry: ModelEntry, spec: ShotSpec) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": entry.endpoint[spec.mode], "promptText": spec.prompt,
-                            "ratio": ratio(entry, spec), "duration": int(round(spec.duration))}
+    body: dict[str, Any] = {
+        "model": entry.endpoint[spec.mode],
+        "promptText": spec.prompt,
+        "ratio": ratio(entry, spec),
+        "duration": int(round(spec.duration)),
+    }
     if spec.seed is not None:
         body["seed"] = spec.seed
     if spec.negative:
@@ -128,6 +160,8 @@ def request_body(entry: ModelEntry, spec: ShotSpec) -> dict[str, Any]:
         if last is None:
             body["promptImage"] = input_data_uri(first, entry.image)
         else:
-            body["promptImage"] = [{"uri": input_data_uri(first, entry.image), "position": "first"},
-                                   {"uri": input_data_uri(last, entry.image), "position": "last"}]
+            body["promptImage"] = [
+                {"uri": input_data_uri(first, entry.image), "position": "first"},
+                {"uri": input_data_uri(last, entry.image), "position": "last"},
+            ]
     return body

@@ -39,8 +39,10 @@ def _image(data: tuple[bytes, str]) -> dict[str, str]:
 
 def operation_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
     """The predictLongRunning request for a shot; BackendError for what the API would refuse."""
-    images = {role: [input_image(i, entry.image) for i in spec.inputs if i.role == role]
-              for role in ("image", "end_image", "ref")}
+    images = {
+        role: [input_image(i, entry.image) for i in spec.inputs if i.role == role]
+        for role in ("image", "end_image", "ref")
+    }
     if images["ref"] and (images["image"] or images["end_image"]):
         raise BackendError(f"{spec.shot}: Veo takes reference images or first/last frames, not both")
     instance: dict[str, Any] = {"prompt": spec.prompt}
@@ -80,16 +82,20 @@ class VeoBackend(LazyHttp):
         self.workdir = workdir
 
     def open_http(self) -> HttpLayer:
-        return HttpLayer("veo", env_url("SHOTLIST_VEO_URL", default=BASE_URL),
-                         headers={"x-goog-api-key": secret(*KEY_NAMES)},
-                         concurrency=provider_concurrency("veo"))
+        return HttpLayer(
+            "veo",
+            env_url("SHOTLIST_VEO_URL", default=BASE_URL),
+            headers={"x-goog-api-key": secret(*KEY_NAMES)},
+            concurrency=provider_concurrency("veo"),
+        )
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         body = operation_body(spec, entry)
         model = entry.endpoint.get(spec.mode) or entry.endpoint["*"]
-        response = await self.http.request("POST", f"/v1beta/models/{model}:predictLongRunning", json=body,
-                                           submit=True, ok=(400,))
+        response = await self.http.request(
+            "POST", f"/v1beta/models/{model}:predictLongRunning", json=body, submit=True, ok=(400,)
+        )
         data = response.json()
         if response.status_code == 400:
             message = str((data.get("error") or {}).get("message") or response.text[:300])
@@ -114,15 +120,20 @@ class VeoBackend(LazyHttp):
         if result.get("generatedSamples"):
             return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=name)
         if result.get("raiMediaFilteredCount"):
-            reasons = "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered by Google's safety checks"
+            reasons = (
+                "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered by Google's safety checks"
+            )
             return JobStatus(JobState.REFUSED, message=reasons, provider_job=name)
-        return JobStatus(JobState.FAILED, message="the operation finished with no video and no reason",
-                         provider_job=name)
+        return JobStatus(
+            JobState.FAILED, message="the operation finished with no video and no reason", provider_job=name
+        )
 
     async def fetch(self, job_id: str, dest: Path) -> None:
         async def result_url(expired: bool) -> str:
             op = await self._operation(job_id)
-            samples = ((op.get("response") or {}).get("generateVideoResponse") or {}).get("generatedSamples") or []
+            samples = ((op.get("response") or {}).get("generateVideoResponse") or {}).get(
+                "generatedSamples"
+            ) or []
             uri = (samples[0].get("video") or {}).get("uri") if samples else None
             if not uri:
                 raise BackendError(f"Veo operation {op.get('name')} has no video to download")

@@ -124,8 +124,10 @@ class ModelEntry(_Entry):
         """The resolution to generate at for an output resolution: itself if allowed, else the nearest above."""
         if wanted in self.resolutions or "*" in self.resolutions:
             return wanted
+
         def height(r: str) -> int:
             return int(r.rstrip("pP")) if r.rstrip("pP").isdigit() else 0
+
         above = sorted((r for r in self.resolutions if height(r) >= height(wanted)), key=height)
         return above[0] if above else max(self.resolutions, key=height)
 
@@ -158,8 +160,13 @@ def catalog() -> dict[str, ModelEntry]:
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~0.1 s per command
             f = _File.model_validate(yaml.load(res.read_text(encoding="utf-8"), Loader=loader))
             for raw in f.models:
-                data = {"provider": f.provider.name, "backend": f.provider.backend, "env": f.provider.env,
-                        "concurrency": f.provider.concurrency, **raw}
+                data = {
+                    "provider": f.provider.name,
+                    "backend": f.provider.backend,
+                    "env": f.provider.env,
+                    "concurrency": f.provider.concurrency,
+                    **raw,
+                }
                 entry = ModelEntry.model_validate(data)
                 if entry.id in out:
                     raise CatalogError(f"catalog: model id '{entry.id}' appears twice")
@@ -176,8 +183,10 @@ def get_model(model_id: str) -> ModelEntry:
         return models[model_id]
     from shotlist.resolve import did_you_mean
 
-    raise ShotlistError(f"no model '{model_id}' in the catalog{did_you_mean(model_id, list(models))}; "
-                        "`shotlist models` lists them")
+    raise ShotlistError(
+        f"no model '{model_id}' in the catalog{did_you_mean(model_id, list(models))}; "
+        "`shotlist models` lists them"
+    )
 
 
 def estimate_cost(entry: ModelEntry, duration: float, resolution: str, audio: bool = False) -> float:
@@ -204,34 +213,76 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
     out: list[Problem] = []
     name = f"{entry.id}"
     if entry.status == "shutdown":
-        out.append(Problem(loc + ("model",), f"{entry.name} is shut down: {entry.status_message}",
-                           "choose another model (`shotlist models`)"))
+        out.append(
+            Problem(
+                loc + ("model",),
+                f"{entry.name} is shut down: {entry.status_message}",
+                "choose another model (`shotlist models`)",
+            )
+        )
         return out
     if shot.mode not in entry.modes:
-        out.append(Problem(loc + ("mode",), f"{name} does not do {shot.mode}; it does {', '.join(entry.modes)}",
-                           "change the mode or choose a model that does it (`shotlist models`)"))
+        out.append(
+            Problem(
+                loc + ("mode",),
+                f"{name} does not do {shot.mode}; it does {', '.join(entry.modes)}",
+                "change the mode or choose a model that does it (`shotlist models`)",
+            )
+        )
     if not entry.allows_duration(shot.duration):
-        out.append(Problem(loc + ("duration",), f"{name} makes clips of {entry.durations_text()}, not {shot.duration:g} s",
-                           "pick an allowed duration and trim the clip in the edit (trim:) if you need it shorter"))
+        out.append(
+            Problem(
+                loc + ("duration",),
+                f"{name} makes clips of {entry.durations_text()}, not {shot.duration:g} s",
+                "pick an allowed duration and trim the clip in the edit (trim:) if you need it shorter",
+            )
+        )
     if shot.seed is not None and not entry.seed:
-        out.append(Problem(loc + ("seed",), f"{name} ignores seeds", "remove seed: (its takes are not reproducible)"))
+        out.append(
+            Problem(loc + ("seed",), f"{name} ignores seeds", "remove seed: (its takes are not reproducible)")
+        )
     if shot.negative and not entry.negative:
-        out.append(Problem(loc + ("negative",), f"{name} takes no negative prompt",
-                           "remove negative: or say what you want instead in the prompt"))
+        out.append(
+            Problem(
+                loc + ("negative",),
+                f"{name} takes no negative prompt",
+                "remove negative: or say what you want instead in the prompt",
+            )
+        )
     if shot.audio.native and not entry.audio:
-        out.append(Problem(loc + ("audio", "native"), f"{name} makes no native audio",
-                           "remove audio.native, or choose a model with audio (`shotlist models`)"))
+        out.append(
+            Problem(
+                loc + ("audio", "native"),
+                f"{name} makes no native audio",
+                "remove audio.native, or choose a model with audio (`shotlist models`)",
+            )
+        )
     if shot.end_image is not None and not entry.first_last:
-        out.append(Problem(loc + ("end_image",), f"{name} cannot pin a last frame",
-                           "remove end_image: or choose a model with first+last frame support"))
+        out.append(
+            Problem(
+                loc + ("end_image",),
+                f"{name} cannot pin a last frame",
+                "remove end_image: or choose a model with first+last frame support",
+            )
+        )
     n_refs = sum(len(r.images) for r in shot.refs)
     if shot.mode == "ref2vid" and n_refs > entry.refs:
-        out.append(Problem(loc + ("refs",), f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
-                           "use fewer references"))
+        out.append(
+            Problem(
+                loc + ("refs",),
+                f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
+                "use fewer references",
+            )
+        )
     aspect = project.board.output.aspect
     if aspect not in entry.aspects and "*" not in entry.aspects:
-        out.append(Problem(loc + ("model",), f"{name} does not make {aspect} video; it makes {', '.join(entry.aspects)}",
-                           "choose another model or output aspect"))
+        out.append(
+            Problem(
+                loc + ("model",),
+                f"{name} does not make {aspect} video; it makes {', '.join(entry.aspects)}",
+                "choose another model or output aspect",
+            )
+        )
     if project.board.output.fps not in entry.fps and 0 not in entry.fps:
         # Not an error: the edit conforms every clip to the output rate. Models mostly have one rate.
         pass
@@ -249,9 +300,13 @@ def check_project(project: Project) -> list[Problem]:
             continue
         entry = models.get(shot.model)
         if entry is None:
-            problems.append(Problem(("shots", shot.index, "model"),
-                                    f"no model '{shot.model}' in the catalog{did_you_mean(shot.model, list(models))}",
-                                    "`shotlist models` lists the models and what each can do"))
+            problems.append(
+                Problem(
+                    ("shots", shot.index, "model"),
+                    f"no model '{shot.model}' in the catalog{did_you_mean(shot.model, list(models))}",
+                    "`shotlist models` lists the models and what each can do",
+                )
+            )
             continue
         problems.extend(_shot_problems(shot, entry, project))
     return problems

@@ -35,9 +35,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log requests and decisions (never secrets).")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log requests and decisions (never secrets).")
+    ] = False,
 ) -> None:
     STATE["debug"] = debug or bool(os.environ.get("SHOTLIST_DEBUG"))
     STATE["verbose"] = verbose

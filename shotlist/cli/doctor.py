@@ -43,9 +43,12 @@ def doctor(
     from shotlist.catalog import catalog
 
     entries = list(catalog().values())
-    checks = [*check_ffmpeg(), *check_keys(entries, os.environ),
-              *check_comfyui(comfyui_urls(os.environ.get(COMFYUI_ENV, ""))),
-              *check_prices(entries, dt.date.today())]
+    checks = [
+        *check_ffmpeg(),
+        *check_keys(entries, os.environ),
+        *check_comfyui(comfyui_urls(os.environ.get(COMFYUI_ENV, ""))),
+        *check_prices(entries, dt.date.today()),
+    ]
     if as_json:
         import json
 
@@ -68,8 +71,14 @@ def check_ffmpeg() -> list[Check]:
         version = media.ffmpeg_version()
         missing = media.missing_filters()
     except (OSError, RuntimeError, media.MediaError) as exc:
-        return [Check("fail", "ffmpeg", f"no usable ffmpeg ({exc}); reinstall shotlist (it ships ffmpeg in the "
-                                        "imageio-ffmpeg wheel) or point SHOTLIST_FFMPEG at one")]
+        return [
+            Check(
+                "fail",
+                "ffmpeg",
+                f"no usable ffmpeg ({exc}); reinstall shotlist (it ships ffmpeg in the "
+                "imageio-ffmpeg wheel) or point SHOTLIST_FFMPEG at one",
+            )
+        ]
     if version == "unknown":
         return [Check("fail", "ffmpeg", f"{exe} does not run as ffmpeg; check SHOTLIST_FFMPEG")]
     if missing:
@@ -81,8 +90,11 @@ def missing_keys(entry: ModelEntry, environ: Mapping[str, str]) -> list[str]:
     """The environment variables a model needs that are not set (an alias in
     ``extra.env_alternatives`` counts for the name it stands in for)."""
     aliases: Mapping[str, list[str]] = entry.extra.get("env_alternatives") or {}
-    return [name for name in entry.env
-            if not any(environ.get(n, "").strip() for n in (name, *aliases.get(name, [])))]
+    return [
+        name
+        for name in entry.env
+        if not any(environ.get(n, "").strip() for n in (name, *aliases.get(name, [])))
+    ]
 
 
 def check_keys(entries: Iterable[ModelEntry], environ: Mapping[str, str]) -> list[Check]:
@@ -96,11 +108,17 @@ def check_keys(entries: Iterable[ModelEntry], environ: Mapping[str, str]) -> lis
         missing = missing_keys(models[0], environ)
         ids = ", ".join(m.id for m in models)
         if missing:
-            out.append(Check("warn", "keys", f"{provider}: {', '.join(missing)} not set — {ids} cannot be used"))
+            out.append(
+                Check("warn", "keys", f"{provider}: {', '.join(missing)} not set — {ids} cannot be used")
+            )
         else:
             out.append(Check("ok", "keys", f"{provider}: {', '.join(names)} set — {ids}"))
     if out and all(c.level == "warn" for c in out):
-        out.append(Check("ok", "keys", "no provider key is set: the animatic backend still builds every shot offline"))
+        out.append(
+            Check(
+                "ok", "keys", "no provider key is set: the animatic backend still builds every shot offline"
+            )
+        )
     return out
 
 
@@ -115,8 +133,14 @@ def check_comfyui(urls: list[str], timeout: float = 3.0) -> list[Check]:
 
     out: list[Check] = []
     if not urls:
-        return [Check("ok", "comfyui", f"no ComfyUI server configured ({COMFYUI_ENV} names them, e.g. "
-                                       "http://gpu-box:8188); the comfyui/* models need one")]
+        return [
+            Check(
+                "ok",
+                "comfyui",
+                f"no ComfyUI server configured ({COMFYUI_ENV} names them, e.g. "
+                "http://gpu-box:8188); the comfyui/* models need one",
+            )
+        ]
     for url in urls:
         shown = str(httpx.URL(url).copy_with(username=None, password=None))
         try:
@@ -124,16 +148,30 @@ def check_comfyui(urls: list[str], timeout: float = 3.0) -> list[Check]:
             response.raise_for_status()
             system = response.json().get("system", {})
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            out.append(Check("warn", "comfyui", f"{shown} does not answer /system_stats ({type(exc).__name__}); "
-                                                "its shots cannot be generated there"))
+            out.append(
+                Check(
+                    "warn",
+                    "comfyui",
+                    f"{shown} does not answer /system_stats ({type(exc).__name__}); "
+                    "its shots cannot be generated there",
+                )
+            )
             continue
-        devices = ", ".join(str(d.get("name", "?")) for d in response.json().get("devices", [])) or "no device listed"
-        out.append(Check("ok", "comfyui", f"{shown} answers (ComfyUI {system.get('comfyui_version', '?')}; {devices})"))
+        devices = (
+            ", ".join(str(d.get("name", "?")) for d in response.json().get("devices", []))
+            or "no device listed"
+        )
+        out.append(
+            Check(
+                "ok", "comfyui", f"{shown} answers (ComfyUI {system.get('comfyui_version', '?')}; {devices})"
+            )
+        )
     return out
 
 
-def check_prices(entries: Iterable[ModelEntry], today: dt.date,
-                 max_age_days: int = PRICE_MAX_AGE_DAYS) -> list[Check]:
+def check_prices(
+    entries: Iterable[ModelEntry], today: dt.date, max_age_days: int = PRICE_MAX_AGE_DAYS
+) -> list[Check]:
     """Catalog prices have a date, and it is no older than ``max_age_days`` (price tables go stale)."""
     priced = [e for e in entries if not e.local and e.status != "shutdown"]
     undated, stale = [], []
@@ -149,10 +187,22 @@ def check_prices(entries: Iterable[ModelEntry], today: dt.date,
     if undated:
         out.append(Check("warn", "prices", f"no price date for {', '.join(undated)}"))
     if stale:
-        out.append(Check("warn", "prices", f"prices older than {max_age_days} days: {', '.join(stale)}; "
-                                           "check the providers' pages before trusting `shotlist plan`"))
+        out.append(
+            Check(
+                "warn",
+                "prices",
+                f"prices older than {max_age_days} days: {', '.join(stale)}; "
+                "check the providers' pages before trusting `shotlist plan`",
+            )
+        )
     estimates = sum(e.price.source.upper().startswith("ESTIMATE") for e in priced)
     if not undated and not stale:
-        out.append(Check("ok", "prices", f"{len(priced)} priced models, all dated within {max_age_days} days "
-                                         f"({estimates} marked as estimates)"))
+        out.append(
+            Check(
+                "ok",
+                "prices",
+                f"{len(priced)} priced models, all dated within {max_age_days} days "
+                f"({estimates} marked as estimates)",
+            )
+        )
     return out

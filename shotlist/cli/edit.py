@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-Project = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+Project = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -16,8 +18,13 @@ def register(app: typer.Typer) -> None:
 
 def render(
     project: Project = Path("."),
-    preview: Annotated[bool, typer.Option("--preview", help="Half size and a faster preset, same fps; "
-                                          "written beside the cut as <name>.preview.mp4.")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Half size and a faster preset, same fps; written beside the cut as <name>.preview.mp4.",
+        ),
+    ] = False,
 ) -> None:
     """Edit the picked clips into the cut; only the pieces a change touches are re-encoded."""
     from rich.console import Console
@@ -33,19 +40,30 @@ def render(
     if missing:
         raise BuildError(
             f"no clip yet for {len(missing)} shot{'s' if len(missing) != 1 else ''}: {', '.join(missing)}\n"
-            f"  run `shotlist plan {project}` to see what generating them would cost, then `shotlist build {project}`")
+            f"  run `shotlist plan {project}` to see what generating them would cost, then `shotlist build {project}`"
+        )
     console = Console(stderr=True)
-    with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeRemainingColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
+    with Progress(
+        TextColumn("rendering"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
         task = bar.add_task("render", total=1.0)
         result = render_cut(p, clips, preview=preview, progress=lambda x: bar.update(task, completed=x))
-    typer.echo(f"{result.path}: {result.frames} frames, {result.duration:.2f} s, {result.width}x{result.height} "
-               f"at {result.fps} fps, in {result.seconds:.1f} s")
+    typer.echo(
+        f"{result.path}: {result.frames} frames, {result.duration:.2f} s, {result.width}x{result.height} "
+        f"at {result.fps} fps, in {result.seconds:.1f} s"
+    )
     typer.echo(f"  pieces: {len(result.rendered)} encoded, {len(result.reused)} reused")
     audio = result.audio
     if audio is not None:
-        typer.echo(f"  sound: {audio.lufs:.1f} LUFS, true peak {audio.true_peak_db:.1f} dBTP "
-                   f"({audio.normalization_type} normalisation)")
+        typer.echo(
+            f"  sound: {audio.lufs:.1f} LUFS, true peak {audio.true_peak_db:.1f} dBTP "
+            f"({audio.normalization_type} normalisation)"
+        )
     for path in result.sidecars:
         typer.echo(f"  captions: {path}")

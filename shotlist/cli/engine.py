@@ -18,11 +18,20 @@ if TYPE_CHECKING:
     from shotlist.resolve import Project as ProjectT
     from shotlist.store import Store
 
-Project = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Make every shot with this model (e.g. animatic: "
-                                                               "an offline preview of the whole film).")]
+Project = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Make every shot with this model (e.g. animatic: an offline preview of the whole film).",
+    ),
+]
 
-cache_app = typer.Typer(help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +48,10 @@ def register(app: typer.Typer) -> None:
 def plan(
     project: Project = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
-    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
-                                                    help="Exit 2 when something would be generated, 0 when not.")] = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 2 when something would be generated, 0 when not."),
+    ] = False,
     model: ModelOpt = None,
 ) -> None:
     """Say what a build would do for each shot (pinned, cached, generate), why, and what it would cost."""
@@ -56,7 +67,9 @@ def plan(
     try:
         p = load_project(project)
         store = Store(p.root)
-        the_plan = make_plan(p, store, read_lock(p.root), CatalogModels(), journal=Journal(store.dir), model=model)
+        the_plan = make_plan(
+            p, store, read_lock(p.root), CatalogModels(), journal=Journal(store.dir), model=model
+        )
     except ShotlistError as exc:
         if not detailed_exitcode:
             raise
@@ -94,8 +107,10 @@ def plan_text(the_plan: Plan) -> str:
             why = f"take {s.take.take}"
         lines.append(f"  {s.action:<9} {s.shot:<{width}}  {s.model:<14} {cost + takes:<10} {why}".rstrip())
     gen = the_plan.generating
-    counts = {a: sum(1 for s in the_plan.shots if s.action == a)
-              for a in ("generate", "missing", "cached", "pinned", "skip")}
+    counts = {
+        a: sum(1 for s in the_plan.shots if s.action == a)
+        for a in ("generate", "missing", "cached", "pinned", "skip")
+    }
     summary = ", ".join(f"{n} {a if a != 'generate' else 'to generate'}" for a, n in counts.items() if n)
     if gen:
         cost = money(the_plan.cost)
@@ -121,17 +136,36 @@ def parse_money(text: str | None) -> float | None:
 
 def build(
     project: Project = Path("."),
-    only: Annotated[list[str] | None, typer.Option("--only", help="Generate only these shots (repeatable).")] = None,
-    regenerate: Annotated[list[str] | None, typer.Option("--regenerate", help="Make a new take of these shots "
-                                                         "(repeatable); also resends a submit whose outcome is unknown.")] = None,
-    takes: Annotated[int | None, typer.Option("--takes", min=1, max=20, help="Takes per generated shot.")] = None,
-    budget: Annotated[str | None, typer.Option("--budget", metavar="MONEY", help="Most dollars this build may spend.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Generate only these shots (repeatable).")
+    ] = None,
+    regenerate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regenerate",
+            help="Make a new take of these shots "
+            "(repeatable); also resends a submit whose outcome is unknown.",
+        ),
+    ] = None,
+    takes: Annotated[
+        int | None, typer.Option("--takes", min=1, max=20, help="Takes per generated shot.")
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option("--budget", metavar="MONEY", help="Most dollars this build may spend.")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Spend without asking.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and stop.")] = False,
     model: ModelOpt = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Render the cut fast (half size, faster encode).")] = False,
-    regenerate_missing: Annotated[bool, typer.Option("--regenerate-missing", help="Pay to regenerate pinned clips "
-                                                     "that are in no store (the new clips will differ).")] = False,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Render the cut fast (half size, faster encode).")
+    ] = False,
+    regenerate_missing: Annotated[
+        bool,
+        typer.Option(
+            "--regenerate-missing",
+            help="Pay to regenerate pinned clips that are in no store (the new clips will differ).",
+        ),
+    ] = False,
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
     from shotlist.build import build as run_build
@@ -142,14 +176,27 @@ def build(
 
     def confirm(the_plan: Plan) -> bool:
         typer.echo(plan_text(the_plan))
-        return typer.confirm(f"Spend {money(the_plan.cost)} on {len(the_plan.generating)} shots?", default=False)
+        return typer.confirm(
+            f"Spend {money(the_plan.cost)} on {len(the_plan.generating)} shots?", default=False
+        )
 
     try:
         with display:
-            result = run_build(project, only=only, regenerate=regenerate, takes=takes, budget=limit, yes=yes,
-                               dry_run=dry_run, model=model, preview=preview, progress=display,
-                               confirm=confirm if interactive else None, on_wait=display.say,
-                               regenerate_missing=regenerate_missing)
+            result = run_build(
+                project,
+                only=only,
+                regenerate=regenerate,
+                takes=takes,
+                budget=limit,
+                yes=yes,
+                dry_run=dry_run,
+                model=model,
+                preview=preview,
+                progress=display,
+                confirm=confirm if interactive else None,
+                on_wait=display.say,
+                regenerate_missing=regenerate_missing,
+            )
     finally:
         display.stop()
     if dry_run:
@@ -166,18 +213,24 @@ def result_text(result: BuildResult) -> str:
     for shot, why in result.failures.items():
         lines.append(f"failed  {shot}: {why}")
     spent = f"spent {money(result.spent)}" if result.spent else "nothing spent"
-    lines.append(f"{made} take{'s' if made != 1 else ''} generated, {spent}; "
-                 f"{len(result.plan.shots) - len(result.missing)}/{len(result.plan.shots)} shots pinned")
+    lines.append(
+        f"{made} take{'s' if made != 1 else ''} generated, {spent}; "
+        f"{len(result.plan.shots) - len(result.missing)}/{len(result.plan.shots)} shots pinned"
+    )
     if result.failures:
-        lines.append(f"{len(result.failures)} shot{'s' if len(result.failures) > 1 else ''} failed; "
-                     "every success is stored and pinned — run the build again to retry the failures")
+        lines.append(
+            f"{len(result.failures)} shot{'s' if len(result.failures) > 1 else ''} failed; "
+            "every success is stored and pinned — run the build again to retry the failures"
+        )
     if result.cut is not None:
         lines.append(f"cut: {result.cut.path}")
     elif result.missing:
         lines.append(f"no cut: no clip for {', '.join(result.missing)}")
         if result.plan.missing:
-            lines.append("a pinned clip that is in no store is not regenerated unasked: `shotlist pull` if a teammate "
-                         "has it, else `shotlist build --regenerate-missing` pays for new ones")
+            lines.append(
+                "a pinned clip that is in no store is not regenerated unasked: `shotlist pull` if a teammate "
+                "has it, else `shotlist build --regenerate-missing` pays for new ones"
+            )
     if result.report is not None:
         lines.append(f"report: {result.report}")
     return "\n".join(lines)
@@ -199,8 +252,13 @@ class Display:
         """Begin the live display at the first event, so a confirmation question is asked on a quiet screen."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("{task.fields[shot]:<20}"), BarColumn(), TextColumn("{task.description}"),
-                            TimeElapsedColumn(), transient=False)
+        progress = Progress(
+            TextColumn("{task.fields[shot]:<20}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
         progress.start()
         self.progress = progress
 
@@ -220,8 +278,11 @@ class Display:
     def __call__(self, event: ShotEvent) -> None:
         from rich.progress import Progress
 
-        text = event.state if event.fraction is None or event.state != "generating" else \
-            f"generating {event.fraction * 100:.0f} %"
+        text = (
+            event.state
+            if event.fraction is None or event.state != "generating"
+            else f"generating {event.fraction * 100:.0f} %"
+        )
         if event.message and event.state in ("done", "failed", "cached", "submitted", "queued"):
             text += f" ({event.message})"
         if self.live and self.progress is None:
@@ -257,7 +318,9 @@ def takes(
         for t in recipe.takes:
             rows.append((recipe.key == current, recipe.key, t))
     if not rows:
-        typer.echo(f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if current else 'its upstream shot must be built first'})")
+        typer.echo(
+            f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if current else 'its upstream shot must be built first'})"
+        )
         return
     rows.sort(key=lambda r: (not r[0], r[2].time), reverse=False)
     typer.echo(f"takes of {shot} (pick one of this recipe with `shotlist pick {shot} TAKE`):")
@@ -265,13 +328,17 @@ def takes(
         mark = "*" if pinned and pinned.clip == t.sha256 and pinned.key == key else " "
         where = "this recipe" if is_current else f"earlier recipe {key[:10]}"
         missing = "" if store.has_object(t.sha256) else "  (clip not in the store)"
-        typer.echo(f" {mark} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
-                   f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{missing}")
+        typer.echo(
+            f" {mark} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
+            f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{missing}"
+        )
 
 
 def pick(
     shot: Annotated[str, typer.Argument(help="A shot id.")],
-    take: Annotated[int, typer.Argument(help="A take number of the shot's current recipe (see `shotlist takes`).")],
+    take: Annotated[
+        int, typer.Argument(help="A take number of the shot's current recipe (see `shotlist takes`).")
+    ],
     project: Project = Path("."),
     model: ModelOpt = None,
 ) -> None:
@@ -281,24 +348,39 @@ def pick(
 
     p, store, lock, sp = _shot_plan(project, shot, model)
     if sp.key is None:
-        raise ShotlistError(f"{shot} starts from a frame of {sp.waits_for}, which has no clip yet; build it first")
+        raise ShotlistError(
+            f"{shot} starts from a frame of {sp.waits_for}, which has no clip yet; build it first"
+        )
     recipe = store.entry(sp.key)
     chosen = recipe.take(take) if recipe else None
     available = [t.take for t in store.takes(sp.key)]
     if chosen is None or not store.has_object(chosen.sha256):
         listed = ", ".join(map(str, sorted(available))) or "none"
-        raise ShotlistError(f"{shot} has no take {take} of its current recipe in the store (takes: {listed}); "
-                            f"`shotlist takes {shot}` lists them")
+        raise ShotlistError(
+            f"{shot} has no take {take} of its current recipe in the store (takes: {listed}); "
+            f"`shotlist takes {shot}` lists them"
+        )
     with store.locked("pick", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
-        lock.entries[shot] = LockEntry(shot=shot, key=sp.key, take=chosen.take, clip=chosen.sha256,
-                                       backend=chosen.backend, model=chosen.model, job=chosen.job, cost=chosen.cost,
-                                       cost_is_estimate=chosen.cost_is_estimate)
+        lock.entries[shot] = LockEntry(
+            shot=shot,
+            key=sp.key,
+            take=chosen.take,
+            clip=chosen.sha256,
+            backend=chosen.backend,
+            model=chosen.model,
+            job=chosen.job,
+            cost=chosen.cost,
+            cost_is_estimate=chosen.cost_is_estimate,
+        )
         write_lock(p.root, lock, [s.id for s in p.shots])
     typer.echo(f"{shot}: pinned take {chosen.take} ({chosen.sha256[:12]})")
     left = [s for s in lock.conflicted + lock.dropped if s != shot]
     if left:
-        typer.echo(f"the lock's entries for {', '.join(left)} were in conflict or broken and are dropped; "
-                   "`shotlist plan` shows what a build does for them (their takes stay in the store)", err=True)
+        typer.echo(
+            f"the lock's entries for {', '.join(left)} were in conflict or broken and are dropped; "
+            "`shotlist plan` shows what a build does for them (their takes stay in the store)",
+            err=True,
+        )
 
 
 def _shot_plan(project: Path, shot: str, model: str | None) -> tuple[ProjectT, Store, Lock, ShotPlan]:
@@ -334,8 +416,10 @@ def cache_ls(project: Project = Path(".")) -> None:
         for t in recipe.takes:
             size = store.object_path(t.sha256).stat().st_size if store.has_object(t.sha256) else 0
             mark = "*" if t.sha256 in pins else " "
-            typer.echo(f" {mark} {recipe.shot:<20} take {t.take:<3} {t.sha256[:12]}  {size / 1e6:8.2f} MB  "
-                       f"{money(t.cost):>8}  {t.model}{'' if size else '  (clip missing)'}")
+            typer.echo(
+                f" {mark} {recipe.shot:<20} take {t.take:<3} {t.sha256[:12]}  {size / 1e6:8.2f} MB  "
+                f"{money(t.cost):>8}  {t.model}{'' if size else '  (clip missing)'}"
+            )
     for _, path in store.objects():
         total += path.stat().st_size
         count += 1
@@ -364,13 +448,18 @@ def cache_verify(project: Project = Path(".")) -> None:
             bad.append(f"missing: the clip {entry.clip[:12]} pinned for {shot} is not in the store")
     pending = Journal(store.dir).entries()
     for j in pending:
-        typer.echo(f"note: an interrupted build left take {j.take} of {j.shot} {j.state}"
-                   f"{f' (job {j.job})' if j.job else ''}; the next build resumes it")
+        typer.echo(
+            f"note: an interrupted build left take {j.take} of {j.shot} {j.state}"
+            f"{f' (job {j.job})' if j.job else ''}; the next build resumes it"
+        )
     for line in bad:
         typer.echo(line, err=True)
     if bad:
-        typer.echo(f"{len(bad)} problem{'s' if len(bad) > 1 else ''}; remove corrupt objects with `shotlist cache gc` "
-                   "after re-picking, or rebuild the shots", err=True)
+        typer.echo(
+            f"{len(bad)} problem{'s' if len(bad) > 1 else ''}; remove corrupt objects with `shotlist cache gc` "
+            "after re-picking, or rebuild the shots",
+            err=True,
+        )
         raise typer.Exit(1)
     typer.echo(f"{count} objects verified: all intact; every pinned clip is present")
 
@@ -400,15 +489,20 @@ def cache_gc(
         cost = sum(t.cost or 0.0 for _, t in doomed_takes)
         # Backends' scratch (e.g. the animatic's renders) is needed only to resume a job still in the journal.
         work = store.dir / "work"
-        scratch = 0 if Journal(store.dir).entries() or not work.is_dir() else \
-            sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
+        scratch = (
+            0
+            if Journal(store.dir).entries() or not work.is_dir()
+            else sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
+        )
         if not doomed and not doomed_takes and not scratch:
             typer.echo("nothing to remove: every object is pinned by shotlist.lock")
             return
-        typer.echo(f"would remove {len(doomed_takes)} unpinned take{'s' if len(doomed_takes) != 1 else ''} and "
-                   f"{len(doomed)} object{'s' if len(doomed) != 1 else ''}: {size / 1e6:.2f} MB; those takes cost "
-                   f"{money(cost)} to generate and cannot be fetched again"
-                   + (f"; and {scratch / 1e6:.2f} MB of backend scratch" if scratch else ""))
+        typer.echo(
+            f"would remove {len(doomed_takes)} unpinned take{'s' if len(doomed_takes) != 1 else ''} and "
+            f"{len(doomed)} object{'s' if len(doomed) != 1 else ''}: {size / 1e6:.2f} MB; those takes cost "
+            f"{money(cost)} to generate and cannot be fetched again"
+            + (f"; and {scratch / 1e6:.2f} MB of backend scratch" if scratch else "")
+        )
         if not yes:
             if not sys.stdin.isatty():
                 typer.echo("not removed: pass --yes to delete without a terminal", err=True)

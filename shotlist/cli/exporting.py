@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-Project = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+Project = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
 
 
 class Format(StrEnum):
@@ -24,11 +26,21 @@ def register(app: typer.Typer) -> None:
 
 def export(
     project: Project = Path("."),
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="otio (OpenTimelineIO), fcpxml (Final Cut Pro X), "
-                                                               "xml (FCP 7 XML: Premiere, Resolve), edl (CMX 3600).")]
-    = Format.otio,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: next to the cut, "
-                                                                       "with the format's suffix).")] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="otio (OpenTimelineIO), fcpxml (Final Cut Pro X), "
+            "xml (FCP 7 XML: Premiere, Resolve), edl (CMX 3600).",
+        ),
+    ] = Format.otio,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write (default: next to the cut, with the format's suffix)."
+        ),
+    ] = None,
 ) -> None:
     """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
     from shotlist.build import pinned_clips
@@ -40,8 +52,10 @@ def export(
     p = load_project(project)
     clips, missing = pinned_clips(p)
     if missing:
-        raise BuildError(f"no clip yet for {', '.join(missing)}: run `shotlist build` first "
-                         "(`shotlist plan` says what generating them costs)")
+        raise BuildError(
+            f"no clip yet for {', '.join(missing)}: run `shotlist build` first "
+            "(`shotlist plan` says what generating them costs)"
+        )
     dest = output if output is not None else p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
     clips = editor_media(clips, dest.with_name(f"{dest.stem}.media"))  # named files an editor imports
     try:

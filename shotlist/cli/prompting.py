@@ -7,10 +7,18 @@ from typing import Annotated
 
 import typer
 
-ProjectArg = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+ProjectArg = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-DialectOpt = Annotated[str | None, typer.Option("--dialect", help="Render in this dialect (generic, seedance, veo, kling, "
-                                                                  "runway, luma, minimax, wan) instead of each shot's model's.")]
+DialectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dialect",
+        help="Render in this dialect (generic, seedance, veo, kling, "
+        "runway, luma, minimax, wan) instead of each shot's model's.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +29,9 @@ def register(app: typer.Typer) -> None:
 def prompts(
     project: ProjectArg = Path("."),
     shot: Annotated[str | None, typer.Option("--shot", help="Only this shot id.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Render as for this model id (e.g. kling-v2-1).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Render as for this model id (e.g. kling-v2-1).")
+    ] = None,
     dialect: DialectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -41,16 +51,31 @@ def prompts(
         if not shots:
             from shotlist.resolve import did_you_mean
 
-            raise typer.BadParameter(f"no shot '{shot}'{did_you_mean(shot, [s.id for s in p.shots])}", param_hint="--shot")
+            raise typer.BadParameter(
+                f"no shot '{shot}'{did_you_mean(shot, [s.id for s in p.shots])}", param_hint="--shot"
+            )
     rows = [(s, render_prompt(p, s, chosen)) for s in shots]
     if as_json:
-        typer.echo(json.dumps([
-            {"shot": s.id, "mode": s.mode, "model": model or s.model,
-             "dialect": r.dialect if r else None, "template": r.template if r else None,
-             "prompt": r.text if r else None, "negative": r.negative if r else None,
-             "words": r.words if r else 0, "chars": r.chars if r else 0}
-            for s, r in rows
-        ], indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "shot": s.id,
+                        "mode": s.mode,
+                        "model": model or s.model,
+                        "dialect": r.dialect if r else None,
+                        "template": r.template if r else None,
+                        "prompt": r.text if r else None,
+                        "negative": r.negative if r else None,
+                        "words": r.words if r else 0,
+                        "chars": r.chars if r else 0,
+                    }
+                    for s, r in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     for i, (s, r) in enumerate(rows):
         if i:

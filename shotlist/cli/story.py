@@ -11,7 +11,9 @@ import typer
 if TYPE_CHECKING:
     from shotlist.resolve import Project as LoadedProject
 
-Project = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
+Project = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
 
 
 class Template(StrEnum):
@@ -49,8 +51,10 @@ def summary(p: LoadedProject) -> str:
     images |= {i.rel for s in shots for r in s.refs for i in r.images}
     n = len(shots)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))
-    return (f"{p.path}: ok — {n} shot{'s' if n != 1 else ''} ({kinds}), {sum(lengths) - overlap:g} s cut, "
-            f"{len(images)} image{'s' if len(images) != 1 else ''}")
+    return (
+        f"{p.path}: ok — {n} shot{'s' if n != 1 else ''} ({kinds}), {sum(lengths) - overlap:g} s cut, "
+        f"{len(images)} image{'s' if len(images) != 1 else ''}"
+    )
 
 
 def schema() -> None:
@@ -68,8 +72,12 @@ def schema_text() -> str:
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new project (default: the current folder).")] = Path("."),
-    template: Annotated[Template, typer.Option("--template", "-t", help="Which starter to write.")] = Template.narrative,
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the new project (default: the current folder).")
+    ] = Path("."),
+    template: Annotated[
+        Template, typer.Option("--template", "-t", help="Which starter to write.")
+    ] = Template.narrative,
 ) -> None:
     """Write a starter project (storyboard, a small image, .gitignore, README) that validates."""
     from shotlist.errors import ShotlistError
@@ -223,8 +231,10 @@ def write_starter(directory: Path, template: str) -> list[str]:
     old = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     missing = [line for line in _GITIGNORE.splitlines() if line not in old.splitlines()]
     if missing:
-        gitignore.write_text(old + ("\n" if old and not old.endswith("\n") else "") + "\n".join(missing) + "\n",
-                             encoding="utf-8")
+        gitignore.write_text(
+            old + ("\n" if old and not old.endswith("\n") else "") + "\n".join(missing) + "\n",
+            encoding="utf-8",
+        )
         written.append(".gitignore")
     readme = directory / "README.md"
     if not readme.exists():
@@ -242,8 +252,12 @@ def _draw_lantern_street(path: Path) -> None:
     d = ImageDraw.Draw(im)
     for y in range(h):  # sky from deep blue to dusk violet, then the wet street
         t = y / h
-        d.line([(0, y), (w, y)], fill=(int(20 + 60 * t), int(24 + 30 * t), int(70 + 40 * t)) if y < 230
-               else (int(40 + 20 * t), int(38 + 10 * t), int(50 + 10 * t)))
+        d.line(
+            [(0, y), (w, y)],
+            fill=(int(20 + 60 * t), int(24 + 30 * t), int(70 + 40 * t))
+            if y < 230
+            else (int(40 + 20 * t), int(38 + 10 * t), int(50 + 10 * t)),
+        )
     for i, (x0, top) in enumerate([(0, 90), (110, 60), (230, 110), (360, 70), (470, 100), (560, 80)]):
         d.rectangle([x0, top, x0 + 100, 230], fill=(35 + 8 * i, 30 + 5 * i, 45 + 6 * i))
         for wx in range(x0 + 15, x0 + 90, 30):

@@ -13,8 +13,12 @@ if TYPE_CHECKING:
     from shotlist.remote import Remote, Transfer
     from shotlist.resolve import Project
 
-ProjectArg = Annotated[Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")]
-RemoteOpt = Annotated[str | None, typer.Option("--remote", help="Remote store URL (default: the storyboard's remote:).")]
+ProjectArg = Annotated[
+    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
+]
+RemoteOpt = Annotated[
+    str | None, typer.Option("--remote", help="Remote store URL (default: the storyboard's remote:).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -29,8 +33,10 @@ def _remote(project: Project, url: str | None) -> Remote:
 
     chosen = url or remote_url(project.board.remote, project.root)
     if not chosen:
-        raise ShotlistError("this project names no remote clip store: add `remote: <folder, s3://bucket/path or "
-                            "gs://bucket/path>` to the storyboard, or pass --remote")
+        raise ShotlistError(
+            "this project names no remote clip store: add `remote: <folder, s3://bucket/path or "
+            "gs://bucket/path>` to the storyboard, or pass --remote"
+        )
     return Remote(chosen)
 
 
@@ -47,18 +53,29 @@ def _bar(total: int, what: str) -> tuple[Progress, TaskID]:
 
 
 def _report(verb: str, t: Transfer, shots_of: dict[str, str]) -> None:
-    typer.echo(f"{verb} {len(t.sent)} clip{'s' if len(t.sent) != 1 else ''} ({_size(t.bytes)}); "
-               f"{len(t.skipped)} already there")
+    typer.echo(
+        f"{verb} {len(t.sent)} clip{'s' if len(t.sent) != 1 else ''} ({_size(t.bytes)}); "
+        f"{len(t.skipped)} already there"
+    )
     for sha in t.missing:
-        typer.echo(f"  missing: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) is in neither store", err=True)
+        typer.echo(
+            f"  missing: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) is in neither store", err=True
+        )
     for sha in t.corrupt:
-        typer.echo(f"  corrupt: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) did not match its hash in the "
-                   "remote; not used", err=True)
+        typer.echo(
+            f"  corrupt: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) did not match its hash in the "
+            "remote; not used",
+            err=True,
+        )
 
 
-def push(project: ProjectArg = Path("."), remote: RemoteOpt = None,
-         all_takes: Annotated[bool, typer.Option("--all-takes", help="Push every take, not only the pinned ones.")] = False,
-         ) -> None:
+def push(
+    project: ProjectArg = Path("."),
+    remote: RemoteOpt = None,
+    all_takes: Annotated[
+        bool, typer.Option("--all-takes", help="Push every take, not only the pinned ones.")
+    ] = False,
+) -> None:
     """Upload the pinned takes to the shared clip store (every take with --all-takes)."""
     from shotlist.lock import read_lock
     from shotlist.project import load_project
@@ -100,14 +117,20 @@ def pull(project: ProjectArg = Path("."), remote: RemoteOpt = None) -> None:
     write_marker(store, r, result.sent + result.skipped)
     _report("pulled", result, {e.clip: e.shot for e in lock.entries.values()})
     if result.missing or result.corrupt:
-        typer.echo("a missing clip is never regenerated silently: `shotlist plan` says what regenerating costs, "
-                   "and `shotlist build --regenerate-missing` pays for it", err=True)
+        typer.echo(
+            "a missing clip is never regenerated silently: `shotlist plan` says what regenerating costs, "
+            "and `shotlist build --regenerate-missing` pays for it",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
-def status(project: ProjectArg = Path("."),
-           check_remote: Annotated[bool, typer.Option("--remote/--no-remote",
-                                                      help="Ask the remote which clips it has.")] = False) -> None:
+def status(
+    project: ProjectArg = Path("."),
+    check_remote: Annotated[
+        bool, typer.Option("--remote/--no-remote", help="Ask the remote which clips it has.")
+    ] = False,
+) -> None:
     """Say, like git status, which shots are pinned, stale, missing locally or not pushed."""
     from shotlist.lock import read_lock
     from shotlist.plan import GENERATE, CatalogModels, make_plan
@@ -142,7 +165,9 @@ def status(project: ProjectArg = Path("."),
                     words.append("not pushed" if r is not None or entry.clip not in known else "")
         typer.echo(f"  {shot.id:<24} {', '.join(w for w in words if w)}")
     for shot_id in lock.conflicted:
-        typer.echo(f"  {shot_id:<24} merge conflict in shotlist.lock: choose a take, then `shotlist pick "
-                   f"{shot_id} TAKE`")
+        typer.echo(
+            f"  {shot_id:<24} merge conflict in shotlist.lock: choose a take, then `shotlist pick "
+            f"{shot_id} TAKE`"
+        )
     if url:
         typer.echo(f"remote: {url}{'' if check_remote else ' (pushed state as last seen; --remote asks it)'}")

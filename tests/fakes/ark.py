@@ -47,8 +47,14 @@ def error(status: int, code: str, message: str) -> Response:
 class FakeArk(FakeProvider):
     """Ark's task API. ``polls`` is how many reads a task takes to finish (a slow job: many)."""
 
-    def __init__(self, key: str = "ark-test-key-0123456789", *, polls: int = 2, video: bytes = b"",
-                 models: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        key: str = "ark-test-key-0123456789",
+        *,
+        polls: int = 2,
+        video: bytes = b"",
+        models: tuple[str, ...] = (),
+    ) -> None:
         super().__init__()
         self.key = key
         self.polls = polls
@@ -98,22 +104,34 @@ class FakeArk(FakeProvider):
         if any(r not in ROLES for r in roles):
             return error(400, "InvalidParameter", f"unknown image role in {roles}")
         if "reference_image" in roles and ({"first_frame", "last_frame"} & set(roles)):
-            return error(400, "InvalidParameter",
-                         "first_frame/last_frame and reference_image cannot be used together")
+            return error(
+                400, "InvalidParameter", "first_frame/last_frame and reference_image cannot be used together"
+            )
         if "last_frame" in roles and "first_frame" not in roles:
             return error(400, "InvalidParameter", "last_frame requires first_frame")
         for c in images:
             url = (c.get("image_url") or {}).get("url", "")
-            if not re.match(r"data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$", url) and not url.startswith("https://"):
-                return error(400, "InvalidParameter", "image_url.url must be an https URL or a base64 data URI")
+            if not re.match(
+                r"data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$", url
+            ) and not url.startswith("https://"):
+                return error(
+                    400, "InvalidParameter", "image_url.url must be an https URL or a base64 data URI"
+                )
         if body.get("resolution") not in SIZES or body.get("ratio") not in RATIOS:
-            return error(400, "InvalidParameter", f"bad resolution/ratio {body.get('resolution')}/{body.get('ratio')}")
+            return error(
+                400, "InvalidParameter", f"bad resolution/ratio {body.get('resolution')}/{body.get('ratio')}"
+            )
         if not isinstance(body.get("duration"), int) or not 2 <= body["duration"] <= 15:
-            return error(400, "InvalidParameter", f"duration must be an integer 2–15, not {body.get('duration')!r}")
+            return error(
+                400, "InvalidParameter", f"duration must be an integer 2–15, not {body.get('duration')!r}"
+            )
         prompt = texts[0]["text"] if texts else ""
         if "BLOCKED_INPUT" in prompt:
-            return error(400, "InputTextSensitiveContentDetected",
-                         "The request failed because the input text may contain sensitive information.")
+            return error(
+                400,
+                "InputTextSensitiveContentDetected",
+                "The request failed because the input text may contain sensitive information.",
+            )
         w, h = SIZES[body["resolution"]]
         tokens = w * h * 24 * body["duration"] // 1024
         with self._tlock:
@@ -132,10 +150,17 @@ class FakeArk(FakeProvider):
                 task.polls_left -= 1
                 task.status = "running" if task.polls_left > 0 else self._finish(task)
             out: dict[str, Any] = {
-                "id": task.id, "model": task.model, "status": task.status, "error": task.error,
-                "created_at": 1763856000, "updated_at": 1763856090, "seed": task.body.get("seed", 42),
-                "resolution": task.body["resolution"], "ratio": task.body["ratio"],
-                "duration": task.body["duration"], "framespersecond": 24,
+                "id": task.id,
+                "model": task.model,
+                "status": task.status,
+                "error": task.error,
+                "created_at": 1763856000,
+                "updated_at": 1763856090,
+                "seed": task.body.get("seed", 42),
+                "resolution": task.body["resolution"],
+                "ratio": task.body["ratio"],
+                "duration": task.body["duration"],
+                "framespersecond": 24,
             }
             if task.status == "succeeded":
                 sig = secrets.token_hex(8)
@@ -144,8 +169,10 @@ class FakeArk(FakeProvider):
                     self.stale_reads -= 1
                     self.expired.add(sig)
                 host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
-                out["content"] = {"video_url": f"{host}/tos/{sig}/video.mp4",
-                                  "last_frame_url": f"{host}/tos/{sig}/last.png"}
+                out["content"] = {
+                    "video_url": f"{host}/tos/{sig}/video.mp4",
+                    "last_frame_url": f"{host}/tos/{sig}/last.png",
+                }
             if task.status == "succeeded" or task.error and "Output" in task.error["code"]:
                 out["usage"] = {"completion_tokens": task.tokens, "total_tokens": task.tokens}
         return Response(200, out)
@@ -153,15 +180,22 @@ class FakeArk(FakeProvider):
     def _finish(self, task: Task) -> str:
         prompt = next(c["text"] for c in task.body["content"] if c["type"] == "text")
         if "REFUSE_OUTPUT" in prompt:
-            task.error = {"code": "OutputVideoSensitiveContentDetected",
-                          "message": "The request failed because the output video may contain sensitive information."}
+            task.error = {
+                "code": "OutputVideoSensitiveContentDetected",
+                "message": "The request failed because the output video may contain sensitive information.",
+            }
             return "failed"
         return "succeeded"
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
         sig = m["sig"]
         if sig not in self.links or sig in self.expired:
-            return Response(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                            {"Content-Type": "application/xml"})
+            return Response(
+                403,
+                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                {"Content-Type": "application/xml"},
+            )
         body = self.tasks[self.links[sig]].body
-        return Response(200, self.video_for(body) if self.video_for else self.video, {"Content-Type": "video/mp4"})
+        return Response(
+            200, self.video_for(body) if self.video_for else self.video, {"Content-Type": "video/mp4"}
+        )

@@ -44,7 +44,11 @@ NODES: dict[str, tuple[set[str], dict[str, float], bool]] = {
     "ImageScale": ({"image", "upscale_method", "width", "height", "crop"}, {"width": 0, "height": 0}, False),
     "RepeatImageBatch": ({"image", "amount"}, {"amount": 1}, False),
     "ImageAddNoise": ({"image", "seed", "strength"}, {"seed": 0}, False),
-    "EmptyImage": ({"width", "height", "batch_size", "color"}, {"width": 1, "height": 1, "batch_size": 1}, False),
+    "EmptyImage": (
+        {"width", "height", "batch_size", "color"},
+        {"width": 1, "height": 1, "batch_size": 1},
+        False,
+    ),
     "PrimitiveStringMultiline": ({"value"}, {}, False),
     "CreateVideo": ({"images", "fps"}, {"fps": 1}, False),
     "SaveVideo": ({"video", "filename_prefix", "format", "codec"}, {}, True),
@@ -53,10 +57,27 @@ NODES: dict[str, tuple[set[str], dict[str, float], bool]] = {
     "VAELoader": ({"vae_name"}, {}, False),
     "ModelSamplingSD3": ({"model", "shift"}, {}, False),
     "CLIPTextEncode": ({"text", "clip"}, {}, False),
-    "Wan22ImageToVideoLatent": ({"vae", "width", "height", "length", "batch_size"},
-                                {"width": 32, "height": 32, "length": 1, "batch_size": 1}, False),
-    "KSampler": ({"model", "seed", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative",
-                  "latent_image", "denoise"}, {"seed": 0, "steps": 1}, False),
+    "Wan22ImageToVideoLatent": (
+        {"vae", "width", "height", "length", "batch_size"},
+        {"width": 32, "height": 32, "length": 1, "batch_size": 1},
+        False,
+    ),
+    "KSampler": (
+        {
+            "model",
+            "seed",
+            "steps",
+            "cfg",
+            "sampler_name",
+            "scheduler",
+            "positive",
+            "negative",
+            "latent_image",
+            "denoise",
+        },
+        {"seed": 0, "steps": 1},
+        False,
+    ),
     "VAEDecode": ({"samples", "vae"}, {}, False),
 }
 PROGRESS_NODES = {"KSampler", "ImageAddNoise"}
@@ -70,8 +91,13 @@ def default_video(prompt_id: str, graph: Any) -> bytes:
 class ComfyUIFake(QuickServer):
     """ComfyUI on 127.0.0.1: real HTTP and WebSocket, a worker thread that 'executes' prompts."""
 
-    def __init__(self, *, step_s: float = 0.002, video: Callable[[str, Any], bytes] = default_video,
-                 token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        step_s: float = 0.002,
+        video: Callable[[str, Any], bytes] = default_video,
+        token: str | None = None,
+    ) -> None:
         super().__init__()
         self.step_s = step_s
         self.video = video
@@ -94,8 +120,11 @@ class ComfyUIFake(QuickServer):
         self.route("POST", r"/queue", self._queue_edit)
         self.route("POST", r"/upload/image", self._upload)
         self.route("GET", r"/view", self._view)
-        self.route("GET", r"/system_stats", lambda r, m: Response(200, {"system": {"comfyui_version": "0.3.64"},
-                                                                         "devices": []}))
+        self.route(
+            "GET",
+            r"/system_stats",
+            lambda r, m: Response(200, {"system": {"comfyui_version": "0.3.64"}, "devices": []}),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -143,28 +172,57 @@ class ComfyUIFake(QuickServer):
         graph: dict[str, Any] = body.get("prompt") or {}
         for node_id, node in graph.items():
             if node.get("class_type") not in NODES:
-                return Response(400, {"error": {"type": "invalid_prompt", "message": "Cannot execute because node "
-                                                f"{node.get('class_type')} does not exist.",
-                                                "details": f"Node ID '#{node_id}'", "extra_info": {}},
-                                      "node_errors": {}})
+                return Response(
+                    400,
+                    {
+                        "error": {
+                            "type": "invalid_prompt",
+                            "message": "Cannot execute because node "
+                            f"{node.get('class_type')} does not exist.",
+                            "details": f"Node ID '#{node_id}'",
+                            "extra_info": {},
+                        },
+                        "node_errors": {},
+                    },
+                )
         outputs = [nid for nid, n in graph.items() if NODES[n["class_type"]][2]]
         if not outputs:
-            return Response(400, {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs",
-                                            "details": "", "extra_info": {}}, "node_errors": {}})
+            return Response(
+                400,
+                {
+                    "error": {
+                        "type": "prompt_no_outputs",
+                        "message": "Prompt has no outputs",
+                        "details": "",
+                        "extra_info": {},
+                    },
+                    "node_errors": {},
+                },
+            )
         node_errors: dict[str, Any] = {}
         good: list[str] = []
         for out in outputs:
             errors = self._validate(graph, out, set())
             for nid, errs in errors.items():
-                entry = node_errors.setdefault(nid, {"errors": errs, "dependent_outputs": [],
-                                                     "class_type": graph[nid]["class_type"]})
+                entry = node_errors.setdefault(
+                    nid, {"errors": errs, "dependent_outputs": [], "class_type": graph[nid]["class_type"]}
+                )
                 entry["dependent_outputs"].append(out)
             if not errors:
                 good.append(out)
         if not good:
-            return Response(400, {"error": {"type": "prompt_outputs_failed_validation",
-                                            "message": "Prompt outputs failed validation", "details": "",
-                                            "extra_info": {}}, "node_errors": node_errors})
+            return Response(
+                400,
+                {
+                    "error": {
+                        "type": "prompt_outputs_failed_validation",
+                        "message": "Prompt outputs failed validation",
+                        "details": "",
+                        "extra_info": {},
+                    },
+                    "node_errors": node_errors,
+                },
+            )
         prompt_id = body.get("prompt_id") or str(uuid.uuid4())
         with self._cv:
             number = next(self._number)
@@ -173,7 +231,9 @@ class ComfyUIFake(QuickServer):
             self._cv.notify_all()
         return Response(200, {"prompt_id": prompt_id, "number": number, "node_errors": node_errors})
 
-    def _validate(self, graph: dict[str, Any], node_id: str, seen: set[str]) -> dict[str, list[dict[str, Any]]]:
+    def _validate(
+        self, graph: dict[str, Any], node_id: str, seen: set[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         if node_id in seen:
             return {}
         seen.add(node_id)
@@ -181,17 +241,35 @@ class ComfyUIFake(QuickServer):
         required, minimum, _ = NODES[node["class_type"]]
         inputs = node.get("inputs", {})
         errors: dict[str, list[dict[str, Any]]] = {}
-        mine = [{"type": "required_input_missing", "message": "Required input is missing", "details": name,
-                 "extra_info": {"input_name": name}} for name in sorted(required - set(inputs))]
+        mine = [
+            {
+                "type": "required_input_missing",
+                "message": "Required input is missing",
+                "details": name,
+                "extra_info": {"input_name": name},
+            }
+            for name in sorted(required - set(inputs))
+        ]
         for name, low in minimum.items():
             value = inputs.get(name)
             if isinstance(value, (int, float)) and value < low:
-                mine.append({"type": "value_smaller_than_min", "message": f"Value {value} smaller than min of {low}",
-                             "details": f"{name}", "extra_info": {"input_name": name}})
+                mine.append(
+                    {
+                        "type": "value_smaller_than_min",
+                        "message": f"Value {value} smaller than min of {low}",
+                        "details": f"{name}",
+                        "extra_info": {"input_name": name},
+                    }
+                )
         if node["class_type"] == "LoadImage" and inputs.get("image") not in self.inputs:
-            mine.append({"type": "custom_validation_failed", "message": "Custom validation failed for node",
-                         "details": f"image - Invalid image file: {inputs.get('image')}",
-                         "extra_info": {"input_name": "image"}})
+            mine.append(
+                {
+                    "type": "custom_validation_failed",
+                    "message": "Custom validation failed for node",
+                    "details": f"image - Invalid image file: {inputs.get('image')}",
+                    "extra_info": {"input_name": "image"},
+                }
+            )
         for value in inputs.values():
             if isinstance(value, list) and len(value) == 2 and str(value[0]) in graph:
                 errors.update(self._validate(graph, str(value[0]), seen))
@@ -252,38 +330,69 @@ class ComfyUIFake(QuickServer):
             time.sleep(self.step_s * slow)
             failure = self._failure(graph, nid)
             if failure:
-                event("execution_error", {"node_id": nid, "node_type": kind, "executed": [], "traceback": [],
-                                          "exception_type": failure[0], "exception_message": failure[1],
-                                          "current_inputs": {}, "current_outputs": {}})
+                event(
+                    "execution_error",
+                    {
+                        "node_id": nid,
+                        "node_type": kind,
+                        "executed": [],
+                        "traceback": [],
+                        "exception_type": failure[0],
+                        "exception_message": failure[1],
+                        "current_inputs": {},
+                        "current_outputs": {},
+                    },
+                )
                 self._finish(prompt_id, item, {}, "error", messages)
                 return
             if kind in PROGRESS_NODES:
                 for step in (1, 2, 3):
-                    self._send(client, "progress", {"value": step, "max": 3, "prompt_id": prompt_id, "node": nid})
+                    self._send(
+                        client, "progress", {"value": step, "max": 3, "prompt_id": prompt_id, "node": nid}
+                    )
             states[nid] = "finished"
             self._progress_state(client, prompt_id, states)
             if kind == "SaveVideo":
-                outputs[nid] = {"images": [self._write(node["inputs"]["filename_prefix"], prompt_id, graph)],
-                                "animated": [True]}
-                self._send(client, "executed", {"node": nid, "display_node": nid, "output": outputs[nid],
-                                                "prompt_id": prompt_id})
+                outputs[nid] = {
+                    "images": [self._write(node["inputs"]["filename_prefix"], prompt_id, graph)],
+                    "animated": [True],
+                }
+                self._send(
+                    client,
+                    "executed",
+                    {"node": nid, "display_node": nid, "output": outputs[nid], "prompt_id": prompt_id},
+                )
         self.last_run = {nid: graph[nid].get("inputs") for nid in order}
         self.last_run.update({f"out:{nid}": out for nid, out in outputs.items()})
         event("execution_success", {})
         self._finish(prompt_id, item, outputs, "success", messages)
 
     def _progress_state(self, client: str | None, prompt_id: str, states: dict[str, str]) -> None:
-        nodes = {nid: {"value": 1.0 if st == "finished" else 0.0, "max": 1.0, "state": st, "node_id": nid,
-                       "prompt_id": prompt_id, "display_node_id": nid, "parent_node_id": None, "real_node_id": nid}
-                 for nid, st in states.items()}
+        nodes = {
+            nid: {
+                "value": 1.0 if st == "finished" else 0.0,
+                "max": 1.0,
+                "state": st,
+                "node_id": nid,
+                "prompt_id": prompt_id,
+                "display_node_id": nid,
+                "parent_node_id": None,
+                "real_node_id": nid,
+            }
+            for nid, st in states.items()
+        }
         self._send(client, "progress_state", {"prompt_id": prompt_id, "nodes": nodes})
 
-    def _finish(self, prompt_id: str, item: list[Any], outputs: dict[str, Any], status: str,
-                messages: list[list[Any]]) -> None:
+    def _finish(
+        self, prompt_id: str, item: list[Any], outputs: dict[str, Any], status: str, messages: list[list[Any]]
+    ) -> None:
         with self._cv:
-            self.history[prompt_id] = {"prompt": item, "outputs": outputs, "meta": {},
-                                       "status": {"status_str": status, "completed": status == "success",
-                                                  "messages": messages}}
+            self.history[prompt_id] = {
+                "prompt": item,
+                "outputs": outputs,
+                "meta": {},
+                "status": {"status_str": status, "completed": status == "success", "messages": messages},
+            }
         self._send(item[3].get("client_id"), "executing", {"node": None, "prompt_id": prompt_id})
 
     def _order(self, graph: dict[str, Any], outputs: list[str]) -> list[str]:
@@ -306,14 +415,23 @@ class ComfyUIFake(QuickServer):
         if kind in ("KSampler", "ImageAddNoise") and "[fail]" in json.dumps(graph):
             return "torch.OutOfMemoryError", "Allocation on device"
         if kind == "SaveVideo":
-            widths = [n["inputs"]["width"] for n in graph.values() if isinstance(n.get("inputs", {}).get("width"), int)]
+            widths = [
+                n["inputs"]["width"]
+                for n in graph.values()
+                if isinstance(n.get("inputs", {}).get("width"), int)
+            ]
             if widths and widths[0] % 2:
-                return "ValueError", f"width not divisible by 2 ({widths[0]}): the H.264 encoder needs even sizes"
+                return (
+                    "ValueError",
+                    f"width not divisible by 2 ({widths[0]}): the H.264 encoder needs even sizes",
+                )
         return None
 
     def _write(self, prefix: str, prompt_id: str, graph: Any) -> dict[str, str]:
         subfolder, _, base = prefix.rpartition("/")
-        counter = 1 + sum(1 for (sub, name) in self.outputs if sub == subfolder and name.startswith(base + "_"))
+        counter = 1 + sum(
+            1 for (sub, name) in self.outputs if sub == subfolder and name.startswith(base + "_")
+        )
         filename = f"{base}_{counter:05d}_.mp4"
         self.outputs[(subfolder, filename)] = self.video(prompt_id, graph)
         return {"filename": filename, "subfolder": subfolder, "type": "output"}
@@ -326,8 +444,13 @@ class ComfyUIFake(QuickServer):
 
     def _queue(self, req: Request, m: re.Match[str]) -> Response:
         with self._cv:
-            return Response(200, {"queue_running": [self.running] if self.running else [],
-                                  "queue_pending": list(self.pending)})
+            return Response(
+                200,
+                {
+                    "queue_running": [self.running] if self.running else [],
+                    "queue_pending": list(self.pending),
+                },
+            )
 
     def _queue_edit(self, req: Request, m: re.Match[str]) -> Response:
         body = req.json()
@@ -339,8 +462,10 @@ class ComfyUIFake(QuickServer):
         return Response(200, b"")
 
     def _upload(self, req: Request, m: re.Match[str]) -> Response:
-        msg = email.message_from_bytes(b"Content-Type: " + req.headers["content-type"].encode() + b"\r\n\r\n"
-                                       + req.body, policy=email.policy.HTTP)
+        msg = email.message_from_bytes(
+            b"Content-Type: " + req.headers["content-type"].encode() + b"\r\n\r\n" + req.body,
+            policy=email.policy.HTTP,
+        )
         fields: dict[str, Any] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -350,7 +475,10 @@ class ComfyUIFake(QuickServer):
         filename, data = fields["image"]
         subfolder = (fields.get("subfolder") or (None, b""))[1].decode()
         name, n = filename, 0
-        while f"{subfolder}/{name}".lstrip("/") in self.inputs and self.inputs[f"{subfolder}/{name}".lstrip("/")] != data:
+        while (
+            f"{subfolder}/{name}".lstrip("/") in self.inputs
+            and self.inputs[f"{subfolder}/{name}".lstrip("/")] != data
+        ):
             n += 1
             stem, dot, ext = filename.rpartition(".")
             name = f"{stem} ({n}).{ext}" if dot else f"{filename} ({n})"
@@ -370,7 +498,9 @@ class ComfyUIFake(QuickServer):
             h.send_error(401)
             return
         client = parse_qs(urlsplit(h.path).query).get("clientId", [uuid.uuid4().hex])[0]
-        accept = base64.b64encode(hashlib.sha1((h.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest()).decode()
+        accept = base64.b64encode(
+            hashlib.sha1((h.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest()
+        ).decode()
         h.send_response(101, "Switching Protocols")
         h.send_header("Upgrade", "websocket")
         h.send_header("Connection", "Upgrade")
@@ -379,8 +509,14 @@ class ComfyUIFake(QuickServer):
         h.wfile.flush()
         q: queue.Queue[str | None] = queue.Queue()
         self.ws_clients.setdefault(client, []).append(q)
-        q.put(json.dumps({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": len(self.pending)}},
-                                                     "sid": client}}))
+        q.put(
+            json.dumps(
+                {
+                    "type": "status",
+                    "data": {"status": {"exec_info": {"queue_remaining": len(self.pending)}}, "sid": client},
+                }
+            )
+        )
         sock = h.connection
         try:
             while True:
@@ -391,7 +527,11 @@ class ComfyUIFake(QuickServer):
                         h.wfile.write(b"\x88\x00")
                         break
                     length = head[1] & 0x7F
-                    length = int.from_bytes(h.rfile.read({126: 2, 127: 8}[length]), "big") if length > 125 else length
+                    length = (
+                        int.from_bytes(h.rfile.read({126: 2, 127: 8}[length]), "big")
+                        if length > 125
+                        else length
+                    )
                     mask, payload = h.rfile.read(4), h.rfile.read(length)
                     if head[0] & 0x0F == 9:  # ping → pong with the same (unmasked) payload
                         pong = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
@@ -404,8 +544,15 @@ class ComfyUIFake(QuickServer):
                     break
                 data = text.encode()
                 n = len(data)
-                header = bytes([0x81, n]) if n < 126 else (bytes([0x81, 126]) + n.to_bytes(2, "big") if n < 65536
-                                                            else bytes([0x81, 127]) + n.to_bytes(8, "big"))
+                header = (
+                    bytes([0x81, n])
+                    if n < 126
+                    else (
+                        bytes([0x81, 126]) + n.to_bytes(2, "big")
+                        if n < 65536
+                        else bytes([0x81, 127]) + n.to_bytes(8, "big")
+                    )
+                )
                 h.wfile.write(header + data)
         except OSError:
             pass

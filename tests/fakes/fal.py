@@ -20,9 +20,26 @@ from typing import Any
 from tests.fakes.hosted import HostedFake, Job, default_video
 from tests.fakes.server import Request, Response
 
-VEO = {"prompt", "aspect_ratio", "duration", "negative_prompt", "resolution", "generate_audio", "seed",
-       "enhance_prompt", "auto_fix"}
-SEEDANCE = {"prompt", "aspect_ratio", "resolution", "duration", "camera_fixed", "seed", "enable_safety_checker"}
+VEO = {
+    "prompt",
+    "aspect_ratio",
+    "duration",
+    "negative_prompt",
+    "resolution",
+    "generate_audio",
+    "seed",
+    "enhance_prompt",
+    "auto_fix",
+}
+SEEDANCE = {
+    "prompt",
+    "aspect_ratio",
+    "resolution",
+    "duration",
+    "camera_fixed",
+    "seed",
+    "enable_safety_checker",
+}
 KLING = {"prompt", "duration", "negative_prompt", "cfg_scale"}
 HAILUO = {"prompt", "duration", "prompt_optimizer", "resolution"}
 
@@ -34,32 +51,62 @@ SCHEMAS: dict[str, tuple[set[str], set[str], set[str] | None]] = {
     "fal-ai/veo3/fast/image-to-video": (VEO | {"image_url"}, {"prompt", "image_url"}, {"4s", "6s", "8s"}),
     "fal-ai/veo3.1": (VEO, {"prompt"}, {"4s", "6s", "8s"}),
     "fal-ai/veo3.1/image-to-video": (VEO | {"image_url"}, {"prompt", "image_url"}, {"4s", "6s", "8s"}),
-    "fal-ai/veo3.1/first-last-frame-to-video": (VEO | {"first_frame_url", "last_frame_url"},
-                                                {"prompt", "first_frame_url", "last_frame_url"}, {"4s", "6s", "8s"}),
+    "fal-ai/veo3.1/first-last-frame-to-video": (
+        VEO | {"first_frame_url", "last_frame_url"},
+        {"prompt", "first_frame_url", "last_frame_url"},
+        {"4s", "6s", "8s"},
+    ),
     "fal-ai/veo3.1/fast": (VEO, {"prompt"}, {"4s", "6s", "8s"}),
     "fal-ai/veo3.1/fast/image-to-video": (VEO | {"image_url"}, {"prompt", "image_url"}, {"4s", "6s", "8s"}),
-    "fal-ai/veo3.1/fast/first-last-frame-to-video": (VEO | {"first_frame_url", "last_frame_url"},
-                                                     {"prompt", "first_frame_url", "last_frame_url"},
-                                                     {"4s", "6s", "8s"}),
-    "fal-ai/kling-video/v2.1/standard/image-to-video": (KLING | {"image_url"}, {"prompt", "image_url"}, {"5", "10"}),
+    "fal-ai/veo3.1/fast/first-last-frame-to-video": (
+        VEO | {"first_frame_url", "last_frame_url"},
+        {"prompt", "first_frame_url", "last_frame_url"},
+        {"4s", "6s", "8s"},
+    ),
+    "fal-ai/kling-video/v2.1/standard/image-to-video": (
+        KLING | {"image_url"},
+        {"prompt", "image_url"},
+        {"5", "10"},
+    ),
     "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": (KLING | {"aspect_ratio"}, {"prompt"}, {"5", "10"}),
-    "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": (KLING | {"image_url"}, {"prompt", "image_url"}, {"5", "10"}),
+    "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": (
+        KLING | {"image_url"},
+        {"prompt", "image_url"},
+        {"5", "10"},
+    ),
     "fal-ai/bytedance/seedance/v1/lite/text-to-video": (SEEDANCE, {"prompt"}, {str(n) for n in range(2, 13)}),
-    "fal-ai/bytedance/seedance/v1/lite/image-to-video": (SEEDANCE | {"image_url", "end_image_url"},
-                                                         {"prompt", "image_url"}, {str(n) for n in range(2, 13)}),
-    "fal-ai/bytedance/seedance/v1/lite/reference-to-video": (SEEDANCE | {"reference_image_urls"},
-                                                             {"prompt", "reference_image_urls"},
-                                                             {str(n) for n in range(2, 13)}),
+    "fal-ai/bytedance/seedance/v1/lite/image-to-video": (
+        SEEDANCE | {"image_url", "end_image_url"},
+        {"prompt", "image_url"},
+        {str(n) for n in range(2, 13)},
+    ),
+    "fal-ai/bytedance/seedance/v1/lite/reference-to-video": (
+        SEEDANCE | {"reference_image_urls"},
+        {"prompt", "reference_image_urls"},
+        {str(n) for n in range(2, 13)},
+    ),
     "fal-ai/bytedance/seedance/v1/pro/text-to-video": (SEEDANCE, {"prompt"}, {str(n) for n in range(2, 13)}),
-    "fal-ai/bytedance/seedance/v1/pro/image-to-video": (SEEDANCE | {"image_url"}, {"prompt", "image_url"},
-                                                        {str(n) for n in range(2, 13)}),
-    "fal-ai/wan/v2.2-a14b/image-to-video/turbo": ({"prompt", "image_url", "seed", "resolution", "aspect_ratio",
-                                                   "enable_safety_checker"}, {"prompt", "image_url"}, None),
-    "fal-ai/ltx-2/image-to-video": ({"prompt", "image_url", "duration", "resolution", "fps", "generate_audio"},
-                                    {"prompt", "image_url"}, None),
+    "fal-ai/bytedance/seedance/v1/pro/image-to-video": (
+        SEEDANCE | {"image_url"},
+        {"prompt", "image_url"},
+        {str(n) for n in range(2, 13)},
+    ),
+    "fal-ai/wan/v2.2-a14b/image-to-video/turbo": (
+        {"prompt", "image_url", "seed", "resolution", "aspect_ratio", "enable_safety_checker"},
+        {"prompt", "image_url"},
+        None,
+    ),
+    "fal-ai/ltx-2/image-to-video": (
+        {"prompt", "image_url", "duration", "resolution", "fps", "generate_audio"},
+        {"prompt", "image_url"},
+        None,
+    ),
     "fal-ai/minimax/hailuo-02/standard/text-to-video": (HAILUO, {"prompt"}, {"6", "10"}),
-    "fal-ai/minimax/hailuo-02/standard/image-to-video": (HAILUO | {"image_url", "end_image_url"},
-                                                         {"prompt", "image_url"}, {"6", "10"}),
+    "fal-ai/minimax/hailuo-02/standard/image-to-video": (
+        HAILUO | {"image_url", "end_image_url"},
+        {"prompt", "image_url"},
+        {"6", "10"},
+    ),
 }
 
 KEY = "fal-test-key:0123456789abcdef"
@@ -72,8 +119,14 @@ def app_of(endpoint: str) -> str:
 class FalFake(HostedFake):
     """fal's queue on 127.0.0.1 (HTTPS after ``enable_tls``)."""
 
-    def __init__(self, *, key: str = KEY, polls_to_finish: int = 2,
-                 video: Callable[[str, Any], bytes] = default_video, nsfw_output: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        key: str = KEY,
+        polls_to_finish: int = 2,
+        video: Callable[[str, Any], bytes] = default_video,
+        nsfw_output: bool = False,
+    ) -> None:
         super().__init__(polls_to_finish=polls_to_finish, video=video)
         self.key = key
         self.nsfw_output = nsfw_output  # the model's output checker flags the video (has_nsfw_concepts)
@@ -99,12 +152,18 @@ class FalFake(HostedFake):
             return Response(404, {"detail": f"Application '{endpoint}' not found"})
         body = req.json()
         allowed, required, durations = SCHEMAS[endpoint]
-        errors = [{"loc": ["body", k], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-                  for k in body if k not in allowed]
-        errors += [{"loc": ["body", k], "msg": "Field required", "type": "missing"} for k in required - set(body)]
+        errors = [
+            {"loc": ["body", k], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for k in body
+            if k not in allowed
+        ]
+        errors += [
+            {"loc": ["body", k], "msg": "Field required", "type": "missing"} for k in required - set(body)
+        ]
         if durations is not None and "duration" in body and body["duration"] not in durations:
-            errors.append({"loc": ["body", "duration"], "msg": f"Input should be {sorted(durations)}",
-                           "type": "enum"})
+            errors.append(
+                {"loc": ["body", "duration"], "msg": f"Input should be {sorted(durations)}", "type": "enum"}
+            )
         for k, v in body.items():
             if k.endswith("_url") and not str(v).startswith(("data:image/", "https://")):
                 errors.append({"loc": ["body", k], "msg": "Invalid image URL", "type": "value_error"})
@@ -112,7 +171,9 @@ class FalFake(HostedFake):
             return Response(422, {"detail": errors})
         job = self.new_job(endpoint, body, str(body.get("prompt", "")))
         job.extra["lifecycle"] = req.headers.get("x-fal-object-lifecycle-preference")
-        return Response(200, {"request_id": job.id, **self._urls(app_of(endpoint), job.id), "queue_position": 0})
+        return Response(
+            200, {"request_id": job.id, **self._urls(app_of(endpoint), job.id), "queue_position": 0}
+        )
 
     def _job(self, m: re.Match[str]) -> Job | None:
         job = self.jobs.get(m["rid"])
@@ -128,7 +189,12 @@ class FalFake(HostedFake):
             return Response(202, {"status": "IN_QUEUE", "queue_position": job.polls_left - 2, **urls})
         if job.polls_left == 1:
             return Response(202, {"status": "IN_PROGRESS", "logs": None, **urls})
-        out: dict[str, Any] = {"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.5}, **urls}
+        out: dict[str, Any] = {
+            "status": "COMPLETED",
+            "logs": None,
+            "metrics": {"inference_time": 1.5},
+            **urls,
+        }
         if job.outcome == "fail":
             out.update(error="Internal error while generating", error_type="runner_error")
         return Response(200, out)
@@ -140,14 +206,28 @@ class FalFake(HostedFake):
         if not job.done:
             return Response(400, {"detail": "Request is still in progress"})
         if job.outcome == "refuse":
-            return Response(422, {"detail": [{"loc": ["body", "prompt"], "type": "content_policy_violation",
-                                              "msg": "The content could not be processed because it contained "
-                                                     "material flagged by a content checker."}]},
-                            {"X-Fal-Retryable": "false"})
+            return Response(
+                422,
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "prompt"],
+                            "type": "content_policy_violation",
+                            "msg": "The content could not be processed because it contained "
+                            "material flagged by a content checker.",
+                        }
+                    ]
+                },
+                {"X-Fal-Retryable": "false"},
+            )
         if job.outcome == "fail":
             return Response(500, {"detail": "Internal error while generating"}, {"X-Fal-Retryable": "false"})
-        video = {"url": self.issue_file(job), "content_type": "video/mp4", "file_name": "output.mp4",
-                 "file_size": len(self.video(job.id, job.body))}
+        video = {
+            "url": self.issue_file(job),
+            "content_type": "video/mp4",
+            "file_name": "output.mp4",
+            "file_size": len(self.video(job.id, job.body)),
+        }
         out: dict[str, Any] = {"video": video, "seed": job.body.get("seed", 42)}
         if self.nsfw_output:
             out["has_nsfw_concepts"] = [True]

@@ -65,8 +65,12 @@ class QuickServer(FakeProvider):
         if self.server is not None:
             # serve_forever looks at its stop flag every 0.5 s; set it and wake the loop now
             self.server._BaseServer__shutdown_request = True  # type: ignore[attr-defined]
-            with contextlib.suppress(OSError), socket.create_connection((str(self.server.server_address[0]), int(self.server.server_address[1])),
-                                                                   timeout=1):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(
+                    (str(self.server.server_address[0]), int(self.server.server_address[1])), timeout=1
+                ),
+            ):
                 pass
         super().__exit__(*exc)
 
@@ -74,8 +78,13 @@ class QuickServer(FakeProvider):
 class HostedFake(QuickServer):
     """A FakeProvider with jobs, expiring result files and optional TLS."""
 
-    def __init__(self, *, polls_to_finish: int = 2, slow_polls: int = 8,
-                 video: Callable[[str, Any], bytes] = default_video) -> None:
+    def __init__(
+        self,
+        *,
+        polls_to_finish: int = 2,
+        slow_polls: int = 8,
+        video: Callable[[str, Any], bytes] = default_video,
+    ) -> None:
         super().__init__()
         self.polls_to_finish = polls_to_finish
         self.slow_polls = slow_polls
@@ -124,8 +133,11 @@ class HostedFake(QuickServer):
         self.file_requests.append(req)
         token = m["token"]
         if token in self.expired or token not in self.files:
-            return Response(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                            {"Content-Type": "application/xml"})
+            return Response(
+                403,
+                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                {"Content-Type": "application/xml"},
+            )
         return Response(200, self.files[token], {"Content-Type": "video/mp4"})
 
     # -- auth and TLS -------------------------------------------------------------------------
@@ -170,11 +182,25 @@ def png(path: Path, size: tuple[int, int] = (640, 360), colour: tuple[int, int, 
     return path
 
 
-def make_spec(model: str, mode: str, tmp: Path, *, prompt: str = "A lighthouse on a cliff at dusk, waves below",
-              duration: float | None = None, end_image: bool = False, refs: int = 0, seed: int | None = None,
-              audio: bool = False, negative: str | None = None, size: tuple[int, int] = (1280, 720),
-              aspect: str = "16:9", fps: int = 24, params: dict[str, Any] | None = None, take: int = 1,
-              shot: str = "s1") -> Any:
+def make_spec(
+    model: str,
+    mode: str,
+    tmp: Path,
+    *,
+    prompt: str = "A lighthouse on a cliff at dusk, waves below",
+    duration: float | None = None,
+    end_image: bool = False,
+    refs: int = 0,
+    seed: int | None = None,
+    audio: bool = False,
+    negative: str | None = None,
+    size: tuple[int, int] = (1280, 720),
+    aspect: str = "16:9",
+    fps: int = 24,
+    params: dict[str, Any] | None = None,
+    take: int = 1,
+    shot: str = "s1",
+) -> Any:
     """A ShotSpec for ``model`` in ``mode``, with input images made on the fly."""
     import hashlib
 
@@ -195,9 +221,24 @@ def make_spec(model: str, mode: str, tmp: Path, *, prompt: str = "A lighthouse o
         if end_image:
             inputs.append(media("end_image", 1))
     inputs += [media("ref", i + 2) for i in range(refs if mode == "ref2vid" else 0)]
-    return ShotSpec(shot=shot, backend=entry.provider, model=model, mode=mode, prompt=prompt, duration=duration,
-                    width=size[0], height=size[1], aspect=aspect, fps=fps, negative=negative, seed=seed,
-                    audio=audio, inputs=tuple(inputs), params=params or {}, take=take)
+    return ShotSpec(
+        shot=shot,
+        backend=entry.provider,
+        model=model,
+        mode=mode,
+        prompt=prompt,
+        duration=duration,
+        width=size[0],
+        height=size[1],
+        aspect=aspect,
+        fps=fps,
+        negative=negative,
+        seed=seed,
+        audio=audio,
+        inputs=tuple(inputs),
+        params=params or {},
+        take=take,
+    )
 
 
 async def no_sleep(seconds: float) -> None:

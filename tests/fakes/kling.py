@@ -29,8 +29,15 @@ from typing import Any
 
 from tests.fakes.server import FakeProvider, Request, Response
 
-MODELS = {"kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1", "kling-v2-1-master",
-          "kling-v2-5-turbo"}
+MODELS = {
+    "kling-v1",
+    "kling-v1-5",
+    "kling-v1-6",
+    "kling-v2-master",
+    "kling-v2-1",
+    "kling-v2-1-master",
+    "kling-v2-5-turbo",
+}
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 
@@ -77,14 +84,22 @@ def verify_jwt(token: str, access_key: str, secret_key: str, *, now: float | Non
 
 
 def reply(status: int, code: int, message: str, data: Any = None) -> Response:
-    return Response(status, {"code": code, "message": message, "request_id": secrets.token_hex(8), "data": data})
+    return Response(
+        status, {"code": code, "message": message, "request_id": secrets.token_hex(8), "data": data}
+    )
 
 
 class FakeKling(FakeProvider):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
 
-    def __init__(self, access_key: str = "kling-ak-0123456789", secret_key: str = "kling-sk-abcdefghijklmnop", *,
-                 polls: int = 2, video: bytes = b"") -> None:
+    def __init__(
+        self,
+        access_key: str = "kling-ak-0123456789",
+        secret_key: str = "kling-sk-abcdefghijklmnop",
+        *,
+        polls: int = 2,
+        video: bytes = b"",
+    ) -> None:
         super().__init__()
         self.access_key, self.secret_key = access_key, secret_key
         self.polls = polls
@@ -127,7 +142,7 @@ class FakeKling(FakeProvider):
         if body.get("model_name", "kling-v1") not in MODELS:
             return reply(400, 1201, f"model_name {body.get('model_name')} is invalid")
         if body.get("mode", "std") not in ("std", "pro") or body.get("duration", "5") not in ("5", "10"):
-            return reply(400, 1201, "mode must be std|pro and duration \"5\"|\"10\" (strings)")
+            return reply(400, 1201, 'mode must be std|pro and duration "5"|"10" (strings)')
         if len(body.get("prompt", "")) > 2500 or len(body.get("negative_prompt", "")) > 2500:
             return reply(400, 1201, "prompt and negative_prompt are at most 2500 characters")
         if kind == "text2video" and body.get("aspect_ratio", "16:9") not in ("16:9", "9:16", "1:1"):
@@ -138,7 +153,9 @@ class FakeKling(FakeProvider):
                 if value is None:
                     continue
                 if value.startswith("data:") or not _is_base64_image(value):
-                    return reply(400, 1201, f"{key} must be bare base64 of a JPG/PNG (no data: prefix) or a URL")
+                    return reply(
+                        400, 1201, f"{key} must be bare base64 of a JPG/PNG (no data: prefix) or a URL"
+                    )
             if not body.get("image") and not body.get("image_tail"):
                 return reply(400, 1201, "image or image_tail is required")
             if body.get("image_tail") and body.get("camera_control"):
@@ -147,7 +164,11 @@ class FakeKling(FakeProvider):
         if camera is not None:
             config = camera.get("config") or {}
             moving = [a for a in AXES if config.get(a, 0) != 0]
-            if camera.get("type") != "simple" or len(moving) != 1 or any(abs(config.get(a, 0)) > 10 for a in AXES):
+            if (
+                camera.get("type") != "simple"
+                or len(moving) != 1
+                or any(abs(config.get(a, 0)) > 10 for a in AXES)
+            ):
                 return reply(400, 1201, "camera_control simple needs exactly one non-zero axis in [-10, 10]")
         external = body.get("external_task_id")
         if external and external in self.external:
@@ -161,8 +182,17 @@ class FakeKling(FakeProvider):
                 self.external[external] = task_id
             delay, self.slow_answer_s = self.slow_answer_s, 0.0
         time.sleep(delay)
-        return reply(200, 0, "SUCCEED", {"task_id": task_id, "task_status": "submitted",
-                                         "created_at": 1763856000000, "updated_at": 1763856000000})
+        return reply(
+            200,
+            0,
+            "SUCCEED",
+            {
+                "task_id": task_id,
+                "task_status": "submitted",
+                "created_at": 1763856000000,
+                "updated_at": 1763856000000,
+            },
+        )
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
         if (denied := self._auth(req)) is not None:
@@ -179,9 +209,14 @@ class FakeKling(FakeProvider):
                     task.status, task.message = "failed", "Failure to pass the risk control system"
                 else:
                     task.status = "succeed"
-            data: dict[str, Any] = {"task_id": task.id, "task_status": task.status, "task_status_msg": task.message,
-                                    "task_info": {"external_task_id": task.body.get("external_task_id")},
-                                    "created_at": 1763856000000, "updated_at": 1763856090000}
+            data: dict[str, Any] = {
+                "task_id": task.id,
+                "task_status": task.status,
+                "task_status_msg": task.message,
+                "task_info": {"external_task_id": task.body.get("external_task_id")},
+                "created_at": 1763856000000,
+                "updated_at": 1763856090000,
+            }
             if task.status == "succeed":
                 if not task.video or task.video in self.expired:
                     task.video = secrets.token_hex(8)
@@ -190,8 +225,15 @@ class FakeKling(FakeProvider):
                     self.stale_reads -= 1
                     self.expired.add(task.video)
                 host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
-                data["task_result"] = {"videos": [{"id": task.video, "url": f"{host}/kcdn/{task.video}/output.mp4",
-                                                   "duration": task.body.get("duration", "5")}]}
+                data["task_result"] = {
+                    "videos": [
+                        {
+                            "id": task.video,
+                            "url": f"{host}/kcdn/{task.video}/output.mp4",
+                            "duration": task.body.get("duration", "5"),
+                        }
+                    ]
+                }
         return reply(200, 0, "SUCCEED", data)
 
     def download(self, req: Request, m: re.Match[str]) -> Response:

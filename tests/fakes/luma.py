@@ -24,8 +24,9 @@ ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
 
 
 class LumaFake(HostedFake):
-    def __init__(self, *, key: str = KEY, polls_to_finish: int = 2,
-                 video: Callable[[str, Any], bytes] = default_video) -> None:
+    def __init__(
+        self, *, key: str = KEY, polls_to_finish: int = 2, video: Callable[[str, Any], bytes] = default_video
+    ) -> None:
         super().__init__(polls_to_finish=polls_to_finish, video=video)
         self.key = key
         self.route("POST", f"{BASE}/generations/video", self._create)
@@ -53,8 +54,18 @@ class LumaFake(HostedFake):
             problems.append("invalid resolution")
         if body.get("aspect_ratio", "16:9") not in ASPECTS:
             problems.append("invalid aspect_ratio")
-        unknown = set(body) - {"model", "prompt", "aspect_ratio", "duration", "resolution", "keyframes", "loop",
-                               "concepts", "callback_url", "generation_type"}
+        unknown = set(body) - {
+            "model",
+            "prompt",
+            "aspect_ratio",
+            "duration",
+            "resolution",
+            "keyframes",
+            "loop",
+            "concepts",
+            "callback_url",
+            "generation_type",
+        }
         problems += [f"unknown field {k}" for k in sorted(unknown)]
         for slot, frame in (body.get("keyframes") or {}).items():
             if slot not in ("frame0", "frame1"):
@@ -82,9 +93,16 @@ class LumaFake(HostedFake):
         elif job.done:
             state = "completed"
             assets = {"video": job.extra.get("url") or job.extra.setdefault("url", self.issue_file(job))}
-        return {"id": job.id, "generation_type": "video", "state": state, "failure_reason": reason,
-                "created_at": "2026-11-23T12:00:00.000Z", "assets": assets, "model": job.kind,
-                "request": {"generation_type": "video", **job.body}}
+        return {
+            "id": job.id,
+            "generation_type": "video",
+            "state": state,
+            "failure_reason": reason,
+            "created_at": "2026-11-23T12:00:00.000Z",
+            "assets": assets,
+            "model": job.kind,
+            "request": {"generation_type": "video", **job.body},
+        }
 
     def _get(self, req: Request, m: re.Match[str]) -> Response:
         job = self.jobs.get(m["id"])

@@ -23,8 +23,11 @@ from typing import Any
 
 from tests.fakes.server import FakeProvider, Request, Response
 
-MODELS = {"MiniMax-Hailuo-02": ({6, 10}, {"512P", "768P", "1080P"}), "S2V-01": ({6}, {"720P"}),
-          "MiniMax-Hailuo-2.3": ({6, 10}, {"768P", "1080P"})}
+MODELS = {
+    "MiniMax-Hailuo-02": ({6, 10}, {"512P", "768P", "1080P"}),
+    "S2V-01": ({6}, {"720P"}),
+    "MiniMax-Hailuo-2.3": ({6, 10}, {"768P", "1080P"}),
+}
 STEPS = ("Queueing", "Preparing", "Processing")
 
 
@@ -48,7 +51,9 @@ def fail(code: int, message: str, **data: Any) -> Response:
 class FakeMiniMax(FakeProvider):
     """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
 
-    def __init__(self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b"") -> None:
+    def __init__(
+        self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b""
+    ) -> None:
         super().__init__()
         self.key = key
         self.polls = polls
@@ -87,7 +92,9 @@ class FakeMiniMax(FakeProvider):
             return fail(2013, f"invalid params, model {model} is not supported")
         durations, sizes = MODELS[model]
         if body.get("duration", 6) not in durations or body.get("resolution", "768P") not in sizes:
-            return fail(2013, f"invalid params, duration {body.get('duration')} / resolution {body.get('resolution')}")
+            return fail(
+                2013, f"invalid params, duration {body.get('duration')} / resolution {body.get('resolution')}"
+            )
         prompt = body.get("prompt", "")
         if not isinstance(prompt, str) or len(prompt) > 2000:
             return fail(2013, "invalid params, prompt must be at most 2000 characters")
@@ -97,8 +104,14 @@ class FakeMiniMax(FakeProvider):
             return fail(2013, "invalid params, last_frame_image needs first_frame_image")
         images = [body[k] for k in ("first_frame_image", "last_frame_image") if k in body]
         for ref in body.get("subject_reference") or []:
-            if ref.get("type") != "character" or not isinstance(ref.get("image"), list) or len(ref["image"]) != 1:
-                return fail(2013, "invalid params, subject_reference is [{type: character, image: [one image]}]")
+            if (
+                ref.get("type") != "character"
+                or not isinstance(ref.get("image"), list)
+                or len(ref["image"]) != 1
+            ):
+                return fail(
+                    2013, "invalid params, subject_reference is [{type: character, image: [one image]}]"
+                )
             images += ref["image"]
         if model == "S2V-01" and not body.get("subject_reference"):
             return fail(2013, "invalid params, S2V-01 needs subject_reference")
@@ -127,9 +140,20 @@ class FakeMiniMax(FakeProvider):
                 else:
                     task.status, task.file_id = "Success", f"{2000000 + int(task.id) % 1000000}"
             if task.status == "Fail":
-                return fail(1027, "output video contains sensitive content", task_id=task.id, status="Fail", file_id="")
-            return ok(task_id=task.id, status=task.status, file_id=task.file_id,
-                      video_width=1366 if task.file_id else 0, video_height=768 if task.file_id else 0)
+                return fail(
+                    1027,
+                    "output video contains sensitive content",
+                    task_id=task.id,
+                    status="Fail",
+                    file_id="",
+                )
+            return ok(
+                task_id=task.id,
+                status=task.status,
+                file_id=task.file_id,
+                video_width=1366 if task.file_id else 0,
+                video_height=768 if task.file_id else 0,
+            )
 
     def retrieve(self, req: Request, _m: re.Match[str]) -> Response:
         if (refused := self._gate(req)) is not None:
@@ -144,9 +168,16 @@ class FakeMiniMax(FakeProvider):
                 self.stale_reads -= 1
                 self.expired.add(sig)
         host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
-        return ok(file={"file_id": int(file_id), "bytes": len(self.video), "created_at": 1763856000,
-                        "filename": "output.mp4", "purpose": "video_generation",
-                        "download_url": f"{host}/cdn/{sig}/output.mp4"})
+        return ok(
+            file={
+                "file_id": int(file_id),
+                "bytes": len(self.video),
+                "created_at": 1763856000,
+                "filename": "output.mp4",
+                "purpose": "video_generation",
+                "download_url": f"{host}/cdn/{sig}/output.mp4",
+            }
+        )
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
         if m["sig"] not in self.links or m["sig"] in self.expired:

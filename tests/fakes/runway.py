@@ -34,8 +34,14 @@ SECRET = "key_fake0123456789abcdef0123456789"
 
 
 class RunwayFake(HostedFake):
-    def __init__(self, *, secret: str = SECRET, polls_to_finish: int = 3, throttle: bool = False,
-                 video: Callable[[str, Any], bytes] = default_video) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str = SECRET,
+        polls_to_finish: int = 3,
+        throttle: bool = False,
+        video: Callable[[str, Any], bytes] = default_video,
+    ) -> None:
         super().__init__(polls_to_finish=polls_to_finish, video=video)
         self.secret = secret
         self.throttle = throttle
@@ -50,33 +56,49 @@ class RunwayFake(HostedFake):
                 return Response(401, {"error": "Invalid API key"})
             if req.headers.get("x-runway-version") != "2024-11-06":
                 self.log.append(req)
-                return Response(400, {"error": "The X-Runway-Version header is required and must be 2024-11-06"})
+                return Response(
+                    400, {"error": "The X-Runway-Version header is required and must be 2024-11-06"}
+                )
         return super().dispatch(req)
 
     def _create(self, req: Request, m: re.Match[str]) -> Response:
         body = req.json() or {}
         model = body.get("model")
         if model not in MODELS:
-            return Response(400, {"error": "Validation of body failed", "issues": [{"path": ["model"],
-                                                                                     "message": "Invalid model"}]})
+            return Response(
+                400,
+                {
+                    "error": "Validation of body failed",
+                    "issues": [{"path": ["model"], "message": "Invalid model"}],
+                },
+            )
         kinds, ratios, durations, extra, _ = MODELS[model]
         issues: list[dict[str, Any]] = []
         if m["kind"] not in kinds:
             issues.append({"path": ["model"], "message": f"{model} does not support {m['kind']}_to_video"})
-        allowed = {"model", "promptText", "ratio", "duration"} | extra | ({"promptImage"} if m["kind"] == "image" else set())
+        allowed = (
+            {"model", "promptText", "ratio", "duration"}
+            | extra
+            | ({"promptImage"} if m["kind"] == "image" else set())
+        )
         issues += [{"path": [k], "message": "Unrecognized key"} for k in body if k not in allowed]
         if not isinstance(body.get("promptText"), str) or len(body.get("promptText", "")) > 1000:
             issues.append({"path": ["promptText"], "message": "Required, at most 1000 characters"})
         if body.get("ratio") not in ratios:
-            issues.append({"path": ["ratio"], "message": f"Invalid enum value. Expected {' | '.join(ratios)}"})
+            issues.append(
+                {"path": ["ratio"], "message": f"Invalid enum value. Expected {' | '.join(ratios)}"}
+            )
         if body.get("duration") not in durations:
             issues.append({"path": ["duration"], "message": f"Expected one of {sorted(durations)}"})
         if m["kind"] == "image":
             image = body.get("promptImage")
             images = image if isinstance(image, list) else [{"uri": image, "position": "first"}]
             for i, item in enumerate(images):
-                if not (isinstance(item, dict) and str(item.get("uri", "")).startswith(("data:image/", "https://"))
-                        and item.get("position") in ("first", "last")):
+                if not (
+                    isinstance(item, dict)
+                    and str(item.get("uri", "")).startswith(("data:image/", "https://"))
+                    and item.get("position") in ("first", "last")
+                ):
                     issues.append({"path": ["promptImage", i], "message": "Invalid prompt image"})
             if isinstance(image, list) and model.startswith("gen4") and len(image) > 1:
                 issues.append({"path": ["promptImage"], "message": f"{model} takes only a first frame"})
@@ -97,14 +119,28 @@ class RunwayFake(HostedFake):
             if job.polls <= 1:
                 status = "THROTTLED" if self.throttle and job.polls == 1 else "PENDING"
                 return {**task, "status": status, "estimatedCost": {"credits": credits}}
-            return {**task, "status": "RUNNING", "progress": round(job.polls / (job.polls + job.polls_left), 2),
-                    "estimatedCost": {"credits": credits}}
+            return {
+                **task,
+                "status": "RUNNING",
+                "progress": round(job.polls / (job.polls + job.polls_left), 2),
+                "estimatedCost": {"credits": credits},
+            }
         if job.outcome == "refuse":
-            return {**task, "status": "FAILED", "cost": {"credits": 0}, "failureCode": "SAFETY.INPUT.TEXT",
-                    "failure": "Your prompt was flagged by our content moderation system."}
+            return {
+                **task,
+                "status": "FAILED",
+                "cost": {"credits": 0},
+                "failureCode": "SAFETY.INPUT.TEXT",
+                "failure": "Your prompt was flagged by our content moderation system.",
+            }
         if job.outcome == "fail":
-            return {**task, "status": "FAILED", "cost": {"credits": 0}, "failureCode": "INTERNAL",
-                    "failure": "An unexpected error occurred."}
+            return {
+                **task,
+                "status": "FAILED",
+                "cost": {"credits": 0},
+                "failureCode": "INTERNAL",
+                "failure": "An unexpected error occurred.",
+            }
         return {**task, "status": "SUCCEEDED", "cost": {"credits": credits}, "output": [self.issue_file(job)]}
 
     def _get(self, req: Request, m: re.Match[str]) -> Response:

@@ -25,8 +25,10 @@ from typing import Any
 from tests.fakes.server import FakeProvider, Request, Response
 
 NOT_ON_GEMINI_API = ("seed", "fps", "generateAudio", "storageUri", "compressionQuality")
-RAI_REASON = ("Your current safety settings for person generation prevented the video from being generated. "
-              "Support codes: 17301594")
+RAI_REASON = (
+    "Your current safety settings for person generation prevented the video from being generated. "
+    "Support codes: 17301594"
+)
 
 
 @dataclass
@@ -45,7 +47,9 @@ def error(code: int, status: str, message: str) -> Response:
 class FakeVeo(FakeProvider):
     """The Gemini API's Veo operations. ``polls`` is how many reads an operation takes to be done."""
 
-    def __init__(self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b"") -> None:
+    def __init__(
+        self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b""
+    ) -> None:
         super().__init__()
         self.key = key
         self.polls = polls
@@ -86,20 +90,29 @@ class FakeVeo(FakeProvider):
                 return error(400, "INVALID_ARGUMENT", f"{key} must be {{bytesBase64Encoded, mimeType}}")
         refs = inst.get("referenceImages") or []
         if refs and ("image" in inst or "lastFrame" in inst):
-            return error(400, "INVALID_ARGUMENT", "referenceImages cannot be combined with image or lastFrame")
-        if len(refs) > 3 or any(not _is_image(r.get("image")) or str(r.get("referenceType", "")).lower()
-                                not in ("asset", "style") for r in refs):
+            return error(
+                400, "INVALID_ARGUMENT", "referenceImages cannot be combined with image or lastFrame"
+            )
+        if len(refs) > 3 or any(
+            not _is_image(r.get("image")) or str(r.get("referenceType", "")).lower() not in ("asset", "style")
+            for r in refs
+        ):
             return error(400, "INVALID_ARGUMENT", "up to 3 referenceImages of {image, referenceType}")
         if "lastFrame" in inst and "image" not in inst:
             return error(400, "INVALID_ARGUMENT", "lastFrame requires image")
-        if params.get("durationSeconds", 8) not in (4, 5, 6, 7, 8) or params.get("aspectRatio", "16:9") not in (
-                "16:9", "9:16"):  # both optional: 8 s and 16:9 by default
+        if params.get("durationSeconds", 8) not in (4, 5, 6, 7, 8) or params.get(
+            "aspectRatio", "16:9"
+        ) not in ("16:9", "9:16"):  # both optional: 8 s and 16:9 by default
             return error(400, "INVALID_ARGUMENT", "durationSeconds must be 4-8 and aspectRatio 16:9 or 9:16")
         if params.get("resolution", "720p") not in ("720p", "1080p") or params.get("sampleCount", 1) != 1:
             return error(400, "INVALID_ARGUMENT", "resolution must be 720p or 1080p")
         if "BLOCKED_INPUT" in inst["prompt"]:
-            return error(400, "INVALID_ARGUMENT", "The prompt could not be submitted. This prompt contains sensitive "
-                         "words that violate Google's Responsible AI practices.")
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                "The prompt could not be submitted. This prompt contains sensitive "
+                "words that violate Google's Responsible AI practices.",
+            )
         with self._olock:
             name = f"models/{m['model']}/operations/{secrets.token_hex(6)}{next(self._ids)}"
             self.operations[name] = Operation(name, m["model"], body, self.polls)
@@ -127,14 +140,23 @@ class FakeVeo(FakeProvider):
                     self.expired.add(op.file)
                 uri = f"{self.url}/v1beta/files/{op.file}:download?alt=media"
                 result = {"generatedSamples": [{"video": {"uri": uri}}]}
-        return Response(200, {
-            "name": op.name, "done": True,
-            "response": {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
-                         "generateVideoResponse": result}})
+        return Response(
+            200,
+            {
+                "name": op.name,
+                "done": True,
+                "response": {
+                    "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
+                    "generateVideoResponse": result,
+                },
+            },
+        )
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
         if not self._authorised(req):
-            return Response(403, {"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}})
+            return Response(
+                403, {"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}}
+            )
         if req.query.get("alt") != ["media"]:
             return error(400, "INVALID_ARGUMENT", "downloads need alt=media")
         if m["file"] not in self.files or m["file"] in self.expired:
