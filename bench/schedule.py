@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from shotlist.backends.fake import FakeModels
-from shotlist.build import ShotEvent, build
+from shotlist.generate import ShotEvent
+from shotlist.pipeline import BuildOptions, build
 
 
 def main() -> None:
@@ -54,7 +55,7 @@ def main() -> None:
                 running -= 1
 
         t = time.perf_counter()
-        result = build(root, models=models, yes=True, render=False, progress=watch)
+        result = build(root, BuildOptions(models=models, yes=True, render=False, progress=watch))
         end = time.perf_counter()
         wall, generating = end - t, end - started[0]
         assert result.ok and len(result.made) == args.shots, result.failures

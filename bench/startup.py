@@ -112,7 +112,7 @@ def main() -> None:
 
 
 def _in_process(folder: str, runs: int) -> tuple[float, float]:
-    from shotlist.project import load_project
+    from shotlist.load import load_project
 
     load_project(folder)  # imports and image decoding out of the way: what is left is parse + validate
     walls, cpus = [], []

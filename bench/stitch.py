@@ -31,8 +31,8 @@ from pathlib import Path
 
 from shotlist.clip import Clip
 from shotlist.edit import clear_pieces, render_cut
+from shotlist.load import load_project
 from shotlist.media import ffmpeg_exe, ffmpeg_version, probe
-from shotlist.project import load_project
 
 SHOTS = 6
 SECONDS = 5

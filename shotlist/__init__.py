@@ -6,15 +6,15 @@ so ``import shotlist`` and ``shotlist --help`` stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from shotlist.build import BuildResult
-    from shotlist.resolve import Project
+    from shotlist.load import Project
+    from shotlist.pipeline import BuildOptions, BuildResult
     from shotlist.storyboard import Storyboard
 
 __all__ = ["__version__", "build", "load", "load_project"]
@@ -22,24 +22,20 @@ __all__ = ["__version__", "build", "load", "load_project"]
 
 def load(path: str | Path = ".") -> Storyboard:
     """The validated Storyboard of a project folder or storyboard file (raises StoryboardError)."""
-    from shotlist.project import load as _load
+    from shotlist.load import load as _load
 
     return _load(path)
 
 
 def load_project(path: str | Path = ".") -> Project:
     """A resolved Project: folder, storyboard, board and shots (raises StoryboardError)."""
-    from shotlist.project import load_project as _load_project
+    from shotlist.load import load_project as _load_project
 
     return _load_project(path)
 
 
-def build(path: str | Path = ".", **options: Any) -> BuildResult:
-    """Build a project: generate what changed, pin it in shotlist.lock, render the cut (see shotlist.build.build)."""
-    from shotlist.build import build as _build
+def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildResult:
+    """Build a project: generate what changed, pin it in shotlist.lock, render the cut (shotlist.pipeline)."""
+    from shotlist.pipeline import build as _build
 
-    return _build(path, **options)
-
-
-def __getattr__(name: str) -> Any:
-    raise AttributeError(name)
+    return _build(path, options)

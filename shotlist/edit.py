@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from shotlist.clip import Clip
-from shotlist.errors import Problem
+from shotlist.errors import Problem, did_you_mean
+from shotlist.load import Project
 from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from shotlist.pieces import CODECS, Encoder, Overlays, Piece, captions_over, fades, plan
-from shotlist.resolve import Project, did_you_mean
 from shotlist.spec import sha256_json
 from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import Item, Timeline, assemble

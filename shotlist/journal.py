@@ -16,11 +16,19 @@ again); an intent or unknown without a job id means the outcome is unknown, whic
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from shotlist import durable
 from shotlist.store import now
+
+
+class JournalState(StrEnum):
+    INTENT = "intent"  # written and fsynced before submit
+    SUBMITTED = "submitted"  # the provider's job id is known
+    FETCHED = "fetched"  # the clip is stored; the take is about to be recorded
+    UNKNOWN = "unknown"  # the submit may have reached the provider, and no answer came back
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class JournalEntry:
     take: int
     backend: str
     model: str
-    state: str  # intent | submitted | fetched | unknown
+    state: JournalState
     job: str | None = None
     clip: str | None = None
     message: str | None = None
@@ -76,4 +84,6 @@ class Journal:
 
 def _entry(raw: dict[str, Any]) -> JournalEntry:
     fields = JournalEntry.__dataclass_fields__
-    return JournalEntry(**{k: v for k, v in raw.items() if k in fields})
+    values = {k: v for k, v in raw.items() if k in fields}
+    values["state"] = JournalState(values.get("state", JournalState.INTENT))
+    return JournalEntry(**values)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from shotlist.errors import Loc
+from shotlist.errors import Loc, did_you_mean
+from shotlist.load import Project
 from shotlist.prompt import Dialect, RenderedPrompt, collapse, dialects, render_prompt, word_count
-from shotlist.resolve import Project, ResolvedShot, did_you_mean
+from shotlist.resolve import ResolvedShot
 
 Level = Literal["error", "warning", "info"]
 MAX_CLIP_SECONDS = 8.0

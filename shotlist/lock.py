@@ -18,6 +18,8 @@ from pathlib import Path
 
 from shotlist import durable
 from shotlist.errors import LockError
+from shotlist.media import ClipFacts
+from shotlist.store import Take
 
 LOCK = "shotlist.lock"
 VERSION = 1
@@ -46,6 +48,36 @@ class LockEntry:
     job: str
     cost: float | None
     cost_is_estimate: bool = False
+
+    @classmethod
+    def pinning(cls, shot: str, key: str, take: Take) -> LockEntry:
+        """The entry that pins ``take`` (a take of recipe ``key``) for ``shot``."""
+        return cls(
+            shot=shot,
+            key=key,
+            take=take.take,
+            clip=take.sha256,
+            backend=take.backend,
+            model=take.model,
+            job=take.job,
+            cost=take.cost,
+            cost_is_estimate=take.cost_is_estimate,
+        )
+
+    def as_take(self, facts: ClipFacts | None = None) -> Take:
+        """The take this entry pins, rebuilt from the lock alone (its index record is gone or elsewhere)."""
+        return Take(
+            take=self.take,
+            sha256=self.clip,
+            shot=self.shot,
+            backend=self.backend,
+            model=self.model,
+            job=self.job,
+            cost=self.cost,
+            cost_is_estimate=self.cost_is_estimate,
+            time="",
+            facts=facts or ClipFacts(duration=0.0),
+        )
 
     def lines(self) -> list[str]:
         cost = "unknown" if self.cost is None else _money(self.cost)

@@ -1,197 +1,41 @@
-"""Specs and the plan: what each shot asks a model for, and what a build would do about it, and why.
+"""The plan: what a build would do about each shot, and why.
 
-``shot_spec`` turns a resolved shot into its ShotSpec (prompt rendered in the model's dialect, the
-output size and rate, inputs by content hash); ``make_plan`` compares every spec with the lock and
-the store and says, per shot, ``pinned`` (the lock's take is this recipe's), ``cached`` (a take of
-this recipe is in the store: free), ``generate`` (with the reasons, as sentences) or ``skip``
-(``--only`` leaves it out), with the estimated cost and time. Nothing here writes or spends.
+``make_plan`` compares every shot's request (shotlist.request) with the lock and the store and says,
+per shot, ``pinned`` (the lock's take is this recipe's), ``cached`` (a take of this recipe is in the
+store: free), ``generate`` (with the reasons, as sentences), ``skip`` (``--only`` leaves it out) or
+``missing`` (pinned, but the clip is in no store), with the estimated cost and time. Nothing here
+writes or spends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from shotlist.errors import ShotlistError
+from shotlist.catalog.registry import ModelInfo, Models
+from shotlist.errors import ShotlistError, did_you_mean
+from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry
 from shotlist.media import ClipFacts
-from shotlist.resolve import ImageInfo, Project, ResolvedShot
-from shotlist.spec import MediaInput, ShotSpec
+from shotlist.request import Waiting, model_of, shot_spec
+from shotlist.resolve import ResolvedShot
+from shotlist.spec import ShotSpec
 from shotlist.store import Store, Take
-from shotlist.storyboard import FrameRef
 
 if TYPE_CHECKING:
-    from shotlist.backends.base import Backend
     from shotlist.journal import Journal
-    from shotlist.prompt import RenderedPrompt
-
-LOCAL_MODEL = "animatic"  # cards are drawn locally whatever the shot's model
-CAPTION_WORDS = 12
 
 
-# --- models: what the plan and the scheduler need to know ------------------------------------------
+class Action(StrEnum):
+    """What a build does about one shot."""
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model as the engine sees it: which backend runs it, how many jobs at once, what it costs."""
-
-    id: str
-    backend: str  # the backend's name, recorded in the store and the lock
-    concurrency: int
-    latency_s: float
-    estimate: Callable[[float, str, bool], float | None]  # (seconds, output resolution, audio) → dollars
-    free: bool = False  # a local render: a submit whose answer was lost can simply be sent again
-
-
-class Models(Protocol):
-    """Where the engine finds models and their backends: the catalog, or a test's fake."""
-
-    def info(self, model_id: str) -> ModelInfo: ...
-
-    def backend(self, model_id: str, store_dir: Path) -> Backend: ...
-
-
-class CatalogModels:
-    """The models of shotlist's catalog (shotlist.catalog)."""
-
-    def info(self, model_id: str) -> ModelInfo:
-        from shotlist.catalog import estimate_cost, get_model
-
-        entry = get_model(model_id)
-        return ModelInfo(
-            id=entry.id,
-            backend=entry.provider or entry.id,
-            concurrency=max(1, entry.concurrency),
-            latency_s=entry.latency_s,
-            estimate=lambda seconds, resolution, audio: estimate_cost(
-                entry, seconds, entry.resolution_for(resolution), audio
-            ),
-            free=entry.local,
-        )
-
-    def backend(self, model_id: str, store_dir: Path) -> Backend:
-        from shotlist.catalog import backend_for, get_model
-
-        return backend_for(get_model(model_id), store_dir)
-
-
-# --- specs -----------------------------------------------------------------------------------------
-
-
-def model_of(shot: ResolvedShot, override: str | None) -> str:
-    """The model that makes this shot: cards are always drawn locally; ``--model`` overrides the rest."""
-    if shot.mode == "card":
-        return LOCAL_MODEL
-    return override or shot.model
-
-
-class Waiting(Exception):
-    """The shot starts from a frame of an upstream clip that this build has yet to make."""
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(upstream)
-        self.upstream = upstream
-
-
-def shot_spec(
-    project: Project,
-    shot: ResolvedShot,
-    model: ModelInfo,
-    store: Store,
-    upstream_clip: Callable[[str], str | None],
-    frame_path: Callable[[str, str], Path] | None = None,
-) -> ShotSpec:
-    """The exact request for one shot (take 1); raise Waiting when an upstream clip is not known yet.
-
-    ``upstream_clip(shot_id)`` is the hash of the clip an upstream shot will have in this build (None:
-    it is being generated). ``frame_path(clip, selector)`` extracts the frame a backend reads; without
-    it (planning) the input carries no path — the key needs only the clip's hash and the selector.
-    """
-    from shotlist.prompt import render_prompt
-
-    if shot.model != model.id and shot.mode != "card":
-        shot = replace(shot, model=model.id)  # the prompt speaks the dialect of the model that will read it
-    rendered = render_prompt(project, shot)
-    out = project.board.output
-    width, height = out.size()
-    inputs: list[MediaInput] = []
-    for role, source in (("image", shot.image), ("end_image", shot.end_image)):
-        if isinstance(source, ImageInfo):
-            inputs.append(_image_input(role, source, store))
-        elif isinstance(source, FrameRef):
-            clip = upstream_clip(source.shot)
-            if clip is None:
-                raise Waiting(source.shot)
-            selector = source.frame if isinstance(source.frame, str) else f"{float(source.frame):g}"
-            path = str(frame_path(clip, selector)) if frame_path else ""
-            inputs.append(MediaInput(role=role, sha256=clip, frame=selector, upstream=source.shot, path=path))
-    for ref in shot.refs:
-        for image in ref.images:
-            inputs.append(replace(_image_input("ref", image, store), name=ref.name))
-    return ShotSpec(
-        shot=shot.id,
-        backend=model.backend,
-        model=model.id,
-        mode=shot.mode,
-        prompt=rendered.text if rendered else "",
-        negative=rendered.negative if rendered else None,
-        duration=shot.duration,
-        width=width,
-        height=height,
-        aspect=out.aspect,
-        fps=out.fps,
-        seed=shot.seed,
-        audio=bool(shot.audio.native),
-        inputs=tuple(inputs),
-        params=backend_params(model.backend, shot, rendered),
-    )
-
-
-def _image_input(role: str, image: ImageInfo, store: Store) -> MediaInput:
-    return MediaInput(
-        role=role,
-        sha256=store.hashes.digest(image.path),
-        width=image.width,
-        height=image.height,
-        path=str(image.path),
-        name=image.rel,
-    )
-
-
-def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | None) -> dict[str, Any]:
-    """Backend-specific request fields (part of the key). The animatic draws from the shot's words."""
-    if shot.mode == "card" and shot.card is not None:
-        c = shot.card
-        return {
-            "card": {"title": c.title, "subtitle": c.subtitle, "background": c.background, "color": c.color}
-        }
-    # Every backend gets the camera move: Kling maps it to camera_control, Seedance's static to
-    # camera_fixed; the others read it from the prompt, where the dialect already wrote it.
-    params: dict[str, Any] = {"camera": {"move": shot.camera.move, "speed": shot.camera.speed}}
-    if backend != "animatic":
-        return params
-    # The animatic labels its clip with the shot id, so two shots with the same words get their own
-    # (free) clips rather than one labelled with the other's id.
-    params["label"] = shot.id
-    if shot.subject:
-        params["title"] = shot.subject
-    if shot.action:
-        params["subtitle"] = shot.action
-    if rendered is not None and rendered.text:
-        words = rendered.text.split()
-        params["caption"] = " ".join(words[:CAPTION_WORDS]) + ("…" if len(words) > CAPTION_WORDS else "")
-    d = shot.audio.dialogue
-    if d is not None:
-        params["dialogue"] = f'{d.who}{f" ({d.how})" if d.how else ""}: "{d.says}"'
-    return params
-
-
-# --- the plan --------------------------------------------------------------------------------------
-
-PINNED, CACHED, GENERATE, SKIP, MISSING = "pinned", "cached", "generate", "skip", "missing"
+    PINNED = "pinned"  # the lock pins a take of exactly this recipe, and its clip is in the store
+    CACHED = "cached"  # a take of this recipe is in the store: pinned for free
+    GENERATE = "generate"
+    SKIP = "skip"  # left out by --only
+    MISSING = "missing"  # pinned, but the clip is in no store: not regenerated unasked
 
 
 @dataclass
@@ -199,7 +43,7 @@ class ShotPlan:
     """What a build does about one shot, and why."""
 
     shot: str
-    action: str  # pinned | cached | generate | skip | missing (pinned, but the clip is nowhere: not regenerated unasked)
+    action: Action
     model: str
     backend: str
     reasons: list[str] = field(default_factory=list)
@@ -220,7 +64,11 @@ class ShotPlan:
     def clip(self) -> str | None:
         """The clip this shot has without generating: the pinned or cached take's hash (a missing pin's too:
         the shots chained from it are keyed by that hash, whether or not its bytes are here)."""
-        return self.take.sha256 if self.take and self.action in (PINNED, CACHED, MISSING) else None
+        return (
+            self.take.sha256
+            if self.take and self.action in (Action.PINNED, Action.CACHED, Action.MISSING)
+            else None
+        )
 
     def summary(self) -> str:
         """The plan's line of reasons, as sentences."""
@@ -259,12 +107,12 @@ class Plan:
 
     @property
     def generating(self) -> list[ShotPlan]:
-        return [s for s in self.shots if s.action == GENERATE]
+        return [s for s in self.shots if s.action == Action.GENERATE]
 
     @property
     def missing(self) -> list[ShotPlan]:
         """Shots whose pinned clip is in no store: a build leaves them out unless told to regenerate them."""
-        return [s for s in self.shots if s.action == MISSING]
+        return [s for s in self.shots if s.action == Action.MISSING]
 
     @property
     def cost(self) -> float | None:
@@ -311,7 +159,7 @@ def make_plan(
         model_id = model_of(shot, model)
         info = infos.get(model_id) or infos.setdefault(model_id, models.info(model_id))
         sp = ShotPlan(
-            shot=shot.id, action=GENERATE, model=model_id, backend=info.backend, seconds=info.latency_s
+            shot=shot.id, action=Action.GENERATE, model=model_id, backend=info.backend, seconds=info.latency_s
         )
         plans[shot.id] = sp
         wanted = (
@@ -326,14 +174,14 @@ def make_plan(
             sp.takes = list(range(1, ((takes or 1) if shot.id in again else max(wanted, takes or 0)) + 1))
         if sp.spec is not None:
             _decide(sp, shot, sp.spec, entry, store, wanted, shot.id in again, takes, journal)
-            if sp.action == MISSING and regenerate_missing:
-                sp.action = GENERATE
-        if sp.action in (GENERATE, MISSING):
+            if sp.action == Action.MISSING and regenerate_missing:
+                sp.action = Action.GENERATE
+        if sp.action in (Action.GENERATE, Action.MISSING):
             per_take = info.estimate(shot.duration, resolution, bool(shot.audio.native))
             paid = len(sp.takes) - len(sp.resume)  # a resumed job was paid for by the build that submitted it
             sp.cost = None if per_take is None else round(per_take * paid, 4)
             if only_set and shot.id not in only_set:
-                sp.action = SKIP
+                sp.action = Action.SKIP
                 sp.reasons = [f"not in --only (it would generate: {sp.summary()})"]
                 sp.cost = 0.0
     plan = Plan(project=project, shots=[plans[i] for i in ids])
@@ -345,8 +193,6 @@ def make_plan(
 def _known(names: set[str], ids: list[str], option: str) -> set[str]:
     unknown = sorted(names - set(ids))
     if unknown:
-        from shotlist.resolve import did_you_mean
-
         raise ShotlistError(
             f"{option}: no shot '{unknown[0]}'{did_you_mean(unknown[0], ids)}; "
             f"the shots are: {', '.join(ids)}"
@@ -370,11 +216,11 @@ def _decide(
         stored = store.takes(key)
         if wanted == 1 or len(stored) >= wanted:
             take = next((t for t in stored if t.sha256 == entry.clip), None)
-            sp.action, sp.take = PINNED, take or _take_from_lock(entry, store)
+            sp.action, sp.take = Action.PINNED, take or _take_from_lock(entry, store)
             return
     existing = store.takes(key)
     if not new_take and entry is not None and entry.key == key and not store.has_object(entry.clip):
-        sp.action = MISSING
+        sp.action = Action.MISSING
         sp.take = Take(
             take=entry.take,
             sha256=entry.clip,
@@ -402,7 +248,7 @@ def _decide(
         sp.reasons = [f"{count} more take{'s' if count > 1 else ''} requested (takes: {wanted})"]
     elif existing:
         pinned_here = entry is not None and entry.key == key
-        sp.action = CACHED
+        sp.action = Action.CACHED
         sp.take = next(
             (t for t in existing if pinned_here and entry is not None and t.sha256 == entry.clip), existing[0]
         )
@@ -547,7 +393,7 @@ def _wall_time(project: Project, plan: Plan, infos: dict[str, ModelInfo]) -> flo
     lanes: dict[str, list[float]] = {}
     by_model = {i.id: i for i in infos.values()}
     for shot, sp in zip(project.shots, plan.shots, strict=True):
-        if sp.action != GENERATE:
+        if sp.action != Action.GENERATE:
             done[shot.id] = 0.0
             continue
         info = by_model[sp.model]

@@ -24,8 +24,9 @@ from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from shotlist.errors import ShotlistError
-from shotlist.resolve import Project, ResolvedShot, confine, did_you_mean
+from shotlist.errors import ShotlistError, did_you_mean
+from shotlist.load import Project
+from shotlist.resolve import ResolvedShot, confine
 
 DEFAULT_DIALECT = "generic"
 BUILTIN_PACKAGE = "shotlist.templates"

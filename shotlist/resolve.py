@@ -6,12 +6,11 @@ its place in the document (``shots[3].image``) so the loader can point at the li
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shotlist.errors import Loc, Problem
+from shotlist.errors import Loc, Problem, did_you_mean
 from shotlist.storyboard import (
     Camera,
     Card,
@@ -91,41 +90,6 @@ class ResolvedShot:
     def upstream(self) -> tuple[str, ...]:
         """Ids of the shots whose clips this shot starts or ends from."""
         return tuple(s.shot for s in (self.image, self.end_image) if isinstance(s, FrameRef))
-
-
-@dataclass
-class Project:
-    """A loaded project: its folder, its storyboard file, the validated board and the resolved shots."""
-
-    root: Path
-    path: Path
-    board: Storyboard
-    shots: list[ResolvedShot]
-    #: where each part of the storyboard was written: ("shots", 3) -> (line, col), for messages
-    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-
-    def shot(self, shot_id: str) -> ResolvedShot:
-        for s in self.shots:
-            if s.id == shot_id:
-                return s
-        raise KeyError(shot_id)
-
-    def line_of(self, loc: Loc) -> int | None:
-        """The storyboard line where ``loc`` (or the nearest enclosing part of it) was written."""
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.marks:
-                return self.marks[loc[:n]][0]
-        return None
-
-    def file(self, rel: str) -> Path:
-        """A project-relative path as an absolute one (rel was confined at load)."""
-        return self.root / rel
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """`` — did you mean 'x'?`` or the empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 def confine(root: Path, rel: str) -> tuple[Path | None, str | None]:

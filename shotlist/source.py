@@ -44,15 +44,11 @@ class Source:
 
     def where(self, loc: Loc, at_value: bool = True) -> tuple[int, int] | None:
         """The (line, col) to point at for ``loc``: its value when that sits on the key's line, else its key."""
-        for n in range(len(loc), -1, -1):
-            part = loc[:n]
-            if part in self.marks:
-                key = self.marks[part]
-                value = self.values.get(part)
-                if at_value and value and value[0] == key[0]:
-                    return value
-                return key
-        return None
+        part = nearest(self.marks, loc)
+        if part is None:
+            return None
+        key, value = self.marks[part], self.values.get(part)
+        return value if at_value and value and value[0] == key[0] else key
 
 
 def read_source(path: Path) -> Source:
@@ -146,12 +142,18 @@ def read_yaml(path: Path) -> tuple[Any, Marks, str]:
     return source.data, source.marks, source.text
 
 
-def locate(marks: Marks, loc: Loc) -> tuple[int, int] | None:
-    """The line and column of the deepest part of ``loc`` that the file has."""
+def nearest(marks: Marks, loc: Loc) -> Loc | None:
+    """The deepest part of ``loc`` (itself, or an enclosing part) that the file has a mark for."""
     for n in range(len(loc), -1, -1):
         if loc[:n] in marks:
-            return marks[loc[:n]]
+            return loc[:n]
     return None
+
+
+def locate(marks: Marks, loc: Loc) -> tuple[int, int] | None:
+    """The line and column of the deepest part of ``loc`` that the file has."""
+    part = nearest(marks, loc)
+    return None if part is None else marks[part]
 
 
 class _Stop(Exception):

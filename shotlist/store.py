@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,6 +93,28 @@ class Recipe:
 
     def take(self, number: int) -> Take | None:
         return next((t for t in self.takes if t.take == number), None)
+
+
+@dataclass
+class Sweep:
+    """What ``Store.gc`` would remove: the unpinned takes, the objects nothing pinned needs, backend scratch."""
+
+    takes: list[tuple[str, Take]]  # (recipe key, take)
+    objects: list[tuple[str, Path]]
+    frames: list[tuple[str, str]]  # (clip sha, selector) of frames of unpinned clips
+    scratch: int  # bytes of backends' scratch folders (0 when a journaled job may still need them)
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.stat().st_size for _, p in self.objects) + self.scratch
+
+    @property
+    def cost(self) -> float:
+        """What the doomed takes cost to generate."""
+        return sum(t.cost or 0.0 for _, t in self.takes)
+
+    def __bool__(self) -> bool:
+        return bool(self.takes or self.objects or self.scratch)
 
 
 def now() -> str:
@@ -262,6 +285,55 @@ class Store:
         """The number the next take of ``key`` gets (takes are never renumbered)."""
         e = self.entry(key)
         return max((t.take for t in e.takes), default=0) + 1 if e else 1
+
+    # --- checking and sweeping ----------------------------------------------------------------------
+
+    def verify(self, pins: dict[str, str]) -> tuple[int, list[str]]:
+        """Re-hash every object; (objects checked, problems): corrupt objects, and pinned clips (shot → clip) absent."""
+        problems: list[str] = []
+        count = 0
+        for sha, path in self.objects():
+            count += 1
+            if sha256_file(path) != sha:
+                problems.append(
+                    f"corrupt: {path.relative_to(self.root)} (its bytes no longer hash to its name)"
+                )
+        for shot, clip in pins.items():
+            if not self.has_object(clip):
+                problems.append(f"missing: the clip {clip[:12]} pinned for {shot} is not in the store")
+        return count, problems
+
+    def sweep(self, pins: set[str], *, keep_scratch: bool) -> Sweep:
+        """What ``gc`` would remove to keep only the pinned clips (and their frames)."""
+        frames = list(self.frame_refs())
+        keep = set(pins) | {frame for clip, _, frame in frames if clip in pins}
+        work = self.dir / "work"
+        scratch = 0
+        if not keep_scratch and work.is_dir():
+            scratch = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
+        return Sweep(
+            takes=[(r.key, t) for r in self.entries() for t in r.takes if t.sha256 not in pins],
+            objects=[(sha, path) for sha, path in self.objects() if sha not in keep],
+            frames=[(clip, selector) for clip, selector, _ in frames if clip not in pins],
+            scratch=scratch,
+        )
+
+    def gc(self, sweep: Sweep) -> int:
+        """Remove what ``sweep`` lists (hold the store lock); return the bytes freed."""
+        by_key: dict[str, set[str]] = {}
+        for key, t in sweep.takes:
+            by_key.setdefault(key, set()).add(t.sha256)
+        for key, shas in by_key.items():
+            self.remove_takes(key, shas)
+        for clip, selector in sweep.frames:
+            self.forget_frame(clip, selector)
+        freed = sum(self.remove_object(sha) for sha, _ in sweep.objects)
+        tmp = self.dir / "tmp"
+        for leftover in tmp.glob("*") if tmp.is_dir() else []:
+            leftover.unlink(missing_ok=True)
+        if sweep.scratch:
+            shutil.rmtree(self.dir / "work", ignore_errors=True)
+        return freed + sweep.scratch
 
     # --- the input-file hash cache -------------------------------------------------------------
 

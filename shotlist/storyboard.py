@@ -571,3 +571,10 @@ def json_schema() -> dict[str, Any]:
         "description": "the storyboard language version",
     }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def schema_text() -> str:
+    """The JSON Schema as the text of shotlist.schema.json."""
+    import json
+
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -12,7 +12,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from shotlist.clip import Clip
-from shotlist.resolve import Project, ResolvedShot
+from shotlist.load import Project
+from shotlist.resolve import ResolvedShot
 from shotlist.storyboard import Music, ShotAudio
 
 

@@ -28,6 +28,7 @@ from shotlist.backends.minimax import MiniMaxBackend
 from shotlist.backends.veo import VeoBackend
 from shotlist.catalog import catalog, estimate_cost
 from shotlist.lock import read_lock
+from shotlist.pipeline import BuildOptions
 from tests.fakes.ark import FakeArk
 from tests.fakes.kling import FakeKling
 from tests.fakes.minimax import FakeMiniMax
@@ -119,7 +120,7 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     root.mkdir()
     (root / "storyboard.yaml").write_text(STORYBOARD)
 
-    plan = shotlist.build(root, dry_run=True).plan
+    plan = shotlist.build(root, BuildOptions(dry_run=True)).plan
     models = catalog()
     expected = {
         "mask": estimate_cost(models["ark/seedance-1.0-lite"], 5, "720p"),
@@ -130,7 +131,7 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     assert {s.shot: s.cost for s in plan.shots if s.shot != "title"} == expected
     assert plan.cost == pytest.approx(sum(expected.values()))
 
-    result = shotlist.build(root, yes=True, render=False)
+    result = shotlist.build(root, BuildOptions(yes=True, render=False))
     assert set(result.failures) == {"crowd"} and "safety settings" in result.failures["crowd"]
     assert sorted(result.made) == ["mask", "street", "title", "turn"]
     submits = [len(f.submits()) > 0 for f in (ark, veo, mm, kling)]
@@ -160,7 +161,9 @@ def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     assert by_shot["crowd"]["failure"] and by_shot["mask"]["spent"] == pytest.approx(tokens / 1e6)
     assert report["estimated_cost"] == pytest.approx(plan.cost)
 
-    again = shotlist.build(root, yes=True, render=False)  # the refused shot is not retried on its own
+    again = shotlist.build(
+        root, BuildOptions(yes=True, render=False)
+    )  # the refused shot is not retried on its own
     assert not again.made.get("mask") and len(ark.tasks) == 1 and len(kling.tasks) == 1
 
 
@@ -171,7 +174,7 @@ def test_the_shots_camera_move_reaches_kling_and_seedance(
     root = tmp_path / "film"
     root.mkdir()
     (root / "storyboard.yaml").write_text(STORYBOARD.replace("REFUSE_OUTPUT ", ""))
-    shotlist.build(root, yes=True, render=False)
+    shotlist.build(root, BuildOptions(yes=True, render=False))
     assert ark.submits()[-1].json().get("camera_fixed") is True  # mask: camera static
     assert kling.submits()[-1].json()["camera_control"]["config"]["zoom"] == -3.0  # turn: slow dolly-in
 
@@ -185,7 +188,10 @@ def test_a_build_killed_while_polling_resumes_the_same_task_without_a_new_submit
     root = tmp_path / "film"
     root.mkdir()
     (root / "storyboard.yaml").write_text(STORYBOARD.split("  - id: turn")[0])  # title + the Seedance shot
-    driver = "import sys, shotlist; shotlist.build(sys.argv[1], yes=True, render=False)"
+    driver = (
+        "import sys, shotlist; from shotlist.pipeline import BuildOptions; "
+        "shotlist.build(sys.argv[1], BuildOptions(yes=True, render=False))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", driver, str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -200,7 +206,7 @@ def test_a_build_killed_while_polling_resumes_the_same_task_without_a_new_submit
     [task_id] = ark.tasks
     ark.tasks[task_id].polls_left = 1  # the job finishes while nobody watches
 
-    result = shotlist.build(root, yes=True, render=False)
+    result = shotlist.build(root, BuildOptions(yes=True, render=False))
     assert result.ok and result.made["mask"]
     assert len(ark.submits()) == 1  # the rebuild found the journaled job and did not pay again
     assert all(r.path.endswith(task_id) for r in ark.calls("GET", r"/tasks/"))

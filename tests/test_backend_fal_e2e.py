@@ -18,12 +18,11 @@ from shotlist.backends.fal import FalBackend
 from shotlist.backends.luma import LumaBackend
 from shotlist.backends.replicate import ReplicateBackend
 from shotlist.backends.runway import RunwayBackend
+from shotlist.pipeline import BuildOptions, build
 from tests.fakes import fal, luma, replicate, runway
 from tests.fakes.comfyui import ComfyUIFake
 from tests.media_factory import make_clip
 from tests.test_backend_comfyui import PEER_IMG2VID
-
-build_module = pytest.importorskip("shotlist.build")
 
 STORYBOARD = """\
 version: 1
@@ -137,7 +136,7 @@ def test_a_storyboard_mixing_five_providers_builds_against_flaky_fakes(
     fakes: dict[str, Any], tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
-    result = build_module.build(root, yes=True, render=False)
+    result = build(root, BuildOptions(yes=True, render=False))
     assert result.ok, result.failures
     assert {k: f.submissions for k, f in fakes.items() if k != "comfyui"} == {
         "fal": 1,
@@ -155,7 +154,7 @@ def test_a_storyboard_mixing_five_providers_builds_against_flaky_fakes(
     assert result.made["dawn"][0].cost_is_estimate and result.made["dawn"][0].cost == pytest.approx(0.8)
     assert result.made["keeper"][0].cost == 0
 
-    again = build_module.build(root, yes=True, render=False)  # nothing changed: nothing is paid again
+    again = build(root, BuildOptions(yes=True, render=False))  # nothing changed: nothing is paid again
     assert again.ok and not again.made
     assert fakes["fal"].submissions == 1 and fakes["luma"].submissions == 2
 
@@ -189,7 +188,10 @@ def test_a_build_killed_while_polling_resumes_the_same_fal_request(
     root = tmp_path / "proj"
     root.mkdir()
     (root / "storyboard.yaml").write_text(ONE_SHOT)
-    code = f"import shotlist.build as b; b.build({str(root)!r}, yes=True, render=False)"
+    code = (
+        "from shotlist.pipeline import BuildOptions, build; "
+        f"build({str(root)!r}, BuildOptions(yes=True, render=False))"
+    )
     child = subprocess.Popen(
         [sys.executable, "-c", code], env=dict(os.environ), cwd=Path(__file__).parent.parent
     )
@@ -204,7 +206,7 @@ def test_a_build_killed_while_polling_resumes_the_same_fal_request(
     (job,) = fal_fake.jobs.values()
     job.polls_left = 1  # it finishes while nobody watches
 
-    result = build_module.build(root, yes=True, render=False)
+    result = build(root, BuildOptions(yes=True, render=False))
     assert result.ok, result.failures
     assert fal_fake.submissions == 1  # the killed build's request was polled again, not paid again
     assert result.made["dawn"][0].job == f"fal-ai/veo3.1/fast::{job.id}"

@@ -16,21 +16,22 @@ from typer.testing import CliRunner
 
 import shotlist
 from shotlist.backends.fake import FakeModels
-from shotlist.build import BudgetError
 from shotlist.cli import app
 from shotlist.errors import BuildError
 from shotlist.journal import Journal
 from shotlist.lock import read_lock
+from shotlist.pipeline import BudgetError, BuildOptions
 from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, report, run, submits
 
 DRIVER = """\
 import sys
 from pathlib import Path
 from shotlist.backends.fake import FakeModels
-from shotlist.build import build
+from shotlist.pipeline import BuildOptions, build
 root, jobs, latency = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
-result = build(root, models=FakeModels(jobs, latency=latency, concurrency=2), yes=True, render=False,
-               on_wait=lambda message: print(message, flush=True))
+models = FakeModels(jobs, latency=latency, concurrency=2)
+result = build(root, BuildOptions(models=models, yes=True, render=False,
+                                  on_wait=lambda message: print(message, flush=True)))
 print("failures:", result.failures, flush=True)
 sys.exit(0 if result.ok else 1)
 """
@@ -54,7 +55,7 @@ def start(tmp_path: Path, root: Path, jobs: Path, latency: float = 1.0) -> subpr
 def test_build_generates_every_shot_pins_it_and_reports_costs(tmp_path: Path) -> None:
     root = make_project(tmp_path / "film")
     models = fake(root)
-    result = shotlist.build(root, models=models, yes=True, render=False)
+    result = shotlist.build(root, BuildOptions(models=models, yes=True, render=False))
     assert result.ok and sorted(result.made) == ["door", "end", "kite", "street", "walk"]
     assert result.spent == pytest.approx(0.5)
     assert sorted(submits(models)) == ["door", "end", "kite", "street", "walk"]
@@ -109,10 +110,13 @@ def test_paid_generation_without_a_terminal_needs_yes_or_a_budget(tmp_path: Path
     root = make_project(tmp_path / "film")
     models = fake(root)
     with pytest.raises(BuildError, match=r"would spend about \$0.50 on 5 shots; .* pass --yes"):
-        shotlist.build(root, models=models, render=False)
+        shotlist.build(root, BuildOptions(models=models, render=False))
     asked: list[float | None] = []
     with pytest.raises(BuildError, match="not confirmed"):
-        shotlist.build(root, models=models, render=False, confirm=lambda p: asked.append(p.cost) is not None)
+        shotlist.build(
+            root,
+            BuildOptions(models=models, render=False, confirm=lambda p: asked.append(p.cost) is not None),
+        )
     assert asked == [pytest.approx(0.5)] and submits(models) == []
 
 

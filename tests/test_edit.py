@@ -13,10 +13,9 @@ import yaml
 
 from shotlist.clip import Clip
 from shotlist.edit import XFADE_TRANSITIONS, binary_transitions, check_transitions, clear_pieces, render_cut
+from shotlist.load import Project, load_project
 from shotlist.media import ClipFacts, MediaError, available, ffmpeg_exe, probe
 from shotlist.pieces import Encoder, Overlays, plan
-from shotlist.project import load_project
-from shotlist.resolve import Project
 from shotlist.storyboard import Transition
 from shotlist.timeline import assemble
 from tests.media_factory import clip_of, frame_rgb, make_clip, near

@@ -11,10 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from shotlist.cli import exporting
+from shotlist.cli import export as export_cli
 from shotlist.clip import Clip
 from shotlist.export import export_timeline
 from shotlist.media import ClipFacts
+from shotlist.pipeline import BuildOptions
 from shotlist.storyboard import Music, ShotAudio
 from shotlist.timeline import Item, Placed, Timeline
 from tests import media_factory
@@ -214,7 +215,7 @@ def cli() -> typer.Typer:
     def _root() -> None:
         """shotlist (test app with only the export command)."""
 
-    exporting.register(app)
+    export_cli.register(app)
     return app
 
 
@@ -228,10 +229,10 @@ def test_export_without_clips_says_which_shots_are_missing(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_export_command_writes_the_pinned_cut(tmp_path: Path) -> None:
-    from shotlist.build import build
+    from shotlist.pipeline import build
 
     (tmp_path / "storyboard.yaml").write_text(STORYBOARD)
-    assert build(tmp_path, render=False, yes=True).ok
+    assert build(tmp_path, BuildOptions(render=False, yes=True)).ok
     result = CliRunner().invoke(cli(), ["export", str(tmp_path), "--format", "xml"])
     assert result.exit_code == 0, result.output
     back = load(tmp_path / "out" / "two.xml")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from shotlist.cli import app
 from shotlist.lint import RULES, lint_project
-from shotlist.project import load_project
+from shotlist.load import load_project
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from shotlist.cli import app
-from shotlist.project import load_project
+from shotlist.load import load_project
 from shotlist.prompt import (
     TemplateError,
     _environment,

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shotlist.errors import StoryboardError
-from shotlist.project import load_project
+from shotlist.load import load_project
 from shotlist.resolve import confine
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shotlist.build import build
 from shotlist.cli import app
+from shotlist.pipeline import BuildOptions, build
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -80,7 +80,7 @@ def generated(result: object) -> int:
 
 def test_a_teammates_clone_pulls_the_pinned_clips_and_builds_the_same_cut(tmp_path: Path) -> None:
     a = new_project(tmp_path, "../remote")
-    first = build(a, yes=True)
+    first = build(a, BuildOptions(yes=True))
     assert first.ok and generated(first) == 3
     assert runner.invoke(app, ["push", str(a)]).exit_code == 0
     git(a, "add", "-A")
@@ -89,7 +89,7 @@ def test_a_teammates_clone_pulls_the_pinned_clips_and_builds_the_same_cut(tmp_pa
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(a), str(b))
     assert not (b / ".shotlist").exists()
-    second = build(b, yes=True)
+    second = build(b, BuildOptions(yes=True))
     assert second.ok and generated(second) == 0
     assert sha(b / "out" / "cut.mp4") == sha(a / "out" / "cut.mp4")
     assert (b / "shotlist.lock").read_text() == (a / "shotlist.lock").read_text()
@@ -97,13 +97,13 @@ def test_a_teammates_clone_pulls_the_pinned_clips_and_builds_the_same_cut(tmp_pa
 
 def test_the_same_works_through_an_s3_remote(tmp_path: Path, s3: str) -> None:
     a = new_project(tmp_path, s3)
-    assert generated(build(a, yes=True)) == 3
+    assert generated(build(a, BuildOptions(yes=True))) == 3
     assert runner.invoke(app, ["push", str(a)]).exit_code == 0
     git(a, "add", "-A")
     git(a, "commit", "-qm", "built")
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(a), str(b))
-    second = build(b, yes=True)
+    second = build(b, BuildOptions(yes=True))
     assert second.ok and generated(second) == 0
     assert sha(b / "out" / "cut.mp4") == sha(a / "out" / "cut.mp4")
     status = runner.invoke(app, ["status", str(b), "--remote"])
@@ -112,22 +112,22 @@ def test_the_same_works_through_an_s3_remote(tmp_path: Path, s3: str) -> None:
 
 def test_a_pinned_clip_that_nobody_has_is_not_regenerated_silently(tmp_path: Path) -> None:
     a = new_project(tmp_path, "../remote")
-    assert build(a, yes=True).ok
+    assert build(a, BuildOptions(yes=True)).ok
     git(a, "add", "-A")
     git(a, "commit", "-qm", "built")
     b = tmp_path / "b"
     git(tmp_path, "clone", "-q", str(a), str(b))  # nothing was pushed
     plan = runner.invoke(app, ["plan", str(b)])
     assert "missing" in plan.output and "differ" in plan.output
-    refused = build(b, yes=True)
+    refused = build(b, BuildOptions(yes=True))
     assert generated(refused) == 0 and refused.missing
-    paid = build(b, yes=True, regenerate_missing=True)  # type: ignore[call-arg]
+    paid = build(b, BuildOptions(yes=True, regenerate_missing=True))  # type: ignore[call-arg]
     assert generated(paid) == 3
 
 
 def test_two_branches_changing_different_shots_merge_and_build_nothing_new(tmp_path: Path) -> None:
     a = new_project(tmp_path, "../remote")
-    assert build(a, yes=True).ok
+    assert build(a, BuildOptions(yes=True)).ok
     git(a, "add", "-A")
     git(a, "commit", "-qm", "built")
     board = a / "storyboard.yaml"
@@ -135,22 +135,24 @@ def test_two_branches_changing_different_shots_merge_and_build_nothing_new(tmp_p
     board.write_text(
         board.read_text().replace("sways gently in the wind", "sways slowly in the evening wind")
     )
-    assert generated(build(a, yes=True)) == 1
+    assert generated(build(a, BuildOptions(yes=True))) == 1
     git(a, "commit", "-qam", "lantern")
     git(a, "checkout", "-q", "main")
     git(a, "checkout", "-q", "-b", "boat")
     text = board.read_text().replace("drifts slowly down a stream", "drifts slowly down a wide stream")
     board.write_text(text)
-    assert generated(build(a, yes=True)) == 2  # the boat and the shot that starts from its last frame
+    assert (
+        generated(build(a, BuildOptions(yes=True))) == 2
+    )  # the boat and the shot that starts from its last frame
     git(a, "commit", "-qam", "boat")
     out = git(a, "merge", "-q", "--no-edit", "lantern")
     assert "CONFLICT" not in out
-    assert generated(build(a, yes=True)) == 0
+    assert generated(build(a, BuildOptions(yes=True))) == 0
 
 
 def test_the_same_shot_changed_on_both_branches_reports_the_conflict_with_its_fix(tmp_path: Path) -> None:
     a = new_project(tmp_path, "../remote")
-    assert build(a, yes=True).ok
+    assert build(a, BuildOptions(yes=True)).ok
     git(a, "add", "-A")
     git(a, "commit", "-qm", "built")
     board = a / "storyboard.yaml"
@@ -159,7 +161,7 @@ def test_the_same_shot_changed_on_both_branches_reports_the_conflict_with_its_fi
         git(a, "checkout", "-q", "main")
         git(a, "checkout", "-q", "-b", branch)
         board.write_text(original.replace("sways gently in the wind", words))
-        assert build(a, yes=True).ok
+        assert build(a, BuildOptions(yes=True)).ok
         git(a, "commit", "-qam", branch)
     git(a, "checkout", "-q", "x")
     assert "CONFLICT" in git(a, "merge", "--no-edit", "y")

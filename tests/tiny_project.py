@@ -14,11 +14,11 @@ from typing import Any
 from PIL import Image
 
 from shotlist.backends.fake import FakeModels
-from shotlist.build import BuildResult, build
 from shotlist.journal import Journal
+from shotlist.load import load_project
 from shotlist.lock import read_lock
+from shotlist.pipeline import BuildOptions, BuildResult, build
 from shotlist.plan import Plan, make_plan
-from shotlist.project import load_project
 from shotlist.store import Store
 
 STORYBOARD = """\
@@ -72,7 +72,7 @@ def fake(root: Path, **options: Any) -> FakeModels:
 
 
 def run(root: Path, models: FakeModels, **options: Any) -> BuildResult:
-    return build(root, models=models, yes=True, render=False, **options)
+    return build(root, BuildOptions(models=models, yes=True, render=False, **options))
 
 
 def plan(root: Path, models: FakeModels, **options: Any) -> Plan:

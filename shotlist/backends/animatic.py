@@ -878,6 +878,7 @@ class AnimaticBackend:
     """
 
     name = "animatic"
+    poll_interval: float | None = None
 
     def __init__(self, workdir: Path, *, parallel: int | None = None) -> None:
         self.workdir = workdir

@@ -57,6 +57,8 @@ class Backend(Protocol):
     """What the engine needs from a generator of clips."""
 
     name: str
+    #: Seconds between polls of one job; None lets the engine pace polls by the model's typical latency.
+    poll_interval: float | None
 
     async def submit(self, spec: ShotSpec) -> str:
         """Start generating ``spec``; return a job id that ``poll`` and ``fetch`` accept (also after a restart)."""
@@ -72,4 +74,13 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class Recoverable(Protocol):
+    """A backend that can look a job up by the take key it sent as the provider's client reference."""
+
+    async def recover(self, spec: ShotSpec) -> str | None:
+        """The job id of an earlier submit of ``spec`` whose answer was lost, or None if the provider never saw it."""
         ...

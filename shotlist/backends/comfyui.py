@@ -92,6 +92,7 @@ class ComfyUIBackend:
     """Generates clips on one or more ComfyUI servers."""
 
     name = "comfyui"
+    poll_interval: float | None = None
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from shotlist import durable
 from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
-from shotlist.plan import ModelInfo
+from shotlist.catalog.registry import ModelInfo
 from shotlist.spec import ShotSpec
 
 

@@ -370,6 +370,7 @@ class LazyHttp:
     """
 
     _http: HttpLayer | None = None
+    poll_interval: float | None = None  # None: the engine paces polls by the model's latency
 
     def open_http(self) -> HttpLayer:
         """The provider's HttpLayer: base URL, auth headers, concurrency."""

@@ -21,7 +21,8 @@ from shotlist.errors import Loc, Problem, ShotlistError
 
 if TYPE_CHECKING:
     from shotlist.backends.base import Backend
-    from shotlist.resolve import Project, ResolvedShot
+    from shotlist.load import Project
+    from shotlist.resolve import ResolvedShot
 
 LOCAL_MODES = ("card",)  # rendered locally by the animatic backend, whatever the model
 
@@ -181,7 +182,7 @@ def get_model(model_id: str) -> ModelEntry:
     models = catalog()
     if model_id in models:
         return models[model_id]
-    from shotlist.resolve import did_you_mean
+    from shotlist.errors import did_you_mean
 
     raise ShotlistError(
         f"no model '{model_id}' in the catalog{did_you_mean(model_id, list(models))}; "
@@ -292,7 +293,7 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
 def check_project(project: Project) -> list[Problem]:
     """Problems of shots that ask their model for something it cannot do."""
     models = catalog()
-    from shotlist.resolve import did_you_mean
+    from shotlist.errors import did_you_mean
 
     problems: list[Problem] = []
     for shot in project.shots:

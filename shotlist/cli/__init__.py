@@ -48,16 +48,36 @@ def _root(
 
 
 def _register() -> None:
-    from shotlist.cli import story
+    from shotlist.cli import (
+        build,
+        cache,
+        doctor,
+        export,
+        init,
+        models,
+        plan,
+        prompts,
+        remote,
+        render,
+        takes,
+        validate,
+    )
 
-    story.register(app)
-    for name in ("models", "prompting", "engine", "edit", "exporting", "team", "doctor"):
-        try:
-            module = __import__(f"shotlist.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"shotlist.cli.{name}":
-                raise
-            continue
+    # In the order a newcomer meets them; `shotlist --help` lists them so.
+    for module in (
+        init,
+        validate,
+        prompts,
+        models,
+        plan,
+        build,
+        takes,
+        render,
+        export,
+        cache,
+        remote,
+        doctor,
+    ):
         module.register(app)
 
 

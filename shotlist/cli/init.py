@@ -1,19 +1,12 @@
-"""Commands about the storyboard itself: validate, schema, init."""
+"""`shotlist init`: write a starter project that validates and lints clean."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from shotlist.resolve import Project as LoadedProject
-
-Project = Annotated[
-    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
-]
 
 
 class Template(StrEnum):
@@ -24,51 +17,7 @@ class Template(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(validate)
-    app.command()(schema)
     app.command()(init)
-
-
-def validate(project: Project = Path(".")) -> None:
-    """Check a storyboard and every file it names; print each problem with its line."""
-    from shotlist.project import load_project
-
-    p = load_project(project)
-    typer.echo(summary(p))
-
-
-def summary(p: LoadedProject) -> str:
-    """One line about a valid project: shots, cut length, modes, input images."""
-    from shotlist.resolve import ImageInfo
-
-    shots = p.shots
-    lengths = [(s.trim.end or s.duration) - s.trim.start if s.trim else s.duration for s in shots]
-    overlap = sum(s.transition.duration for s in shots[:-1] if s.transition.type != "cut")
-    modes: dict[str, int] = {}
-    for s in shots:
-        modes[s.mode] = modes.get(s.mode, 0) + 1
-    images = {i.rel for s in shots for i in (s.image, s.end_image) if isinstance(i, ImageInfo)}
-    images |= {i.rel for s in shots for r in s.refs for i in r.images}
-    n = len(shots)
-    kinds = ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))
-    return (
-        f"{p.path}: ok — {n} shot{'s' if n != 1 else ''} ({kinds}), {sum(lengths) - overlap:g} s cut, "
-        f"{len(images)} image{'s' if len(images) != 1 else ''}"
-    )
-
-
-def schema() -> None:
-    """Print the storyboard's JSON Schema (for editors: see the README's yaml-language-server line)."""
-    typer.echo(schema_text(), nl=False)
-
-
-def schema_text() -> str:
-    """The JSON Schema as the text of shotlist.schema.json."""
-    import json
-
-    from shotlist.storyboard import json_schema
-
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def init(
@@ -86,7 +35,7 @@ def init(
     if board.exists():
         raise ShotlistError(f"{board} already exists; choose an empty folder or another name for the project")
     written = write_starter(directory, template.value)
-    from shotlist.project import load_project
+    from shotlist.load import load_project
 
     load_project(directory)  # a starter that does not validate is our bug: fail loudly here, not later
     typer.echo(f"created {directory}: {', '.join(written)}")
@@ -225,6 +174,8 @@ def write_starter(directory: Path, template: str) -> list[str]:
     (directory / "assets").mkdir(parents=True, exist_ok=True)
     written = ["storyboard.yaml", "shotlist.schema.json", f"assets/{image}"]
     (directory / "storyboard.yaml").write_text(text, encoding="utf-8")
+    from shotlist.storyboard import schema_text
+
     (directory / "shotlist.schema.json").write_text(schema_text(), encoding="utf-8")
     (_draw_lantern_street if template == "narrative" else _draw_bottle)(directory / "assets" / image)
     gitignore = directory / ".gitignore"

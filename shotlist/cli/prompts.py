@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-ProjectArg = Annotated[
-    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
-]
+from shotlist.cli.options import ProjectArg
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 DialectOpt = Annotated[
     str | None,
@@ -38,7 +37,7 @@ def prompts(
     """Print each shot's prompt, negative prompt and word count, as each model family will get it."""
     import json
 
-    from shotlist.project import load_project
+    from shotlist.load import load_project
     from shotlist.prompt import dialect_for_model, render_prompt
 
     if model and dialect:
@@ -49,7 +48,7 @@ def prompts(
     if shot is not None:
         shots = [s for s in shots if s.id == shot]
         if not shots:
-            from shotlist.resolve import did_you_mean
+            from shotlist.errors import did_you_mean
 
             raise typer.BadParameter(
                 f"no shot '{shot}'{did_you_mean(shot, [s.id for s in p.shots])}", param_hint="--shot"
@@ -105,7 +104,7 @@ def lint(
     import json
 
     from shotlist.lint import lint_project
-    from shotlist.project import load_project
+    from shotlist.load import load_project
 
     report = lint_project(load_project(project), dialect)
     typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False) if as_json else report.format())

@@ -8,9 +8,7 @@ from typing import Annotated
 
 import typer
 
-Project = Annotated[
-    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
-]
+from shotlist.cli.options import ProjectArg
 
 
 class Format(StrEnum):
@@ -25,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    project: Project = Path("."),
+    project: ProjectArg = Path("."),
     fmt: Annotated[
         Format,
         typer.Option(
@@ -43,10 +41,10 @@ def export(
     ] = None,
 ) -> None:
     """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
-    from shotlist.build import pinned_clips
+    from shotlist.clip import pinned_clips
     from shotlist.errors import BuildError
     from shotlist.export import FORMATS, editor_media, export_timeline
-    from shotlist.project import load_project
+    from shotlist.load import load_project
     from shotlist.timeline import assemble
 
     p = load_project(project)

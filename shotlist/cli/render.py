@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-Project = Annotated[
-    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
-]
+from shotlist.cli.options import ProjectArg
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def render(
-    project: Project = Path("."),
+    project: ProjectArg = Path("."),
     preview: Annotated[
         bool,
         typer.Option(
@@ -30,10 +28,10 @@ def render(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from shotlist.build import pinned_clips
+    from shotlist.clip import pinned_clips
     from shotlist.edit import render_cut
     from shotlist.errors import BuildError
-    from shotlist.project import load_project
+    from shotlist.load import load_project
 
     p = load_project(project)
     clips, missing = pinned_clips(p)

@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from shotlist.cli.options import ProjectArg
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from shotlist.load import Project
     from shotlist.remote import Remote, Transfer
-    from shotlist.resolve import Project
 
-ProjectArg = Annotated[
-    Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
-]
 RemoteOpt = Annotated[
     str | None, typer.Option("--remote", help="Remote store URL (default: the storyboard's remote:).")
 ]
@@ -77,8 +76,8 @@ def push(
     ] = False,
 ) -> None:
     """Upload the pinned takes to the shared clip store (every take with --all-takes)."""
+    from shotlist.load import load_project
     from shotlist.lock import read_lock
-    from shotlist.project import load_project
     from shotlist.remote import push as push_clips
     from shotlist.remote import write_marker
     from shotlist.store import Store
@@ -100,8 +99,8 @@ def push(
 
 def pull(project: ProjectArg = Path("."), remote: RemoteOpt = None) -> None:
     """Download the clips the lock pins that this clone lacks; each is verified by its hash."""
+    from shotlist.load import load_project
     from shotlist.lock import read_lock
-    from shotlist.project import load_project
     from shotlist.remote import pull as pull_clips
     from shotlist.remote import write_marker
     from shotlist.store import Store
@@ -132,9 +131,10 @@ def status(
     ] = False,
 ) -> None:
     """Say, like git status, which shots are pinned, stale, missing locally or not pushed."""
+    from shotlist.catalog.registry import CatalogModels
+    from shotlist.load import load_project
     from shotlist.lock import read_lock
-    from shotlist.plan import GENERATE, CatalogModels, make_plan
-    from shotlist.project import load_project
+    from shotlist.plan import Action, make_plan
     from shotlist.remote import pushed, remote_url
     from shotlist.store import Store
 
@@ -152,7 +152,7 @@ def status(
         if entry is None:
             words.append("new: not generated yet")
         else:
-            if sp.action == GENERATE or (sp.spec is not None and sp.spec.key != entry.key):
+            if sp.action == Action.GENERATE or (sp.spec is not None and sp.spec.key != entry.key):
                 why = "; ".join(sp.reasons) or "its recipe changed"
                 words.append(f"stale ({why})")
             else:

@@ -1,0 +1,59 @@
+"""The model registry the engine uses: what it needs to know of a model, and where it finds one.
+
+``Models`` is the one seam between the engine and the catalog: ``CatalogModels`` serves the
+catalog's models; tests pass a fake registry (``shotlist.backends.fake.FakeModels``) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shotlist.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as the engine sees it: which backend runs it, how many jobs at once, what it costs."""
+
+    id: str
+    backend: str  # the backend's name, recorded in the store and the lock
+    concurrency: int
+    latency_s: float
+    estimate: Callable[[float, str, bool], float | None]  # (seconds, output resolution, audio) → dollars
+    free: bool = False  # a local render: a submit whose answer was lost can simply be sent again
+
+
+class Models(Protocol):
+    """Where the engine finds models and their backends: the catalog, or a test's fake."""
+
+    def info(self, model_id: str) -> ModelInfo: ...
+
+    def backend(self, model_id: str, store_dir: Path) -> Backend: ...
+
+
+class CatalogModels:
+    """The models of shotlist's catalog (shotlist.catalog)."""
+
+    def info(self, model_id: str) -> ModelInfo:
+        from shotlist.catalog import estimate_cost, get_model
+
+        entry = get_model(model_id)
+        return ModelInfo(
+            id=entry.id,
+            backend=entry.provider or entry.id,
+            concurrency=max(1, entry.concurrency),
+            latency_s=entry.latency_s,
+            estimate=lambda seconds, resolution, audio: estimate_cost(
+                entry, seconds, entry.resolution_for(resolution), audio
+            ),
+            free=entry.local,
+        )
+
+    def backend(self, model_id: str, store_dir: Path) -> Backend:
+        from shotlist.catalog import backend_for, get_model
+
+        return backend_for(get_model(model_id), store_dir)

@@ -1,0 +1,109 @@
+"""`shotlist cache ls | verify | gc`: the project's clip store (.shotlist/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shotlist.cli.options import ProjectArg, money
+
+cache_app = typer.Typer(
+    help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cache_app, name="cache")
+    cache_app.command("ls")(cache_ls)
+    cache_app.command("verify")(cache_verify)
+    cache_app.command("gc")(cache_gc)
+
+
+def cache_ls(project: ProjectArg = Path(".")) -> None:
+    """List the takes in the store by shot: size, cost, and * for the pinned ones."""
+    from shotlist.load import load_project
+    from shotlist.lock import read_lock
+    from shotlist.store import Store
+
+    p = load_project(project)
+    store = Store(p.root)
+    pins = read_lock(p.root, lenient=True).pins()
+    total = count = 0
+    for recipe in sorted(store.entries(), key=lambda r: r.shot):
+        for t in recipe.takes:
+            size = store.object_path(t.sha256).stat().st_size if store.has_object(t.sha256) else 0
+            mark = "*" if t.sha256 in pins else " "
+            typer.echo(
+                f" {mark} {recipe.shot:<20} take {t.take:<3} {t.sha256[:12]}  {size / 1e6:8.2f} MB  "
+                f"{money(t.cost):>8}  {t.model}{'' if size else '  (clip missing)'}"
+            )
+    for _, path in store.objects():
+        total += path.stat().st_size
+        count += 1
+    typer.echo(f"{count} objects, {total / 1e6:.2f} MB in {store.dir}")
+
+
+def cache_verify(project: ProjectArg = Path(".")) -> None:
+    """Re-hash every object in the store; report any whose bytes no longer match its name, or pins that are missing."""
+    from shotlist.journal import Journal
+    from shotlist.load import load_project
+    from shotlist.lock import read_lock
+    from shotlist.store import Store
+
+    p = load_project(project)
+    store = Store(p.root)
+    lock = read_lock(p.root)
+    count, bad = store.verify({shot: e.clip for shot, e in lock.entries.items()})
+    for j in Journal(store.dir).entries():
+        typer.echo(
+            f"note: an interrupted build left take {j.take} of {j.shot} {j.state}"
+            f"{f' (job {j.job})' if j.job else ''}; the next build resumes it"
+        )
+    for line in bad:
+        typer.echo(line, err=True)
+    if bad:
+        typer.echo(
+            f"{len(bad)} problem{'s' if len(bad) > 1 else ''}; remove corrupt objects with `shotlist cache gc` "
+            "after re-picking, or rebuild the shots",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"{count} objects verified: all intact; every pinned clip is present")
+
+
+def cache_gc(
+    project: ProjectArg = Path("."),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+) -> None:
+    """Delete the takes and frames no lock entry pins (shows the bytes and what those takes cost first)."""
+    from shotlist.journal import Journal
+    from shotlist.load import load_project
+    from shotlist.lock import read_lock
+    from shotlist.store import Store
+
+    p = load_project(project)
+    store = Store(p.root)
+    with store.locked("cache gc", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
+        # Backends' scratch (e.g. the animatic's renders) is needed only to resume a job still in the journal.
+        sweep = store.sweep(read_lock(p.root).pins(), keep_scratch=bool(Journal(store.dir).entries()))
+        if not sweep:
+            typer.echo("nothing to remove: every object is pinned by shotlist.lock")
+            return
+        n, objects = len(sweep.takes), len(sweep.objects)
+        typer.echo(
+            f"would remove {n} unpinned take{'s' if n != 1 else ''} and "
+            f"{objects} object{'s' if objects != 1 else ''}: {(sweep.bytes - sweep.scratch) / 1e6:.2f} MB; "
+            f"those takes cost {money(sweep.cost)} to generate and cannot be fetched again"
+            + (f"; and {sweep.scratch / 1e6:.2f} MB of backend scratch" if sweep.scratch else "")
+        )
+        if not yes:
+            if not sys.stdin.isatty():
+                typer.echo("not removed: pass --yes to delete without a terminal", err=True)
+                raise typer.Exit(1)
+            if not typer.confirm("Delete them?", default=False):
+                raise typer.Exit(1)
+        freed = store.gc(sweep)
+    typer.echo(f"removed {objects} objects, {freed / 1e6:.2f} MB freed")
