@@ -18,7 +18,6 @@ from shotlist.catalog.registry import ModelInfo, Models
 from shotlist.errors import ShotlistError, did_you_mean
 from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry
-from shotlist.media import ClipFacts
 from shotlist.request import Waiting, model_of, shot_spec
 from shotlist.resolve import ResolvedShot
 from shotlist.spec import ShotSpec
@@ -221,18 +220,7 @@ def _decide(
     existing = store.takes(key)
     if not new_take and entry is not None and entry.key == key and not store.has_object(entry.clip):
         sp.action = Action.MISSING
-        sp.take = Take(
-            take=entry.take,
-            sha256=entry.clip,
-            shot=entry.shot,
-            backend=entry.backend,
-            model=entry.model,
-            job=entry.job,
-            cost=entry.cost,
-            cost_is_estimate=entry.cost_is_estimate,
-            time="",
-            facts=ClipFacts(duration=0.0),
-        )
+        sp.take = entry.as_take()
         sp.reasons = [
             f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
             "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
@@ -281,18 +269,7 @@ def _take_from_lock(entry: LockEntry, store: Store) -> Take:
     """A pinned take whose index record is gone (the objects came from elsewhere): rebuilt from the lock."""
     from shotlist.media import probe
 
-    return Take(
-        take=entry.take,
-        sha256=entry.clip,
-        shot=entry.shot,
-        backend=entry.backend,
-        model=entry.model,
-        job=entry.job,
-        cost=entry.cost,
-        cost_is_estimate=entry.cost_is_estimate,
-        time="",
-        facts=probe(store.object_path(entry.clip)),
-    )
+    return entry.as_take(probe(store.object_path(entry.clip)))
 
 
 def why_changed(shot: ResolvedShot, spec: ShotSpec, entry: LockEntry | None, store: Store) -> list[str]:

@@ -80,17 +80,7 @@ def pick(
             f"`shotlist takes {shot}` lists them"
         )
     with store.locked("pick", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
-        lock.entries[shot] = LockEntry(
-            shot=shot,
-            key=sp.key,
-            take=chosen.take,
-            clip=chosen.sha256,
-            backend=chosen.backend,
-            model=chosen.model,
-            job=chosen.job,
-            cost=chosen.cost,
-            cost_is_estimate=chosen.cost_is_estimate,
-        )
+        lock.entries[shot] = LockEntry.pinning(shot, sp.key, chosen)
         write_lock(p.root, lock, [s.id for s in p.shots])
     typer.echo(f"{shot}: pinned take {chosen.take} ({chosen.sha256[:12]})")
     left = [s for s in lock.conflicted + lock.dropped if s != shot]
