@@ -292,6 +292,7 @@ def _bounds(model: type[BaseModel] | None, name: str) -> str | None:
 
 
 def _problem(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> Problem:
+    """One pydantic error in the user's words: what is wrong at ``loc`` and the fix."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
     name = _name(loc)
@@ -300,41 +301,67 @@ def _problem(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> P
     if kind == "shotlist":
         return Problem(loc, str(ctx["message"]), str(ctx["fix"]))
     if kind == "extra_forbidden":
-        fields = list(model.model_fields) if model else []
-        hint = did_you_mean(name, fields)
-        if hint:
-            return Problem(loc, f"unknown key '{name}'{hint}", f"rename it to '{hint.split(chr(39))[1]}'")
-        if model is Storyboard and name in ShotFields.model_fields:
-            return Problem(
-                loc,
-                f"unknown key '{name}' at the top level",
-                "shot fields go inside a shot, or under defaults: for every shot",
-            )
-        if model is ShotFields and name == "id":
-            return Problem(loc, "defaults cannot set an id", "give each shot its own id: under shots:")
+        return _unknown_key(loc, name, model)
+    if kind == "missing":
+        return _missing(loc, name)
+    if (value is None and (kind in _KINDS or kind == "literal_error")) or (
+        kind == "too_short" and loc == ("shots",)
+    ):
+        return _empty(loc, name)
+    return _wrong_value(err, loc, value, model) or Problem(
+        loc,
+        (msg := str(err["msg"]).removeprefix("Value error, "))[:1].lower() + msg[1:],
+        "see `shotlist schema` for what this field takes",
+    )
+
+
+def _unknown_key(loc: Loc, name: str, model: type[BaseModel] | None) -> Problem:
+    fields = list(model.model_fields) if model else []
+    hint = did_you_mean(name, fields)
+    if hint:
+        return Problem(loc, f"unknown key '{name}'{hint}", f"rename it to '{hint.split(chr(39))[1]}'")
+    if model is Storyboard and name in ShotFields.model_fields:
         return Problem(
             loc,
-            f"unknown key '{name}'",
-            f"the keys allowed here are: {', '.join(fields)}" if fields else "remove it",
+            f"unknown key '{name}' at the top level",
+            "shot fields go inside a shot, or under defaults: for every shot",
         )
-    if kind == "missing":
-        if loc == ("shots",):
-            return Problem(
-                loc, "the storyboard has no shots", "add shots: with at least one shot (an id and a mode)"
-            )
-        if name == "id" and loc[:1] == ("shots",):
-            return Problem(
-                loc,
-                "this shot has no id",
-                "add id: <a short slug like mika-turns>; it names the shot in the lock and in messages",
-            )
-        return Problem(loc, f"'{name}' is required here", f"add '{name}: ...' to {loc_text(loc[:-1])}")
-    if value is None and (kind in _KINDS or kind == "literal_error"):
-        if loc == ("shots",):
-            return Problem(loc, "the storyboard has no shots", "add at least one shot under shots:")
-        return Problem(loc, f"'{name}' has no value", f"write a value after '{name}:', or remove the line")
+    if model is ShotFields and name == "id":
+        return Problem(loc, "defaults cannot set an id", "give each shot its own id: under shots:")
+    return Problem(
+        loc,
+        f"unknown key '{name}'",
+        f"the keys allowed here are: {', '.join(fields)}" if fields else "remove it",
+    )
+
+
+def _empty(loc: Loc, name: str) -> Problem:
+    """A key written with no value (or an empty list of shots)."""
+    if loc == ("shots",):
+        return Problem(loc, "the storyboard has no shots", "add at least one shot under shots:")
+    return Problem(loc, f"'{name}' has no value", f"write a value after '{name}:', or remove the line")
+
+
+def _missing(loc: Loc, name: str) -> Problem:
+    """A required key that is absent."""
+    if loc == ("shots",):
+        return Problem(
+            loc, "the storyboard has no shots", "add shots: with at least one shot (an id and a mode)"
+        )
+    if name == "id" and loc[:1] == ("shots",):
+        return Problem(
+            loc,
+            "this shot has no id",
+            "add id: <a short slug like mika-turns>; it names the shot in the lock and in messages",
+        )
+    return Problem(loc, f"'{name}' is required here", f"add '{name}: ...' to {loc_text(loc[:-1])}")
+
+
+def _wrong_value(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> Problem | None:
+    """A value of the wrong kind or out of bounds; None when pydantic's own message must do."""
+    kind, name = err["type"], _name(loc)
     if kind == "literal_error":
-        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
         noun = _NOUNS.get(name, f"valid {name}")
         article = "an" if noun[0] in "aeiou" else "a"
         # Ratios such as 16:10 look alike to a spelling matcher but are not typos of each other.
@@ -358,12 +385,9 @@ def _problem(err: Any, loc: Loc, value: Any, model: type[BaseModel] | None) -> P
         )
     if kind == "finite_number":
         return Problem(loc, f"{shown(value)} is not a finite number", "write a number like 5 or 2.5")
-    if kind == "too_short" and loc == ("shots",):
-        return Problem(loc, "the storyboard has no shots", "add at least one shot under shots:")
     if kind in _KINDS:
         shape, fix = (
             _SHOT if len(loc) == 2 and loc[0] == "shots" else _SHAPES.get(name) or _shape(_KINDS[kind], value)
         )
         return Problem(loc, f"expected {shape}, got {shown(value)}", fix)
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return Problem(loc, msg[:1].lower() + msg[1:], "see `shotlist schema` for what this field takes")
+    return None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shotlist.cli.options import ProjectArg
+from shotlist.cli.options import JsonOpt, ProjectArg
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+if TYPE_CHECKING:
+    from shotlist.prompt import RenderedPrompt
+    from shotlist.resolve import ResolvedShot
+
 DialectOpt = Annotated[
     str | None,
     typer.Option(
@@ -55,37 +58,35 @@ def prompts(
             )
     rows = [(s, render_prompt(p, s, chosen)) for s in shots]
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "shot": s.id,
-                        "mode": s.mode,
-                        "model": model or s.model,
-                        "dialect": r.dialect if r else None,
-                        "template": r.template if r else None,
-                        "prompt": r.text if r else None,
-                        "negative": r.negative if r else None,
-                        "words": r.words if r else 0,
-                        "chars": r.chars if r else 0,
-                    }
-                    for s, r in rows
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        typer.echo(json.dumps([_as_json(s, r, model) for s, r in rows], indent=2, ensure_ascii=False))
         return
-    for i, (s, r) in enumerate(rows):
-        if i:
-            typer.echo("")
-        if r is None:
-            typer.echo(f"# {s.id}  (card: no prompt)")
-            continue
-        typer.echo(f"# {s.id}  {s.mode}, {r.dialect}, {r.words} words, {r.chars} chars  [{r.template}]")
-        typer.echo(r.text)
-        if r.negative:
-            typer.echo(f"negative: {r.negative}")
+    typer.echo("\n\n".join(_as_text(s, r) for s, r in rows))
+
+
+def _as_json(shot: ResolvedShot, r: RenderedPrompt | None, model: str | None) -> dict[str, Any]:
+    return {
+        "shot": shot.id,
+        "mode": shot.mode,
+        "model": model or shot.model,
+        "dialect": r.dialect if r else None,
+        "template": r.template if r else None,
+        "prompt": r.text if r else None,
+        "negative": r.negative if r else None,
+        "words": r.words if r else 0,
+        "chars": r.chars if r else 0,
+    }
+
+
+def _as_text(shot: ResolvedShot, r: RenderedPrompt | None) -> str:
+    if r is None:
+        return f"# {shot.id}  (card: no prompt)"
+    lines = [
+        f"# {shot.id}  {shot.mode}, {r.dialect}, {r.words} words, {r.chars} chars  [{r.template}]",
+        r.text,
+    ]
+    if r.negative:
+        lines.append(f"negative: {r.negative}")
+    return "\n".join(lines)
 
 
 def lint(
