@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from shotlist.backends.animatic import render_animatic
+from shotlist.backends.animatic.render import render_animatic
 from shotlist.spec import MediaInput, ShotSpec
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}

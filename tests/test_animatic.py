@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
-from shotlist.backends.animatic import AnimaticBackend, camera_path, render_animatic
+from shotlist.backends.animatic.backend import AnimaticBackend
+from shotlist.backends.animatic.camera import camera_path
+from shotlist.backends.animatic.render import render_animatic
 from shotlist.backends.base import Backend, BackendError, JobState
 from shotlist.fonts import FONT_FAMILY, font_path
 from shotlist.media import MediaError, extract_frame, probe, run_ffmpeg
