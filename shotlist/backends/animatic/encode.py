@@ -21,6 +21,8 @@ from shotlist.spec import ShotSpec
 # The frames are tagged as what they are (limited-range BT.709) on the way in as well as on the way
 # out: tags on the output alone make ffmpeg insert a conversion pass that doubles its CPU time.
 _BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+#: The same, as the end of a filter chain for a picture that ffmpeg makes itself (a lavfi source).
+AS_BT709 = "format=yuv420p,setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
 
 
 def output_args(fps: int) -> list[str]:
