@@ -14,35 +14,29 @@ from shotlist.load import load_project
 from shotlist.request import shot_spec
 from shotlist.spec import ShotSpec
 from shotlist.store import Store
+from tests.tiny_project import STORYBOARD, make_project
 
-BOARD = """\
-version: 1
-title: Keyed
-output: {resolution: 64x36, fps: 8, file: out/keyed.mp4}
-defaults: {model: animatic, duration: 1}
-characters:
-  mika: {look: "a young woman with a short black bob and a yellow raincoat"}
-shots:
+#: Two shots added to the tiny project, with literal prompts so that the caption is known.
+SHOTS = """\
   - id: mask
     subject: "A kitsune mask"
     action: "rests on moss-covered stone"
     prompt: "Close-up, low angle: a kitsune mask rests on moss-covered stone in a misty forest at dawn"
     camera: {move: dolly-in, speed: slow}
     audio: {dialogue: {who: mika, says: "Hey, I missed you", how: whispers softly}}
-  - id: kite
+  - id: bare
     prompt: "A red kite"
     camera: pan-left
 """
 
 
 def specs(root: Path, model: ModelInfo) -> dict[str, ShotSpec]:
-    """Every shot's spec as ``model`` would be asked for it."""
-    if not (root / "storyboard.yaml").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "storyboard.yaml").write_text(BOARD)
+    """The spec of each added shot as ``model`` would be asked for it."""
+    if not root.exists():
+        make_project(root, STORYBOARD + SHOTS)
     project = load_project(root)
     store = Store(project.root)
-    return {s.id: shot_spec(project, s, model, store, lambda _: None) for s in project.shots}
+    return {i: shot_spec(project, project.shot(i), model, store, lambda _: None) for i in ("mask", "bare")}
 
 
 def test_the_animatic_labels_titles_and_captions_its_clips_from_the_shot(tmp_path: Path) -> None:
@@ -57,9 +51,9 @@ def test_the_animatic_labels_titles_and_captions_its_clips_from_the_shot(tmp_pat
         "caption": "Close-up, low angle: a kitsune mask rests on moss-covered stone in a…",
         "dialogue": 'mika (whispers softly): "Hey, I missed you"',
     }
-    assert made["kite"].params == {
+    assert made["bare"].params == {
         "camera": {"move": "pan-left", "speed": "slow"},
-        "label": "kite",
+        "label": "bare",
         "caption": "A red kite",
     }
 
@@ -69,7 +63,7 @@ def test_a_hosted_model_gets_the_camera_move_and_none_of_the_animatics_fields(tm
     assert info.shot_params is None
     made = specs(tmp_path / "p", info)
     assert made["mask"].params == {"camera": {"move": "dolly-in", "speed": "slow"}}
-    assert made["kite"].params == {"camera": {"move": "pan-left", "speed": "slow"}}
+    assert made["bare"].params == {"camera": {"move": "pan-left", "speed": "slow"}}
     assert specs(tmp_path / "p", FakeModels(tmp_path / "fake").info("animatic"))["mask"].params == {
         "camera": {"move": "dolly-in", "speed": "slow"}
     }
@@ -84,7 +78,7 @@ def test_any_backend_can_declare_keyed_fields_of_its_own_and_they_change_the_key
     own = dataclasses.replace(plain, shot_params=motion)
     before, after = specs(tmp_path / "p", plain), specs(tmp_path / "p", own)
     assert after["mask"].params == {"camera": {"move": "dolly-in", "speed": "slow"}, "motion_bucket": 16}
-    assert after["kite"].params["motion_bucket"] == 3
+    assert after["bare"].params["motion_bucket"] == 3
     assert all(before[s].key != after[s].key for s in before)
 
 

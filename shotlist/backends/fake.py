@@ -38,6 +38,7 @@ class FakeBackend:
     """A backend whose jobs are files in ``state_dir``."""
 
     name = "fake"
+    poll_interval: float | None
 
     def __init__(
         self,
