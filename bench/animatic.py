@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from shotlist.backends.animatic import render_animatic
+from shotlist.backends.animatic.render import render_animatic
 from shotlist.spec import MediaInput, ShotSpec
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -54,7 +54,7 @@ def cpu_seconds() -> float:
 
 
 def spec(mode: str, move: str, size: tuple[int, int], seconds: float, image: Path) -> ShotSpec:
-    inputs = ()
+    inputs: tuple[MediaInput, ...] = ()
     if mode == "img2vid":
         inputs = (
             MediaInput(

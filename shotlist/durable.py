@@ -7,25 +7,37 @@ moment (kill -9, power loss) leaves no torn JSON behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
-    """Replace ``path`` with ``data`` atomically; durably unless ``sync`` is off (for files worth no fsync)."""
+@contextlib.contextmanager
+def replacing(path: Path, *, sync: bool = True) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer (this process or another) to fill: renamed over ``path``
+    when the block ends, removed when it raises; durable unless ``sync`` is off (for files worth no fsync)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # unique per writer
-    with open(tmp, "wb") as f:
-        f.write(data)
+    try:
+        yield tmp
         if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+            _sync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if sync:
         sync_dir(path.parent)
+
+
+def write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically; durably unless ``sync`` is off (for files worth no fsync)."""
+    with replacing(path, sync=sync) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text(path: Path, text: str, *, sync: bool = True) -> None:
@@ -43,6 +55,11 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
+
+
+def _sync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
 
 
 def sync_dir(path: Path) -> None:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from shotlist.prompt import RenderedPrompt
 
 LOCAL_MODEL = "animatic"  # cards are drawn locally whatever the shot's model
-CAPTION_WORDS = 12
 
 
 def model_of(shot: ResolvedShot, override: str | None) -> str:
@@ -92,7 +91,7 @@ def shot_spec(
         seed=shot.seed,
         audio=bool(shot.audio.native),
         inputs=tuple(inputs),
-        params=backend_params(model.backend, shot, rendered),
+        params=backend_params(model, shot, rendered),
     )
 
 
@@ -107,8 +106,9 @@ def _image_input(role: str, image: ImageInfo, store: Store) -> MediaInput:
     )
 
 
-def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | None) -> dict[str, Any]:
-    """Backend-specific request fields (part of the key). The animatic draws from the shot's words."""
+def backend_params(model: ModelInfo, shot: ResolvedShot, rendered: RenderedPrompt | None) -> dict[str, Any]:
+    """The request's fields beyond the common ones (part of the key): a card's words, the camera move, and
+    whatever the model's backend declares of its own (``ModelInfo.shot_params``)."""
     if shot.mode == "card" and shot.card is not None:
         c = shot.card
         return {
@@ -117,19 +117,6 @@ def backend_params(backend: str, shot: ResolvedShot, rendered: RenderedPrompt | 
     # Every backend gets the camera move: Kling maps it to camera_control, Seedance's static to
     # camera_fixed; the others read it from the prompt, where the dialect already wrote it.
     params: dict[str, Any] = {"camera": {"move": shot.camera.move, "speed": shot.camera.speed}}
-    if backend != "animatic":
-        return params
-    # The animatic labels its clip with the shot id, so two shots with the same words get their own
-    # (free) clips rather than one labelled with the other's id.
-    params["label"] = shot.id
-    if shot.subject:
-        params["title"] = shot.subject
-    if shot.action:
-        params["subtitle"] = shot.action
-    if rendered is not None and rendered.text:
-        words = rendered.text.split()
-        params["caption"] = " ".join(words[:CAPTION_WORDS]) + ("…" if len(words) > CAPTION_WORDS else "")
-    d = shot.audio.dialogue
-    if d is not None:
-        params["dialogue"] = f'{d.who}{f" ({d.how})" if d.how else ""}: "{d.says}"'
+    if model.shot_params is not None:
+        params |= model.shot_params(shot, rendered.text if rendered else "")
     return params

@@ -5,13 +5,14 @@ kill -9 and started again finds its jobs still running (or finished) exactly as 
 Every submit is appended to ``submits.log`` (fsynced), so a test can count double submissions.
 
 A job succeeds ``latency`` seconds after its submit and its clip is a real H.264 MP4 of the asked
-size, rate and duration in a colour derived from the take key, so the same request gives the same
-bytes. Shots named in ``fail`` fail, in ``refuse`` are refused, and in ``lose`` have their submit
-recorded but answered with SubmitUnknown (a connection dropped after the request was sent).
+size, rate and duration in a colour derived from the take key, encoded with the animatic's settings,
+so the same request gives the same bytes. Shots named in ``fail`` fail, in ``refuse`` are refused,
+and in ``lose`` have their submit recorded but answered with SubmitUnknown (a connection dropped
+after the request was sent).
 
 Use it through ``FakeModels``, which a build accepts instead of the catalog::
 
-    shotlist.build.build(path, models=FakeModels(tmp / "fake", latency=0.5, price=0.1))
+    shotlist.build(path, BuildOptions(models=FakeModels(tmp / "fake", latency=0.5, price=0.1)))
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from shotlist import durable
+from shotlist.backends.animatic.encode import AS_BT709, output_args
 from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
 from shotlist.catalog.registry import ModelInfo
+from shotlist.media import run_ffmpeg
 from shotlist.spec import ShotSpec
 
 
@@ -34,6 +38,7 @@ class FakeBackend:
     """A backend whose jobs are files in ``state_dir``."""
 
     name = "fake"
+    poll_interval: float | None
 
     def __init__(
         self,
@@ -146,87 +151,36 @@ class FakeBackend:
 
 
 def render_clip(dest: Path, *, width: int, height: int, fps: int, duration: float, seed: str) -> None:
-    """A small deterministic H.264 + AAC clip: a solid colour from ``seed``, silence."""
-    from shotlist.media import run_ffmpeg
-
+    """A small deterministic H.264 + AAC clip: a solid colour from ``seed``, silence, encoded as an animatic is."""
     colour = hashlib.sha256(seed.encode()).hexdigest()[:6]
-    run_ffmpeg(
-        [
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration:.6f}",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=48000:cl=stereo",
-            "-t",
-            f"{duration:.6f}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-threads",
-            "1",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "32k",
-            "-map_metadata",
-            "-1",
-            "-fflags",
-            "+bitexact",
-            "-flags:v",
-            "+bitexact",
-            "-flags:a",
-            "+bitexact",
-            "-f",
-            "mp4",
-            str(dest),
-        ],
-        what="fake clip",
-    )
+    picture = [
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration:.6f},{AS_BT709}",
+    ]
+    silence = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]
+    run_ffmpeg([*picture, *silence, "-t", f"{duration:.6f}", *output_args(fps), str(dest)], what="fake clip")
 
 
 class FakeModels:
-    """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``)."""
+    """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``).
 
-    def __init__(
-        self,
-        state_dir: Path,
-        *,
-        latency: float = 0.0,
-        concurrency: int = 4,
-        price: float | None = 0.1,
-        fail: Iterable[str] = (),
-        refuse: Iterable[str] = (),
-        lose: Iterable[str] = (),
-        can_recover: bool = True,
-        wrong_duration: Iterable[str] = (),
-    ) -> None:
-        self.backend_instance = FakeBackend(
-            state_dir,
-            latency=latency,
-            price=price,
-            fail=fail,
-            refuse=refuse,
-            lose=lose,
-            can_recover=can_recover,
-            wrong_duration=wrong_duration,
-        )
+    ``behaviour`` goes to FakeBackend as it is: ``latency``, ``price``, ``fail``, ``refuse``, ``lose``,
+    ``can_recover``, ``wrong_duration``.
+    """
+
+    def __init__(self, state_dir: Path, *, concurrency: int = 4, **behaviour: Any) -> None:
+        self.backend_instance = FakeBackend(state_dir, **behaviour)
         self.concurrency = concurrency
-        self.latency = latency
-        self.price = price
 
     def info(self, model_id: str) -> ModelInfo:
-        price = self.price
+        price = self.backend_instance.price
         return ModelInfo(
             id=model_id,
             backend="fake",
             concurrency=self.concurrency,
-            latency_s=self.latency,
+            latency_s=self.backend_instance.latency,
             estimate=lambda seconds, resolution, audio: None if price is None else round(price * seconds, 4),
         )
 

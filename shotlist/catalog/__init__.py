@@ -21,6 +21,7 @@ from shotlist.errors import Loc, Problem, ShotlistError
 
 if TYPE_CHECKING:
     from shotlist.backends.base import Backend
+    from shotlist.catalog.registry import ShotParams
     from shotlist.load import Project
     from shotlist.resolve import ResolvedShot
 
@@ -75,6 +76,7 @@ class ModelEntry(_Entry):
     name: str
     provider: str = ""
     backend: str = ""  # "module:Class", filled from the provider
+    shot_params: str = ""  # "module:function" giving the backend's own keyed fields, filled from the provider
     env: list[str] = Field(default_factory=list)  # environment variables holding credentials (names only)
     concurrency: int = 4
     endpoint: dict[str, str] = Field(default_factory=dict)  # mode → provider-specific endpoint or model name
@@ -136,6 +138,7 @@ class ModelEntry(_Entry):
 class _Provider(_Entry):
     name: str
     backend: str
+    shot_params: str = ""
     env: list[str] = Field(default_factory=list)
     concurrency: Annotated[int, Field(ge=1)] = 4
     docs: str = ""
@@ -164,6 +167,7 @@ def catalog() -> dict[str, ModelEntry]:
                 data = {
                     "provider": f.provider.name,
                     "backend": f.provider.backend,
+                    "shot_params": f.provider.shot_params,
                     "env": f.provider.env,
                     "concurrency": f.provider.concurrency,
                     **raw,
@@ -197,6 +201,15 @@ def estimate_cost(entry: ModelEntry, duration: float, resolution: str, audio: bo
     rate = table.get(resolution, table.get("*", 0.0))
     billable = max(duration - p.base_seconds, 0.0) if p.base else duration
     return round(p.base + rate * billable, 4)
+
+
+def shot_params_for(entry: ModelEntry) -> ShotParams | None:
+    """The function that gives this model's backend its own keyed fields for a shot (None: it has none)."""
+    if not entry.shot_params:
+        return None
+    module, _, name = entry.shot_params.partition(":")
+    hook: ShotParams = getattr(importlib.import_module(module), name)
+    return hook
 
 
 def backend_for(entry: ModelEntry, workdir: Path) -> Backend:

@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     from shotlist.backends.base import Backend
+    from shotlist.resolve import ResolvedShot
+
+#: A backend's own request fields for a shot, beyond the common ones: (shot, rendered prompt) → params.
+#: They are part of the key, so the same shot must always give the same fields.
+ShotParams: TypeAlias = "Callable[[ResolvedShot, str], dict[str, Any]]"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class ModelInfo:
     latency_s: float
     estimate: Callable[[float, str, bool], float | None]  # (seconds, output resolution, audio) → dollars
     free: bool = False  # a local render: a submit whose answer was lost can simply be sent again
+    shot_params: ShotParams | None = None  # the backend's own keyed fields (the catalog's ``shot_params``)
 
 
 class Models(Protocol):
@@ -39,7 +45,7 @@ class CatalogModels:
     """The models of shotlist's catalog (shotlist.catalog)."""
 
     def info(self, model_id: str) -> ModelInfo:
-        from shotlist.catalog import estimate_cost, get_model
+        from shotlist.catalog import estimate_cost, get_model, shot_params_for
 
         entry = get_model(model_id)
         return ModelInfo(
@@ -51,6 +57,7 @@ class CatalogModels:
                 entry, seconds, entry.resolution_for(resolution), audio
             ),
             free=entry.local,
+            shot_params=shot_params_for(entry),
         )
 
     def backend(self, model_id: str, store_dir: Path) -> Backend:
