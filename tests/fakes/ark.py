@@ -47,6 +47,8 @@ def error(status: int, code: str, message: str) -> Response:
 class FakeArk(FakeProvider):
     """Ark's task API. ``polls`` is how many reads a task takes to finish (a slow job: many)."""
 
+    submit_route = ("POST", r"/contents/generations/tasks$")
+
     def __init__(
         self,
         key: str = "ark-test-key-0123456789",
@@ -75,12 +77,15 @@ class FakeArk(FakeProvider):
     def base(self) -> str:
         return f"{self.url}/api/v3"
 
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/contents/generations/tasks$")
+    @property
+    def submissions(self) -> int:
+        return len(self.tasks)
+
+    def downloads(self) -> list[Request]:
+        return self.calls("GET", r"^/tos/")
 
     def expire_links(self) -> None:
-        """Every result link signed so far stops working (403, like an expired presigned URL)."""
-        self.expired.update(self.links)
+        self.expired.update(self.links)  # a dead link answers 403, like an expired presigned URL
 
     # -- routes ---------------------------------------------------------------------------------
     def _authorised(self, req: Request) -> bool:

@@ -119,6 +119,8 @@ def app_of(endpoint: str) -> str:
 class FalFake(HostedFake):
     """fal's queue on 127.0.0.1 (HTTPS after ``enable_tls``)."""
 
+    submit_route = ("POST", r"^/")  # every POST is a submit to an endpoint
+
     def __init__(
         self,
         *,

@@ -8,17 +8,21 @@ that needs many more polls.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import hashlib
 import itertools
 import secrets
-import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from shotlist.backends.base import Backend, JobState, JobStatus
+from shotlist.catalog import DurationRange, get_model
+from shotlist.spec import MediaInput, ShotSpec
 from tests.fakes.server import FakeProvider, Request, Response
 
 REFUSE, FAIL, SLOW = "[refuse]", "[fail]", "[slow]"
@@ -51,31 +55,7 @@ class Job:
         self.polls_left -= 1
 
 
-class QuickServer(FakeProvider):
-    """A FakeProvider that answers without Nagle's delay and stops at once (tests start hundreds)."""
-
-    def __enter__(self) -> Self:
-        super().__enter__()
-        assert self.server is not None
-        # answer headers and body without Nagle's delay (else every request waits ~40 ms for an ACK)
-        self.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.server is not None:
-            # serve_forever looks at its stop flag every 0.5 s; set it and wake the loop now
-            self.server._BaseServer__shutdown_request = True  # type: ignore[attr-defined]
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(
-                    (str(self.server.server_address[0]), int(self.server.server_address[1])), timeout=1
-                ),
-            ):
-                pass
-        super().__exit__(*exc)
-
-
-class HostedFake(QuickServer):
+class HostedFake(FakeProvider):
     """A FakeProvider with jobs, expiring result files and optional TLS."""
 
     def __init__(
@@ -110,8 +90,10 @@ class HostedFake(QuickServer):
 
     @property
     def submissions(self) -> int:
-        """Jobs created: what a user would be billed for."""
         return len(self.jobs)
+
+    def downloads(self) -> list[Request]:
+        return self.file_requests
 
     # -- result files -------------------------------------------------------------------------
     def issue_file(self, job: Job, name: str = "output.mp4") -> str:
@@ -121,8 +103,7 @@ class HostedFake(QuickServer):
         return f"{self.file_origin}/files/{token}/{name}"
 
     def expire_links(self) -> None:
-        """Every link issued so far stops working (403), as signed URLs do when their time is up."""
-        self.expired.update(self.files)
+        self.expired.update(self.files)  # a dead link answers 403, as an expired signed URL does
 
     @property
     def file_origin(self) -> str:
@@ -182,6 +163,18 @@ def png(path: Path, size: tuple[int, int] = (640, 360), colour: tuple[int, int, 
     return path
 
 
+def media_input(
+    tmp: Path,
+    name: str,
+    role: str = "image",
+    colour: tuple[int, int, int] = (200, 80, 40),
+    size: tuple[int, int] = (640, 360),
+) -> MediaInput:
+    """An input image of a shot (a PNG made on the fly) in the given role."""
+    path = png(tmp / f"{name}.png", size, colour)
+    return MediaInput(role, hashlib.sha256(path.read_bytes()).hexdigest(), *size, str(path), name)
+
+
 def make_spec(
     model: str,
     mode: str,
@@ -200,27 +193,24 @@ def make_spec(
     params: dict[str, Any] | None = None,
     take: int = 1,
     shot: str = "s1",
-) -> Any:
-    """A ShotSpec for ``model`` in ``mode``, with input images made on the fly."""
-    import hashlib
-
-    from shotlist.catalog import DurationRange, get_model
-    from shotlist.spec import MediaInput, ShotSpec
-
+    inputs: tuple[MediaInput, ...] | None = None,
+) -> ShotSpec:
+    """A ShotSpec for ``model`` in ``mode``; unless given, its input images are made on the fly."""
     entry = get_model(model)
     if duration is None:
         duration = entry.durations.min if isinstance(entry.durations, DurationRange) else entry.durations[0]
 
     def media(role: str, n: int) -> MediaInput:
-        p = png(tmp / f"{role}{n}.png", colour=(40 * n % 255, 120, 200 if role == "ref" else 60))
-        return MediaInput(role, hashlib.sha256(p.read_bytes()).hexdigest(), 640, 360, str(p), f"{role}{n}")
+        return media_input(tmp, f"{role}{n}", role, (40 * n % 255, 120, 200 if role == "ref" else 60))
 
-    inputs: list[MediaInput] = []
-    if mode == "img2vid":
-        inputs.append(media("image", 0))
-        if end_image:
-            inputs.append(media("end_image", 1))
-    inputs += [media("ref", i + 2) for i in range(refs if mode == "ref2vid" else 0)]
+    if inputs is None:
+        made: list[MediaInput] = []
+        if mode == "img2vid":
+            made.append(media("image", 0))
+            if end_image:
+                made.append(media("end_image", 1))
+        made += [media("ref", i + 2) for i in range(refs if mode == "ref2vid" else 0)]
+        inputs = tuple(made)
     return ShotSpec(
         shot=shot,
         backend=entry.provider,
@@ -235,7 +225,7 @@ def make_spec(
         negative=negative,
         seed=seed,
         audio=audio,
-        inputs=tuple(inputs),
+        inputs=inputs,
         params=params or {},
         take=take,
     )
@@ -245,10 +235,37 @@ async def no_sleep(seconds: float) -> None:
     """Stands in for the layer's sleep, so retries and backoff cost no wall time in tests."""
 
 
-async def finish(backend: Any, job_id: str, polls: int = 40) -> Any:
-    """Poll a backend's job until it is done (no real waiting); the final JobStatus."""
-    for _ in range(polls):
+async def finish(backend: Backend, job_id: str, *, within_s: float = 20.0) -> JobStatus:
+    """Poll a backend's job until it is done, as the engine does but without its pauses; the final status."""
+    deadline = time.monotonic() + within_s
+    while True:
         status = await backend.poll(job_id)
         if status.done:
             return status
-    raise AssertionError(f"{job_id} not done after {polls} polls")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{job_id} not done after {within_s} s: {status}")
+        await asyncio.sleep(0.002)  # jobs of the fakes that run on a worker thread (ComfyUI) need a moment
+
+
+async def through(
+    backend: Backend, spec: ShotSpec, dest: Path, job: str | None = None
+) -> tuple[str, JobStatus]:
+    """What the engine does with one take: submit (unless given the job), poll until done, fetch a success."""
+    job = job or await backend.submit(spec)
+    status = await finish(backend, job)
+    if status.state is JobState.SUCCEEDED:
+        await backend.fetch(job, dest)
+    return job, status
+
+
+def generate(backend: Backend, *specs: ShotSpec, out: Path) -> list[tuple[str, JobStatus]]:
+    """``through`` for each shot at once (clips at ``out/<shot>.mp4``), then the backend closed."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def go() -> list[tuple[str, JobStatus]]:
+        try:
+            return await asyncio.gather(*(through(backend, s, out / f"{s.shot}.mp4") for s in specs))
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(go())

@@ -92,6 +92,8 @@ def reply(status: int, code: int, message: str, data: Any = None) -> Response:
 class FakeKling(FakeProvider):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
 
+    submit_route = ("POST", r"^/v1/videos/")
+
     def __init__(
         self,
         access_key: str = "kling-ak-0123456789",
@@ -122,8 +124,15 @@ class FakeKling(FakeProvider):
     def base(self) -> str:
         return f"{self.url}/v1"
 
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/v1/videos/")
+    @property
+    def submissions(self) -> int:
+        return len(self.tasks)
+
+    def downloads(self) -> list[Request]:
+        return self.calls("GET", r"^/kcdn/")
+
+    def expire_links(self) -> None:
+        self.expired.update(self.links)  # a dead link answers 404; the task's next read names a new one
 
     def _auth(self, req: Request) -> Response | None:
         header = req.headers.get("authorization", "")

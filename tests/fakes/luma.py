@@ -24,6 +24,8 @@ ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
 
 
 class LumaFake(HostedFake):
+    submit_route = ("POST", r"/generations/video$")
+
     def __init__(
         self, *, key: str = KEY, polls_to_finish: int = 2, video: Callable[[str, Any], bytes] = default_video
     ) -> None:

@@ -51,6 +51,8 @@ def fail(code: int, message: str, **data: Any) -> Response:
 class FakeMiniMax(FakeProvider):
     """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
 
+    submit_route = ("POST", r"^/v1/video_generation$")
+
     def __init__(
         self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b""
     ) -> None:
@@ -71,8 +73,15 @@ class FakeMiniMax(FakeProvider):
         self.route("GET", r"/v1/files/retrieve", self.retrieve)
         self.route("GET", r"/cdn/(?P<sig>\w+)/output\.mp4", self.download)
 
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/v1/video_generation$")
+    @property
+    def submissions(self) -> int:
+        return len(self.tasks)
+
+    def downloads(self) -> list[Request]:
+        return self.calls("GET", r"^/cdn/")
+
+    def expire_links(self) -> None:
+        self.expired.update(self.links)  # a dead link answers 403; each retrieve signs a new one
 
     def _gate(self, req: Request) -> Response | None:
         if req.headers.get("authorization") != f"Bearer {self.key}":

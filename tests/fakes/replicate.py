@@ -48,6 +48,8 @@ TOKEN = "r8_fakeTokenForTests0123456789"
 
 
 class ReplicateFake(HostedFake):
+    submit_route = ("POST", r"/predictions$")
+
     def __init__(
         self,
         *,

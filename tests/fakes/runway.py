@@ -34,6 +34,8 @@ SECRET = "key_fake0123456789abcdef0123456789"
 
 
 class RunwayFake(HostedFake):
+    submit_route = ("POST", r"_to_video$")
+
     def __init__(
         self,
         *,

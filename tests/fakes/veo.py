@@ -47,6 +47,8 @@ def error(code: int, status: str, message: str) -> Response:
 class FakeVeo(FakeProvider):
     """The Gemini API's Veo operations. ``polls`` is how many reads an operation takes to be done."""
 
+    submit_route = ("POST", r":predictLongRunning$")
+
     def __init__(
         self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b""
     ) -> None:
@@ -65,8 +67,15 @@ class FakeVeo(FakeProvider):
         self.route("GET", r"/v1beta/(?P<name>models/[\w.-]+/operations/\w+)", self.get)
         self.route("GET", r"/v1beta/files/(?P<file>\w+):download", self.download)
 
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r":predictLongRunning$")
+    @property
+    def submissions(self) -> int:
+        return len(self.operations)
+
+    def downloads(self) -> list[Request]:
+        return self.calls("GET", r":download$")
+
+    def expire_links(self) -> None:
+        self.expired.update(self.files)  # a gone file answers 404; the operation's next read names a new one
 
     def _authorised(self, req: Request) -> bool:
         return req.headers.get("x-goog-api-key") == self.key
