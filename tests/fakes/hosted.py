@@ -178,7 +178,7 @@ def media_input(
 def make_spec(
     model: str,
     mode: str,
-    tmp: Path,
+    tmp: Path | None = None,
     *,
     prompt: str = "A lighthouse on a cliff at dusk, waves below",
     duration: float | None = None,
@@ -201,6 +201,7 @@ def make_spec(
         duration = entry.durations.min if isinstance(entry.durations, DurationRange) else entry.durations[0]
 
     def media(role: str, n: int) -> MediaInput:
+        assert tmp is not None, "make_spec needs a folder to make the shot's input images in"
         return media_input(tmp, f"{role}{n}", role, (40 * n % 255, 120, 200 if role == "ref" else 60))
 
     if inputs is None:

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
 
@@ -36,6 +36,8 @@ from tests.fakes.server import FakeProvider
 from tests.fakes.veo import FakeVeo
 
 F = TypeVar("F", bound=FakeProvider)
+#: What a fake serves as every result: one clip, a clip made to the request's body, or its stand-in bytes.
+Video = bytes | Callable[[Any], bytes] | None
 #: How the fakes of Ark, Kling, MiniMax and Veo are steered: a prompt holding these words.
 BLOCKED_INPUT, REFUSE_OUTPUT = "BLOCKED_INPUT", "REFUSE_OUTPUT"
 COMFYUI_TOKEN = "comfy-proxy-token-0123456789"
@@ -53,7 +55,7 @@ class Refusal:
 class Provider(Generic[F]):
     name: str
     backend: Callable[[Path], Backend]  # the adapter, given its work folder
-    serve: Callable[[bytes | None], F]  # the fake, serving this clip for every result (None: stand-in bytes)
+    serve: Callable[[Video], F]  # the fake, serving this video
     env: Callable[[F], dict[str, str]]  # what points the adapter at the fake
     keys: tuple[str, ...]  # which of those variables hold secrets
     model: str  # a catalog model to generate with (txt2vid)
@@ -64,7 +66,7 @@ class Provider(Generic[F]):
     key_required: bool = True  # without its key the adapter refuses to start
 
     @contextlib.contextmanager
-    def serving(self, monkeypatch: pytest.MonkeyPatch, video: bytes | None = None) -> Iterator[F]:
+    def serving(self, monkeypatch: pytest.MonkeyPatch, video: Video = None) -> Iterator[F]:
         """The fake, serving on 127.0.0.1, with the adapter's environment pointing at it."""
         with self.serve(video) as fake:
             for name, value in self.env(fake).items():
@@ -75,8 +77,30 @@ class Provider(Generic[F]):
         return self.name
 
 
-def _clip(video: bytes | None) -> Callable[[str, Any], bytes]:
-    return default_video if video is None else (lambda job, body: video)
+def _clip(video: Video) -> Callable[[str, Any], bytes]:
+    """``video`` as the HostedFake and ComfyUI fakes take it: a function of the job and its request body."""
+    if video is None:
+        return default_video
+    if isinstance(video, bytes):
+        return lambda job, body: video
+    return lambda job, body: video(body)
+
+
+class _TaskFake(Protocol):
+    video: bytes
+    video_for: Callable[[dict[str, Any]], bytes] | None
+
+
+T = TypeVar("T", bound=_TaskFake)
+
+
+def _task_fake(fake: T, video: Video) -> T:
+    """``video`` as the Ark, Kling, MiniMax and Veo fakes take it: bytes, or ``video_for(body)``."""
+    if callable(video):
+        fake.video_for = video
+    elif video is not None:
+        fake.video = video
+    return fake
 
 
 def _comfyui(workdir: Path) -> ComfyUIBackend:
@@ -129,7 +153,7 @@ REPLICATE = Provider[replicate.ReplicateFake](
 ARK = Provider[FakeArk](
     "ark",
     ArkBackend,
-    lambda video: FakeArk(video=video or b"fake-mp4 ark"),
+    lambda video: _task_fake(FakeArk(video=b"fake-mp4 ark"), video),
     lambda f: {"SHOTLIST_ARK_URL": f.base, "ARK_API_KEY": f.key},
     ("ARK_API_KEY",),
     "ark/seedance-1.0-lite",
@@ -140,7 +164,7 @@ ARK = Provider[FakeArk](
 KLING = Provider[FakeKling](
     "kling",
     KlingBackend,
-    lambda video: FakeKling(video=video or b"fake-mp4 kling"),
+    lambda video: _task_fake(FakeKling(video=b"fake-mp4 kling"), video),
     lambda f: {
         "SHOTLIST_KLING_URL": f.base,
         "KLING_ACCESS_KEY": f.access_key,
@@ -155,7 +179,7 @@ KLING = Provider[FakeKling](
 MINIMAX = Provider[FakeMiniMax](
     "minimax",
     MiniMaxBackend,
-    lambda video: FakeMiniMax(video=video or b"fake-mp4 minimax"),
+    lambda video: _task_fake(FakeMiniMax(video=b"fake-mp4 minimax"), video),
     lambda f: {"SHOTLIST_MINIMAX_URL": f.url, "MINIMAX_API_KEY": f.key},
     ("MINIMAX_API_KEY",),
     "minimax/hailuo-02",
@@ -166,7 +190,7 @@ MINIMAX = Provider[FakeMiniMax](
 VEO = Provider[FakeVeo](
     "veo",
     VeoBackend,
-    lambda video: FakeVeo(video=video or b"fake-mp4 veo"),
+    lambda video: _task_fake(FakeVeo(video=b"fake-mp4 veo"), video),
     lambda f: {"SHOTLIST_VEO_URL": f.url, "GEMINI_API_KEY": f.key},
     ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     "veo/veo-3.0-fast",
