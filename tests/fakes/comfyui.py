@@ -91,6 +91,7 @@ class ComfyUIFake(FakeProvider):
     """ComfyUI on 127.0.0.1: real HTTP and WebSocket, a worker thread that 'executes' prompts."""
 
     submit_route = ("POST", r"^/prompt$")
+    download_route = ("GET", r"^/view$")
 
     def __init__(
         self,
@@ -157,9 +158,6 @@ class ComfyUIFake(FakeProvider):
     @property
     def submissions(self) -> int:
         return len(self.queued)
-
-    def downloads(self) -> list[Request]:
-        return self.calls("GET", r"^/view$")
 
     def expire_links(self) -> None:
         """ComfyUI has no links that expire: its output files are deleted (nothing serves them again)."""

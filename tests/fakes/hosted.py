@@ -23,7 +23,7 @@ from typing import Any, Self
 from shotlist.backends.base import Backend, JobState, JobStatus
 from shotlist.catalog import DurationRange, get_model
 from shotlist.spec import MediaInput, ShotSpec
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import FakeProvider, Request, Response, access_denied, mp4
 
 REFUSE, FAIL, SLOW = "[refuse]", "[fail]", "[slow]"
 
@@ -57,6 +57,8 @@ class Job:
 
 class HostedFake(FakeProvider):
     """A FakeProvider with jobs, expiring result files and optional TLS."""
+
+    download_route = ("GET", r"^/files/")
 
     def __init__(
         self,
@@ -92,9 +94,6 @@ class HostedFake(FakeProvider):
     def submissions(self) -> int:
         return len(self.jobs)
 
-    def downloads(self) -> list[Request]:
-        return self.file_requests
-
     # -- result files -------------------------------------------------------------------------
     def issue_file(self, job: Job, name: str = "output.mp4") -> str:
         """A fresh link to a job's video (a signed-URL-like token, on another origin than the API)."""
@@ -114,12 +113,8 @@ class HostedFake(FakeProvider):
         self.file_requests.append(req)
         token = m["token"]
         if token in self.expired or token not in self.files:
-            return Response(
-                403,
-                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                {"Content-Type": "application/xml"},
-            )
-        return Response(200, self.files[token], {"Content-Type": "video/mp4"})
+            return access_denied()
+        return mp4(self.files[token])
 
     # -- auth and TLS -------------------------------------------------------------------------
     def authorized(self, req: Request, expected: str) -> bool:

@@ -17,17 +17,15 @@ import base64
 import binascii
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import secrets
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import Request, Response, mp4
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, TaskFake
 
 MODELS = {
     "kling-v1",
@@ -89,10 +87,11 @@ def reply(status: int, code: int, message: str, data: Any = None) -> Response:
     )
 
 
-class FakeKling(FakeProvider):
+class FakeKling(TaskFake):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
 
     submit_route = ("POST", r"^/v1/videos/")
+    download_route = ("GET", r"^/kcdn/")
 
     def __init__(
         self,
@@ -102,20 +101,12 @@ class FakeKling(FakeProvider):
         polls: int = 2,
         video: bytes = b"",
     ) -> None:
-        super().__init__()
+        super().__init__(access_key, polls=polls, video=video)
         self.access_key, self.secret_key = access_key, secret_key
-        self.polls = polls
-        self.video = video
-        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
         self.tasks: dict[str, Task] = {}
         self.external: dict[str, str] = {}
-        self.links: set[str] = set()
-        self.expired: set[str] = set()
-        self.stale_reads = 0
         self.jwt_errors: list[str] = []
         self.slow_answer_s = 0.0  # make the next create answer late (after the task exists): a lost answer
-        self._ids = itertools.count(1)
-        self._tlock = threading.Lock()
         self.route("POST", r"/v1/videos/(?P<kind>text2video|image2video)", self.create)
         self.route("GET", r"/v1/videos/(?P<kind>text2video|image2video)/(?P<id>[\w-]+)", self.get)
         self.route("GET", r"/kcdn/(?P<sig>\w+)/output\.mp4", self.download)
@@ -123,16 +114,6 @@ class FakeKling(FakeProvider):
     @property
     def base(self) -> str:
         return f"{self.url}/v1"
-
-    @property
-    def submissions(self) -> int:
-        return len(self.tasks)
-
-    def downloads(self) -> list[Request]:
-        return self.calls("GET", r"^/kcdn/")
-
-    def expire_links(self) -> None:
-        self.expired.update(self.links)  # a dead link answers 404; the task's next read names a new one
 
     def _auth(self, req: Request) -> Response | None:
         header = req.headers.get("authorization", "")
@@ -182,7 +163,7 @@ class FakeKling(FakeProvider):
         external = body.get("external_task_id")
         if external and external in self.external:
             return reply(400, 1201, f"external_task_id {external} already exists")
-        if "BLOCKED_INPUT" in body.get("prompt", ""):
+        if BLOCKED_INPUT in body.get("prompt", ""):
             return reply(400, 1301, "Trigger the content security policy of the platform")
         with self._tlock:
             task_id = f"CjhS{next(self._ids):04d}{secrets.token_hex(4)}"
@@ -214,7 +195,7 @@ class FakeKling(FakeProvider):
                 task.polls_left -= 1
                 if task.polls_left > 0:
                     task.status = "processing"
-                elif "REFUSE_OUTPUT" in task.body["prompt"]:
+                elif REFUSE_OUTPUT in task.body["prompt"]:
                     task.status, task.message = "failed", "Failure to pass the risk control system"
                 else:
                     task.status = "succeed"
@@ -227,18 +208,12 @@ class FakeKling(FakeProvider):
                 "updated_at": 1763856090000,
             }
             if task.status == "succeed":
-                if not task.video or task.video in self.expired:
-                    task.video = secrets.token_hex(8)
-                    self.links.add(task.video)
-                if self.stale_reads > 0:
-                    self.stale_reads -= 1
-                    self.expired.add(task.video)
-                host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
+                task.video = self.sign(task.body, task.video)  # the same link until it dies
                 data["task_result"] = {
                     "videos": [
                         {
                             "id": task.video,
-                            "url": f"{host}/kcdn/{task.video}/output.mp4",
+                            "url": f"{self.cdn}/kcdn/{task.video}/output.mp4",
                             "duration": task.body.get("duration", "5"),
                         }
                     ]
@@ -246,12 +221,8 @@ class FakeKling(FakeProvider):
         return reply(200, 0, "SUCCEED", data)
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
-        if m["sig"] not in self.links or m["sig"] in self.expired:
-            return Response(404, b"Not Found", {"Content-Type": "text/plain"})
-        if self.video_for:
-            task = next(t for t in self.tasks.values() if t.video == m["sig"])
-            return Response(200, self.video_for(task.body), {"Content-Type": "video/mp4"})
-        return Response(200, self.video, {"Content-Type": "video/mp4"})
+        clip = self.result(m["sig"])
+        return Response(404, b"Not Found", {"Content-Type": "text/plain"}) if clip is None else mp4(clip)
 
 
 def _is_base64_image(value: str) -> bool:

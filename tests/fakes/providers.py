@@ -33,13 +33,12 @@ from tests.fakes.hosted import REFUSE, default_video
 from tests.fakes.kling import FakeKling
 from tests.fakes.minimax import FakeMiniMax
 from tests.fakes.server import FakeProvider
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT
 from tests.fakes.veo import FakeVeo
 
 F = TypeVar("F", bound=FakeProvider)
 #: What a fake serves as every result: one clip, a clip made to the request's body, or its stand-in bytes.
 Video = bytes | Callable[[Any], bytes] | None
-#: How the fakes of Ark, Kling, MiniMax and Veo are steered: a prompt holding these words.
-BLOCKED_INPUT, REFUSE_OUTPUT = "BLOCKED_INPUT", "REFUSE_OUTPUT"
 COMFYUI_TOKEN = "comfy-proxy-token-0123456789"
 
 

@@ -54,6 +54,20 @@ class Response:
 Handler = Callable[[Request, re.Match[str]], Response]
 
 
+def mp4(data: bytes) -> Response:
+    """A result file."""
+    return Response(200, data, {"Content-Type": "video/mp4"})
+
+
+def access_denied() -> Response:
+    """What an object store answers for a presigned link whose time is up."""
+    return Response(
+        403,
+        b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        {"Content-Type": "application/xml"},
+    )
+
+
 @dataclass
 class Faults:
     """Misbehaviour to inject before routes run. Rates are fractions of requests (seeded, reproducible)."""
@@ -83,8 +97,9 @@ class _Trap:
 class FakeProvider:
     """Subclass and call ``route`` in ``__init__``; use as a context manager to serve on 127.0.0.1."""
 
-    #: The method and path pattern of the requests that create paid work (see ``submits``).
+    #: The method and path pattern of the requests that create paid work, and of those for result files.
     submit_route: ClassVar[tuple[str, str]] = ("POST", r"$^")
+    download_route: ClassVar[tuple[str, str]] = ("GET", r"$^")
 
     def __init__(self) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -209,7 +224,7 @@ class FakeProvider:
 
     def downloads(self) -> list[Request]:
         """Every request for a result file."""
-        raise NotImplementedError
+        return self.calls(*self.download_route)
 
     def expire_links(self) -> None:
         """Every result link handed out so far stops working, as signed URLs do when their time is up."""
