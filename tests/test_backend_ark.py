@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +12,24 @@ import httpx
 import pytest
 
 from shotlist.backends.ark import ArkBackend
-from shotlist.backends.base import BackendError, JobState
-from shotlist.spec import MediaInput, ShotSpec
+from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.spec import ShotSpec
 from tests.fakes.ark import FakeArk
-from tests.fakes.hosted import generate, make_spec, media_input
+from tests.fakes.hosted import frames, generate, make_spec, outcome
 from tests.fakes.providers import ARK
 
 VOLC_KEY = "volc-test-key-9876543210"
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArk]:
-    with ARK.serving(monkeypatch) as f:
-        yield f
+fake = ARK.fixture()
 
 
 def spec(model: str = "ark/seedance-1.0-lite", mode: str = "txt2vid", **kw: Any) -> ShotSpec:
-    """A shot for Ark; its input images, if any, given in ``inputs``."""
-    kw.setdefault("prompt", "A kitsune mask rests on moss.")
-    kw.setdefault("inputs", ())
-    return make_spec(model, mode, duration=kw.pop("duration", 5), **kw)
+    return make_spec(model, mode, **{"prompt": "A kitsune mask rests on moss.", "duration": 5, **kw})
 
 
-def build(tmp_path: Path, s: ShotSpec) -> Any:
-    [(_, status)] = generate(ArkBackend(tmp_path), s, out=tmp_path)
-    return status
-
-
-def frames(tmp_path: Path, *roles: str) -> tuple[MediaInput, ...]:
-    colours = [(200, 30, 30), (30, 30, 200), (200, 200, 30)]
-    return tuple(media_input(tmp_path, f"{r}{i}", r, colours[i], (400, 320)) for i, r in enumerate(roles))
+def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
+    return outcome(ArkBackend(tmp_path), s, tmp_path)
 
 
 def test_txt2vid_sends_a_seedance_task_and_costs_it_from_its_tokens(fake: FakeArk, tmp_path: Path) -> None:

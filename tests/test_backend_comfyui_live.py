@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from shotlist.backends.base import BackendError, JobState
+from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.comfyui import ComfyUIBackend
 from shotlist.media import probe
+from shotlist.spec import ShotSpec
+from tests.fakes import hosted
 from tests.fakes.hosted import make_spec
 from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project
 
@@ -34,28 +36,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOTLIST_COMFYUI_URLS", URL)
 
 
-def generate(workdir: Path, *specs: Any, out: Path) -> list[Any]:
-    out.mkdir(parents=True, exist_ok=True)
-
-    async def one(b: ComfyUIBackend, spec: Any) -> Any:
-        job = await b.submit(spec)
-        for _ in range(1200):
-            status = await b.poll(job)
-            if status.done:
-                break
-            await asyncio.sleep(0.1)
-        if status.state is JobState.SUCCEEDED:
-            await b.fetch(job, out / f"{spec.shot}.mp4")
-        return status
-
-    async def go() -> list[Any]:
-        b = ComfyUIBackend(workdir)
-        try:
-            return [await one(b, s) for s in specs]
-        finally:
-            await b.aclose()
-
-    return asyncio.run(go())
+def generate(workdir: Path, *specs: ShotSpec, out: Path) -> list[JobStatus]:
+    """How each shot ends on the real server (clips in ``out``); a CPU-only server may take a while."""
+    return [status for _, status in hosted.generate(ComfyUIBackend(workdir), *specs, out=out, within_s=120)]
 
 
 @pytest.mark.parametrize("mode,peer", [("txt2vid", PEER_TXT2VID), ("img2vid", PEER_IMG2VID)])

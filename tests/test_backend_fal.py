@@ -15,61 +15,34 @@ from shotlist.backends.base import JobState
 from shotlist.backends.fal import FalBackend, app_path
 from shotlist.catalog import catalog
 from tests.fakes.fal import KEY, FalFake
-from tests.fakes.hosted import FAIL, generate, make_spec
+from tests.fakes.hosted import FAIL, each_model_and_mode, full_spec, generate, make_spec
 from tests.fakes.providers import FAL
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FalFake]:
-    with FAL.serving(monkeypatch) as f:
-        yield f
+fake = FAL.fixture()
 
 
-CASES = [(m.id, mode, False) for m in catalog().values() if m.provider == "fal" for mode in m.modes]
-CASES += [
-    (m.id, "img2vid", True)
-    for m in catalog().values()
-    if m.provider == "fal" and "img2vid_last" in m.endpoint
-]
-
-
-@pytest.mark.parametrize(
-    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
-)
-def test_every_fal_model_and_mode_generates_a_clip(
+@each_model_and_mode("fal")
+def test_every_fal_model_and_mode_sends_the_endpoints_own_field_names(
     fake: FalFake, tmp_path: Path, model: str, mode: str, last: bool
 ) -> None:
     entry = catalog()[model]
-    spec = make_spec(
-        model,
-        mode,
-        tmp_path,
-        end_image=last,
-        refs=2 if mode == "ref2vid" else 0,
-        seed=7 if entry.seed else None,
-        negative="blurry" if entry.negative else None,
-        audio=bool(entry.audio),
-        params={"camera": {"move": "static"}},
-    )
+    spec = full_spec(model, mode, tmp_path, last=last, params={"camera": {"move": "static"}})
     [(job_id, status)] = generate(FalBackend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
     endpoint = entry.endpoint[f"{mode}_last" if last else mode]
-    assert job_id == f"{endpoint}::{job.id}" and job.kind == endpoint
+    assert job_id == f"{endpoint}::{job.id}" and job.kind == endpoint  # the fake checked the fields
     body = job.body
-    assert body[next(iter(k for k in body if k == "prompt"))] == spec.prompt
+    assert body["prompt"] == spec.prompt
     images = [v for v in body.values() if isinstance(v, str) and v.startswith("data:image/png;base64,")]
     images += [v for v in body.values() if isinstance(v, list) for v in v]
     assert len(images) == len(spec.inputs)
-    assert (
-        base64.b64decode(images[0].split(",", 1)[1]) == Path(spec.inputs[0].path).read_bytes()
-        if images
-        else True
-    )
+    assert [base64.b64decode(i.split(",", 1)[1]) for i in images[:1]] == [
+        Path(m.path).read_bytes() for m in spec.inputs[:1]
+    ]
     if "duration" in body:
         assert body["duration"] == entry.wire_duration(spec.duration)
-    if entry.seed:
-        assert body["seed"] == 7
+    assert body.get("seed") == spec.seed
     assert (tmp_path / "s1.mp4").read_bytes() == f"fake-mp4 {job.id}".encode()
     assert job.extra["lifecycle"]  # asks fal to keep the output long enough to download
 

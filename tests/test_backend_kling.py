@@ -5,51 +5,35 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shotlist.backends.base import JobState
+from shotlist.backends.base import JobState, JobStatus
 from shotlist.backends.kling import KlingBackend, kling_jwt
-from shotlist.spec import MediaInput, ShotSpec
-from tests.fakes.hosted import generate, make_spec, media_input
+from shotlist.spec import ShotSpec
+from tests.fakes.hosted import frames, make_spec, outcome
 from tests.fakes.kling import FakeKling, verify_jwt
 from tests.fakes.providers import KLING
 
 AK, SK = "kling-ak-0123456789", "kling-sk-abcdefghijklmnop"
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKling]:
-    with KLING.serving(monkeypatch) as f:
-        yield f
+fake = KLING.fixture()
 
 
-def spec(
-    model: str = "kling/v1-std",
-    mode: str = "txt2vid",
-    *,
-    move: str = "static",
-    speed: str = "medium",
-    inputs: tuple[MediaInput, ...] = (),
-    **kw: Any,
-) -> ShotSpec:
-    kw.setdefault("prompt", "Close-up of a kitsune mask on moss.")
-    params = {"camera": {"move": move, "speed": speed}}
-    return make_spec(model, mode, duration=5, inputs=inputs, params=params, **kw)
+def spec(model: str = "kling/v1-std", mode: str = "txt2vid", *, move: str = "static", **kw: Any) -> ShotSpec:
+    camera = {"camera": {"move": move, "speed": kw.pop("speed", "medium")}}
+    return make_spec(
+        model,
+        mode,
+        **{"prompt": "Close-up of a kitsune mask on moss.", "duration": 5, "params": camera, **kw},
+    )
 
 
-def build(tmp_path: Path, s: ShotSpec) -> Any:
-    [(_, status)] = generate(KlingBackend(tmp_path), s, out=tmp_path)
-    return status
-
-
-def image(
-    tmp_path: Path, name: str, role: str = "image", colour: tuple[int, int, int] = (200, 30, 30)
-) -> MediaInput:
-    return media_input(tmp_path, name, role, colour, (480, 320))
+def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
+    return outcome(KlingBackend(tmp_path), s, tmp_path)
 
 
 def test_the_jwt_is_hs256_from_the_access_key_and_verifies_as_kling_checks_it() -> None:
@@ -118,7 +102,7 @@ def test_a_move_with_no_single_axis_stays_in_the_prompt(fake: FakeKling, tmp_pat
 def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(
     fake: FakeKling, tmp_path: Path
 ) -> None:
-    first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", (30, 30, 200))
+    first, last = frames(tmp_path, "image", "end_image")
     assert (
         build(tmp_path, spec(mode="img2vid", inputs=(first, last), move="pan-left")).state
         is JobState.SUCCEEDED
@@ -133,7 +117,7 @@ def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(
 
 
 def test_kling_2_models_send_no_cfg_scale_and_use_their_mode(fake: FakeKling, tmp_path: Path) -> None:
-    s = spec("kling/v2.5-turbo-pro", "img2vid", inputs=(image(tmp_path, "a"),), move="zoom-in")
+    s = spec("kling/v2.5-turbo-pro", "img2vid", inputs=frames(tmp_path, "image"), move="zoom-in")
     assert build(tmp_path, s).state is JobState.SUCCEEDED
     body = fake.submits()[0].json()
     assert body["model_name"] == "kling-v2-5-turbo" and body["mode"] == "pro"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,37 +13,22 @@ import pytest
 from shotlist.backends.base import BackendError, JobState
 from shotlist.backends.luma import LumaBackend
 from shotlist.catalog import catalog
-from tests.fakes.hosted import FAIL, generate, make_spec
+from tests.fakes.hosted import FAIL, each_model_and_mode, full_spec, generate, make_spec
 from tests.fakes.luma import KEY, LumaFake
 from tests.fakes.providers import LUMA
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[LumaFake]:
-    with LUMA.serving(monkeypatch) as f:
-        yield f
+fake = LUMA.fixture()
 
 
 def backend(tmp_path: Path) -> LumaBackend:
     return LumaBackend(tmp_path / ".shotlist")
 
 
-CASES = [
-    (m.id, mode, last)
-    for m in catalog().values()
-    if m.provider == "luma"
-    for mode in m.modes
-    for last in ((False, True) if mode == "img2vid" else (False,))
-]
-
-
-@pytest.mark.parametrize(
-    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
-)
-def test_every_luma_model_and_mode_generates_a_clip(
+@each_model_and_mode("luma")
+def test_every_luma_model_and_mode_sends_keyframes_and_lumas_fields(
     fake: LumaFake, tmp_path: Path, model: str, mode: str, last: bool
 ) -> None:
-    spec = make_spec(model, mode, tmp_path, end_image=last, duration=9, aspect="21:9", size=(1920, 1080))
+    spec = full_spec(model, mode, tmp_path, last=last, duration=9, aspect="21:9", size=(1920, 1080))
     [(job_id, status)] = generate(backend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()

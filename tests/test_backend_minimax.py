@@ -3,49 +3,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from shotlist.backends.base import JobState
+from shotlist.backends.base import JobState, JobStatus
 from shotlist.backends.minimax import MiniMaxBackend
-from shotlist.spec import MediaInput, ShotSpec
-from tests.fakes.hosted import generate, make_spec, media_input, no_sleep
+from shotlist.spec import ShotSpec
+from tests.fakes.hosted import frames, make_spec, no_sleep, outcome
 from tests.fakes.minimax import FakeMiniMax
 from tests.fakes.providers import MINIMAX
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMiniMax]:
-    with MINIMAX.serving(monkeypatch) as f:
-        yield f
+fake = MINIMAX.fixture()
 
 
 def spec(
-    model: str = "minimax/hailuo-02",
-    mode: str = "txt2vid",
-    *,
-    inputs: tuple[MediaInput, ...] = (),
-    duration: float = 6,
-    height: int = 720,
-    **kw: Any,
+    model: str = "minimax/hailuo-02", mode: str = "txt2vid", *, height: int = 720, **kw: Any
 ) -> ShotSpec:
-    kw.setdefault("prompt", "Close-up of a kitsune mask. [Static shot] Mist swirls.")
-    size = (height * 16 // 9, height)
-    return make_spec(model, mode, duration=duration, inputs=inputs, size=size, **kw)
+    prompt, size = "Close-up of a kitsune mask. [Static shot] Mist swirls.", (height * 16 // 9, height)
+    return make_spec(model, mode, **{"prompt": prompt, "duration": 6, "size": size, **kw})
 
 
-def build(tmp_path: Path, s: ShotSpec) -> Any:
-    [(_, status)] = generate(MiniMaxBackend(tmp_path), s, out=tmp_path)
-    return status
-
-
-def image(
-    tmp_path: Path, name: str, role: str = "image", colour: tuple[int, int, int] = (200, 30, 30)
-) -> MediaInput:
-    return media_input(tmp_path, name, role, colour, (480, 320))
+def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
+    return outcome(MiniMaxBackend(tmp_path), s, tmp_path)
 
 
 def test_txt2vid_goes_task_file_download(fake: FakeMiniMax, tmp_path: Path) -> None:
@@ -70,7 +49,7 @@ def test_a_480p_txt2vid_shot_is_moved_up_to_768p_since_512p_needs_an_image(
 
 
 def test_img2vid_sends_first_and_last_frames(fake: FakeMiniMax, tmp_path: Path) -> None:
-    first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", (30, 30, 200))
+    first, last = frames(tmp_path, "image", "end_image")
     assert (
         build(tmp_path, spec(mode="img2vid", inputs=(first, last), duration=10, height=480)).state
         is JobState.SUCCEEDED
@@ -82,7 +61,7 @@ def test_img2vid_sends_first_and_last_frames(fake: FakeMiniMax, tmp_path: Path) 
 
 
 def test_ref2vid_sends_a_subject_reference(fake: FakeMiniMax, tmp_path: Path) -> None:
-    ref = image(tmp_path, "mika", "ref")
+    (ref,) = frames(tmp_path, "ref")
     assert build(tmp_path, spec("minimax/s2v-01", "ref2vid", inputs=(ref,))).state is JobState.SUCCEEDED
     body = fake.submits()[0].json()
     assert body["model"] == "S2V-01" and body["resolution"] == "720P"
@@ -98,6 +77,6 @@ def test_minimaxs_own_rate_limit_code_in_a_200_is_waited_out_and_makes_one_task(
     fake.rate_limit_next = 3  # "1002 rate limit exceeded", answered with HTTP 200
     backend = MiniMaxBackend(tmp_path)
     backend.sleep = no_sleep
-    [(_, status)] = generate(backend, spec(), out=tmp_path)
+    status = outcome(backend, spec(), tmp_path)
     assert status.state is JobState.SUCCEEDED and fake.rate_limit_next == 0
     assert fake.submissions == 1 and len(fake.submits()) == 4  # three rate-limited tries made nothing

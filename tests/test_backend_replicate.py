@@ -4,7 +4,6 @@ the same fake (the money rules every adapter keeps are in test_backend_contract.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,37 +12,23 @@ import pytest
 from shotlist.backends.base import JobState
 from shotlist.backends.replicate import ReplicateBackend
 from shotlist.catalog import catalog
-from tests.fakes.hosted import FAIL, generate, make_spec
+from tests.fakes.hosted import FAIL, each_model_and_mode, full_spec, generate, make_spec
 from tests.fakes.providers import REPLICATE
 from tests.fakes.replicate import TOKEN, ReplicateFake
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplicateFake]:
-    with REPLICATE.serving(monkeypatch) as f:
-        yield f
+fake = REPLICATE.fixture()
 
 
-CASES = [(m.id, mode) for m in catalog().values() if m.provider == "replicate" for mode in m.modes]
-
-
-@pytest.mark.parametrize("model,mode", CASES, ids=[f"{m}-{mode}" for m, mode in CASES])
-def test_every_replicate_model_and_mode_generates_a_clip(
-    fake: ReplicateFake, tmp_path: Path, model: str, mode: str
+@each_model_and_mode("replicate")
+def test_every_replicate_model_and_mode_sends_its_input_schema(
+    fake: ReplicateFake, tmp_path: Path, model: str, mode: str, last: bool
 ) -> None:
     entry = catalog()[model]
-    spec = make_spec(
-        model,
-        mode,
-        tmp_path,
-        end_image=mode == "img2vid" and entry.first_last,
-        seed=3 if entry.seed else None,
-        audio=bool(entry.audio),
-    )
+    spec = full_spec(model, mode, tmp_path, last=last)
     [(job_id, status)] = generate(ReplicateBackend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
-    assert job_id == job.id and job.kind == entry.endpoint[mode]
+    assert job_id == job.id and job.kind == entry.endpoint[mode]  # the fake checked the fields
     assert job.body["duration"] == int(spec.duration)  # an integer on Replicate's wire
     images = [k for k, v in job.body.items() if str(v).startswith("data:image/")]
     assert len(images) == len(spec.inputs)

@@ -4,7 +4,6 @@ money rules every adapter keeps are in test_backend_contract.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,56 +11,30 @@ import pytest
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.runway import RunwayBackend
 from shotlist.catalog import catalog
-from tests.fakes.hosted import FAIL, REFUSE, generate, make_spec, png
+from tests.fakes.hosted import FAIL, REFUSE, each_model_and_mode, full_spec, generate, make_spec, png
 from tests.fakes.providers import RUNWAY
 from tests.fakes.runway import SECRET, RunwayFake
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunwayFake]:
-    with RUNWAY.serving(monkeypatch) as f:
-        yield f
+fake = RUNWAY.fixture()
 
 
-CASES = [
-    (m.id, mode, last)
-    for m in catalog().values()
-    if m.provider == "runway"
-    for mode in m.modes
-    for last in ((False, True) if mode == "img2vid" and m.first_last else (False,))
-]
-
-
-@pytest.mark.parametrize(
-    "model,mode,last", CASES, ids=[f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in CASES]
-)
-def test_every_runway_model_and_mode_generates_a_clip(
+@each_model_and_mode("runway")
+def test_every_runway_model_and_mode_sends_runways_fields_and_reports_its_cost(
     fake: RunwayFake, tmp_path: Path, model: str, mode: str, last: bool
 ) -> None:
     entry = catalog()[model]
-    spec = make_spec(
-        model,
-        mode,
-        tmp_path,
-        end_image=last,
-        seed=11,
-        audio=bool(entry.audio),
-        negative="text overlays" if entry.negative else None,
-    )
+    spec = full_spec(model, mode, tmp_path, last=last)
     [(job_id, status)] = generate(RunwayBackend(tmp_path), spec, out=tmp_path)
     assert status.state is JobState.SUCCEEDED, status.message
     (job,) = fake.jobs.values()
-    assert job_id == job.id and job.body["model"] == entry.endpoint[mode] and job.body["seed"] == 11
+    assert job_id == job.id and job.body["model"] == entry.endpoint[mode] and job.body["seed"] == 7
     assert job.body["ratio"] == "1280:720" and job.body["duration"] == int(spec.duration)
     if last:
         assert [i["position"] for i in job.body["promptImage"]] == ["first", "last"]
     elif mode == "img2vid":
         assert job.body["promptImage"].startswith("data:image/png;base64,")
-    assert status.cost == pytest.approx(
-        0.01
-        * {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40, "veo3.1_fast": 15}[job.body["model"]]
-        * spec.duration
-    )
+    credits = {"gen4_turbo": 5, "gen4.5": 12, "veo3.1": 40, "veo3.1_fast": 15}[job.body["model"]]
+    assert status.cost == pytest.approx(0.01 * credits * spec.duration)
     assert (tmp_path / "s1.mp4").read_bytes() == f"fake-mp4 {job.id}".encode()
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from shotlist.backends.base import BackendError, JobState
+from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.veo import VeoBackend
-from shotlist.spec import MediaInput, ShotSpec
-from tests.fakes.hosted import generate, make_spec, media_input
+from shotlist.spec import ShotSpec
+from tests.fakes.hosted import frames, make_spec, outcome
 from tests.fakes.providers import VEO
 from tests.fakes.veo import FakeVeo
 
@@ -28,20 +28,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVeo]:
 
 
 def spec(model: str = "veo/veo-3.0-fast", mode: str = "txt2vid", **kw: Any) -> ShotSpec:
-    kw.setdefault("prompt", "Close-up: a kitsune mask on moss.")
-    kw.setdefault("inputs", ())
-    return make_spec(model, mode, duration=kw.pop("duration", 8), **kw)
+    return make_spec(model, mode, **{"prompt": "Close-up: a kitsune mask on moss.", "duration": 8, **kw})
 
 
-def build(tmp_path: Path, s: ShotSpec) -> Any:
-    [(_, status)] = generate(VeoBackend(tmp_path), s, out=tmp_path)
-    return status
-
-
-def image(
-    tmp_path: Path, name: str, role: str = "image", colour: tuple[int, int, int] = (200, 30, 30)
-) -> MediaInput:
-    return media_input(tmp_path, name, role, colour, (320, 180))
+def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
+    return outcome(VeoBackend(tmp_path), s, tmp_path)
 
 
 def test_txt2vid_runs_an_operation_and_downloads_its_video(fake: FakeVeo, tmp_path: Path) -> None:
@@ -64,7 +55,7 @@ def test_txt2vid_runs_an_operation_and_downloads_its_video(fake: FakeVeo, tmp_pa
 
 
 def test_img2vid_sends_first_and_last_frames_as_base64(fake: FakeVeo, tmp_path: Path) -> None:
-    first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", (30, 30, 200))
+    first, last = frames(tmp_path, "image", "end_image")
     status = build(tmp_path, spec("veo/veo-3.1", "img2vid", inputs=(first, last), duration=6))
     assert status.state is JobState.SUCCEEDED
     inst = fake.submits()[0].json()["instances"][0]
@@ -74,7 +65,7 @@ def test_img2vid_sends_first_and_last_frames_as_base64(fake: FakeVeo, tmp_path: 
 
 
 def test_ref2vid_sends_asset_reference_images(fake: FakeVeo, tmp_path: Path) -> None:
-    refs = (image(tmp_path, "mika", "ref"), image(tmp_path, "umbrella", "ref", (200, 200, 30)))
+    refs = frames(tmp_path, "ref", "ref")
     assert build(tmp_path, spec("veo/veo-3.1", "ref2vid", inputs=refs)).state is JobState.SUCCEEDED
     inst = fake.submits()[0].json()["instances"][0]
     assert [r["referenceType"] for r in inst["referenceImages"]] == ["asset", "asset"]
@@ -82,7 +73,7 @@ def test_ref2vid_sends_asset_reference_images(fake: FakeVeo, tmp_path: Path) -> 
 
 
 def test_references_with_frames_are_refused_before_any_request(fake: FakeVeo, tmp_path: Path) -> None:
-    inputs = (image(tmp_path, "a"), image(tmp_path, "r", "ref"))
+    inputs = frames(tmp_path, "image", "ref")
     with pytest.raises(BackendError, match="reference images or first/last frames"):
         asyncio.run(VeoBackend(tmp_path).submit(spec("veo/veo-3.1", "ref2vid", inputs=inputs)))
     assert fake.log == []

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import pytest
+
 from shotlist.backends.base import Backend, JobState, JobStatus
-from shotlist.catalog import DurationRange, get_model
+from shotlist.catalog import DurationRange, catalog, get_model
 from shotlist.spec import MediaInput, ShotSpec
 from tests.fakes.server import FakeProvider, Request, Response, access_denied, mp4
 
@@ -170,6 +172,13 @@ def media_input(
     return MediaInput(role, hashlib.sha256(path.read_bytes()).hexdigest(), *size, str(path), name)
 
 
+def frames(tmp: Path, *roles: str) -> tuple[MediaInput, ...]:
+    """Input images in these roles (``image``, ``end_image``, ``ref``), each a different colour."""
+    return tuple(
+        media_input(tmp, f"{role}{i}", role, (60 * i % 255, 200 - 40 * i, 90)) for i, role in enumerate(roles)
+    )
+
+
 def make_spec(
     model: str,
     mode: str,
@@ -190,15 +199,18 @@ def make_spec(
     shot: str = "s1",
     inputs: tuple[MediaInput, ...] | None = None,
 ) -> ShotSpec:
-    """A ShotSpec for ``model`` in ``mode``; unless given, its input images are made on the fly."""
+    """A ShotSpec for ``model`` in ``mode``; unless given, its input images are made on the fly in ``tmp``
+    (none without ``tmp``)."""
     entry = get_model(model)
     if duration is None:
         duration = entry.durations.min if isinstance(entry.durations, DurationRange) else entry.durations[0]
 
     def media(role: str, n: int) -> MediaInput:
-        assert tmp is not None, "make_spec needs a folder to make the shot's input images in"
+        assert tmp is not None
         return media_input(tmp, f"{role}{n}", role, (40 * n % 255, 120, 200 if role == "ref" else 60))
 
+    if inputs is None and tmp is None:
+        inputs = ()
     if inputs is None:
         made: list[MediaInput] = []
         if mode == "img2vid":
@@ -227,6 +239,36 @@ def make_spec(
     )
 
 
+def full_spec(model: str, mode: str, tmp: Path, *, last: bool = False, **kw: Any) -> ShotSpec:
+    """A shot that uses every field the model takes: seed, negative prompt, audio, last frame, references."""
+    entry = get_model(model)
+    return make_spec(
+        model,
+        mode,
+        tmp,
+        end_image=last,
+        refs=2 if mode == "ref2vid" else 0,
+        seed=7 if entry.seed else None,
+        negative="blurry, text overlays" if entry.negative else None,
+        audio=bool(entry.audio),
+        **kw,
+    )
+
+
+def each_model_and_mode(provider: str) -> pytest.MarkDecorator:
+    """Run a test for every model and mode of a provider in the catalog (img2vid with and without a last
+    frame where the model takes one): arguments ``model``, ``mode``, ``last``."""
+    cases = [
+        (m.id, mode, last)
+        for m in catalog().values()
+        if m.provider == provider
+        for mode in m.modes
+        for last in ((False, True) if mode == "img2vid" and m.first_last else (False,))
+    ]
+    ids = [f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in cases]
+    return pytest.mark.parametrize("model,mode,last", cases, ids=ids)
+
+
 async def no_sleep(seconds: float) -> None:
     """Stands in for the layer's sleep, so retries and backoff cost no wall time in tests."""
 
@@ -244,23 +286,32 @@ async def finish(backend: Backend, job_id: str, *, within_s: float = 20.0) -> Jo
 
 
 async def through(
-    backend: Backend, spec: ShotSpec, dest: Path, job: str | None = None
+    backend: Backend, spec: ShotSpec, dest: Path, job: str | None = None, *, within_s: float = 20.0
 ) -> tuple[str, JobStatus]:
     """What the engine does with one take: submit (unless given the job), poll until done, fetch a success."""
     job = job or await backend.submit(spec)
-    status = await finish(backend, job)
+    status = await finish(backend, job, within_s=within_s)
     if status.state is JobState.SUCCEEDED:
         await backend.fetch(job, dest)
     return job, status
 
 
-def generate(backend: Backend, *specs: ShotSpec, out: Path) -> list[tuple[str, JobStatus]]:
+def outcome(backend: Backend, spec: ShotSpec, out: Path) -> JobStatus:
+    """How one shot's take ends (its clip at ``out/<shot>.mp4``)."""
+    [(_, status)] = generate(backend, spec, out=out)
+    return status
+
+
+def generate(
+    backend: Backend, *specs: ShotSpec, out: Path, within_s: float = 20.0
+) -> list[tuple[str, JobStatus]]:
     """``through`` for each shot at once (clips at ``out/<shot>.mp4``), then the backend closed."""
     out.mkdir(parents=True, exist_ok=True)
 
     async def go() -> list[tuple[str, JobStatus]]:
         try:
-            return await asyncio.gather(*(through(backend, s, out / f"{s.shot}.mp4") for s in specs))
+            takes = (through(backend, s, out / f"{s.shot}.mp4", within_s=within_s) for s in specs)
+            return await asyncio.gather(*takes)
         finally:
             await backend.aclose()
 

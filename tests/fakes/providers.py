@@ -72,6 +72,16 @@ class Provider(Generic[F]):
                 monkeypatch.setenv(name, value)
             yield fake
 
+    def fixture(self) -> Any:
+        """A ``fake`` fixture for a test module: this provider's fake, serving its stand-in bytes."""
+
+        @pytest.fixture
+        def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[F]:
+            with self.serving(monkeypatch) as f:
+                yield f
+
+        return fake
+
     def __str__(self) -> str:
         return self.name
 
