@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import HttpLayer, env_url, input_data_uri, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
@@ -72,13 +72,9 @@ class ArkBackend(HostedBackend):
     name = "ark"
     poll_interval: float | None = 5.0
     api_url_env = ("SHOTLIST_ARK_URL",)  # the API root and key are the region's (the model's catalog entry)
-    states = {
-        "queued": JobState.QUEUED,
-        "running": JobState.RUNNING,
-        "succeeded": JobState.SUCCEEDED,
-        "failed": JobState.FAILED,
-        "cancelled": JobState.FAILED,
-    }
+    states = state_words(
+        queued="queued", running="running", succeeded="succeeded", failed=("failed", "cancelled")
+    )
     #: Ark's content-policy error codes (InputTextSensitiveContentDetected, OutputVideoSensitive…).
     refusal_markers = ("SensitiveContent", "Moderation")
 

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import env_url, input_data_uri, job_parts, mapped_input
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
@@ -33,7 +33,7 @@ class FalBackend(HostedBackend):
     api_url_env = ("SHOTLIST_FAL_URL",)
     key_env = ("FAL_KEY",)
     auth_scheme = "Key"
-    states = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.RUNNING, "COMPLETED": JobState.SUCCEEDED}
+    states = state_words(queued="IN_QUEUE", running="IN_PROGRESS", succeeded="COMPLETED")
     refusal_markers = ("content_policy_violation",)  # fal's error type for a content checker's refusal
 
     def api_root(self) -> str:

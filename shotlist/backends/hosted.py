@@ -28,6 +28,25 @@ from typing import Any, ClassVar
 from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
 from shotlist.backends.http import HttpLayer, env_url, provider_concurrency, secret
 
+Words = str | tuple[str, ...]
+
+
+def state_words(
+    *, queued: Words = (), running: Words = (), succeeded: Words = (), failed: Words = ()
+) -> dict[str, JobState]:
+    """A provider's job-state words, by the JobState each one means."""
+    table = {
+        JobState.QUEUED: queued,
+        JobState.RUNNING: running,
+        JobState.SUCCEEDED: succeeded,
+        JobState.FAILED: failed,
+    }
+    return {
+        word: state
+        for state, words in table.items()
+        for word in ((words,) if isinstance(words, str) else words)
+    }
+
 
 class HostedBackend:
     """Base of the adapters for hosted video APIs; subclasses declare the class attributes below."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_image, job_parts, register_secret, secret
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
@@ -117,12 +117,7 @@ class KlingBackend(HostedBackend):
     api_url = BASE_URL
     api_url_env = ("SHOTLIST_KLING_URL",)
     key_env = ()  # no fixed key header: each request carries a fresh JWT (``_auth``)
-    states = {
-        "submitted": JobState.QUEUED,
-        "processing": JobState.RUNNING,
-        "succeed": JobState.SUCCEEDED,
-        "failed": JobState.FAILED,
-    }
+    states = state_words(queued="submitted", running="processing", succeeded="succeed", failed="failed")
     refusal_markers = ("risk", "security", "sensitive", "policy", "moderation")
 
     def __init__(self, workdir: Path) -> None:

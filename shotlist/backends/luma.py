@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_data_uri, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.durable import read_json, write_json
@@ -32,12 +32,7 @@ class LumaBackend(HostedBackend):
     api_url = "https://api.lumalabs.ai/dream-machine/v1"
     api_url_env = ("LUMAAI_BASE_URL",)
     key_env = ("LUMAAI_API_KEY",)
-    states = {
-        "queued": JobState.QUEUED,
-        "dreaming": JobState.RUNNING,
-        "completed": JobState.SUCCEEDED,
-        "failed": JobState.FAILED,
-    }
+    states = state_words(queued="queued", running="dreaming", succeeded="completed", failed="failed")
     refusal_markers = ("moderation", "policy", "nsfw")
 
     async def submit(self, spec: ShotSpec) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_data_uri, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
@@ -58,13 +58,9 @@ class MiniMaxBackend(HostedBackend):
     api_url = "https://api.minimax.io"
     api_url_env = ("SHOTLIST_MINIMAX_URL",)
     key_env = ("MINIMAX_API_KEY",)
-    states = {
-        "Queueing": JobState.QUEUED,
-        "Preparing": JobState.QUEUED,
-        "Processing": JobState.RUNNING,
-        "Success": JobState.SUCCEEDED,
-        "Fail": JobState.FAILED,
-    }
+    states = state_words(
+        queued=("Queueing", "Preparing"), running="Processing", succeeded="Success", failed="Fail"
+    )
 
     async def _call(
         self, method: str, url: str, *, submit: bool = False, task: bool = False, **kwargs: Any

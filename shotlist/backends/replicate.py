@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_data_uri, mapped_input
 from shotlist.catalog import get_model
 from shotlist.spec import ShotSpec
@@ -25,14 +25,12 @@ class ReplicateBackend(HostedBackend):
     api_url = "https://api.replicate.com"
     api_url_env = ("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL")
     key_env = ("REPLICATE_API_TOKEN",)
-    states = {
-        "starting": JobState.QUEUED,
-        "processing": JobState.RUNNING,
-        "succeeded": JobState.SUCCEEDED,
-        "failed": JobState.FAILED,
-        "canceled": JobState.FAILED,
-        "aborted": JobState.FAILED,
-    }
+    states = state_words(
+        queued="starting",
+        running="processing",
+        succeeded="succeeded",
+        failed=("failed", "canceled", "aborted"),
+    )
     #: How a flagged input or output reads in a failed prediction (error code E005, "flagged as sensitive").
     refusal_markers = ("E005", "flagged as sensitive", "nsfw", "content policy", "safety")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_data_uri, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
@@ -31,14 +31,12 @@ class RunwayBackend(HostedBackend):
     api_url_env = ("RUNWAYML_BASE_URL",)
     key_env = ("RUNWAYML_API_SECRET",)
     headers = {"X-Runway-Version": VERSION}
-    states = {
-        "PENDING": JobState.QUEUED,
-        "THROTTLED": JobState.QUEUED,
-        "RUNNING": JobState.RUNNING,
-        "SUCCEEDED": JobState.SUCCEEDED,
-        "FAILED": JobState.FAILED,
-        "CANCELLED": JobState.FAILED,
-    }
+    states = state_words(
+        queued=("PENDING", "THROTTLED"),
+        running="RUNNING",
+        succeeded="SUCCEEDED",
+        failed=("FAILED", "CANCELLED"),
+    )
     #: A failure code SAFETY.* (or INPUT_PREPROCESSING.SAFETY.*) is Runway's moderation.
     refusal_markers = ("safety", "moderation")
 

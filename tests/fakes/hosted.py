@@ -96,6 +96,15 @@ class HostedFake(FakeProvider):
     def submissions(self) -> int:
         return len(self.jobs)
 
+    def made(self, backend: Backend, spec: ShotSpec, out: Path) -> tuple[str, Job, JobStatus]:
+        """Generate one shot against this fake: the adapter's job id, the job the fake made, its status.
+        The take must succeed, with the clip of that job at ``out/<shot>.mp4``."""
+        [(job_id, status)] = generate(backend, spec, out=out)
+        assert status.state is JobState.SUCCEEDED, status.message
+        (job,) = self.jobs.values()
+        assert (out / f"{spec.shot}.mp4").read_bytes() == self.video(job.id, job.body)
+        return job_id, job, status
+
     # -- result files -------------------------------------------------------------------------
     def issue_file(self, job: Job, name: str = "output.mp4") -> str:
         """A fresh link to a job's video (a signed-URL-like token, on another origin than the API)."""
