@@ -103,13 +103,18 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeArk, FakeVeo, F
         yield ark, veo, mm, kling
 
 
+def film(tmp_path: Path, storyboard: str) -> Path:
+    """A project folder holding only its storyboard."""
+    (tmp_path / "film").mkdir()
+    (tmp_path / "film" / "storyboard.yaml").write_text(storyboard)
+    return tmp_path / "film"
+
+
 def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
 ) -> None:
     ark, veo, mm, kling = fakes
-    root = tmp_path / "film"
-    root.mkdir()
-    (root / "storyboard.yaml").write_text(STORYBOARD)
+    root = film(tmp_path, STORYBOARD)
 
     plan = shotlist.build(root, BuildOptions(dry_run=True)).plan
     models = catalog()
@@ -162,9 +167,7 @@ def test_the_shots_camera_move_reaches_kling_and_seedance(
     fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
 ) -> None:
     ark, _, _, kling = fakes
-    root = tmp_path / "film"
-    root.mkdir()
-    (root / "storyboard.yaml").write_text(STORYBOARD.replace("REFUSE_OUTPUT ", ""))
+    root = film(tmp_path, STORYBOARD.replace("REFUSE_OUTPUT ", ""))
     shotlist.build(root, BuildOptions(yes=True, render=False))
     assert ark.submits()[-1].json().get("camera_fixed") is True  # mask: camera static
     assert kling.submits()[-1].json()["camera_control"]["config"]["zoom"] == -3.0  # turn: slow dolly-in

@@ -67,6 +67,18 @@ PEER_TXT2VID: dict[str, Any] = {
 PEER_TXT2VID["4"] = {**PEER_IMG2VID["4"], "inputs": {**PEER_IMG2VID["4"]["inputs"], "image": ["1", 0]}}
 
 
+def with_an_invalid_second_output(graph: dict[str, Any]) -> dict[str, Any]:
+    """``graph`` plus a second output whose frame count is under its minimum (ComfyUI queues the valid part)."""
+    two: dict[str, Any] = json.loads(json.dumps(graph))
+    two["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
+    two["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
+    two["10"] = {
+        "class_type": "SaveVideo",
+        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
+    }
+    return two
+
+
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComfyUIFake]:
     with ComfyUIFake() as f:
@@ -178,13 +190,7 @@ def test_a_workflow_error_names_the_node_and_input(fake: ComfyUIFake, tmp_path: 
 
 
 def test_a_200_with_node_errors_is_a_failure_and_nothing_runs(fake: ComfyUIFake, tmp_path: Path) -> None:
-    two_outputs = json.loads(json.dumps(PEER_TXT2VID))
-    two_outputs["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
-    two_outputs["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
-    two_outputs["10"] = {
-        "class_type": "SaveVideo",
-        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
-    }
+    two_outputs = with_an_invalid_second_output(PEER_TXT2VID)
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path)
     with pytest.raises(
         BackendError, match=r"node 8 \(RepeatImageBatch\) input amount: Value 0 smaller than min"

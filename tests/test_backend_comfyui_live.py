@@ -22,7 +22,7 @@ from shotlist.media import probe
 from shotlist.spec import ShotSpec
 from tests.fakes import hosted
 from tests.fakes.hosted import make_spec
-from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project
+from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project, with_an_invalid_second_output
 
 URL = os.environ.get("SHOTLIST_TEST_COMFYUI_URL", "")
 pytestmark = [
@@ -68,13 +68,7 @@ def test_a_real_validation_error_names_the_node(tmp_path: Path) -> None:
 
 
 def test_a_real_partial_validation_error_is_a_failure(tmp_path: Path) -> None:
-    two = json.loads(json.dumps(PEER_TXT2VID))
-    two["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
-    two["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
-    two["10"] = {
-        "class_type": "SaveVideo",
-        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
-    }
+    two = with_an_invalid_second_output(PEER_TXT2VID)
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path, duration=1, size=(320, 192))
     with pytest.raises(BackendError, match=r"node 8 \(RepeatImageBatch\) input amount"):
         generate(project(tmp_path, txt2vid=two), spec, out=tmp_path / "out")

@@ -24,13 +24,17 @@ from shotlist.backends.base import Backend, BackendError, JobState, Recoverable,
 from shotlist.backends.http import SECRET_HEADERS, MissingCredentials
 from shotlist.generate import verify_clip
 from shotlist.spec import ShotSpec
-from tests.fakes.hosted import finish, generate, make_spec, no_sleep, through
-from tests.fakes.providers import PROVIDERS, Provider
+from tests.fakes.hosted import finish, generate, make_spec, no_sleep, outcome, through
+from tests.fakes.providers import PROVIDERS, Provider, Refusal
 from tests.media_factory import make_clip
 
 each_provider = pytest.mark.parametrize("provider", PROVIDERS, ids=str)
-refusing_jobs = pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.refused_job], ids=str)
-refusing_submits = pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.refused_submit], ids=str)
+
+
+def refusing(when: str) -> pytest.MarkDecorator:
+    """Run a test for every provider whose fake can refuse ``when`` (refused_job, refused_submit)."""
+    cases = [(p, getattr(p, when)) for p in PROVIDERS if getattr(p, when)]
+    return pytest.mark.parametrize("provider,refusal", cases, ids=[p.name for p, _ in cases])
 
 
 @functools.cache
@@ -171,29 +175,24 @@ def test_a_lost_submit_answer_is_never_sent_again(
         assert status.state is JobState.SUCCEEDED
 
 
-@refusing_jobs
+@refusing("refused_job")
 def test_a_job_refused_by_moderation_polls_as_refused_with_the_reason(
-    provider: Provider[Any], serve: Any, tmp_path: Path
+    provider: Provider[Any], refusal: Refusal, serve: Any, tmp_path: Path
 ) -> None:
-    assert provider.refused_job is not None
-    spec = spec_of(provider, tmp_path, prompt=provider.refused_job.prompt)
-    [(_, status)] = generate(provider.backend(tmp_path), spec, out=tmp_path)
-    assert status.state is JobState.REFUSED
-    assert provider.refused_job.reason in (status.message or "")
+    backend, spec = provider.backend(tmp_path), spec_of(provider, tmp_path, prompt=refusal.prompt)
+    status = outcome(backend, spec, tmp_path)
+    assert status.state is JobState.REFUSED and refusal.reason in (status.message or "")
     assert not (tmp_path / f"{spec.shot}.mp4").exists() and serve.submissions == 1
 
 
-@refusing_submits
+@refusing("refused_submit")
 def test_a_submit_refused_by_moderation_raises_refused_with_the_reason(
-    provider: Provider[Any], serve: Any, tmp_path: Path
+    provider: Provider[Any], refusal: Refusal, serve: Any, tmp_path: Path
 ) -> None:
-    assert provider.refused_submit is not None
-    spec = spec_of(provider, tmp_path, prompt=provider.refused_submit.prompt)
     with pytest.raises(BackendError) as info:
-        run(provider.backend(tmp_path).submit(spec))
-    assert info.value.refused and not info.value.retryable
-    assert provider.refused_submit.reason in str(info.value)
-    assert serve.submissions == 0 and len(serve.submits()) == 1
+        run(provider.backend(tmp_path).submit(spec_of(provider, tmp_path, prompt=refusal.prompt)))
+    assert info.value.refused and not info.value.retryable and refusal.reason in str(info.value)
+    assert serve.submissions == 0 and len(serve.submits()) == 1  # turned down: nothing to pay for
 
 
 @each_provider

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pytest
 
@@ -58,18 +58,23 @@ class Job:
 
 
 class HostedFake(FakeProvider):
-    """A FakeProvider with jobs, expiring result files and optional TLS."""
+    """A FakeProvider with jobs, expiring result files, a key checked on every API request, optional TLS."""
 
     download_route = ("GET", r"^/files/")
+    auth_scheme: ClassVar[str] = "Bearer"  # the API wants ``Authorization: <scheme> <key>``
+    unauthorized: ClassVar[Any] = {"detail": "Invalid API key"}  # its 401's body
+    not_found: ClassVar[Any] = {"detail": "Not found"}  # its 404's body for a job it does not know
 
     def __init__(
         self,
+        key: str,
         *,
         polls_to_finish: int = 2,
         slow_polls: int = 8,
         video: Callable[[str, Any], bytes] = default_video,
     ) -> None:
         super().__init__()
+        self.key = key
         self.polls_to_finish = polls_to_finish
         self.slow_polls = slow_polls
         self.video = video
@@ -91,6 +96,23 @@ class HostedFake(FakeProvider):
             outcome = "refuse" if REFUSE in prompt else "fail" if FAIL in prompt else "ok"
             job = self.jobs[job_id] = Job(job_id, kind, body, polls, outcome)
         return job
+
+    def read(self, job_id: str, answer: Callable[[Job], Any]) -> Response:
+        """A read of a job's status, which advances it one poll until it is done."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return Response(404, self.not_found)
+        if not job.done:
+            job.tick()
+        return Response(200, answer(job))
+
+    def cancel(self, job_id: str, answer: Callable[[Job], Response]) -> Response:
+        """Cancel a job that is still running (a finished one stays as it is)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return Response(404, self.not_found)
+        job.cancelled = not job.done
+        return answer(job)
 
     @property
     def submissions(self) -> int:
@@ -128,8 +150,14 @@ class HostedFake(FakeProvider):
         return mp4(self.files[token])
 
     # -- auth and TLS -------------------------------------------------------------------------
-    def authorized(self, req: Request, expected: str) -> bool:
-        return req.headers.get("authorization") == expected
+    def authorized(self, req: Request) -> bool:
+        return req.headers.get("authorization") == f"{self.auth_scheme} {self.key}"
+
+    def dispatch(self, req: Request) -> Response:
+        if not req.path.startswith("/files/") and not self.authorized(req):  # result files need no key
+            self.log.append(req)
+            return Response(401, self.unauthorized)
+        return super().dispatch(req)
 
     def enable_tls(self, workdir: Path) -> Path:
         """Serve HTTPS with a certificate from a throwaway CA; return the CA file for SSL_CERT_FILE.
