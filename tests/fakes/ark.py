@@ -15,27 +15,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.server import Request, Response, access_denied, mp4
-from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, TaskFake
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 SIZES = {"480p": (864, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 RATIOS = {"16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive"}
 ROLES = {"first_frame", "last_frame", "reference_image"}
-
-
-@dataclass
-class Task:
-    id: str
-    model: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "queued"
-    error: dict[str, str] | None = None
-    tokens: int = 0
-    tokens_seen: list[str] = field(default_factory=list)
 
 
 def error(status: int, code: str, message: str) -> Response:
@@ -58,7 +45,6 @@ class FakeArk(TaskFake):
     ) -> None:
         super().__init__(key, polls=polls, video=video)
         self.models = set(models)  # empty: any model id
-        self.tasks: dict[str, Task] = {}
         self.route("POST", r"/api/v3/contents/generations/tasks", self.create)
         self.route("GET", r"/api/v3/contents/generations/tasks/(?P<id>[\w-]+)", self.get)
         self.route("GET", r"/tos/(?P<sig>\w+)/video\.mp4", self.download)
@@ -121,7 +107,7 @@ class FakeArk(TaskFake):
         tokens = w * h * 24 * body["duration"] // 1024
         with self._tlock:
             task_id = f"cgt-20261123{next(self._ids):06d}-{secrets.token_hex(3)}"
-            self.tasks[task_id] = Task(task_id, model, body, self.polls, tokens=tokens)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "queued", kind=model, tokens=tokens)
         return Response(200, {"id": task_id})
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
@@ -136,7 +122,7 @@ class FakeArk(TaskFake):
                 task.status = "running" if task.polls_left > 0 else self._finish(task)
             out: dict[str, Any] = {
                 "id": task.id,
-                "model": task.model,
+                "model": task.kind,
                 "status": task.status,
                 "error": task.error,
                 "created_at": 1763856000,

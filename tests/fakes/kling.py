@@ -21,11 +21,10 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.server import Request, Response, mp4
-from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, TaskFake
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 MODELS = {
     "kling-v1",
@@ -37,17 +36,6 @@ MODELS = {
     "kling-v2-5-turbo",
 }
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-
-
-@dataclass
-class Task:
-    id: str
-    kind: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "submitted"
-    message: str = ""
-    video: str = ""
 
 
 def _unb64(part: str) -> bytes:
@@ -103,7 +91,6 @@ class FakeKling(TaskFake):
     ) -> None:
         super().__init__(access_key, polls=polls, video=video)
         self.access_key, self.secret_key = access_key, secret_key
-        self.tasks: dict[str, Task] = {}
         self.external: dict[str, str] = {}
         self.jwt_errors: list[str] = []
         self.slow_answer_s = 0.0  # make the next create answer late (after the task exists): a lost answer
@@ -167,7 +154,7 @@ class FakeKling(TaskFake):
             return reply(400, 1301, "Trigger the content security policy of the platform")
         with self._tlock:
             task_id = f"CjhS{next(self._ids):04d}{secrets.token_hex(4)}"
-            self.tasks[task_id] = Task(task_id, kind, body, self.polls)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "submitted", kind=kind)
             if external:
                 self.external[external] = task_id
             delay, self.slow_answer_s = self.slow_answer_s, 0.0
@@ -208,12 +195,12 @@ class FakeKling(TaskFake):
                 "updated_at": 1763856090000,
             }
             if task.status == "succeed":
-                task.video = self.sign(task.body, task.video)  # the same link until it dies
+                task.file = self.sign(task.body, task.file)  # the same link until it dies
                 data["task_result"] = {
                     "videos": [
                         {
-                            "id": task.video,
-                            "url": f"{self.cdn}/kcdn/{task.video}/output.mp4",
+                            "id": task.file,
+                            "url": f"{self.cdn}/kcdn/{task.file}/output.mp4",
                             "duration": task.body.get("duration", "5"),
                         }
                     ]

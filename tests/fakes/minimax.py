@@ -14,11 +14,10 @@ with 1027 (output moderation). ``rate_limit_next`` answers that many next reques
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.server import Request, Response, mp4
-from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, TaskFake
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 MODELS = {
     "MiniMax-Hailuo-02": ({6, 10}, {"512P", "768P", "1080P"}),
@@ -26,15 +25,6 @@ MODELS = {
     "MiniMax-Hailuo-2.3": ({6, 10}, {"768P", "1080P"}),
 }
 STEPS = ("Queueing", "Preparing", "Processing")
-
-
-@dataclass
-class Task:
-    id: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "Queueing"
-    file_id: str = ""
 
 
 def ok(**data: Any) -> Response:
@@ -55,7 +45,6 @@ class FakeMiniMax(TaskFake):
         self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b""
     ) -> None:
         super().__init__(key, polls=polls, video=video)
-        self.tasks: dict[str, Task] = {}
         self.rate_limit_next = 0
         self.route("POST", r"/v1/video_generation", self.create)
         self.route("GET", r"/v1/query/video_generation", self.query)
@@ -109,7 +98,7 @@ class FakeMiniMax(TaskFake):
             return fail(1026, "video description contains sensitive content")
         with self._tlock:
             task_id = f"{106916112212000 + next(self._ids)}"
-            self.tasks[task_id] = Task(task_id, body, self.polls)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "Queueing")
         return ok(task_id=task_id)
 
     def query(self, req: Request, _m: re.Match[str]) -> Response:
@@ -126,7 +115,7 @@ class FakeMiniMax(TaskFake):
                 elif REFUSE_OUTPUT in task.body["prompt"]:
                     task.status = "Fail"
                 else:
-                    task.status, task.file_id = "Success", f"{2000000 + int(task.id) % 1000000}"
+                    task.status, task.file = "Success", f"{2000000 + int(task.id) % 1000000}"
             if task.status == "Fail":
                 return fail(
                     1027,
@@ -138,16 +127,16 @@ class FakeMiniMax(TaskFake):
             return ok(
                 task_id=task.id,
                 status=task.status,
-                file_id=task.file_id,
-                video_width=1366 if task.file_id else 0,
-                video_height=768 if task.file_id else 0,
+                file_id=task.file,
+                video_width=1366 if task.file else 0,
+                video_height=768 if task.file else 0,
             )
 
     def retrieve(self, req: Request, _m: re.Match[str]) -> Response:
         if (refused := self._gate(req)) is not None:
             return refused
         file_id = (req.query.get("file_id") or [""])[0]
-        task = next((t for t in self.tasks.values() if t.file_id == file_id), None)
+        task = next((t for t in self.tasks.values() if t.file == file_id), None)
         if task is None:
             return fail(1000, "file not found")
         with self._tlock:

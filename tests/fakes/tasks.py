@@ -11,11 +11,27 @@ import itertools
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.server import FakeProvider
 
 BLOCKED_INPUT, REFUSE_OUTPUT = "BLOCKED_INPUT", "REFUSE_OUTPUT"
+
+
+@dataclass
+class Task:
+    """One task a fake was asked for: the request, how many reads it still needs, where it stands."""
+
+    id: str
+    body: dict[str, Any]
+    polls_left: int
+    status: str
+    kind: str = ""  # the model (Ark, Veo) or the kind of task (Kling) it was submitted as
+    file: str = ""  # its result: a link's signature (Kling, Veo) or a file id (MiniMax)
+    message: str = ""
+    error: dict[str, str] | None = None
+    tokens: int = 0
 
 
 class TaskFake(FakeProvider):
@@ -27,7 +43,7 @@ class TaskFake(FakeProvider):
         self.polls = polls
         self.video = video
         self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, Task] = {}
         self.links: dict[str, dict[str, Any]] = {}  # a link's signature → the body of the request it serves
         self.expired: set[str] = set()
         self.stale_reads = 0  # how many next links are handed out already dead (expired before the download)

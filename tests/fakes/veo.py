@@ -16,26 +16,16 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.server import Request, Response, mp4
-from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, TaskFake
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 NOT_ON_GEMINI_API = ("seed", "fps", "generateAudio", "storageUri", "compressionQuality")
 RAI_REASON = (
     "Your current safety settings for person generation prevented the video from being generated. "
     "Support codes: 17301594"
 )
-
-
-@dataclass
-class Operation:
-    name: str
-    model: str
-    body: dict[str, Any]
-    polls_left: int
-    file: str = ""
 
 
 def error(code: int, status: str, message: str) -> Response:
@@ -52,7 +42,7 @@ class FakeVeo(TaskFake):
         self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b""
     ) -> None:
         super().__init__(key, polls=polls, video=video)
-        self.operations: dict[str, Operation] = self.tasks
+        self.operations = self.tasks  # the Gemini API's name for them
         self.route("POST", r"/v1beta/models/(?P<model>[\w.-]+):predictLongRunning", self.create)
         self.route("GET", r"/v1beta/(?P<name>models/[\w.-]+/operations/\w+)", self.get)
         self.route("GET", r"/v1beta/files/(?P<file>\w+):download", self.download)
@@ -104,7 +94,7 @@ class FakeVeo(TaskFake):
             )
         with self._tlock:
             name = f"models/{m['model']}/operations/{secrets.token_hex(6)}{next(self._ids)}"
-            self.operations[name] = Operation(name, m["model"], body, self.polls)
+            self.operations[name] = Task(name, body, self.polls, "running", kind=m["model"])
         return Response(200, {"name": name})
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
@@ -116,7 +106,7 @@ class FakeVeo(TaskFake):
                 return error(404, "NOT_FOUND", f"Operation {m['name']} not found")
             op.polls_left -= 1
             if op.polls_left > 0:
-                return Response(200, {"name": op.name})
+                return Response(200, {"name": op.id})
             prompt = op.body["instances"][0]["prompt"]
             if REFUSE_OUTPUT in prompt:
                 result: dict[str, Any] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASON]}
@@ -127,7 +117,7 @@ class FakeVeo(TaskFake):
         return Response(
             200,
             {
-                "name": op.name,
+                "name": op.id,
                 "done": True,
                 "response": {
                     "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
