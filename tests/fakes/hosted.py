@@ -4,6 +4,10 @@ expire, jobs that finish after some polls, auth checks, TLS for SDKs that only s
 A shot's prompt steers its fake job, the way a real service reacts to content:
 ``[refuse]`` → the provider's moderation refusal, ``[fail]`` → a runtime failure, ``[slow]`` → a job
 that needs many more polls.
+
+Below the fakes: what every adapter test uses to make shots (``make_spec``, ``full_spec``, ``frames``)
+and to take them through an adapter the way the engine does (``finish``, ``through``, ``generate``,
+``outcome``), without the engine's pauses.
 """
 
 from __future__ import annotations
