@@ -15,7 +15,7 @@ from shotlist.backends.comfyui import ComfyUIBackend, frame_count, load_workflow
 from tests.fakes.comfyui import ComfyUIFake
 from tests.fakes.hosted import FAIL, generate, make_spec, no_sleep
 
-# Weightless peers of the built-in workflows (observed-apis.md: they run on a CPU-only ComfyUI with no
+# Weightless peers of the built-in workflows (they run on a CPU-only ComfyUI with no
 # model files), titled for shotlist's roles like the built-ins.
 PEER_IMG2VID: dict[str, Any] = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}, "_meta": {"title": "shotlist.image"}},

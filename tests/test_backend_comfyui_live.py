@@ -1,6 +1,6 @@
 """The ComfyUI adapter against a real ComfyUI server, when one is given: ``SHOTLIST_TEST_COMFYUI_URL``.
 
-The workflows are the weightless peers of the built-ins (observed-apis.md: they run on a CPU-only
+The workflows are the weightless peers of the built-ins (they run on a CPU-only
 ComfyUI with no model files), so any ComfyUI ≥ 0.3.6x can serve them. Skipped without the variable;
 run e.g. ``python main.py --cpu --port 8188`` in a ComfyUI checkout, then
 ``SHOTLIST_TEST_COMFYUI_URL=http://127.0.0.1:8188 pytest tests/test_backend_comfyui_live.py``.
