@@ -2,7 +2,7 @@
 
 The whole path a user takes: catalog → prompts → plan with estimates → submit, poll, download,
 verify → lock with costs → build report. One shot is refused by the provider; the others finish.
-A second build generates nothing.
+A second build generates nothing. (A build killed while polling resumes its job: test_backend_fal_e2e.py.)
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import base64
 import functools
 import io
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from shotlist.pipeline import BuildOptions
 from tests.fakes.ark import FakeArk
 from tests.fakes.kling import FakeKling
 from tests.fakes.minimax import FakeMiniMax
+from tests.fakes.providers import ARK, KLING, MINIMAX, VEO
 from tests.fakes.veo import FakeVeo
 from tests.media_factory import make_clip
 
@@ -84,41 +82,39 @@ def clip(seconds: float) -> bytes:
         return make_clip(Path(tmp) / "c.mp4", size="640x360", seconds=seconds, audio=False).read_bytes()
 
 
-def seconds_of(body: dict[str, Any]) -> float:
+def clip_for(body: dict[str, Any]) -> bytes:
+    """A clip as long as the request asked for."""
     params = body.get("parameters") or {}
-    return float(body.get("duration") or params.get("durationSeconds") or 5)
+    return clip(float(body.get("duration") or params.get("durationSeconds") or 5))
 
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling]]:
     for cls in (ArkBackend, VeoBackend, MiniMaxBackend, KlingBackend):
         monkeypatch.setattr(cls, "poll_interval", 0.01)
-    with FakeArk() as ark, FakeVeo() as veo, FakeMiniMax() as mm, FakeKling() as kling:
+    with (
+        ARK.serving(monkeypatch, clip_for) as ark,
+        VEO.serving(monkeypatch, clip_for) as veo,
+        MINIMAX.serving(monkeypatch, clip_for) as mm,
+        KLING.serving(monkeypatch, clip_for) as kling,
+    ):
         for fake in (ark, veo, mm, kling):
-            fake.video_for = lambda body: clip(seconds_of(body))
             fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1  # a fifth of requests fail
-        for name, value in {
-            "ARK_API_KEY": ark.key,
-            "SHOTLIST_ARK_URL": ark.base,
-            "GEMINI_API_KEY": veo.key,
-            "SHOTLIST_VEO_URL": veo.url,
-            "MINIMAX_API_KEY": mm.key,
-            "SHOTLIST_MINIMAX_URL": mm.url,
-            "KLING_ACCESS_KEY": kling.access_key,
-            "KLING_SECRET_KEY": kling.secret_key,
-            "SHOTLIST_KLING_URL": kling.base,
-        }.items():
-            monkeypatch.setenv(name, value)
         yield ark, veo, mm, kling
+
+
+def film(tmp_path: Path, storyboard: str) -> Path:
+    """A project folder holding only its storyboard."""
+    (tmp_path / "film").mkdir()
+    (tmp_path / "film" / "storyboard.yaml").write_text(storyboard)
+    return tmp_path / "film"
 
 
 def test_a_storyboard_across_four_providers_builds_with_costs_and_one_refusal(
     fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
 ) -> None:
     ark, veo, mm, kling = fakes
-    root = tmp_path / "film"
-    root.mkdir()
-    (root / "storyboard.yaml").write_text(STORYBOARD)
+    root = film(tmp_path, STORYBOARD)
 
     plan = shotlist.build(root, BuildOptions(dry_run=True)).plan
     models = catalog()
@@ -171,43 +167,7 @@ def test_the_shots_camera_move_reaches_kling_and_seedance(
     fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
 ) -> None:
     ark, _, _, kling = fakes
-    root = tmp_path / "film"
-    root.mkdir()
-    (root / "storyboard.yaml").write_text(STORYBOARD.replace("REFUSE_OUTPUT ", ""))
+    root = film(tmp_path, STORYBOARD.replace("REFUSE_OUTPUT ", ""))
     shotlist.build(root, BuildOptions(yes=True, render=False))
     assert ark.submits()[-1].json().get("camera_fixed") is True  # mask: camera static
     assert kling.submits()[-1].json()["camera_control"]["config"]["zoom"] == -3.0  # turn: slow dolly-in
-
-
-def test_a_build_killed_while_polling_resumes_the_same_task_without_a_new_submit(
-    fakes: tuple[FakeArk, FakeVeo, FakeMiniMax, FakeKling], tmp_path: Path
-) -> None:
-    ark = fakes[0]
-    ark.faults.rate_429 = ark.faults.rate_5xx = 0.0
-    ark.polls = 10**6  # a slow job: still running when the build is killed
-    root = tmp_path / "film"
-    root.mkdir()
-    (root / "storyboard.yaml").write_text(STORYBOARD.split("  - id: turn")[0])  # title + the Seedance shot
-    driver = (
-        "import sys, shotlist; from shotlist.pipeline import BuildOptions; "
-        "shotlist.build(sys.argv[1], BuildOptions(yes=True, render=False))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", driver, str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not ark.calls("GET", r"/tasks/") and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert ark.calls("GET", r"/tasks/"), "the first build never polled"
-    finally:
-        proc.kill()  # kill -9 while polling
-        proc.wait()
-    [task_id] = ark.tasks
-    ark.tasks[task_id].polls_left = 1  # the job finishes while nobody watches
-
-    result = shotlist.build(root, BuildOptions(yes=True, render=False))
-    assert result.ok and result.made["mask"]
-    assert len(ark.submits()) == 1  # the rebuild found the journaled job and did not pay again
-    assert all(r.path.endswith(task_id) for r in ark.calls("GET", r"/tasks/"))
-    assert read_lock(root).entries["mask"].job == f"ark/seedance-1.0-lite::{task_id}::silent"

@@ -1,6 +1,6 @@
 """The ComfyUI adapter against a real ComfyUI server, when one is given: ``SHOTLIST_TEST_COMFYUI_URL``.
 
-The workflows are the weightless peers of the built-ins (observed-apis.md: they run on a CPU-only
+The workflows are the weightless peers of the built-ins (they run on a CPU-only
 ComfyUI with no model files), so any ComfyUI ≥ 0.3.6x can serve them. Skipped without the variable;
 run e.g. ``python main.py --cpu --port 8188`` in a ComfyUI checkout, then
 ``SHOTLIST_TEST_COMFYUI_URL=http://127.0.0.1:8188 pytest tests/test_backend_comfyui_live.py``.
@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from shotlist.backends.base import BackendError, JobState
+from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.backends.comfyui import ComfyUIBackend
 from shotlist.media import probe
+from shotlist.spec import ShotSpec
+from tests.fakes import hosted
 from tests.fakes.hosted import make_spec
-from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project
+from tests.test_backend_comfyui import PEER_IMG2VID, PEER_TXT2VID, project, with_an_invalid_second_output
 
 URL = os.environ.get("SHOTLIST_TEST_COMFYUI_URL", "")
 pytestmark = [
@@ -34,28 +36,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOTLIST_COMFYUI_URLS", URL)
 
 
-def generate(workdir: Path, *specs: Any, out: Path) -> list[Any]:
-    out.mkdir(parents=True, exist_ok=True)
-
-    async def one(b: ComfyUIBackend, spec: Any) -> Any:
-        job = await b.submit(spec)
-        for _ in range(1200):
-            status = await b.poll(job)
-            if status.done:
-                break
-            await asyncio.sleep(0.1)
-        if status.state is JobState.SUCCEEDED:
-            await b.fetch(job, out / f"{spec.shot}.mp4")
-        return status
-
-    async def go() -> list[Any]:
-        b = ComfyUIBackend(workdir)
-        try:
-            return [await one(b, s) for s in specs]
-        finally:
-            await b.aclose()
-
-    return asyncio.run(go())
+def generate(workdir: Path, *specs: ShotSpec, out: Path) -> list[JobStatus]:
+    """How each shot ends on the real server (clips in ``out``); a CPU-only server may take a while."""
+    return [status for _, status in hosted.generate(ComfyUIBackend(workdir), *specs, out=out, within_s=120)]
 
 
 @pytest.mark.parametrize("mode,peer", [("txt2vid", PEER_TXT2VID), ("img2vid", PEER_IMG2VID)])
@@ -85,13 +68,7 @@ def test_a_real_validation_error_names_the_node(tmp_path: Path) -> None:
 
 
 def test_a_real_partial_validation_error_is_a_failure(tmp_path: Path) -> None:
-    two = json.loads(json.dumps(PEER_TXT2VID))
-    two["8"] = {"class_type": "RepeatImageBatch", "inputs": {"image": ["1", 0], "amount": 0}}
-    two["9"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24}}
-    two["10"] = {
-        "class_type": "SaveVideo",
-        "inputs": {"video": ["9", 0], "filename_prefix": "x", "format": "auto", "codec": "auto"},
-    }
+    two = with_an_invalid_second_output(PEER_TXT2VID)
     spec = make_spec("comfyui/txt2vid", "txt2vid", tmp_path, duration=1, size=(320, 192))
     with pytest.raises(BackendError, match=r"node 8 \(RepeatImageBatch\) input amount"):
         generate(project(tmp_path, txt2vid=two), spec, out=tmp_path / "out")

@@ -19,8 +19,7 @@ from shotlist.backends.luma import LumaBackend
 from shotlist.backends.replicate import ReplicateBackend
 from shotlist.backends.runway import RunwayBackend
 from shotlist.pipeline import BuildOptions, build
-from tests.fakes import fal, luma, replicate, runway
-from tests.fakes.comfyui import ComfyUIFake
+from tests.fakes.providers import COMFYUI, FAL, LUMA, REPLICATE, RUNWAY
 from tests.media_factory import make_clip
 from tests.test_backend_comfyui import PEER_IMG2VID
 
@@ -80,7 +79,7 @@ def clips(tmp_path: Path) -> Any:
     made: dict[float, bytes] = {}
     lock = threading.Lock()  # the fakes' server threads ask at the same time
 
-    def video(job: str, body: Any) -> bytes:
+    def video(body: Any) -> bytes:
         s = seconds_of(body)
         with lock:
             if s not in made:
@@ -96,27 +95,11 @@ def clips(tmp_path: Path) -> Any:
 def fakes(monkeypatch: pytest.MonkeyPatch, clips: Any) -> Iterator[dict[str, Any]]:
     with ExitStack() as stack:
         f: dict[str, Any] = {
-            "fal": stack.enter_context(fal.FalFake(video=clips)),
-            "replicate": stack.enter_context(replicate.ReplicateFake(video=clips)),
-            "runway": stack.enter_context(runway.RunwayFake(video=clips)),
-            "luma": stack.enter_context(luma.LumaFake(video=clips)),
-            "comfyui": stack.enter_context(ComfyUIFake(video=clips)),
+            p.name: stack.enter_context(p.serving(monkeypatch, clips))
+            for p in (FAL, REPLICATE, RUNWAY, LUMA, COMFYUI)
         }
         for fake in f.values():
             fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-        env = {
-            "SHOTLIST_FAL_URL": f["fal"].url,
-            "FAL_KEY": fal.KEY,
-            "REPLICATE_API_BASE_URL": f["replicate"].url,
-            "REPLICATE_API_TOKEN": replicate.TOKEN,
-            "RUNWAYML_BASE_URL": f["runway"].url,
-            "RUNWAYML_API_SECRET": runway.SECRET,
-            "LUMAAI_BASE_URL": f["luma"].api,
-            "LUMAAI_API_KEY": luma.KEY,
-            "SHOTLIST_COMFYUI_URLS": f["comfyui"].url,
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
         for cls in (FalBackend, ReplicateBackend, RunwayBackend, LumaBackend, ComfyUIBackend):
             monkeypatch.setattr(cls, "poll_interval", 0.01, raising=False)  # the engine's poll pace
         yield f

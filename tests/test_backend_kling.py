@@ -1,111 +1,39 @@
-"""Kling, against a fake that verifies its JWTs and speaks its task protocol."""
+"""Kling: its JWTs and its wire format, against a fake that verifies the tokens and speaks its task protocol
+(the money rules every adapter keeps are in test_backend_contract.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
-import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
-from PIL import Image
 
-from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
-from shotlist.backends.http import poll_until
+from shotlist.backends.base import JobState, JobStatus
 from shotlist.backends.kling import KlingBackend, kling_jwt
-from shotlist.spec import MediaInput, ShotSpec
+from shotlist.spec import ShotSpec
+from tests.fakes.hosted import frames, make_spec, outcome
 from tests.fakes.kling import FakeKling, verify_jwt
-from tests.media_factory import make_clip
+from tests.fakes.providers import KLING
 
 AK, SK = "kling-ak-0123456789", "kling-sk-abcdefghijklmnop"
 
 
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_clip(tmp_path_factory.mktemp("clip") / "c.mp4", seconds=1, audio=False).read_bytes()
+fake = KLING.fixture()
 
 
-@pytest.fixture
-def fake(video: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKling]:
-    with FakeKling(AK, SK, video=video) as f:
-        monkeypatch.setenv("KLING_ACCESS_KEY", AK)
-        monkeypatch.setenv("KLING_SECRET_KEY", SK)
-        monkeypatch.setenv("SHOTLIST_KLING_URL", f.base)
-        yield f
-
-
-def image(tmp_path: Path, name: str, role: str = "image", colour: str = "red") -> MediaInput:
-    path = tmp_path / f"{name}.png"
-    Image.new("RGB", (480, 320), colour).save(path)
-    return MediaInput(
-        role=role,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        width=480,
-        height=320,
-        path=str(path),
-        name=name,
+def spec(model: str = "kling/v1-std", mode: str = "txt2vid", *, move: str = "static", **kw: Any) -> ShotSpec:
+    camera = {"camera": {"move": move, "speed": kw.pop("speed", "medium")}}
+    return make_spec(
+        model,
+        mode,
+        **{"prompt": "Close-up of a kitsune mask on moss.", "duration": 5, "params": camera, **kw},
     )
-
-
-def spec(
-    model: str = "kling/v1-std",
-    mode: str = "txt2vid",
-    *,
-    shot: str = "mask",
-    move: str = "static",
-    speed: str = "medium",
-    prompt: str = "Close-up of a kitsune mask on moss.",
-    take: int = 1,
-    inputs: tuple[MediaInput, ...] = (),
-    negative: str | None = None,
-) -> ShotSpec:
-    return ShotSpec(
-        shot=shot,
-        backend="kling",
-        model=model,
-        mode=mode,
-        prompt=prompt,
-        duration=5,
-        width=1280,
-        height=720,
-        aspect="16:9",
-        fps=24,
-        inputs=inputs,
-        negative=negative,
-        take=take,
-        params={"camera": {"move": move, "speed": speed}},
-    )
-
-
-async def run(
-    backend: KlingBackend, s: ShotSpec, dest: Path, job: str | None = None
-) -> tuple[str, JobStatus]:
-    """Submit (unless given a job), poll until done, fetch on success: what the engine does."""
-    job = job or await backend.submit(s)
-
-    async def check() -> JobStatus | None:
-        status = await backend.poll(job)
-        return status if status.done else None
-
-    status = await poll_until(check, deadline_s=20, first=0.0, cap=0.0)
-    if status.state is JobState.SUCCEEDED:
-        await backend.fetch(job, dest)
-    return job, status
 
 
 def build(tmp_path: Path, s: ShotSpec) -> JobStatus:
-    async def main() -> JobStatus:
-        b = KlingBackend(tmp_path)
-        try:
-            return (await run(b, s, tmp_path / "o.mp4"))[1]
-        finally:
-            await b.aclose()
-
-    return asyncio.run(main())
+    return outcome(KlingBackend(tmp_path), s, tmp_path)
 
 
 def test_the_jwt_is_hs256_from_the_access_key_and_verifies_as_kling_checks_it() -> None:
@@ -144,8 +72,7 @@ def test_txt2vid_sends_the_prompt_and_no_camera_control_for_a_static_shot(
         "cfg_scale": 0.5,
     }
     assert "camera_control" not in body and len(body["external_task_id"]) == 32
-    assert (tmp_path / "o.mp4").read_bytes() == fake.video
-    assert "authorization" not in fake.calls("GET", r"/kcdn/")[0].headers
+    assert (tmp_path / "s1.mp4").read_bytes() == fake.video
 
 
 @pytest.mark.parametrize(
@@ -175,7 +102,7 @@ def test_a_move_with_no_single_axis_stays_in_the_prompt(fake: FakeKling, tmp_pat
 def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(
     fake: FakeKling, tmp_path: Path
 ) -> None:
-    first, last = image(tmp_path, "a"), image(tmp_path, "b", "end_image", "blue")
+    first, last = frames(tmp_path, "image", "end_image")
     assert (
         build(tmp_path, spec(mode="img2vid", inputs=(first, last), move="pan-left")).state
         is JobState.SUCCEEDED
@@ -190,113 +117,10 @@ def test_img2vid_sends_bare_base64_frames_and_drops_camera_control_for_a_tail(
 
 
 def test_kling_2_models_send_no_cfg_scale_and_use_their_mode(fake: FakeKling, tmp_path: Path) -> None:
-    s = spec("kling/v2.5-turbo-pro", "img2vid", inputs=(image(tmp_path, "a"),), move="zoom-in")
+    s = spec("kling/v2.5-turbo-pro", "img2vid", inputs=frames(tmp_path, "image"), move="zoom-in")
     assert build(tmp_path, s).state is JobState.SUCCEEDED
     body = fake.submits()[0].json()
     assert body["model_name"] == "kling-v2-5-turbo" and body["mode"] == "pro"
     assert (
         "cfg_scale" not in body and "camera_control" not in body
     )  # camera control only where the catalog says
-
-
-def test_a_content_policy_answer_at_creation_is_a_refusal(fake: FakeKling, tmp_path: Path) -> None:
-    with pytest.raises(BackendError, match="1301: Trigger the content security policy") as info:
-        asyncio.run(KlingBackend(tmp_path).submit(spec(prompt="BLOCKED_INPUT")))
-    assert info.value.refused and not fake.tasks
-
-
-def test_a_task_failing_risk_control_is_a_refusal_with_its_reason(fake: FakeKling, tmp_path: Path) -> None:
-    status = build(tmp_path, spec(prompt="REFUSE_OUTPUT scene"))
-    assert status.state is JobState.REFUSED and status.message == "Failure to pass the risk control system"
-
-
-def test_a_fifth_of_requests_failing_still_finishes_with_one_task_per_shot(
-    fake: FakeKling, tmp_path: Path
-) -> None:
-    fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-    specs = [spec(shot=f"s{i}", prompt=f"Shot {i}: a kitsune mask on moss.") for i in range(8)]
-
-    async def main() -> list[tuple[str, JobStatus]]:
-        b = KlingBackend(tmp_path)
-        try:
-            return await asyncio.gather(*(run(b, s, tmp_path / f"{s.shot}.mp4") for s in specs))
-        finally:
-            await b.aclose()
-
-    results = asyncio.run(main())
-    assert all(status.state is JobState.SUCCEEDED for _, status in results)
-    assert len(fake.tasks) == 8 and len(fake.submits()) > 8
-    assert all((tmp_path / f"{s.shot}.mp4").read_bytes() == fake.video for s in specs)
-
-
-def test_an_expired_video_link_is_looked_up_again_not_paid_again(fake: FakeKling, tmp_path: Path) -> None:
-    async def main() -> None:
-        b = KlingBackend(tmp_path)
-        job, _ = await run(b, spec(), tmp_path / "first.mp4")
-        fake.stale_reads = 1  # the next read names a link that is dead by the time it is fetched
-        await b.fetch(job, tmp_path / "again.mp4")
-        await b.aclose()
-
-    asyncio.run(main())
-    assert (tmp_path / "again.mp4").read_bytes() == fake.video
-    assert len(fake.submits()) == 1 and len(fake.calls("GET", r"/kcdn/")) == 3
-
-
-def test_a_restarted_backend_polls_the_same_task(fake: FakeKling, tmp_path: Path) -> None:
-    fake.polls = 4
-
-    async def first_process() -> str:
-        b = KlingBackend(tmp_path)
-        job = await b.submit(spec())
-        assert (await b.poll(job)).state is JobState.RUNNING
-        await b.aclose()
-        return job
-
-    job = asyncio.run(first_process())
-
-    async def second_process() -> JobStatus:
-        b = KlingBackend(tmp_path)
-        try:
-            return (await run(b, spec(), tmp_path / "o.mp4", job=job))[1]
-        finally:
-            await b.aclose()
-
-    assert asyncio.run(second_process()).state is JobState.SUCCEEDED
-    assert len(fake.submits()) == 1
-
-
-def test_a_lost_submit_answer_is_recovered_by_external_task_id_not_resent(
-    fake: FakeKling, tmp_path: Path
-) -> None:
-    fake.slow_answer_s = 1.5
-
-    async def main() -> tuple[str | None, str | None]:
-        b = KlingBackend(tmp_path)
-        b.http.client.timeout = httpx.Timeout(0.5)
-        with pytest.raises(SubmitUnknown):
-            await b.submit(spec())
-        b.http.client.timeout = httpx.Timeout(10.0)
-        found = await b.recover(spec())
-        never = await b.recover(spec(take=2))
-        await b.aclose()
-        return found, never
-
-    found, never = asyncio.run(main())
-    assert found is not None and found.endswith(next(iter(fake.tasks)))
-    assert never is None and len(fake.submits()) == 1
-
-
-def test_keys_and_tokens_never_reach_logs_or_errors(
-    fake: FakeKling, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    fake.faults.rate_5xx = 0.3
-    build(tmp_path, spec())
-    monkeypatch.setenv("KLING_SECRET_KEY", "kling-sk-wrong-2222222")
-    with pytest.raises(BackendError) as info:
-        asyncio.run(KlingBackend(tmp_path).submit(spec()))
-    assert "signature invalid" in str(info.value)
-    tokens = [r.headers["authorization"][7:] for r in fake.log if "authorization" in r.headers]
-    for text in (caplog.text, str(info.value)):
-        assert AK not in text and SK not in text and "kling-sk-wrong-2222222" not in text
-        assert not any(t in text for t in tokens)

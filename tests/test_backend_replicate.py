@@ -1,77 +1,35 @@
-"""Replicate adapter against a fake of Replicate's predictions API (and the replicate SDK on the same fake)."""
+"""Replicate adapter: its wire format against a fake of Replicate's predictions API, and the replicate SDK on
+the same fake (the money rules every adapter keeps are in test_backend_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shotlist.backends.base import BackendError, JobState
+from shotlist.backends.base import JobState
 from shotlist.backends.replicate import ReplicateBackend
 from shotlist.catalog import catalog
-from tests.fakes.hosted import FAIL, REFUSE, SLOW, finish, make_spec, no_sleep
+from tests.fakes.hosted import FAIL, each_model_and_mode, full_spec, generate, make_spec
+from tests.fakes.providers import REPLICATE
 from tests.fakes.replicate import TOKEN, ReplicateFake
 
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplicateFake]:
-    with ReplicateFake() as f:
-        monkeypatch.setenv("REPLICATE_API_BASE_URL", f.url)
-        monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
-        yield f
+fake = REPLICATE.fixture()
 
 
-def backend(tmp_path: Path) -> ReplicateBackend:
-    b = ReplicateBackend(tmp_path)
-    b.http.sleep = no_sleep
-    return b
-
-
-def generate(b: ReplicateBackend, *specs: Any, out: Path) -> list[tuple[str, Any]]:
-    async def one(spec: Any) -> tuple[str, Any]:
-        job = await b.submit(spec)
-        status = await finish(b, job)
-        if status.state is JobState.SUCCEEDED:
-            await b.fetch(job, out / f"{spec.shot}.mp4")
-        return job, status
-
-    async def go() -> list[tuple[str, Any]]:
-        try:
-            return list(await asyncio.gather(*(one(s) for s in specs)))
-        finally:
-            await b.aclose()
-
-    return asyncio.run(go())
-
-
-CASES = [(m.id, mode) for m in catalog().values() if m.provider == "replicate" for mode in m.modes]
-
-
-@pytest.mark.parametrize("model,mode", CASES, ids=[f"{m}-{mode}" for m, mode in CASES])
-def test_every_replicate_model_and_mode_generates_a_clip(
-    fake: ReplicateFake, tmp_path: Path, model: str, mode: str
+@each_model_and_mode("replicate")
+def test_every_replicate_model_and_mode_sends_its_input_schema(
+    fake: ReplicateFake, tmp_path: Path, model: str, mode: str, last: bool
 ) -> None:
     entry = catalog()[model]
-    spec = make_spec(
-        model,
-        mode,
-        tmp_path,
-        end_image=mode == "img2vid" and entry.first_last,
-        seed=3 if entry.seed else None,
-        audio=bool(entry.audio),
-    )
-    [(job_id, status)] = generate(backend(tmp_path), spec, out=tmp_path)
-    assert status.state is JobState.SUCCEEDED, status.message
-    (job,) = fake.jobs.values()
-    assert job_id == job.id and job.kind == entry.endpoint[mode]
+    spec = full_spec(model, mode, tmp_path, last=last)
+    job_id, job, status = fake.made(ReplicateBackend(tmp_path), spec, tmp_path)
+    assert job_id == job.id and job.kind == entry.endpoint[mode]  # the fake checked the fields
     assert job.body["duration"] == int(spec.duration)  # an integer on Replicate's wire
     images = [k for k, v in job.body.items() if str(v).startswith("data:image/")]
     assert len(images) == len(spec.inputs)
-    assert (tmp_path / "s1.mp4").read_bytes() == f"fake-mp4 {job.id}".encode()
 
 
 def test_seedance_fields_on_replicate(fake: ReplicateFake, tmp_path: Path) -> None:
@@ -85,7 +43,7 @@ def test_seedance_fields_on_replicate(fake: ReplicateFake, tmp_path: Path) -> No
         seed=9,
         params={"camera": {"move": "static"}},
     )
-    generate(backend(tmp_path), spec, out=tmp_path)
+    generate(ReplicateBackend(tmp_path), spec, out=tmp_path)
     body = next(iter(fake.jobs.values())).body
     assert {
         k: body[k] for k in ("duration", "resolution", "seed", "generate_audio", "camera_fixed", "fps")
@@ -107,7 +65,7 @@ def test_prefer_wait_gets_a_finished_prediction_from_the_create(
 ) -> None:
     entry = catalog()["replicate/hailuo-02"]
     monkeypatch.setitem(entry.extra, "prefer_wait", 30)
-    b = backend(tmp_path)
+    b = ReplicateBackend(tmp_path)
 
     async def go() -> Any:
         job = await b.submit(make_spec("replicate/hailuo-02", "txt2vid", tmp_path))
@@ -119,94 +77,13 @@ def test_prefer_wait_gets_a_finished_prediction_from_the_create(
     assert not fake.calls("GET", "/v1/predictions/") and (tmp_path / "o.mp4").exists()
 
 
-def test_flaky_api_completes_every_shot_with_one_prediction_each(fake: ReplicateFake, tmp_path: Path) -> None:
-    fake.faults.rate_429, fake.faults.rate_5xx = 0.1, 0.1
-    specs = [
-        make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path, shot=f"s{i}", prompt=f"shot {i} {SLOW}")
-        for i in range(6)
-    ]
-    results = generate(backend(tmp_path), *specs, out=tmp_path)
-    assert all(s.state is JobState.SUCCEEDED for _, s in results)
-    assert fake.submissions == 6 and len(fake.calls("POST", "/predictions$")) > 6
-
-
-def test_a_flagged_prompt_is_refused_with_replicates_reason(fake: ReplicateFake, tmp_path: Path) -> None:
-    [(_, status)] = generate(
-        backend(tmp_path),
-        make_spec("replicate/hailuo-02", "txt2vid", tmp_path, prompt=f"x {REFUSE}"),
-        out=tmp_path,
-    )
-    assert status.state is JobState.REFUSED and "(E005)" in (status.message or "")
-    assert fake.submissions == 1
-
-
 def test_a_model_failure_is_failed(fake: ReplicateFake, tmp_path: Path) -> None:
     [(_, status)] = generate(
-        backend(tmp_path),
+        ReplicateBackend(tmp_path),
         make_spec("replicate/hailuo-02", "txt2vid", tmp_path, prompt=f"x {FAIL}"),
         out=tmp_path,
     )
     assert status.state is JobState.FAILED and "CUDA error" in (status.message or "")
-
-
-def test_removed_output_files_are_reread_then_reported_without_paying_again(
-    fake: ReplicateFake, tmp_path: Path
-) -> None:
-    b = backend(tmp_path)
-
-    async def go() -> None:
-        job = await b.submit(make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path))
-        await finish(b, job)
-        fake.expire_links()  # Replicate removed the files (an hour passed)
-        try:
-            await b.fetch(job, tmp_path / "o.mp4")
-        finally:
-            await b.aclose()
-
-    with pytest.raises(BackendError, match="can no longer be downloaded") as info:
-        asyncio.run(go())
-    assert not info.value.retryable and fake.submissions == 1
-    assert len(fake.calls("GET", "/v1/predictions/")) >= 3  # polled, then read again for a fresh link
-
-
-def test_a_download_hiccup_is_retried(fake: ReplicateFake, tmp_path: Path) -> None:
-    fake.faults.rate_5xx = 0.3
-    [(_, status)] = generate(
-        backend(tmp_path), make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path), out=tmp_path
-    )
-    assert status.state is JobState.SUCCEEDED and (tmp_path / "s1.mp4").exists() and fake.submissions == 1
-
-
-def test_a_new_backend_after_a_restart_polls_the_same_prediction(fake: ReplicateFake, tmp_path: Path) -> None:
-    spec = make_spec("replicate/seedance-1-pro", "img2vid", tmp_path)
-
-    async def first() -> str:
-        b = backend(tmp_path)
-        job = await b.submit(spec)
-        await b.aclose()
-        return job
-
-    job = asyncio.run(first())
-
-    async def second() -> None:
-        b = backend(tmp_path)
-        assert (await finish(b, job)).state is JobState.SUCCEEDED
-        await b.fetch(job, tmp_path / "o.mp4")
-        await b.aclose()
-
-    asyncio.run(second())
-    assert fake.submissions == 1 and (tmp_path / "o.mp4").exists()
-
-
-def test_the_token_never_reaches_logs_or_the_file_host(
-    fake: ReplicateFake, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    generate(backend(tmp_path), make_spec("replicate/seedance-1-pro", "txt2vid", tmp_path), out=tmp_path)
-    with pytest.raises(BackendError) as info:
-        asyncio.run(backend(tmp_path).poll("no-such-prediction"))
-    assert TOKEN not in caplog.text and TOKEN not in str(info.value) and "replicate →" in caplog.text
-    assert fake.file_requests and all("authorization" not in r.headers for r in fake.file_requests)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,9 @@ from shotlist.backends.base import BackendError, SubmitUnknown
 from shotlist.backends.http import HttpLayer, RetryPolicy, image_bytes, redact, retry_after_seconds, secret
 
 
-def layer(handler: object, attempts: int = 4) -> tuple[HttpLayer, list[float]]:
+def layer(
+    handler: Callable[[httpx.Request], httpx.Response], attempts: int = 4
+) -> tuple[HttpLayer, list[float]]:
     slept: list[float] = []
     h = HttpLayer(
         "prov",
@@ -21,7 +24,7 @@ def layer(handler: object, attempts: int = 4) -> tuple[HttpLayer, list[float]]:
         headers={"Authorization": "Key sk-test-123456"},
         policy=RetryPolicy(attempts=attempts),
         transport=httpx.MockTransport(handler),
-    )  # type: ignore[arg-type]
+    )
 
     async def fake_sleep(s: float) -> None:
         slept.append(s)

@@ -10,27 +10,15 @@ been fully rendered and is charged: the refusal carries what the usage says it c
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import HttpLayer, env_url, input_data_uri, job_parts, secret, spec_resolution
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import HttpLayer, env_url, input_data_uri, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
 TASKS = "/contents/generations/tasks"
-_STATES = {
-    "queued": JobState.QUEUED,
-    "running": JobState.RUNNING,
-    "succeeded": JobState.SUCCEEDED,
-    "failed": JobState.FAILED,
-    "cancelled": JobState.FAILED,
-}
-
-
-def is_moderation(code: str) -> bool:
-    """Ark's content-policy error codes (InputImageSensitiveContentDetected, OutputVideoSensitive…)."""
-    return "SensitiveContent" in code or "Moderation" in code
 
 
 def task_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
@@ -78,78 +66,61 @@ def token_cost(entry: ModelEntry, tokens: int | None, audio: bool) -> float | No
     return round(tokens * float(rate) / 1e6, 4)
 
 
-class ArkBackend:
+class ArkBackend(HostedBackend):
     """Seedance through Ark's task API, in whichever region the model's catalog entry names."""
 
     name = "ark"
-    poll_interval = 5.0
+    poll_interval: float | None = 5.0
+    api_url_env = ("SHOTLIST_ARK_URL",)  # the API root and key are the region's (the model's catalog entry)
+    states = state_words(
+        queued="queued", running="running", succeeded="succeeded", failed=("failed", "cancelled")
+    )
+    #: Ark's content-policy error codes (InputTextSensitiveContentDetected, OutputVideoSensitive…).
+    refusal_markers = ("SensitiveContent", "Moderation")
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._layers: dict[tuple[str, tuple[str, ...]], HttpLayer] = {}
-
-    def http(self, entry: ModelEntry) -> HttpLayer:
+    def region(self, entry: ModelEntry) -> HttpLayer:
         """The HTTP layer of the model's region: its base URL and its own key (one per region)."""
-        region = (env_url("SHOTLIST_ARK_URL", default=str(entry.extra["base_url"])), tuple(entry.env))
-        if region not in self._layers:
-            key = secret(*entry.env)
-            self._layers[region] = HttpLayer(
-                entry.provider,
-                region[0],
-                headers={"Authorization": f"Bearer {key}"},
-                concurrency=entry.concurrency,
-            )
-        return self._layers[region]
+        url = env_url(*self.api_url_env, default=str(entry.extra["base_url"]))
+        return self.layer(url, entry.env, entry.concurrency)
+
+    def http_for(self, job_id: str) -> HttpLayer:
+        return self.region(get_model(job_parts(job_id, 3, self.name)[0]))
+
+    def reason(self, body: Any) -> str | None:
+        err = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(err, dict):
+            return None
+        return f"{err.get('code', '')}: {err.get('message', '')}"
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         body = task_body(spec, entry)
-        response = await self.http(entry).request("POST", TASKS, json=body, submit=True, ok=(400,))
-        data = response.json()
-        if response.status_code == 400:
-            err = data.get("error") or {}
-            code, message = str(err.get("code", "")), str(err.get("message", response.text[:300]))
-            raise BackendError(
-                f"{spec.shot}: Ark refused the request: {code}: {message}", refused=is_moderation(code)
-            )
-        return "::".join((spec.model, str(data["id"]), "audio" if body.get("generate_audio") else "silent"))
-
-    async def _task(self, job_id: str) -> tuple[ModelEntry, dict[str, Any], bool]:
-        model, task, audio = job_parts(job_id, 3, self.name)
-        entry = get_model(model)
-        data: dict[str, Any] = await self.http(entry).json("GET", f"{TASKS}/{task}")
-        return entry, data, audio == "audio"
+        data = await self.create(TASKS, body, http=self.region(entry))
+        audio = "audio" if body.get("generate_audio") else "silent"
+        return "::".join((spec.model, self.created(data, "id"), audio))
 
     async def poll(self, job_id: str) -> JobStatus:
-        entry, data, audio = await self._task(job_id)
+        model, task, audio = job_parts(job_id, 3, self.name)
+        entry = get_model(model)
+        data = await self.region(entry).json("GET", f"{TASKS}/{task}")
         status = str(data.get("status", ""))
-        if status not in _STATES:
-            raise BackendError(f"Ark answered an unknown task status '{status}'")
-        state = _STATES[status]
+        state = self.state(status)
+        cost = token_cost(entry, (data.get("usage") or {}).get("completion_tokens"), audio == "audio")
+        provider_job = str(data.get("id", "")) or None
+        url = (data.get("content") or {}).get("video_url")
+        if state is JobState.SUCCEEDED:
+            if not url:
+                return JobStatus(
+                    JobState.FAILED,
+                    message="succeeded with no video_url",
+                    cost=cost,
+                    provider_job=provider_job,
+                )
+            # a presigned object-store link on another host: the layer sends it no key
+            return self.succeeded(job_id, str(url), cost=cost, provider_job=provider_job)
         err = data.get("error") or {}
         code = str(err.get("code") or "")
-        if state is JobState.FAILED and is_moderation(code):
-            state = JobState.REFUSED
-        message = (
-            f"{code}: {err.get('message', '')}" if code else ("cancelled" if status == "cancelled" else None)
-        )
-        cost = token_cost(entry, (data.get("usage") or {}).get("completion_tokens"), audio)
-        return JobStatus(state, message=message, cost=cost, provider_job=str(data.get("id", "")) or None)
-
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        entry = get_model(job_parts(job_id, 3, self.name)[0])
-
-        async def result_url(expired: bool) -> str:
-            _, data, _ = await self._task(job_id)
-            url = (data.get("content") or {}).get("video_url")
-            if data.get("status") != "succeeded" or not url:
-                raise BackendError(f"Ark task {data.get('id')} has no video (status {data.get('status')})")
-            return str(url)
-
-        # Result links are presigned object-store URLs on another host: the layer sends them no key.
-        await self.http(entry).download_result(result_url, dest)
-
-    async def aclose(self) -> None:
-        for layer in self._layers.values():
-            await layer.aclose()
-        self._layers.clear()
+        if state is JobState.FAILED:
+            message = f"{code}: {err.get('message', '')}" if code else status
+            return self.failed(message, evidence=code, cost=cost, provider_job=provider_job)
+        return JobStatus(state, cost=cost, provider_job=provider_job)

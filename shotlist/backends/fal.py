@@ -13,98 +13,66 @@ under the endpoint's sub-path.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_data_uri,
-    job_parts,
-    mapped_input,
-    provider_concurrency,
-    secret,
-)
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import env_url, input_data_uri, job_parts, mapped_input
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
 #: fal keeps outputs per request as asked (docs: data retention); a week covers a build left overnight.
 LIFECYCLE = json.dumps({"expiration_duration_seconds": 7 * 24 * 3600})
-REFUSAL_TYPES = {"content_policy_violation"}
 
 
-class FalBackend(LazyHttp):
+class FalBackend(HostedBackend):
     """Generates clips with models hosted on fal's queue."""
 
     name = "fal"
+    api_url = "https://queue.fal.run"
+    api_url_env = ("SHOTLIST_FAL_URL",)
+    key_env = ("FAL_KEY",)
+    auth_scheme = "Key"
+    states = state_words(queued="IN_QUEUE", running="IN_PROGRESS", succeeded="COMPLETED")
+    refusal_markers = ("content_policy_violation",)  # fal's error type for a content checker's refusal
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._results: dict[str, dict[str, Any]] = {}
-
-    def open_http(self) -> HttpLayer:
-        host = env_url("FAL_QUEUE_RUN_HOST", default="")
-        base = env_url("SHOTLIST_FAL_URL", default=f"https://{host}" if host else "https://queue.fal.run")
-        return HttpLayer(
-            "fal",
-            base,
-            headers={"Authorization": f"Key {secret('FAL_KEY')}"},
-            concurrency=provider_concurrency("fal"),
-        )
+    def api_root(self) -> str:
+        host = env_url("FAL_QUEUE_RUN_HOST", default="")  # the queue host fal-client reads
+        return env_url(*self.api_url_env, default=f"https://{host}" if host else self.api_url)
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         key = endpoint_key(entry, spec)
         endpoint = entry.endpoint[key]
-        data = await self.http.json(
-            "POST",
+        data = await self.create(
             f"/{endpoint}",
-            submit=True,
-            json=mapped_input(entry, spec, key, image=lambda m: input_data_uri(m, entry.image)),
+            mapped_input(entry, spec, key, image=lambda m: input_data_uri(m, entry.image)),
             headers={"X-Fal-Object-Lifecycle-Preference": LIFECYCLE},
         )
-        request_id = data.get("request_id") if isinstance(data, dict) else None
-        if not request_id:
-            raise BackendError(f"fal: {endpoint} answered without a request_id: {str(data)[:200]}")
-        return f"{endpoint}::{request_id}"
+        return f"{endpoint}::{self.created(data, 'request_id')}"
+
+    def reason(self, body: Any) -> str | None:
+        kinds, text = error_detail(body, "")
+        return f"{text} ({', '.join(sorted(kinds))})" if text and kinds else text or None
 
     async def poll(self, job_id: str) -> JobStatus:
-        endpoint, request_id = job_parts(job_id, 2, "fal")
+        endpoint, request_id = job_parts(job_id, 2, self.name)
         data = await self.http.json(
             "GET", f"/{app_path(endpoint)}/requests/{request_id}/status", params={"logs": "0"}
         )
-        status = data.get("status")
-        if status == "IN_QUEUE":
-            return JobStatus(
-                JobState.QUEUED,
-                message=f"queue position {data.get('queue_position', '?')}",
-                provider_job=request_id,
-            )
-        if status == "IN_PROGRESS":
-            return JobStatus(JobState.RUNNING, provider_job=request_id)
-        if status != "COMPLETED":
-            raise BackendError(f"fal: unknown request status {status!r}", retryable=True)
+        state = self.state(data.get("status"))
+        if state is JobState.QUEUED:
+            position = data.get("queue_position", "?")
+            return JobStatus(state, message=f"queue position {position}", provider_job=request_id)
+        if state is JobState.RUNNING:
+            return JobStatus(state, provider_job=request_id)
         if data.get("error"):
-            state = JobState.REFUSED if data.get("error_type") in REFUSAL_TYPES else JobState.FAILED
-            return JobStatus(state, message=f"fal: {data['error']}", provider_job=request_id)
-        return await self._outcome(job_id, request_id)
+            evidence = str(data.get("error_type") or "")
+            return self.failed(f"fal: {data['error']}", evidence=evidence, provider_job=request_id)
+        return await self._outcome(job_id, endpoint, request_id)
 
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def video_url(expired: bool) -> str:
-            if expired or job_id not in self._results:
-                outcome = await self._outcome(job_id, job_parts(job_id, 2, "fal")[1])
-                if outcome.state is not JobState.SUCCEEDED:
-                    refused = outcome.state is JobState.REFUSED
-                    raise BackendError(outcome.message or "fal: the request has no video", refused=refused)
-            return str(self._results[job_id]["video"]["url"])
-
-        await self.http.download_result(video_url, dest)
-
-    async def _outcome(self, job_id: str, request_id: str) -> JobStatus:
+    async def _outcome(self, job_id: str, endpoint: str, request_id: str) -> JobStatus:
         """Read a completed request's result: a video, a refusal or a failure."""
-        endpoint = job_parts(job_id, 2, "fal")[0]
         response = await self.http.request(
             "GET", f"/{app_path(endpoint)}/requests/{request_id}", ok=(400, 404, 409, 422)
         )
@@ -114,8 +82,7 @@ class FalBackend(LazyHttp):
             body = {}
         if response.status_code >= 400:
             kinds, text = error_detail(body, response.text)
-            state = JobState.REFUSED if kinds & REFUSAL_TYPES else JobState.FAILED
-            return JobStatus(state, message=f"fal: {text}", provider_job=request_id)
+            return self.failed(f"fal: {text}", evidence=" ".join(kinds), provider_job=request_id)
         nsfw = body.get("has_nsfw_concepts")
         if nsfw is True or (isinstance(nsfw, list) and any(nsfw)):
             return JobStatus(
@@ -130,8 +97,7 @@ class FalBackend(LazyHttp):
                 message=f"fal: the result has no video: {str(body)[:200]}",
                 provider_job=request_id,
             )
-        self._results[job_id] = body
-        return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=request_id)
+        return self.succeeded(job_id, str(video["url"]), provider_job=request_id)
 
 
 def app_path(endpoint: str) -> str:

@@ -4,11 +4,11 @@ What every adapter gets from here:
 - credentials from the environment only, registered for redaction so they never reach a log or a message;
 - retries with exponential backoff and jitter that honour ``Retry-After``, only for 429, 5xx and
   connection errors — never for a validation error or a refusal;
-- submits that are never resent blindly: the official SDKs retry a POST whose answer was lost and one
-  lost answer became three paid tasks (shared/research/observed-apis.md). Here a submit is retried only
+- submits that are never resent blindly: the official SDKs retry a POST whose answer was lost, so one
+  lost answer can become three paid tasks. Here a submit is retried only
   when the server answered (429/5xx: it made nothing) or the connection never opened; a lost answer
   raises SubmitUnknown and the engine reports it;
-- polling with backoff and an overall deadline, and per-provider concurrency;
+- per-provider concurrency (polling is the engine's: one loop, in shotlist.generate);
 - downloads streamed to a temporary file with a size cap and a sha256, renamed only when complete.
 """
 
@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("shotlist.http")
 
 _SECRETS: set[str] = set()
-T = TypeVar("T")
 
 #: Headers whose values are secrets whatever they hold.
 SECRET_HEADERS = {"authorization", "x-goog-api-key", "x-api-key", "api-key", "proxy-authorization", "cookie"}
@@ -363,31 +362,6 @@ class HttpLayer:
             )
 
 
-class LazyHttp:
-    """Base of the hosted backends: the provider's HttpLayer, opened on first use and closed by ``aclose``.
-
-    Opening on first use means a backend that is never asked for anything never needs its key.
-    """
-
-    _http: HttpLayer | None = None
-    poll_interval: float | None = None  # None: the engine paces polls by the model's latency
-
-    def open_http(self) -> HttpLayer:
-        """The provider's HttpLayer: base URL, auth headers, concurrency."""
-        raise NotImplementedError
-
-    @property
-    def http(self) -> HttpLayer:
-        if self._http is None:
-            self._http = self.open_http()
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
-
-
 class ExpiredURL(BackendError):
     """A result URL is no longer valid; the adapter asks the job for a fresh one (never resubmits)."""
 
@@ -398,31 +372,6 @@ def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     # data URIs are long and not interesting in a log
     return text if len(text) < 600 else text[:600] + f"… ({len(text)} chars)"
-
-
-async def poll_until(
-    check: Callable[[], Awaitable[T | None]],
-    *,
-    deadline_s: float,
-    first: float = 1.0,
-    cap: float = 15.0,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    """Call ``check`` with growing pauses until it returns something; BackendError past the deadline."""
-    start = time.monotonic()
-    wait = first
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        if time.monotonic() - start > deadline_s:
-            raise BackendError(
-                f"gave up waiting after {deadline_s:.0f} s; the job may still finish — run the build "
-                "again to pick it up",
-                retryable=True,
-            )
-        await sleep(wait)
-        wait = min(cap, wait * 1.5)
 
 
 def image_bytes(

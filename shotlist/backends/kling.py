@@ -14,38 +14,22 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_image,
-    job_parts,
-    provider_concurrency,
-    register_secret,
-    secret,
-)
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import input_image, job_parts, register_secret, secret
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
-# From Kling's API docs as copied by third parties (api-singapore.klingai.com; the research notes saw
-# api.klingai.com in another third-party page): unverified against Kling's own site. SHOTLIST_KLING_URL
+# From Kling's API docs as copied by third parties (api-singapore.klingai.com; another third-party page
+# names api.klingai.com): unverified against Kling's own site. SHOTLIST_KLING_URL
 # overrides it.
 BASE_URL = "https://api-singapore.klingai.com/v1"
 TOKEN_TTL = 1800  # Kling accepts tokens valid for at most 30 minutes
 CONTENT_POLICY = {1301}  # "Trigger the content security policy of the platform"
-_STATES = {
-    "submitted": JobState.QUEUED,
-    "processing": JobState.RUNNING,
-    "succeed": JobState.SUCCEEDED,
-    "failed": JobState.FAILED,
-}
-_REFUSAL = re.compile(r"risk|security|sensitive|policy|moderation", re.I)
 _SPEED = {"slow": 3.0, "medium": 5.0, "fast": 8.0}
 # Kling's own axes (its API docs): horizontal/vertical translate; "pan" turns about the x axis
 # (up/down, a film-maker's tilt) and "tilt" about the y axis (left/right, a film-maker's pan);
@@ -125,22 +109,20 @@ def task_request(spec: ShotSpec, entry: ModelEntry) -> tuple[str, dict[str, Any]
     return kind, body
 
 
-class KlingBackend(LazyHttp):
+class KlingBackend(HostedBackend):
     """Kling models on Kling's own API (access key + secret key)."""
 
     name = "kling"
-    poll_interval = 5.0
+    poll_interval: float | None = 5.0
+    api_url = BASE_URL
+    api_url_env = ("SHOTLIST_KLING_URL",)
+    key_env = ()  # no fixed key header: each request carries a fresh JWT (``_auth``)
+    states = state_words(queued="submitted", running="processing", succeeded="succeed", failed="failed")
+    refusal_markers = ("risk", "security", "sensitive", "policy", "moderation")
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
+        super().__init__(workdir)
         self._token: tuple[str, float] = ("", 0.0)
-
-    def open_http(self) -> HttpLayer:
-        return HttpLayer(
-            "kling",
-            env_url("SHOTLIST_KLING_URL", default=BASE_URL),
-            concurrency=provider_concurrency("kling"),
-        )
 
     def _auth(self) -> dict[str, str]:
         """A fresh enough JWT: a new one when less than 5 minutes of the current one is left."""
@@ -155,7 +137,10 @@ class KlingBackend(LazyHttp):
         response = await self.http.request(
             method, url, submit=submit, headers=self._auth(), ok=(400, 404), **kwargs
         )
-        data: dict[str, Any] = response.json()
+        try:
+            data: dict[str, Any] = response.json()
+        except ValueError:
+            raise BackendError(self.http.describe(response), retryable=True) from None
         code = int(data.get("code") or 0)
         if code or response.status_code >= 400:
             message = f"Kling error {code}: {data.get('message', '')}"
@@ -167,7 +152,7 @@ class KlingBackend(LazyHttp):
     async def submit(self, spec: ShotSpec) -> str:
         kind, body = task_request(spec, get_model(spec.model))
         data = await self._call("POST", f"/videos/{kind}", json=body, submit=True)
-        return "::".join((spec.model, kind, str(data["data"]["task_id"])))
+        return "::".join((spec.model, kind, self.created(data, "data", "task_id")))
 
     async def recover(self, spec: ShotSpec) -> str | None:
         """The job of a submit whose answer was lost, found by its external_task_id; None if none was made."""
@@ -176,33 +161,26 @@ class KlingBackend(LazyHttp):
             data = await self._call("GET", f"/videos/{kind}/{body['external_task_id']}")
         except _NotFound:
             return None
-        return "::".join((spec.model, kind, str(data["data"]["task_id"])))
-
-    async def _task(self, job_id: str) -> dict[str, Any]:
-        _, kind, task = job_parts(job_id, 3, self.name)
-        data: dict[str, Any] = (await self._call("GET", f"/videos/{kind}/{task}"))["data"]
-        return data
+        return "::".join((spec.model, kind, self.created(data, "data", "task_id")))
 
     async def poll(self, job_id: str) -> JobStatus:
-        task = await self._task(job_id)
-        status = str(task.get("task_status", ""))
-        if status not in _STATES:
-            raise BackendError(f"Kling answered an unknown task status '{status}'")
-        state, message = _STATES[status], None
-        if state is JobState.FAILED:
-            message = str(task.get("task_status_msg") or "the task failed")
-            state = JobState.REFUSED if _REFUSAL.search(message) else JobState.FAILED
-        return JobStatus(state, message=message, provider_job=str(task.get("task_id") or "") or None)
-
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def result_url(expired: bool) -> str:
-            task = await self._task(job_id)
+        _, kind, task_id = job_parts(job_id, 3, self.name)
+        task = (await self._call("GET", f"/videos/{kind}/{task_id}"))["data"]
+        state = self.state(task.get("task_status"))
+        provider_job = str(task.get("task_id") or "") or None
+        if state is JobState.SUCCEEDED:
             videos = (task.get("task_result") or {}).get("videos") or []
-            if task.get("task_status") != "succeed" or not videos:
-                raise BackendError(f"Kling task {task.get('task_id')} has no video")
-            return str(videos[0]["url"])
-
-        await self.http.download_result(result_url, dest)  # a CDN link: it gets no token
+            if not videos:
+                return JobStatus(
+                    JobState.FAILED, message="the task succeeded with no video", provider_job=provider_job
+                )
+            # a CDN link: the layer sends it no token
+            return self.succeeded(job_id, str(videos[0]["url"]), provider_job=provider_job)
+        if state is JobState.FAILED:
+            return self.failed(
+                str(task.get("task_status_msg") or "the task failed"), provider_job=provider_job
+            )
+        return JobStatus(state, provider_job=provider_job)
 
 
 class _NotFound(BackendError):

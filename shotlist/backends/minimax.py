@@ -11,33 +11,16 @@ which the minimax prompt dialect writes.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_data_uri,
-    job_parts,
-    provider_concurrency,
-    secret,
-    spec_resolution,
-)
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import input_data_uri, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
-BASE_URL = "https://api.minimax.io"
 RATE_LIMITED = {1002}
-SENSITIVE = {1026, 1027}
-_STATES = {
-    "Queueing": JobState.QUEUED,
-    "Preparing": JobState.QUEUED,
-    "Processing": JobState.RUNNING,
-    "Success": JobState.SUCCEEDED,
-    "Fail": JobState.FAILED,
-}
+SENSITIVE = {1026, 1027}  # the provider refused the content (input or output moderation)
 
 
 def resolution(spec: ShotSpec, entry: ModelEntry) -> str:
@@ -67,22 +50,17 @@ def generation_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
     return body
 
 
-class MiniMaxBackend(LazyHttp):
+class MiniMaxBackend(HostedBackend):
     """Hailuo models on MiniMax's own API."""
 
     name = "minimax"
-    poll_interval = 10.0
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-
-    def open_http(self) -> HttpLayer:
-        return HttpLayer(
-            "minimax",
-            env_url("SHOTLIST_MINIMAX_URL", default=BASE_URL),
-            headers={"Authorization": f"Bearer {secret('MINIMAX_API_KEY')}"},
-            concurrency=provider_concurrency("minimax"),
-        )
+    poll_interval: float | None = 10.0
+    api_url = "https://api.minimax.io"
+    api_url_env = ("SHOTLIST_MINIMAX_URL",)
+    key_env = ("MINIMAX_API_KEY",)
+    states = state_words(
+        queued=("Queueing", "Preparing"), running="Processing", succeeded="Success", failed="Fail"
+    )
 
     async def _call(
         self, method: str, url: str, *, submit: bool = False, task: bool = False, **kwargs: Any
@@ -92,11 +70,9 @@ class MiniMaxBackend(LazyHttp):
         policy = self.http.policy
         for attempt in range(policy.attempts):
             data: dict[str, Any] = await self.http.json(method, url, submit=submit, **kwargs)
-            base = data.get("base_resp") or {}
-            code = int(base.get("status_code") or 0)
+            code, message = _error(data)
             if code == 0 or (task and data.get("status") == "Fail"):
                 return data
-            message = f"MiniMax error {code}: {base.get('status_msg', '')}"
             if code not in RATE_LIMITED:
                 raise BackendError(message, refused=code in SENSITIVE)
             if attempt + 1 < policy.attempts:
@@ -108,7 +84,7 @@ class MiniMaxBackend(LazyHttp):
         data = await self._call(
             "POST", "/v1/video_generation", json=generation_body(spec, entry), submit=True
         )
-        return "::".join((spec.model, str(data["task_id"])))
+        return "::".join((spec.model, self.created(data, "task_id")))
 
     async def _query(self, job_id: str) -> dict[str, Any]:
         _, task = job_parts(job_id, 2, self.name)
@@ -116,27 +92,31 @@ class MiniMaxBackend(LazyHttp):
 
     async def poll(self, job_id: str) -> JobStatus:
         data = await self._query(job_id)
-        status = str(data.get("status", ""))
-        if status not in _STATES:
-            raise BackendError(f"MiniMax answered an unknown task status '{status}'")
-        state, message = _STATES[status], None
+        state = self.state(data.get("status"))
+        provider_job = str(data.get("task_id") or "") or None
         if state is JobState.FAILED:
-            base = data.get("base_resp") or {}
-            code = int(base.get("status_code") or 0)
-            reason = str(base.get("status_msg") or "the task failed")
-            message = f"MiniMax error {code}: {reason}" if code else reason
-            state = JobState.REFUSED if code in SENSITIVE else JobState.FAILED
-        return JobStatus(state, message=message, provider_job=str(data.get("task_id") or "") or None)
+            code, message = _error(data)
+            return JobStatus(
+                JobState.REFUSED if code in SENSITIVE else state,
+                message=message if code else "the task failed",
+                provider_job=provider_job,
+            )
+        return JobStatus(state, provider_job=provider_job)
 
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def result_url(expired: bool) -> str:
-            file_id = (await self._query(job_id)).get("file_id")
-            if not file_id:
-                raise BackendError(f"MiniMax task {job_id} has no file yet")
-            data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
-            url = (data.get("file") or {}).get("download_url")
-            if not url:
-                raise BackendError(f"MiniMax file {file_id} has no download_url")
-            return str(url)
+    async def result_url(self, job_id: str, expired: bool) -> str:
+        """The task's file, and a download link for it (each retrieve signs a fresh one)."""
+        file_id = (await self._query(job_id)).get("file_id")
+        if not file_id:
+            raise BackendError(f"MiniMax task {job_id} has no file yet")
+        data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
+        url = (data.get("file") or {}).get("download_url")
+        if not url:
+            raise BackendError(f"MiniMax file {file_id} has no download_url")
+        return str(url)
 
-        await self.http.download_result(result_url, dest)
+
+def _error(data: dict[str, Any]) -> tuple[int, str]:
+    """MiniMax's ``base_resp``: its status code (0: success) and the message naming it."""
+    base = data.get("base_resp") or {}
+    code = int(base.get("status_code") or 0)
+    return code, f"MiniMax error {code}: {base.get('status_msg') or 'no message'}"

@@ -9,51 +9,30 @@ them under 1 MB; the catalog's limit re-encodes larger ones).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_data_uri,
-    mapped_input,
-    provider_concurrency,
-    secret,
-)
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import input_data_uri, mapped_input
 from shotlist.catalog import get_model
 from shotlist.spec import ShotSpec
 
-#: How a flagged input or output reads in a failed prediction (Replicate error code E005, "flagged as sensitive").
-REFUSAL_MARKERS = ("E005", "flagged as sensitive", "nsfw", "content policy", "safety")
-STATES = {
-    "starting": JobState.QUEUED,
-    "processing": JobState.RUNNING,
-    "succeeded": JobState.SUCCEEDED,
-    "failed": JobState.FAILED,
-    "canceled": JobState.FAILED,
-    "aborted": JobState.FAILED,
-}
 
-
-class ReplicateBackend(LazyHttp):
+class ReplicateBackend(HostedBackend):
     """Generates clips with Replicate's official video models."""
 
     name = "replicate"
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._outputs: dict[str, str] = {}
-
-    def open_http(self) -> HttpLayer:
-        base = env_url("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL", default="https://api.replicate.com")
-        return HttpLayer(
-            "replicate",
-            base,
-            headers={"Authorization": f"Bearer {secret('REPLICATE_API_TOKEN')}"},
-            concurrency=provider_concurrency("replicate"),
-        )
+    api_url = "https://api.replicate.com"
+    api_url_env = ("REPLICATE_API_BASE_URL", "REPLICATE_BASE_URL")
+    key_env = ("REPLICATE_API_TOKEN",)
+    states = state_words(
+        queued="starting",
+        running="processing",
+        succeeded="succeeded",
+        failed=("failed", "canceled", "aborted"),
+    )
+    #: How a flagged input or output reads in a failed prediction (error code E005, "flagged as sensitive").
+    refusal_markers = ("E005", "flagged as sensitive", "nsfw", "content policy", "safety")
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
@@ -62,42 +41,26 @@ class ReplicateBackend(LazyHttp):
             raise BackendError(f"{entry.id} has no endpoint for {spec.mode}")
         body = {"input": mapped_input(entry, spec, spec.mode, image=lambda m: input_data_uri(m, entry.image))}
         wait = int(entry.extra.get("prefer_wait", 0))
-        headers = {"Prefer": f"wait={wait}"} if wait else {}
-        prediction = await self.http.json(
-            "POST", f"/v1/models/{model}/predictions", submit=True, json=body, headers=headers
+        prediction = await self.create(
+            f"/v1/models/{model}/predictions", body, headers={"Prefer": f"wait={wait}"} if wait else {}
         )
-        if not isinstance(prediction, dict) or not prediction.get("id"):
-            raise BackendError(
-                f"replicate: {model} answered without a prediction id: {str(prediction)[:200]}"
-            )
-        self._remember(prediction)
-        return str(prediction["id"])
+        job = self.created(prediction, "id")
+        if prediction.get("status") == "succeeded":  # Prefer: wait held the request until it finished
+            self._status(prediction)
+        return job
+
+    def reason(self, body: Any) -> str | None:
+        detail = body.get("detail") if isinstance(body, dict) else None
+        return str(detail).replace("\n", " ") if detail else None
 
     async def poll(self, job_id: str) -> JobStatus:
-        prediction = await self.http.json("GET", f"/v1/predictions/{job_id}")
-        return self._remember(prediction)
+        return self._status(await self.http.json("GET", f"/v1/predictions/{job_id}"))
 
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def output_url(expired: bool) -> str:
-            if expired or job_id not in self._outputs:
-                status = await self.poll(job_id)
-                if status.state is not JobState.SUCCEEDED:
-                    raise BackendError(
-                        status.message or f"replicate: prediction {job_id} has no output",
-                        refused=status.state is JobState.REFUSED,
-                    )
-            return self._outputs[job_id]
-
-        await self.http.download_result(output_url, dest)
-
-    def _remember(self, prediction: dict[str, Any]) -> JobStatus:
+    def _status(self, prediction: dict[str, Any]) -> JobStatus:
         """A prediction as a JobStatus; keeps a finished one's output URL for ``fetch``."""
         pid = str(prediction.get("id", ""))
         status = str(prediction.get("status", ""))
-        if status not in STATES:
-            raise BackendError(f"replicate: unknown prediction status {status!r}", retryable=True)
-        state = STATES[status]
-        error = prediction.get("error")
+        state = self.state(status)
         if state is JobState.SUCCEEDED:
             url = video_url(prediction.get("output"))
             if url is None:
@@ -107,13 +70,10 @@ class ReplicateBackend(LazyHttp):
                     f"output: {str(prediction.get('output'))[:200]}",
                     provider_job=pid,
                 )
-            self._outputs[pid] = url
-            return JobStatus(state, progress=1.0, provider_job=pid)
+            return self.succeeded(pid, url, provider_job=pid)
         if state is JobState.FAILED:
-            text = str(error or f"the prediction was {status}")
-            if any(marker.lower() in text.lower() for marker in REFUSAL_MARKERS):
-                state = JobState.REFUSED
-            return JobStatus(state, message=f"replicate: {text}", provider_job=pid)
+            text = str(prediction.get("error") or f"the prediction was {status}")
+            return self.failed(f"replicate: {text}", evidence=text, provider_job=pid)
         return JobStatus(state, provider_job=pid)
 
 

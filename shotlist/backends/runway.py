@@ -10,76 +10,55 @@ moderation refusal), CANCELLED. Tasks report ``estimatedCost`` and, when done, `
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_data_uri,
-    provider_concurrency,
-    secret,
-    spec_resolution,
-)
+from shotlist.backends.hosted import HostedBackend, state_words
+from shotlist.backends.http import input_data_uri, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
 VERSION = "2024-11-06"
 #: US dollars per Runway API credit (Runway sells API credits at one cent; not re-read from a price page).
 USD_PER_CREDIT = 0.01
-STATES = {
-    "PENDING": JobState.QUEUED,
-    "THROTTLED": JobState.QUEUED,
-    "RUNNING": JobState.RUNNING,
-    "SUCCEEDED": JobState.SUCCEEDED,
-    "FAILED": JobState.FAILED,
-    "CANCELLED": JobState.FAILED,
-}
 
 
-class RunwayBackend(LazyHttp):
+class RunwayBackend(HostedBackend):
     """Generates clips with Runway's models (Gen-4 Turbo, Gen-4.5, and Veo 3.1 through Runway)."""
 
     name = "runway"
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._outputs: dict[str, str] = {}
-
-    def open_http(self) -> HttpLayer:
-        base = env_url("RUNWAYML_BASE_URL", default="https://api.dev.runwayml.com")
-        return HttpLayer(
-            "runway",
-            base,
-            headers={"Authorization": f"Bearer {secret('RUNWAYML_API_SECRET')}", "X-Runway-Version": VERSION},
-            concurrency=provider_concurrency("runway"),
-        )
+    api_url = "https://api.dev.runwayml.com"
+    api_url_env = ("RUNWAYML_BASE_URL",)
+    key_env = ("RUNWAYML_API_SECRET",)
+    headers = {"X-Runway-Version": VERSION}
+    states = state_words(
+        queued=("PENDING", "THROTTLED"),
+        running="RUNNING",
+        succeeded="SUCCEEDED",
+        failed=("FAILED", "CANCELLED"),
+    )
+    #: A failure code SAFETY.* (or INPUT_PREPROCESSING.SAFETY.*) is Runway's moderation.
+    refusal_markers = ("safety", "moderation")
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
         path = {"txt2vid": "/v1/text_to_video", "img2vid": "/v1/image_to_video"}.get(spec.mode)
         if path is None or spec.mode not in entry.endpoint:
             raise BackendError(f"{entry.id} does not do {spec.mode} on Runway")
-        response = await self.http.request(
-            "POST", path, submit=True, json=request_body(entry, spec), ok=(400,)
-        )
-        body = response.json()
-        if response.status_code == 400:
-            text = str(body.get("error") or body)
-            refused = "moderation" in text.lower() or "safety" in text.lower()
-            raise BackendError(f"runway: {text}", refused=refused)
-        if not body.get("id"):
-            raise BackendError(f"runway: the task was created without an id: {str(body)[:200]}")
-        return str(body["id"])
+        return self.created(await self.create(path, request_body(entry, spec)), "id")
+
+    def reason(self, body: Any) -> str | None:
+        """Runway's 400: ``{error, issues: [{path, message}]}``."""
+        if not isinstance(body, dict) or not body.get("error"):
+            return None
+        # the issues' messages only: their paths name fields such as contentModeration, no refusal
+        issues = [str(i.get("message")) for i in body.get("issues") or [] if isinstance(i, dict)]
+        return "; ".join([str(body["error"]), *issues])
 
     async def poll(self, job_id: str) -> JobStatus:
         task = await self.http.json("GET", f"/v1/tasks/{job_id}")
         status = str(task.get("status", ""))
-        if status not in STATES:
-            raise BackendError(f"runway: unknown task status {status!r}", retryable=True)
-        state = STATES[status]
+        state = self.state(status)
         charged = (task.get("cost") or {}).get("credits")
         cost = round(charged * USD_PER_CREDIT, 4) if isinstance(charged, (int, float)) else None
         if state is JobState.SUCCEEDED:
@@ -91,44 +70,21 @@ class RunwayBackend(LazyHttp):
                     cost=cost,
                     provider_job=job_id,
                 )
-            self._outputs[job_id] = str(outputs[0])
-            return JobStatus(state, progress=1.0, cost=cost, provider_job=job_id)
+            return self.succeeded(job_id, str(outputs[0]), cost=cost, provider_job=job_id)
         if state is JobState.FAILED:
             code = str(task.get("failureCode") or "")
             reason = task.get("failure") or ("the task was cancelled" if status == "CANCELLED" else "failed")
-            if code.startswith("SAFETY"):
-                state = JobState.REFUSED
-            return JobStatus(
-                state,
-                message=f"runway: {reason}{f' ({code})' if code else ''}",
-                cost=cost,
-                provider_job=job_id,
-            )
-        message = (
-            "throttled: over the account's concurrency, Runway starts it when a slot frees"
-            if status == "THROTTLED"
-            else None
-        )
+            message = f"runway: {reason}{f' ({code})' if code else ''}"
+            return self.failed(message, evidence=code, cost=cost, provider_job=job_id)
         progress = task.get("progress")
         return JobStatus(
             state,
             progress=float(progress) if isinstance(progress, (int, float)) else None,
-            message=message,
+            message="throttled: over the account's concurrency, Runway starts it when a slot frees"
+            if status == "THROTTLED"
+            else None,
             provider_job=job_id,
         )
-
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def output_url(expired: bool) -> str:
-            if expired or job_id not in self._outputs:  # Runway: fetch the task again for fresh URLs
-                status = await self.poll(job_id)
-                if status.state is not JobState.SUCCEEDED:
-                    raise BackendError(
-                        status.message or f"runway: task {job_id} has no output",
-                        refused=status.state is JobState.REFUSED,
-                    )
-            return self._outputs[job_id]
-
-        await self.http.download_result(output_url, dest)
 
 
 def ratio(entry: ModelEntry, spec: ShotSpec) -> str:

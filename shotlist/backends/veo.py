@@ -11,26 +11,13 @@ fps or audio switch (the SDK refuses them outside Vertex), so the catalog says s
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 from shotlist.backends.base import BackendError, JobState, JobStatus
-from shotlist.backends.http import (
-    HttpLayer,
-    LazyHttp,
-    env_url,
-    input_image,
-    job_parts,
-    provider_concurrency,
-    secret,
-    spec_resolution,
-)
+from shotlist.backends.hosted import HostedBackend
+from shotlist.backends.http import input_image, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
-
-BASE_URL = "https://generativelanguage.googleapis.com"
-KEY_NAMES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-_REFUSAL_WORDS = ("responsible ai", "safety", "sensitive", "blocked", "rai ")
 
 
 def _image(data: tuple[bytes, str]) -> dict[str, str]:
@@ -67,77 +54,49 @@ def operation_body(spec: ShotSpec, entry: ModelEntry) -> dict[str, Any]:
     return {"instances": [instance], "parameters": parameters}
 
 
-def _refusal(message: str) -> bool:
-    text = message.lower()
-    return any(w in text for w in _REFUSAL_WORDS)
-
-
-class VeoBackend(LazyHttp):
+class VeoBackend(HostedBackend):
     """Veo models on the Gemini Developer API (an API key; not Vertex AI)."""
 
     name = "veo"
-    poll_interval = 10.0
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-
-    def open_http(self) -> HttpLayer:
-        return HttpLayer(
-            "veo",
-            env_url("SHOTLIST_VEO_URL", default=BASE_URL),
-            headers={"x-goog-api-key": secret(*KEY_NAMES)},
-            concurrency=provider_concurrency("veo"),
-        )
+    poll_interval: float | None = 10.0
+    api_url = "https://generativelanguage.googleapis.com"
+    api_url_env = ("SHOTLIST_VEO_URL",)
+    key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    auth_header, auth_scheme = "x-goog-api-key", ""
+    refusal_markers = ("responsible ai", "safety", "sensitive", "blocked", "rai ")
 
     async def submit(self, spec: ShotSpec) -> str:
         entry = get_model(spec.model)
-        body = operation_body(spec, entry)
         model = entry.endpoint.get(spec.mode) or entry.endpoint["*"]
-        response = await self.http.request(
-            "POST", f"/v1beta/models/{model}:predictLongRunning", json=body, submit=True, ok=(400,)
-        )
-        data = response.json()
-        if response.status_code == 400:
-            message = str((data.get("error") or {}).get("message") or response.text[:300])
-            raise BackendError(f"{spec.shot}: Veo refused the request: {message}", refused=_refusal(message))
-        return "::".join((spec.model, str(data["name"])))
+        data = await self.create(f"/v1beta/models/{model}:predictLongRunning", operation_body(spec, entry))
+        return "::".join((spec.model, self.created(data, "name")))
 
-    async def _operation(self, job_id: str) -> dict[str, Any]:
-        _, name = job_parts(job_id, 2, self.name)
-        data: dict[str, Any] = await self.http.json("GET", f"/v1beta/{name}")
-        return data
+    def reason(self, body: Any) -> str | None:
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        return str(message) if message else None
 
     async def poll(self, job_id: str) -> JobStatus:
-        op = await self._operation(job_id)
-        name = str(op.get("name", "")) or None
+        _, name = job_parts(job_id, 2, self.name)
+        op = await self.http.json("GET", f"/v1beta/{name}")
+        provider_job = str(op.get("name", "")) or None
         if not op.get("done"):
-            return JobStatus(JobState.RUNNING, provider_job=name)
+            return JobStatus(JobState.RUNNING, provider_job=provider_job)
         if op.get("error"):
-            message = str(op["error"].get("message", op["error"]))
-            state = JobState.REFUSED if _refusal(message) else JobState.FAILED
-            return JobStatus(state, message=message, provider_job=name)
+            return self.failed(str(op["error"].get("message", op["error"])), provider_job=provider_job)
         result = (op.get("response") or {}).get("generateVideoResponse") or {}
-        if result.get("generatedSamples"):
-            return JobStatus(JobState.SUCCEEDED, progress=1.0, provider_job=name)
+        samples = result.get("generatedSamples") or []
+        uri = (samples[0].get("video") or {}).get("uri") if samples else None
+        if uri:
+            # the file lives on the API's own host and needs the key, which the layer sends only there
+            return self.succeeded(job_id, str(uri), provider_job=provider_job)
         if result.get("raiMediaFilteredCount"):
             reasons = (
                 "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered by Google's safety checks"
             )
-            return JobStatus(JobState.REFUSED, message=reasons, provider_job=name)
+            return JobStatus(JobState.REFUSED, message=reasons, provider_job=provider_job)
         return JobStatus(
-            JobState.FAILED, message="the operation finished with no video and no reason", provider_job=name
+            JobState.FAILED,
+            message="the operation finished with no video and no reason",
+            provider_job=provider_job,
         )
-
-    async def fetch(self, job_id: str, dest: Path) -> None:
-        async def result_url(expired: bool) -> str:
-            op = await self._operation(job_id)
-            samples = ((op.get("response") or {}).get("generateVideoResponse") or {}).get(
-                "generatedSamples"
-            ) or []
-            uri = (samples[0].get("video") or {}).get("uri") if samples else None
-            if not uri:
-                raise BackendError(f"Veo operation {op.get('name')} has no video to download")
-            return str(uri)
-
-        # The file link is on the API's own host and needs the key, which the layer sends only there.
-        await self.http.download_result(result_url, dest)

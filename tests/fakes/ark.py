@@ -13,39 +13,27 @@ tokens charged (as vm0-ai/vm0#30959 reports of the real service).
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import Request, Response, access_denied, mp4
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 SIZES = {"480p": (864, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 RATIOS = {"16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive"}
 ROLES = {"first_frame", "last_frame", "reference_image"}
 
 
-@dataclass
-class Task:
-    id: str
-    model: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "queued"
-    error: dict[str, str] | None = None
-    tokens: int = 0
-    tokens_seen: list[str] = field(default_factory=list)
-
-
 def error(status: int, code: str, message: str) -> Response:
     return Response(status, {"error": {"code": code, "message": message, "param": "", "type": "BadRequest"}})
 
 
-class FakeArk(FakeProvider):
+class FakeArk(TaskFake):
     """Ark's task API. ``polls`` is how many reads a task takes to finish (a slow job: many)."""
+
+    submit_route = ("POST", r"/contents/generations/tasks$")
+    download_route = ("GET", r"^/tos/")
 
     def __init__(
         self,
@@ -55,18 +43,8 @@ class FakeArk(FakeProvider):
         video: bytes = b"",
         models: tuple[str, ...] = (),
     ) -> None:
-        super().__init__()
-        self.key = key
-        self.polls = polls
-        self.video = video
-        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
+        super().__init__(key, polls=polls, video=video)
         self.models = set(models)  # empty: any model id
-        self.tasks: dict[str, Task] = {}
-        self.links: dict[str, str] = {}  # signature → task id
-        self.expired: set[str] = set()
-        self.stale_reads = 0  # how many next task reads hand out a link that has already expired
-        self._ids = itertools.count(1)
-        self._tlock = threading.Lock()
         self.route("POST", r"/api/v3/contents/generations/tasks", self.create)
         self.route("GET", r"/api/v3/contents/generations/tasks/(?P<id>[\w-]+)", self.get)
         self.route("GET", r"/tos/(?P<sig>\w+)/video\.mp4", self.download)
@@ -74,13 +52,6 @@ class FakeArk(FakeProvider):
     @property
     def base(self) -> str:
         return f"{self.url}/api/v3"
-
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/contents/generations/tasks$")
-
-    def expire_links(self) -> None:
-        """Every result link signed so far stops working (403, like an expired presigned URL)."""
-        self.expired.update(self.links)
 
     # -- routes ---------------------------------------------------------------------------------
     def _authorised(self, req: Request) -> bool:
@@ -126,7 +97,7 @@ class FakeArk(FakeProvider):
                 400, "InvalidParameter", f"duration must be an integer 2–15, not {body.get('duration')!r}"
             )
         prompt = texts[0]["text"] if texts else ""
-        if "BLOCKED_INPUT" in prompt:
+        if BLOCKED_INPUT in prompt:
             return error(
                 400,
                 "InputTextSensitiveContentDetected",
@@ -136,7 +107,7 @@ class FakeArk(FakeProvider):
         tokens = w * h * 24 * body["duration"] // 1024
         with self._tlock:
             task_id = f"cgt-20261123{next(self._ids):06d}-{secrets.token_hex(3)}"
-            self.tasks[task_id] = Task(task_id, model, body, self.polls, tokens=tokens)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "queued", kind=model, tokens=tokens)
         return Response(200, {"id": task_id})
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
@@ -151,7 +122,7 @@ class FakeArk(FakeProvider):
                 task.status = "running" if task.polls_left > 0 else self._finish(task)
             out: dict[str, Any] = {
                 "id": task.id,
-                "model": task.model,
+                "model": task.kind,
                 "status": task.status,
                 "error": task.error,
                 "created_at": 1763856000,
@@ -163,15 +134,10 @@ class FakeArk(FakeProvider):
                 "framespersecond": 24,
             }
             if task.status == "succeeded":
-                sig = secrets.token_hex(8)
-                self.links[sig] = task.id
-                if self.stale_reads > 0:  # expired between the read and the download
-                    self.stale_reads -= 1
-                    self.expired.add(sig)
-                host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
+                sig = self.sign(task.body)  # every read signs a fresh link
                 out["content"] = {
-                    "video_url": f"{host}/tos/{sig}/video.mp4",
-                    "last_frame_url": f"{host}/tos/{sig}/last.png",
+                    "video_url": f"{self.cdn}/tos/{sig}/video.mp4",
+                    "last_frame_url": f"{self.cdn}/tos/{sig}/last.png",
                 }
             if task.status == "succeeded" or task.error and "Output" in task.error["code"]:
                 out["usage"] = {"completion_tokens": task.tokens, "total_tokens": task.tokens}
@@ -179,7 +145,7 @@ class FakeArk(FakeProvider):
 
     def _finish(self, task: Task) -> str:
         prompt = next(c["text"] for c in task.body["content"] if c["type"] == "text")
-        if "REFUSE_OUTPUT" in prompt:
+        if REFUSE_OUTPUT in prompt:
             task.error = {
                 "code": "OutputVideoSensitiveContentDetected",
                 "message": "The request failed because the output video may contain sensitive information.",
@@ -188,14 +154,5 @@ class FakeArk(FakeProvider):
         return "succeeded"
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
-        sig = m["sig"]
-        if sig not in self.links or sig in self.expired:
-            return Response(
-                403,
-                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                {"Content-Type": "application/xml"},
-            )
-        body = self.tasks[self.links[sig]].body
-        return Response(
-            200, self.video_for(body) if self.video_for else self.video, {"Content-Type": "video/mp4"}
-        )
+        clip = self.result(m["sig"])
+        return access_denied() if clip is None else mp4(clip)

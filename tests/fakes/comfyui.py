@@ -1,4 +1,4 @@
-"""A fake ComfyUI server that behaves like the real one as measured (shared/research/observed-apis.md).
+"""A fake ComfyUI server that behaves like a real one (ComfyUI 0.3.64) as measured.
 
 - ``POST /prompt`` validates the graph like ComfyUI: unknown node → 400 ``invalid_prompt``; a missing
   input or a value under its minimum → ``node_errors`` naming node and input; every output invalid →
@@ -35,8 +35,7 @@ from collections.abc import Callable
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.hosted import QuickServer
-from tests.fakes.server import Request, Response
+from tests.fakes.server import FakeProvider, Request, Response
 
 #: class_type → (required inputs, minimum values, is an output node)
 NODES: dict[str, tuple[set[str], dict[str, float], bool]] = {
@@ -88,8 +87,11 @@ def default_video(prompt_id: str, graph: Any) -> bytes:
     return f"fake-mp4 {prompt_id}".encode()
 
 
-class ComfyUIFake(QuickServer):
+class ComfyUIFake(FakeProvider):
     """ComfyUI on 127.0.0.1: real HTTP and WebSocket, a worker thread that 'executes' prompts."""
+
+    submit_route = ("POST", r"^/prompt$")
+    download_route = ("GET", r"^/view$")
 
     def __init__(
         self,
@@ -152,6 +154,14 @@ class ComfyUIFake(QuickServer):
             for q in clients:
                 q.put(None)
         super().__exit__(*exc)
+
+    @property
+    def submissions(self) -> int:
+        return len(self.queued)
+
+    def expire_links(self) -> None:
+        """ComfyUI has no links that expire: its output files are deleted (nothing serves them again)."""
+        self.outputs.clear()
 
     def restart(self) -> None:
         """What a server restart loses: history, the queue, the cache (files on disk stay)."""

@@ -119,6 +119,10 @@ def app_of(endpoint: str) -> str:
 class FalFake(HostedFake):
     """fal's queue on 127.0.0.1 (HTTPS after ``enable_tls``)."""
 
+    submit_route = ("POST", r"^/")  # every POST is a submit to an endpoint
+    auth_scheme = "Key"
+    unauthorized = {"detail": "No user found for Key ID and Secret"}
+
     def __init__(
         self,
         *,
@@ -127,20 +131,13 @@ class FalFake(HostedFake):
         video: Callable[[str, Any], bytes] = default_video,
         nsfw_output: bool = False,
     ) -> None:
-        super().__init__(polls_to_finish=polls_to_finish, video=video)
-        self.key = key
+        super().__init__(key, polls_to_finish=polls_to_finish, video=video)
         self.nsfw_output = nsfw_output  # the model's output checker flags the video (has_nsfw_concepts)
         app = r"(?P<app>[^/]+/[^/]+)/requests/(?P<rid>[^/]+)"
         self.route("GET", f"/{app}/status", self._status)
         self.route("GET", f"/{app}", self._result)
         self.route("PUT", f"/{app}/cancel", self._cancel)
         self.route("POST", r"/(?P<endpoint>.+)", self._submit)
-
-    def dispatch(self, req: Request) -> Response:
-        if not req.path.startswith("/files/") and not self.authorized(req, f"Key {self.key}"):
-            self.log.append(req)
-            return Response(401, {"detail": "No user found for Key ID and Secret"})
-        return super().dispatch(req)
 
     def _urls(self, app: str, rid: str) -> dict[str, str]:
         base = f"{self.url}/{app}/requests/{rid}"

@@ -17,17 +17,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import itertools
 import json
 import re
 import secrets
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import Request, Response, mp4
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 MODELS = {
     "kling-v1",
@@ -39,17 +36,6 @@ MODELS = {
     "kling-v2-5-turbo",
 }
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-
-
-@dataclass
-class Task:
-    id: str
-    kind: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "submitted"
-    message: str = ""
-    video: str = ""
 
 
 def _unb64(part: str) -> bytes:
@@ -89,8 +75,11 @@ def reply(status: int, code: int, message: str, data: Any = None) -> Response:
     )
 
 
-class FakeKling(FakeProvider):
+class FakeKling(TaskFake):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
+
+    submit_route = ("POST", r"^/v1/videos/")
+    download_route = ("GET", r"^/kcdn/")
 
     def __init__(
         self,
@@ -100,20 +89,11 @@ class FakeKling(FakeProvider):
         polls: int = 2,
         video: bytes = b"",
     ) -> None:
-        super().__init__()
+        super().__init__(access_key, polls=polls, video=video)
         self.access_key, self.secret_key = access_key, secret_key
-        self.polls = polls
-        self.video = video
-        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
-        self.tasks: dict[str, Task] = {}
         self.external: dict[str, str] = {}
-        self.links: set[str] = set()
-        self.expired: set[str] = set()
-        self.stale_reads = 0
         self.jwt_errors: list[str] = []
         self.slow_answer_s = 0.0  # make the next create answer late (after the task exists): a lost answer
-        self._ids = itertools.count(1)
-        self._tlock = threading.Lock()
         self.route("POST", r"/v1/videos/(?P<kind>text2video|image2video)", self.create)
         self.route("GET", r"/v1/videos/(?P<kind>text2video|image2video)/(?P<id>[\w-]+)", self.get)
         self.route("GET", r"/kcdn/(?P<sig>\w+)/output\.mp4", self.download)
@@ -121,9 +101,6 @@ class FakeKling(FakeProvider):
     @property
     def base(self) -> str:
         return f"{self.url}/v1"
-
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/v1/videos/")
 
     def _auth(self, req: Request) -> Response | None:
         header = req.headers.get("authorization", "")
@@ -173,11 +150,11 @@ class FakeKling(FakeProvider):
         external = body.get("external_task_id")
         if external and external in self.external:
             return reply(400, 1201, f"external_task_id {external} already exists")
-        if "BLOCKED_INPUT" in body.get("prompt", ""):
+        if BLOCKED_INPUT in body.get("prompt", ""):
             return reply(400, 1301, "Trigger the content security policy of the platform")
         with self._tlock:
             task_id = f"CjhS{next(self._ids):04d}{secrets.token_hex(4)}"
-            self.tasks[task_id] = Task(task_id, kind, body, self.polls)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "submitted", kind=kind)
             if external:
                 self.external[external] = task_id
             delay, self.slow_answer_s = self.slow_answer_s, 0.0
@@ -205,7 +182,7 @@ class FakeKling(FakeProvider):
                 task.polls_left -= 1
                 if task.polls_left > 0:
                     task.status = "processing"
-                elif "REFUSE_OUTPUT" in task.body["prompt"]:
+                elif REFUSE_OUTPUT in task.body["prompt"]:
                     task.status, task.message = "failed", "Failure to pass the risk control system"
                 else:
                     task.status = "succeed"
@@ -218,18 +195,12 @@ class FakeKling(FakeProvider):
                 "updated_at": 1763856090000,
             }
             if task.status == "succeed":
-                if not task.video or task.video in self.expired:
-                    task.video = secrets.token_hex(8)
-                    self.links.add(task.video)
-                if self.stale_reads > 0:
-                    self.stale_reads -= 1
-                    self.expired.add(task.video)
-                host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
+                task.file = self.sign(task.body, task.file)  # the same link until it dies
                 data["task_result"] = {
                     "videos": [
                         {
-                            "id": task.video,
-                            "url": f"{host}/kcdn/{task.video}/output.mp4",
+                            "id": task.file,
+                            "url": f"{self.cdn}/kcdn/{task.file}/output.mp4",
                             "duration": task.body.get("duration", "5"),
                         }
                     ]
@@ -237,12 +208,8 @@ class FakeKling(FakeProvider):
         return reply(200, 0, "SUCCEED", data)
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
-        if m["sig"] not in self.links or m["sig"] in self.expired:
-            return Response(404, b"Not Found", {"Content-Type": "text/plain"})
-        if self.video_for:
-            task = next(t for t in self.tasks.values() if t.video == m["sig"])
-            return Response(200, self.video_for(task.body), {"Content-Type": "video/mp4"})
-        return Response(200, self.video, {"Content-Type": "video/mp4"})
+        clip = self.result(m["sig"])
+        return Response(404, b"Not Found", {"Content-Type": "text/plain"}) if clip is None else mp4(clip)
 
 
 def _is_base64_image(value: str) -> bool:

@@ -24,11 +24,13 @@ ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
 
 
 class LumaFake(HostedFake):
+    submit_route = ("POST", r"/generations/video$")
+    not_found = {"detail": "Generation not found"}
+
     def __init__(
         self, *, key: str = KEY, polls_to_finish: int = 2, video: Callable[[str, Any], bytes] = default_video
     ) -> None:
-        super().__init__(polls_to_finish=polls_to_finish, video=video)
-        self.key = key
+        super().__init__(key, polls_to_finish=polls_to_finish, video=video)
         self.route("POST", f"{BASE}/generations/video", self._create)
         self.route("GET", f"{BASE}/generations/(?P<id>[^/]+)", self._get)
         self.route("DELETE", f"{BASE}/generations/(?P<id>[^/]+)", self._delete)
@@ -36,12 +38,6 @@ class LumaFake(HostedFake):
     @property
     def api(self) -> str:
         return self.url + BASE
-
-    def dispatch(self, req: Request) -> Response:
-        if not req.path.startswith("/files/") and not self.authorized(req, f"Bearer {self.key}"):
-            self.log.append(req)
-            return Response(401, {"detail": "Invalid API key"})
-        return super().dispatch(req)
 
     def _create(self, req: Request, m: re.Match[str]) -> Response:
         body = req.json() or {}
@@ -105,14 +101,9 @@ class LumaFake(HostedFake):
         }
 
     def _get(self, req: Request, m: re.Match[str]) -> Response:
-        job = self.jobs.get(m["id"])
-        if job is None:
-            return Response(404, {"detail": "Generation not found"})
-        if not job.done:
-            job.tick()
-        return Response(200, self._generation(job))
+        return self.read(m["id"], self._generation)
 
     def _delete(self, req: Request, m: re.Match[str]) -> Response:
         if self.jobs.pop(m["id"], None) is None:
-            return Response(404, {"detail": "Generation not found"})
+            return Response(404, self.not_found)
         return Response(204, b"")

@@ -13,15 +13,11 @@ with 1027 (output moderation). ``rate_limit_next`` answers that many next reques
 
 from __future__ import annotations
 
-import itertools
 import re
-import secrets
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import Request, Response, mp4
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 MODELS = {
     "MiniMax-Hailuo-02": ({6, 10}, {"512P", "768P", "1080P"}),
@@ -29,15 +25,6 @@ MODELS = {
     "MiniMax-Hailuo-2.3": ({6, 10}, {"768P", "1080P"}),
 }
 STEPS = ("Queueing", "Preparing", "Processing")
-
-
-@dataclass
-class Task:
-    id: str
-    body: dict[str, Any]
-    polls_left: int
-    status: str = "Queueing"
-    file_id: str = ""
 
 
 def ok(**data: Any) -> Response:
@@ -48,31 +35,21 @@ def fail(code: int, message: str, **data: Any) -> Response:
     return Response(200, {**data, "base_resp": {"status_code": code, "status_msg": message}})
 
 
-class FakeMiniMax(FakeProvider):
+class FakeMiniMax(TaskFake):
     """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
+
+    submit_route = ("POST", r"^/v1/video_generation$")
+    download_route = ("GET", r"^/cdn/")
 
     def __init__(
         self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b""
     ) -> None:
-        super().__init__()
-        self.key = key
-        self.polls = polls
-        self.video = video
-        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
-        self.tasks: dict[str, Task] = {}
-        self.links: dict[str, str] = {}  # signature → file id
-        self.expired: set[str] = set()
-        self.stale_reads = 0  # how many next retrieves hand out a link that has already expired
+        super().__init__(key, polls=polls, video=video)
         self.rate_limit_next = 0
-        self._ids = itertools.count(1)
-        self._tlock = threading.Lock()
         self.route("POST", r"/v1/video_generation", self.create)
         self.route("GET", r"/v1/query/video_generation", self.query)
         self.route("GET", r"/v1/files/retrieve", self.retrieve)
         self.route("GET", r"/cdn/(?P<sig>\w+)/output\.mp4", self.download)
-
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r"/v1/video_generation$")
 
     def _gate(self, req: Request) -> Response | None:
         if req.headers.get("authorization") != f"Bearer {self.key}":
@@ -117,11 +94,11 @@ class FakeMiniMax(FakeProvider):
             return fail(2013, "invalid params, S2V-01 needs subject_reference")
         if any(not re.match(r"(data:image/(png|jpeg|webp);base64,|https://)", i) for i in images):
             return fail(2013, "invalid params, images must be URLs or base64 data URLs")
-        if "BLOCKED_INPUT" in prompt:
+        if BLOCKED_INPUT in prompt:
             return fail(1026, "video description contains sensitive content")
         with self._tlock:
             task_id = f"{106916112212000 + next(self._ids)}"
-            self.tasks[task_id] = Task(task_id, body, self.polls)
+            self.tasks[task_id] = Task(task_id, body, self.polls, "Queueing")
         return ok(task_id=task_id)
 
     def query(self, req: Request, _m: re.Match[str]) -> Response:
@@ -135,10 +112,10 @@ class FakeMiniMax(FakeProvider):
                 task.polls_left -= 1
                 if task.polls_left > 0:
                     task.status = STEPS[min(len(STEPS) - 1, self.polls - task.polls_left)]
-                elif "REFUSE_OUTPUT" in task.body["prompt"]:
+                elif REFUSE_OUTPUT in task.body["prompt"]:
                     task.status = "Fail"
                 else:
-                    task.status, task.file_id = "Success", f"{2000000 + int(task.id) % 1000000}"
+                    task.status, task.file = "Success", f"{2000000 + int(task.id) % 1000000}"
             if task.status == "Fail":
                 return fail(
                     1027,
@@ -150,24 +127,20 @@ class FakeMiniMax(FakeProvider):
             return ok(
                 task_id=task.id,
                 status=task.status,
-                file_id=task.file_id,
-                video_width=1366 if task.file_id else 0,
-                video_height=768 if task.file_id else 0,
+                file_id=task.file,
+                video_width=1366 if task.file else 0,
+                video_height=768 if task.file else 0,
             )
 
     def retrieve(self, req: Request, _m: re.Match[str]) -> Response:
         if (refused := self._gate(req)) is not None:
             return refused
         file_id = (req.query.get("file_id") or [""])[0]
-        if not any(t.file_id == file_id for t in self.tasks.values()):
+        task = next((t for t in self.tasks.values() if t.file == file_id), None)
+        if task is None:
             return fail(1000, "file not found")
-        sig = secrets.token_hex(8)
         with self._tlock:
-            self.links[sig] = file_id
-            if self.stale_reads > 0:
-                self.stale_reads -= 1
-                self.expired.add(sig)
-        host = f"http://localhost:{self.url.rsplit(':', 1)[1]}"
+            sig = self.sign(task.body)  # each retrieve signs a fresh link
         return ok(
             file={
                 "file_id": int(file_id),
@@ -175,14 +148,12 @@ class FakeMiniMax(FakeProvider):
                 "created_at": 1763856000,
                 "filename": "output.mp4",
                 "purpose": "video_generation",
-                "download_url": f"{host}/cdn/{sig}/output.mp4",
+                "download_url": f"{self.cdn}/cdn/{sig}/output.mp4",
             }
         )
 
     def download(self, req: Request, m: re.Match[str]) -> Response:
-        if m["sig"] not in self.links or m["sig"] in self.expired:
+        clip = self.result(m["sig"])
+        if clip is None:
             return Response(403, b"AccessDenied: Request has expired", {"Content-Type": "text/plain"})
-        if self.video_for:
-            task = next(t for t in self.tasks.values() if t.file_id == self.links[m["sig"]])
-            return Response(200, self.video_for(task.body), {"Content-Type": "video/mp4"})
-        return Response(200, self.video, {"Content-Type": "video/mp4"})
+        return mp4(clip)

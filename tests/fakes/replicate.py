@@ -48,6 +48,14 @@ TOKEN = "r8_fakeTokenForTests0123456789"
 
 
 class ReplicateFake(HostedFake):
+    submit_route = ("POST", r"/predictions$")
+    not_found = {"title": "Not found", "detail": "Prediction not found", "status": 404}
+    unauthorized = {
+        "title": "Unauthenticated",
+        "detail": "You did not pass a valid authentication token",
+        "status": 401,
+    }
+
     def __init__(
         self,
         *,
@@ -55,24 +63,10 @@ class ReplicateFake(HostedFake):
         polls_to_finish: int = 2,
         video: Callable[[str, Any], bytes] = default_video,
     ) -> None:
-        super().__init__(polls_to_finish=polls_to_finish, video=video)
-        self.token = token
+        super().__init__(token, polls_to_finish=polls_to_finish, video=video)
         self.route("POST", r"/v1/models/(?P<owner>[^/]+)/(?P<name>[^/]+)/predictions", self._create)
         self.route("GET", r"/v1/predictions/(?P<id>[^/]+)", self._get)
         self.route("POST", r"/v1/predictions/(?P<id>[^/]+)/cancel", self._cancel)
-
-    def dispatch(self, req: Request) -> Response:
-        if not req.path.startswith("/files/") and not self.authorized(req, f"Bearer {self.token}"):
-            self.log.append(req)
-            return Response(
-                401,
-                {
-                    "title": "Unauthenticated",
-                    "detail": "You did not pass a valid authentication token",
-                    "status": 401,
-                },
-            )
-        return super().dispatch(req)
 
     def expire_links(self) -> None:
         super().expire_links()
@@ -153,16 +147,7 @@ class ReplicateFake(HostedFake):
         }
 
     def _get(self, req: Request, m: re.Match[str]) -> Response:
-        job = self.jobs.get(m["id"])
-        if job is None:
-            return Response(404, {"title": "Not found", "detail": "Prediction not found", "status": 404})
-        if not job.done:
-            job.tick()
-        return Response(200, self._prediction(job))
+        return self.read(m["id"], self._prediction)
 
     def _cancel(self, req: Request, m: re.Match[str]) -> Response:
-        job = self.jobs.get(m["id"])
-        if job is None:
-            return Response(404, {"detail": "Prediction not found"})
-        job.cancelled = not job.done
-        return Response(200, self._prediction(job))
+        return self.cancel(m["id"], lambda job: Response(200, self._prediction(job)))

@@ -31,9 +31,18 @@ MODELS: dict[str, tuple[set[str], list[str], set[int], set[str], int]] = {
     "veo3.1_fast": ({"image", "text"}, VEO, {4, 6, 8}, {"seed", "audio", "negativePrompt"}, 15),
 }
 SECRET = "key_fake0123456789abcdef0123456789"
+#: How a task ends that does not succeed: its failure code and reason (SAFETY.*: moderation).
+FAILURES = {
+    "refuse": ("SAFETY.INPUT.TEXT", "Your prompt was flagged by our content moderation system."),
+    "fail": ("INTERNAL", "An unexpected error occurred."),
+}
 
 
 class RunwayFake(HostedFake):
+    submit_route = ("POST", r"_to_video$")
+    unauthorized = {"error": "Invalid API key"}
+    not_found = {"error": "Task not found"}
+
     def __init__(
         self,
         *,
@@ -42,23 +51,16 @@ class RunwayFake(HostedFake):
         throttle: bool = False,
         video: Callable[[str, Any], bytes] = default_video,
     ) -> None:
-        super().__init__(polls_to_finish=polls_to_finish, video=video)
-        self.secret = secret
+        super().__init__(secret, polls_to_finish=polls_to_finish, video=video)
         self.throttle = throttle
         self.route("POST", r"/v1/(?P<kind>image|text)_to_video", self._create)
         self.route("GET", r"/v1/tasks/(?P<id>[^/]+)", self._get)
         self.route("DELETE", r"/v1/tasks/(?P<id>[^/]+)", self._delete)
 
     def dispatch(self, req: Request) -> Response:
-        if not req.path.startswith("/files/"):
-            if not self.authorized(req, f"Bearer {self.secret}"):
-                self.log.append(req)
-                return Response(401, {"error": "Invalid API key"})
-            if req.headers.get("x-runway-version") != "2024-11-06":
-                self.log.append(req)
-                return Response(
-                    400, {"error": "The X-Runway-Version header is required and must be 2024-11-06"}
-                )
+        if self.authorized(req) and req.headers.get("x-runway-version") != "2024-11-06":
+            self.log.append(req)
+            return Response(400, {"error": "The X-Runway-Version header is required and must be 2024-11-06"})
         return super().dispatch(req)
 
     def _create(self, req: Request, m: re.Match[str]) -> Response:
@@ -125,35 +127,19 @@ class RunwayFake(HostedFake):
                 "progress": round(job.polls / (job.polls + job.polls_left), 2),
                 "estimatedCost": {"credits": credits},
             }
-        if job.outcome == "refuse":
+        if job.outcome in FAILURES:
+            code, failure = FAILURES[job.outcome]
             return {
                 **task,
                 "status": "FAILED",
                 "cost": {"credits": 0},
-                "failureCode": "SAFETY.INPUT.TEXT",
-                "failure": "Your prompt was flagged by our content moderation system.",
-            }
-        if job.outcome == "fail":
-            return {
-                **task,
-                "status": "FAILED",
-                "cost": {"credits": 0},
-                "failureCode": "INTERNAL",
-                "failure": "An unexpected error occurred.",
+                "failureCode": code,
+                "failure": failure,
             }
         return {**task, "status": "SUCCEEDED", "cost": {"credits": credits}, "output": [self.issue_file(job)]}
 
     def _get(self, req: Request, m: re.Match[str]) -> Response:
-        job = self.jobs.get(m["id"])
-        if job is None:
-            return Response(404, {"error": "Task not found"})
-        if not job.done:
-            job.tick()
-        return Response(200, self._task(job))
+        return self.read(m["id"], self._task)
 
     def _delete(self, req: Request, m: re.Match[str]) -> Response:
-        job = self.jobs.get(m["id"])
-        if job is None:
-            return Response(404, {"error": "Task not found"})
-        job.cancelled = not job.done
-        return Response(204, b"")
+        return self.cancel(m["id"], lambda job: Response(204, b""))

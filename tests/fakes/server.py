@@ -2,21 +2,27 @@
 
 Each provider fake subclasses ``FakeProvider`` and registers routes that answer with the provider's
 real request and response shapes. Faults are injected the way real services misbehave: 429 with
-Retry-After and bursts of 5xx (the request is refused before any job is created), slow jobs,
-refusals, result URLs that expire.
+Retry-After and bursts of 5xx (the request is refused before any job is created), answers lost after
+the work was done (the connection drops), slow jobs, refusals, result URLs that expire.
+
+Every fake also answers the questions the backend contract asks of it (tests/test_backend_contract.py):
+how many jobs it made (``submissions``: what a user is billed for), which requests were submits and
+which were downloads, and it can make every result link it handed out expire.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -27,6 +33,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (to measure a client's waits)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -47,6 +54,20 @@ class Response:
 Handler = Callable[[Request, re.Match[str]], Response]
 
 
+def mp4(data: bytes) -> Response:
+    """A result file."""
+    return Response(200, data, {"Content-Type": "video/mp4"})
+
+
+def access_denied() -> Response:
+    """What an object store answers for a presigned link whose time is up."""
+    return Response(
+        403,
+        b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        {"Content-Type": "application/xml"},
+    )
+
+
 @dataclass
 class Faults:
     """Misbehaviour to inject before routes run. Rates are fractions of requests (seeded, reproducible)."""
@@ -57,8 +78,28 @@ class Faults:
     seed: int = 7
 
 
+@dataclass
+class _Trap:
+    """The next ``times`` requests of one method whose path matches ``pattern``."""
+
+    method: str
+    pattern: re.Pattern[str]
+    times: int
+    retry_after: str = ""
+
+    def springs(self, req: Request) -> bool:
+        if self.times > 0 and req.method == self.method and self.pattern.search(req.path):
+            self.times -= 1
+            return True
+        return False
+
+
 class FakeProvider:
     """Subclass and call ``route`` in ``__init__``; use as a context manager to serve on 127.0.0.1."""
+
+    #: The method and path pattern of the requests that create paid work, and of those for result files.
+    submit_route: ClassVar[tuple[str, str]] = ("POST", r"$^")
+    download_route: ClassVar[tuple[str, str]] = ("GET", r"$^")
 
     def __init__(self) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -66,6 +107,8 @@ class FakeProvider:
         self.faults = Faults()
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
+        self._throttles: list[_Trap] = []
+        self._losses: list[_Trap] = []
         self.server: ThreadingHTTPServer | None = None
         self.started = time.monotonic()
 
@@ -73,17 +116,27 @@ class FakeProvider:
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
 
+    def rate_limit(self, method: str, pattern: str, *, times: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``times`` such requests with 429 and ``Retry-After`` (nothing is made)."""
+        self._throttles.append(_Trap(method, re.compile(pattern), times, retry_after))
+
+    def lose_answers(self, method: str, pattern: str, *, times: int = 1) -> None:
+        """Carry out the next ``times`` such requests, then drop the connection before answering."""
+        self._losses.append(_Trap(method, re.compile(pattern), times))
+
     @property
     def url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> FakeProvider:
+    def __enter__(self) -> Self:
         fake = self
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # answer headers and body without Nagle's delay (else every request waits ~40 ms for an ACK)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
@@ -100,6 +153,9 @@ class FakeProvider:
                     body,
                 )
                 resp = fake.dispatch(req)
+                if fake.sprung(fake._losses, req):
+                    self.close_connection = True  # the work is done; its answer never arrives
+                    return
                 data, headers = resp.encoded()
                 self.send_response(resp.status)
                 for k, v in headers.items():
@@ -116,15 +172,28 @@ class FakeProvider:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        if self.server is None:
+            return
+        # serve_forever looks at its stop flag every 0.5 s; set it and wake the loop now
+        self.server._BaseServer__shutdown_request = True  # type: ignore[attr-defined]
+        host, port = self.server.server_address[:2]
+        with contextlib.suppress(OSError), socket.create_connection((str(host), int(port)), timeout=1):
+            pass
+        self.server.shutdown()
+        self.server.server_close()
 
     # -- serving ------------------------------------------------------------------------------
+    def sprung(self, traps: list[_Trap], req: Request) -> _Trap | None:
+        with self._lock:
+            return next((t for t in traps if t.springs(req)), None)
+
     def dispatch(self, req: Request) -> Response:
         with self._lock:
             self.log.append(req)
             roll = self._rng.random()
+        throttled = self.sprung(self._throttles, req)
+        if throttled is not None:
+            return Response(429, {"detail": "rate limited"}, {"Retry-After": throttled.retry_after})
         if roll < self.faults.rate_429:
             return Response(429, {"detail": "rate limited"}, {"Retry-After": self.faults.retry_after})
         if roll < self.faults.rate_429 + self.faults.rate_5xx:
@@ -142,3 +211,21 @@ class FakeProvider:
         """Logged requests matching a method and a path regex."""
         rx = re.compile(pattern)
         return [r for r in self.log if r.method == method and rx.search(r.path)]
+
+    # -- what the backend contract asks of every provider fake ---------------------------------
+    def submits(self) -> list[Request]:
+        """Every request that asked for paid work, answered or not."""
+        return self.calls(*self.submit_route)
+
+    @property
+    def submissions(self) -> int:
+        """Jobs made: what a user would be billed for."""
+        raise NotImplementedError
+
+    def downloads(self) -> list[Request]:
+        """Every request for a result file."""
+        return self.calls(*self.download_route)
+
+    def expire_links(self) -> None:
+        """Every result link handed out so far stops working, as signed URLs do when their time is up."""
+        raise NotImplementedError

@@ -14,15 +14,12 @@ done with the video filtered out (``raiMediaFilteredCount: 1``) and no sample.
 from __future__ import annotations
 
 import base64
-import itertools
 import re
 import secrets
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.server import FakeProvider, Request, Response
+from tests.fakes.server import Request, Response, mp4
+from tests.fakes.tasks import BLOCKED_INPUT, REFUSE_OUTPUT, Task, TaskFake
 
 NOT_ON_GEMINI_API = ("seed", "fps", "generateAudio", "storageUri", "compressionQuality")
 RAI_REASON = (
@@ -31,42 +28,24 @@ RAI_REASON = (
 )
 
 
-@dataclass
-class Operation:
-    name: str
-    model: str
-    body: dict[str, Any]
-    polls_left: int
-    file: str = ""
-
-
 def error(code: int, status: str, message: str) -> Response:
     return Response(code, {"error": {"code": code, "message": message, "status": status}})
 
 
-class FakeVeo(FakeProvider):
+class FakeVeo(TaskFake):
     """The Gemini API's Veo operations. ``polls`` is how many reads an operation takes to be done."""
+
+    submit_route = ("POST", r":predictLongRunning$")
+    download_route = ("GET", r":download$")
 
     def __init__(
         self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b""
     ) -> None:
-        super().__init__()
-        self.key = key
-        self.polls = polls
-        self.video = video
-        self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
-        self.operations: dict[str, Operation] = {}
-        self.files: set[str] = set()
-        self.expired: set[str] = set()
-        self.stale_reads = 0  # how many next reads of a done operation name a file that has expired
-        self._ids = itertools.count(1)
-        self._olock = threading.Lock()
+        super().__init__(key, polls=polls, video=video)
+        self.operations = self.tasks  # the Gemini API's name for them
         self.route("POST", r"/v1beta/models/(?P<model>[\w.-]+):predictLongRunning", self.create)
         self.route("GET", r"/v1beta/(?P<name>models/[\w.-]+/operations/\w+)", self.get)
         self.route("GET", r"/v1beta/files/(?P<file>\w+):download", self.download)
-
-    def submits(self) -> list[Request]:
-        return self.calls("POST", r":predictLongRunning$")
 
     def _authorised(self, req: Request) -> bool:
         return req.headers.get("x-goog-api-key") == self.key
@@ -106,44 +85,39 @@ class FakeVeo(FakeProvider):
             return error(400, "INVALID_ARGUMENT", "durationSeconds must be 4-8 and aspectRatio 16:9 or 9:16")
         if params.get("resolution", "720p") not in ("720p", "1080p") or params.get("sampleCount", 1) != 1:
             return error(400, "INVALID_ARGUMENT", "resolution must be 720p or 1080p")
-        if "BLOCKED_INPUT" in inst["prompt"]:
+        if BLOCKED_INPUT in inst["prompt"]:
             return error(
                 400,
                 "INVALID_ARGUMENT",
                 "The prompt could not be submitted. This prompt contains sensitive "
                 "words that violate Google's Responsible AI practices.",
             )
-        with self._olock:
+        with self._tlock:
             name = f"models/{m['model']}/operations/{secrets.token_hex(6)}{next(self._ids)}"
-            self.operations[name] = Operation(name, m["model"], body, self.polls)
+            self.operations[name] = Task(name, body, self.polls, "running", kind=m["model"])
         return Response(200, {"name": name})
 
     def get(self, req: Request, m: re.Match[str]) -> Response:
         if not self._authorised(req):
             return self._unauthorised()
-        with self._olock:
+        with self._tlock:
             op = self.operations.get(m["name"])
             if op is None:
                 return error(404, "NOT_FOUND", f"Operation {m['name']} not found")
             op.polls_left -= 1
             if op.polls_left > 0:
-                return Response(200, {"name": op.name})
+                return Response(200, {"name": op.id})
             prompt = op.body["instances"][0]["prompt"]
-            if "REFUSE_OUTPUT" in prompt:
+            if REFUSE_OUTPUT in prompt:
                 result: dict[str, Any] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASON]}
             else:
-                if not op.file or op.file in self.expired:
-                    op.file = secrets.token_hex(6)
-                    self.files.add(op.file)
-                if self.stale_reads > 0:
-                    self.stale_reads -= 1
-                    self.expired.add(op.file)
+                op.file = self.sign(op.body, op.file)  # the same file until it is gone
                 uri = f"{self.url}/v1beta/files/{op.file}:download?alt=media"
                 result = {"generatedSamples": [{"video": {"uri": uri}}]}
         return Response(
             200,
             {
-                "name": op.name,
+                "name": op.id,
                 "done": True,
                 "response": {
                     "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
@@ -159,12 +133,12 @@ class FakeVeo(FakeProvider):
             )
         if req.query.get("alt") != ["media"]:
             return error(400, "INVALID_ARGUMENT", "downloads need alt=media")
-        if m["file"] not in self.files or m["file"] in self.expired:
-            return error(404, "NOT_FOUND", f"File {m['file']} not found or has expired")
-        if self.video_for:
-            op = next(o for o in self.operations.values() if o.file == m["file"])
-            return Response(200, self.video_for(op.body), {"Content-Type": "video/mp4"})
-        return Response(200, self.video, {"Content-Type": "video/mp4"})
+        clip = self.result(m["file"])
+        return (
+            error(404, "NOT_FOUND", f"File {m['file']} not found or has expired")
+            if clip is None
+            else mp4(clip)
+        )
 
 
 def _is_image(value: Any) -> bool:
