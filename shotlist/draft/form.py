@@ -55,7 +55,11 @@ NAME = {"type": "string", "pattern": SLUG, "description": "a short lower-case na
 
 def _pick(node: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
     props = node["properties"]
-    return {**node, "properties": {k: props[k] for k in keep}, "required": [k for k in node.get("required", []) if k in keep]}
+    return {
+        **node,
+        "properties": {k: props[k] for k in keep},
+        "required": [k for k in node.get("required", []) if k in keep],
+    }
 
 
 def shot_schema(full: dict[str, Any]) -> dict[str, Any]:
@@ -79,12 +83,16 @@ def _named_list(item: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _named_parts(full: dict[str, Any]) -> dict[str, Any]:
-    style = {"properties": {"text": {"type": "string", "description": "the look, in words"}}, "required": ["text"]}
+    style = {
+        "properties": {"text": {"type": "string", "description": "the look, in words"}},
+        "required": ["text"],
+    }
     return {
         "title": {"type": "string"},
         "styles": _named_list(style, "looks shared by several shots; a shot names one in style:"),
         "characters": _named_list(
-            full["$defs"]["Character"], "recurring characters; shots name them in refs: or as who: in dialogue"
+            full["$defs"]["Character"],
+            "recurring characters; shots name them in refs: or as who: in dialogue",
         ),
     }
 
@@ -114,7 +122,10 @@ def revise_schema() -> dict[str, Any]:
         "removed": {"type": "array", "items": {"type": "string"}, "description": "ids of shots to delete"},
         "title": {**named["title"], "description": "a new title, or null to keep it"},
         "styles": {**named["styles"], "description": "styles that change or are new (null: none)"},
-        "characters": {**named["characters"], "description": "characters that change or are new (null: none)"},
+        "characters": {
+            **named["characters"],
+            "description": "characters that change or are new (null: none)",
+        },
     }
     return strict({"type": "object", "properties": props, "required": ["shots", "removed"]})
 
@@ -145,7 +156,9 @@ def named_map(items: Any, block: str, problems: list[Problem]) -> dict[str, Any]
             continue
         rest = {k: v for k, v in item.items() if k != "name"}
         if item["name"] in out:
-            problems.append(Problem((block, i, "name"), f"'{item['name']}' is named twice", "give each its own name"))
+            problems.append(
+                Problem((block, i, "name"), f"'{item['name']}' is named twice", "give each its own name")
+            )
         out[item["name"]] = rest.get("text") if block == "styles" else rest
     return out
 

@@ -26,8 +26,9 @@ class AnthropicChat(ChatClient):
         return {"x-api-key": self.key, "anthropic-version": API_VERSION}
 
     def wire(self, ask: Ask) -> WireRequest:
+        name = f"write_{ask.name}"
         tool = {
-            "name": f"write_{ask.name}",
+            "name": name,
             "description": f"Write the {ask.name}: the whole answer goes in this call's input.",
             "input_schema": ask.schema,
         }
@@ -35,9 +36,9 @@ class AnthropicChat(ChatClient):
             "model": self.model,
             "max_tokens": ask.max_tokens,
             "system": ask.system,
-            "messages": _messages(ask.turns, tool["name"]),
+            "messages": _messages(ask.turns, name),
             "tools": [tool],
-            "tool_choice": {"type": "tool", "name": tool["name"]},
+            "tool_choice": {"type": "tool", "name": name},
         }
         return WireRequest("POST", f"{self.base_url}/v1/messages", self.headers(), body)
 

@@ -29,7 +29,8 @@ class GeminiChat(ChatClient):
 
     def wire(self, ask: Ask) -> WireRequest:
         contents = [
-            {"role": "model" if t.role == "assistant" else "user", "parts": [{"text": t.text}]} for t in ask.turns
+            {"role": "model" if t.role == "assistant" else "user", "parts": [{"text": t.text}]}
+            for t in ask.turns
         ]
         body = {
             "systemInstruction": {"parts": [{"text": ask.system}]},

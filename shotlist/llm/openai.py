@@ -14,7 +14,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shotlist.llm import Answer, Ask, ChatClient, LlmError, LlmRefused, Usage, WireRequest, error_text, parse_json
+from shotlist.llm import (
+    Answer,
+    Ask,
+    ChatClient,
+    LlmError,
+    LlmRefused,
+    Usage,
+    WireRequest,
+    error_text,
+    parse_json,
+)
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -45,7 +55,12 @@ class OpenAIChat(ChatClient):
         messages += [{"role": t.role, "content": t.text} for t in ask.turns]
         # OpenAI's newer models refuse max_tokens; the servers that copy the protocol mostly know only it
         limit = "max_completion_tokens" if self.base_url == OPENAI_URL else "max_tokens"
-        body = {"model": self.model, "messages": messages, "response_format": response_format, limit: ask.max_tokens}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "response_format": response_format,
+            limit: ask.max_tokens,
+        }
         return WireRequest("POST", f"{self.base_url}/chat/completions", self.headers(), body)
 
     async def send(self, ask: Ask) -> Answer:
@@ -69,9 +84,7 @@ class OpenAIChat(ChatClient):
             raise LlmRefused(f"{self.label} declined: {message['refusal']}")
         if choice.get("finish_reason") == "content_filter":
             raise LlmRefused(f"{self.label} declined: its content filter stopped the answer")
-        return parse_json(
-            message.get("content") or "", used, cut_off=choice.get("finish_reason") == "length"
-        )
+        return parse_json(message.get("content") or "", used, cut_off=choice.get("finish_reason") == "length")
 
     async def models(self) -> list[str]:
         """The model ids the server lists (``GET /models``)."""

@@ -29,7 +29,7 @@ COMPATIBLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "llamacpp": ("http://127.0.0.1:8080/v1", ()),
     "vllm": ("http://127.0.0.1:8000/v1", ()),
 }
-DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}
+DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}
 PROVIDERS = ("openai", "anthropic", "gemini", *COMPATIBLE)
 
 NOTHING_CONFIGURED = (
