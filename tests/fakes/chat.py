@@ -45,12 +45,14 @@ class ChatFake(QuickServer):
         self.script = list(script)
         self.key = key
         self.chats: list[dict[str, Any]] = []  # the JSON body of every chat request, in order
+        self.times: list[float] = []  # when each arrived (time.monotonic)
         self._next = 0
         self._slock = threading.Lock()
 
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._slock:
             self.chats.append(body)
+            self.times.append(time.monotonic())
             reply = self.script[min(self._next, len(self.script) - 1)]
             self._next += 1
         if reply.delay:
