@@ -36,8 +36,12 @@ def _shot(id: str, intent: str, **fields: Any) -> dict[str, Any]:
 
 FOX: dict[str, Any] = {
     "title": "Fox Mask Dawn",
-    "styles": [{"name": "film", "text": "35mm film grain, shallow depth of field, muted teal and amber palette"}],
-    "characters": [{"name": "hana", "look": "a girl of ten in a red wool coat with a long black braid", "ref": None}],
+    "styles": [
+        {"name": "film", "text": "35mm film grain, shallow depth of field, muted teal and amber palette"}
+    ],
+    "characters": [
+        {"name": "hana", "look": "a girl of ten in a red wool coat with a long black braid", "ref": None}
+    ],
     "shots": [
         _shot(
             "forest",
@@ -47,7 +51,10 @@ FOX: dict[str, Any] = {
             action="stands silent under a blanket of low fog",
             scene="a mountain valley at first light",
             lighting="cold blue pre-dawn light with a faint glow on the horizon",
-            motion=["fog drifts slowly from left to right between the trunks", "a few birds glide slowly across the sky"],
+            motion=[
+                "fog drifts slowly from left to right between the trunks",
+                "a few birds glide slowly across the sky",
+            ],
             still=["the tall cedar trunks stay fixed"],
             camera={"move": "pan-right", "speed": "slow"},
             transition={"type": "dissolve", "duration": 0.8},
@@ -74,7 +81,10 @@ FOX: dict[str, Any] = {
             action="climbs slowly above the ridge behind the clearing",
             scene="a misty forest clearing at dawn",
             lighting="warm golden sunrise light spilling across the moss",
-            motion=["light rays sweep slowly across the clearing from right to left", "mist thins gently upward"],
+            motion=[
+                "light rays sweep slowly across the clearing from right to left",
+                "mist thins gently upward",
+            ],
             still=["the stone and the mask stay fixed in the foreground"],
             camera={"move": "tilt-up", "speed": "slow"},
             transition={"type": "fade", "duration": 0.5},
@@ -87,7 +97,10 @@ FOX: dict[str, Any] = {
             action="begin to glow faintly amber",
             scene="on the mossy stone in the clearing",
             lighting="dim blue dawn light with a warm inner glow from the mask",
-            motion=["the glow pulses slowly, brightening then fading", "dew drops slide gently down the carved cheek"],
+            motion=[
+                "the glow pulses slowly, brightening then fading",
+                "dew drops slide gently down the carved cheek",
+            ],
             still=["the mask stays perfectly fixed on the stone"],
             camera={"move": "zoom-in", "speed": "slow"},
         ),
@@ -119,7 +132,13 @@ FOX: dict[str, Any] = {
             still=["the trees stay fixed"],
             camera={"move": "static", "speed": "slow"},
             duration=6,
-            audio={"dialogue": {"who": "hana", "says": "Hello, little fox. Are you real?", "how": "whispering in awe"}},
+            audio={
+                "dialogue": {
+                    "who": "hana",
+                    "says": "Hello, little fox. Are you real?",
+                    "how": "whispering in awe",
+                }
+            },
             transition={"type": "dissolve", "duration": 0.5},
         ),
         _shot(
@@ -144,7 +163,10 @@ FOX: dict[str, Any] = {
             action="lies dark and quiet on the moss-covered stone",
             scene="the sunlit clearing in late morning",
             lighting="bright warm daylight with soft dappled shadows",
-            motion=["a single leaf falls slowly onto the mask", "sunlight flickers gently through the branches"],
+            motion=[
+                "a single leaf falls slowly onto the mask",
+                "sunlight flickers gently through the branches",
+            ],
             still=["the mask stays fixed at the center of the frame"],
             camera={"move": "crane-up", "speed": "slow"},
         ),
@@ -182,6 +204,17 @@ UMBRELLA_REVISION: dict[str, Any] = {
             camera={"move": "orbit-right", "speed": "slow"},
             transition={"type": "dissolve", "duration": 0.8},
         )
+    ],
+    "removed": [],
+    "title": None,
+    "styles": None,
+    "characters": None,
+}
+
+#: A revision of the drafted fox storyboard: its last shot as a wide shot.
+FOX_REVISION: dict[str, Any] = {
+    "shots": [
+        {**FOX["shots"][7], "framing": "wide", "intent": "Pull back: the mask alone in the wide clearing."}
     ],
     "removed": [],
     "title": None,

@@ -278,3 +278,35 @@ def test_the_instructions_carry_the_lint_rules_and_the_target_models_limits(tmp_
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "draft.j2").write_text("Write {{ task.shots }} shots, house style.")
     assert instructions(tmp_path, Task("draft", shots=3)) == "Write 3 shots, house style.\n"
+
+
+@pytest.mark.slow
+def test_a_new_user_with_only_a_local_server_drafts_builds_revises_and_plans_one_shot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's "done when": draft → build an animatic → revise one shot → plan regenerates only it."""
+    from tests.drafts import FOX_REVISION
+
+    target = tmp_path / "fox"
+    with FakeOpenAIChat([Reply(FOX), Reply(FOX_REVISION)]) as fake:  # a local server: no key, one model
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{fake.url}/v1")
+        monkeypatch.chdir(tmp_path)
+        drafted = run("draft", LOGLINE, "fox", "--shots", "8")
+        assert drafted.exit_code == 0, drafted.output
+        assert lint_project(load_project(target)).findings == [] and "no findings" in drafted.stdout
+        built = run("build", "fox")
+        assert built.exit_code == 0, built.output
+        cut = target / "out" / "fox-mask-dawn.mp4"
+        from shotlist.media import probe
+
+        shots = sum(s["duration"] for s in FOX["shots"])
+        overlaps = sum(s["transition"]["duration"] for s in FOX["shots"] if s["transition"])
+        assert abs(probe(cut).duration - (shots - overlaps)) < 0.1  # 41 s of shots, 4.1 s of transitions
+        revised = run("revise", "fox", "make the empty mask shot a wide shot", "--yes")
+        assert revised.exit_code == 0, revised.output
+        assert "plan: 1 shot will regenerate (mask-empty), free" in revised.stdout
+    planned = run("plan", "fox", "--json")
+    plan = json.loads(planned.stdout)
+    assert {s["shot"]: s["action"] for s in plan["shots"] if s["action"] != "pinned"} == {
+        "mask-empty": "generate"
+    }

@@ -72,7 +72,11 @@ def test_the_openai_sdk_is_refused_a_loose_schema_and_json_mode_without_the_word
     openai = pytest.importorskip("openai")
     with FakeOpenAIChat([Reply(ANSWER)], openai_key) as fake:
         client = openai_client(fake)
-        loose = {"name": "board", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
+        loose = {
+            "name": "board",
+            "strict": True,
+            "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+        }
         with pytest.raises(openai.BadRequestError, match="additionalProperties"):
             client.chat.completions.create(
                 model="fake-llm",
@@ -81,7 +85,9 @@ def test_the_openai_sdk_is_refused_a_loose_schema_and_json_mode_without_the_word
             )
         with pytest.raises(openai.BadRequestError, match="must contain the word 'json'"):
             client.chat.completions.create(
-                model="fake-llm", messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"}
+                model="fake-llm",
+                messages=[{"role": "user", "content": "x"}],
+                response_format={"type": "json_object"},
             )
 
 
@@ -89,10 +95,14 @@ def test_the_openai_sdk_waits_out_a_429_with_retry_after() -> None:
     openai = pytest.importorskip("openai")
     with FakeOpenAIChat([rate_limited("1"), rate_limited("1"), Reply(ANSWER)], openai_key) as fake:
         with pytest.raises(openai.RateLimitError):
-            openai_client(fake).chat.completions.create(model="fake-llm", messages=[{"role": "user", "content": "x"}])
+            openai_client(fake).chat.completions.create(
+                model="fake-llm", messages=[{"role": "user", "content": "x"}]
+            )
         start = time.monotonic()
         done = openai_client(fake, retries=1).chat.completions.create(
-            model="fake-llm", messages=[{"role": "user", "content": "x json"}], response_format={"type": "json_object"}
+            model="fake-llm",
+            messages=[{"role": "user", "content": "x json"}],
+            response_format={"type": "json_object"},
         )
         assert time.monotonic() - start >= 0.9  # it honoured Retry-After: 1
         assert done.choices[0].message.content is not None and len(fake.chats) == 3
@@ -127,7 +137,17 @@ def test_the_anthropic_sdk_reads_a_forced_tool_call_and_answers_it_with_a_tool_r
         follow = [
             *ask,
             {"role": "assistant", "content": [call.model_dump()]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "is_error": True, "content": "shots[0]: fix it"}]},
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": call.id,
+                        "is_error": True,
+                        "content": "shots[0]: fix it",
+                    }
+                ],
+            },
         ]
         client.messages.create(model="claude-sonnet-4-6", max_tokens=1000, messages=follow, tools=[TOOL])
         follow[-1]["content"][0]["tool_use_id"] = "toolu_unknown"

@@ -23,7 +23,7 @@ from typing import Any
 
 from shotlist.errors import Problem
 from shotlist.llm.schema import inline, strict
-from shotlist.storyboard import SLUG, json_schema
+from shotlist.storyboard import SLUG, TRANSITIONS, json_schema
 
 #: The shot fields a draft writes, in the order a person writes them.
 SHOT_FIELDS = (
@@ -67,6 +67,10 @@ def shot_schema(full: dict[str, Any]) -> dict[str, Any]:
     shot = _pick(full["$defs"]["Shot"], SHOT_FIELDS)
     audio = _pick(full["$defs"]["ShotAudio"], ("dialogue",))  # the rest is mixing, not writing
     shot["properties"]["audio"] = {"anyOf": [audio, {"type": "null"}]}
+    # the loader checks a transition's type in code; give the model the same list as an enum
+    transition = _pick(full["$defs"]["Transition"], ("type", "duration"))
+    transition["properties"]["type"] = {**transition["properties"]["type"], "enum": list(TRANSITIONS)}
+    shot["properties"]["transition"] = {"anyOf": [transition, {"type": "null"}]}
     shot["properties"] = {"id": shot["properties"]["id"], "intent": INTENT, **shot["properties"]}
     shot["required"] = ["id", "intent"]
     return shot

@@ -57,7 +57,10 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        text = repr(value)  # YAML 1.1 reads 1e+16 as a string: its floats need a dot in the mantissa
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     text = str(value)
     if _PLAIN.fullmatch(text) and yaml.safe_load(text) == text:
         return text
@@ -117,7 +120,10 @@ def _item(value: Any, indent: int) -> list[str]:
         lines = [line for k, v in value.items() for line in _entry(str(k), v, indent + 2)]
         return [f"{pad}- {lines[0].lstrip()}"] + lines[1:]
     one = flow(value)
-    return [f"{pad}- {one if one is not None else scalar(value)}"]
+    if one is None:  # a list holding mappings: a nested block list
+        lines = [line for item in value for line in _item(item, indent + 2)]
+        return [f"{pad}- {lines[0].lstrip()}"] + lines[1:]
+    return [f"{pad}- {one}"]
 
 
 def ordered(mapping: Mapping[str, Any], order: Iterable[str]) -> dict[str, Any]:

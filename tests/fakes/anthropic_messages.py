@@ -18,12 +18,19 @@ from typing import Any
 from tests.fakes.chat import ChatFake, Reply, body_of
 from tests.fakes.server import Request, Response
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
 
 
 def error(status: int, message: str) -> Response:
     kind = ERROR_TYPES.get(status, "api_error")
-    return Response(status, {"type": "error", "error": {"type": kind, "message": message}}, {"request-id": "req_fake"})
+    return Response(
+        status, {"type": "error", "error": {"type": kind, "message": message}}, {"request-id": "req_fake"}
+    )
 
 
 class FakeAnthropic(ChatFake):
@@ -35,7 +42,10 @@ class FakeAnthropic(ChatFake):
 
     def create(self, req: Request, m: re.Match[str]) -> Response:
         # the API takes the key as x-api-key, and (as anthropic 2.x sends it) as a bearer token
-        if self.key not in (req.headers.get("x-api-key"), req.headers.get("authorization", "").removeprefix("Bearer ")):
+        if self.key not in (
+            req.headers.get("x-api-key"),
+            req.headers.get("authorization", "").removeprefix("Bearer "),
+        ):
             return error(401, "invalid x-api-key")
         if not req.headers.get("anthropic-version"):
             return error(400, "anthropic-version: header is required")
@@ -46,7 +56,17 @@ class FakeAnthropic(ChatFake):
             return error(400, problem)
         reply = self.next_reply(body)
         if reply.status != 200:
-            return Response(reply.status, {"type": "error", "error": {"type": ERROR_TYPES.get(reply.status, "api_error"), "message": "Number of request tokens has exceeded your rate limit"}}, reply.headers)
+            return Response(
+                reply.status,
+                {
+                    "type": "error",
+                    "error": {
+                        "type": ERROR_TYPES.get(reply.status, "api_error"),
+                        "message": "Number of request tokens has exceeded your rate limit",
+                    },
+                },
+                reply.headers,
+            )
         n_in = self.tokens([body.get("system"), body.get("messages"), body.get("tools")])
         if reply.refusal:
             content: list[dict[str, Any]] = [{"type": "text", "text": reply.refusal}]
@@ -54,7 +74,9 @@ class FakeAnthropic(ChatFake):
         else:
             tool = (body.get("tool_choice") or {}).get("name") or body["tools"][0]["name"]
             data = reply.data if reply.text is None else {"text": reply.text}
-            content = [{"type": "tool_use", "id": f"toolu_{secrets.token_hex(10)}", "name": tool, "input": data}]
+            content = [
+                {"type": "tool_use", "id": f"toolu_{secrets.token_hex(10)}", "name": tool, "input": data}
+            ]
             stop = "max_tokens" if reply.cut_off else "tool_use"
         return Response(
             200,

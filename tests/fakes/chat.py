@@ -69,7 +69,9 @@ def body_of(req: Request) -> tuple[dict[str, Any] | None, Response | None]:
     try:
         body = req.json()
     except ValueError:
-        return None, Response(400, {"error": {"message": "We could not parse the JSON body of your request."}})
+        return None, Response(
+            400, {"error": {"message": "We could not parse the JSON body of your request."}}
+        )
     if not isinstance(body, dict):
         return None, Response(400, {"error": {"message": "the request body must be a JSON object"}})
     return body, None

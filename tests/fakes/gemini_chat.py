@@ -47,7 +47,9 @@ STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 4
 
 
 def error(code: int, message: str) -> Response:
-    return Response(code, {"error": {"code": code, "message": message, "status": STATUS.get(code, "INTERNAL")}})
+    return Response(
+        code, {"error": {"code": code, "message": message, "status": STATUS.get(code, "INTERNAL")}}
+    )
 
 
 def schema_problem(schema: Any, where: str) -> str | None:
@@ -58,7 +60,7 @@ def schema_problem(schema: Any, where: str) -> str | None:
         # proto JSON takes a field's lowerCamelCase name and its proto name (google-genai sends property_ordering)
         key = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
         if key not in SCHEMA_FIELDS:
-            return f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': Cannot find field.'
+            return f"Invalid JSON payload received. Unknown name \"{key}\" at '{where}': Cannot find field."
         if key == "type" and value not in TYPES:
             return f"Invalid value at '{where}.type' (type.googleapis.com/google.ai.generativelanguage.v1beta.Type), \"{value}\""
     schema = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in schema.items()}
@@ -92,11 +94,28 @@ class FakeGemini(ChatFake):
             return error(400, problem)
         reply = self.next_reply(body)
         if reply.status != 200:
-            return Response(reply.status, {"error": {"code": reply.status, "message": "Resource has been exhausted (e.g. check quota).", "status": STATUS.get(reply.status, "INTERNAL")}}, reply.headers)
+            return Response(
+                reply.status,
+                {
+                    "error": {
+                        "code": reply.status,
+                        "message": "Resource has been exhausted (e.g. check quota).",
+                        "status": STATUS.get(reply.status, "INTERNAL"),
+                    }
+                },
+                reply.headers,
+            )
         n_in = self.tokens([body.get("systemInstruction"), body.get("contents")])
         usage = {"promptTokenCount": n_in, "totalTokenCount": n_in}
         if reply.refusal:
-            return Response(200, {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage, "modelVersion": m["model"]})
+            return Response(
+                200,
+                {
+                    "promptFeedback": {"blockReason": "SAFETY"},
+                    "usageMetadata": usage,
+                    "modelVersion": m["model"],
+                },
+            )
         text = reply.answer_text()
         n_out = self.tokens(text)
         candidate = {
@@ -105,7 +124,15 @@ class FakeGemini(ChatFake):
             "index": 0,
         }
         usage = {"promptTokenCount": n_in, "candidatesTokenCount": n_out, "totalTokenCount": n_in + n_out}
-        return Response(200, {"candidates": [candidate], "usageMetadata": usage, "modelVersion": m["model"], "responseId": "fake"})
+        return Response(
+            200,
+            {
+                "candidates": [candidate],
+                "usageMetadata": usage,
+                "modelVersion": m["model"],
+                "responseId": "fake",
+            },
+        )
 
     def _request_problem(self, body: dict[str, Any]) -> str | None:
         contents = body.get("contents")

@@ -23,7 +23,9 @@ from tests.fakes.server import Request, Response
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
-def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> Response:
+def error(
+    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
+) -> Response:
     return Response(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
 
@@ -33,7 +35,12 @@ def strict_problem(schema: Any, where: tuple[str, ...] = ()) -> str | None:
         return None
     context = f"In context={where!r}, "
     if "$ref" in schema and len(schema) > 1:
-        return context + "$ref cannot have keywords {" + ", ".join(sorted(k for k in schema if k != "$ref")) + "}."
+        return (
+            context
+            + "$ref cannot have keywords {"
+            + ", ".join(sorted(k for k in schema if k != "$ref"))
+            + "}."
+        )
     if schema.get("type") == "object" or "properties" in schema:
         props = schema.get("properties") or {}
         if schema.get("additionalProperties") is not False:
@@ -79,7 +86,13 @@ class FakeOpenAIChat(ChatFake):
     def models(self, req: Request, m: re.Match[str]) -> Response:
         if denied := self._unauthorised(req):
             return denied
-        return Response(200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+        return Response(
+            200,
+            {
+                "object": "list",
+                "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}],
+            },
+        )
 
     def complete(self, req: Request, m: re.Match[str]) -> Response:
         if denied := self._unauthorised(req):
@@ -91,7 +104,17 @@ class FakeOpenAIChat(ChatFake):
             return error(400, problem)
         reply = self.next_reply(body)
         if reply.status != 200:
-            return Response(reply.status, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}, reply.headers)
+            return Response(
+                reply.status,
+                {
+                    "error": {
+                        "message": "Rate limit reached",
+                        "type": "requests",
+                        "code": "rate_limit_exceeded",
+                    }
+                },
+                reply.headers,
+            )
         content = None if reply.refusal else reply.answer_text()
         message = {"role": "assistant", "content": content, "refusal": reply.refusal}
         finish = "length" if reply.cut_off else "stop"
@@ -116,7 +139,11 @@ class FakeOpenAIChat(ChatFake):
         if not isinstance(messages, list) or not messages:
             return "'messages' must be a non-empty array"
         for i, msg in enumerate(messages):
-            if not isinstance(msg, dict) or msg.get("role") not in ROLES or not isinstance(msg.get("content"), (str, list)):
+            if (
+                not isinstance(msg, dict)
+                or msg.get("role") not in ROLES
+                or not isinstance(msg.get("content"), (str, list))
+            ):
                 return f"Invalid value for 'messages[{i}]': each message needs a role and content"
         fmt = body.get("response_format")
         if fmt is None:
@@ -130,7 +157,9 @@ class FakeOpenAIChat(ChatFake):
                 return "Invalid 'response_format.json_schema.name': must match ^[a-zA-Z0-9_-]{1,64}$"
             if spec.get("strict"):
                 if (spec.get("schema") or {}).get("type") != "object":
-                    return f"Invalid schema for response_format '{spec.get('name')}': the root must be an object"
+                    return (
+                        f"Invalid schema for response_format '{spec.get('name')}': the root must be an object"
+                    )
                 if found := strict_problem(spec.get("schema")):
                     return f"Invalid schema for response_format '{spec.get('name')}': {found}"
         elif kind == "json_object":
