@@ -3,13 +3,12 @@ model's limits and its prompt dialect, so the model is told exactly what the che
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.lint import BEAT_SECONDS, MAX_CLIP_SECONDS, MAX_DIALOGUE_WORDS, RULES, WORDS_PER_SECOND
-from shotlist.llm.prices import tokens_in
 from shotlist.prompt import dialect_for_model, dialects, render_document
 from shotlist.storyboard import CAMERA_MOVES, Angle, Framing, Mode, Speed
 
@@ -37,7 +36,6 @@ class Task:
     aspect: str = "16:9"
     images: tuple[str, ...] = ()  # project-relative paths of images img2vid shots may start from
     shot: str | None = None  # revise: the one shot that may change
-    rules: tuple[str, ...] = field(default_factory=lambda: tuple(RULES))
 
 
 def _literal(kind: Any) -> list[str]:
@@ -90,7 +88,7 @@ def context(task: Task) -> dict[str, Any]:
         "rules": [
             {"id": r.id, "level": r.level, "summary": r.summary, "fix": r.fix}
             for r in RULES.values()
-            if r.id in task.rules and r.id != "unknown-rule"
+            if r.id != "unknown-rule"  # a draft silences nothing
         ],
         "vocab": {
             "modes": _literal(Mode),
@@ -118,9 +116,3 @@ def instructions(root: Path, task: Task) -> str:
 def expected_tokens(shots: int) -> int:
     """About how many tokens a storyboard of ``shots`` shots is as JSON (measured: ~185 a shot)."""
     return 300 + 200 * shots
-
-
-def estimate_input(system: str, messages: list[str], schema: dict[str, Any]) -> int:
-    import json
-
-    return tokens_in(system) + sum(tokens_in(m) for m in messages) + tokens_in(json.dumps(schema))

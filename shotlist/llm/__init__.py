@@ -128,7 +128,9 @@ class ChatClient:
     def http(self) -> HttpLayer:
         if self._http is None:
             timeout = httpx.Timeout(self.timeout_s, connect=10.0)
-            self._http = HttpLayer(self.provider, policy=RetryPolicy(timeout=timeout), concurrency=1)
+            # 4 tries: a 429 or a 5xx is waited out, a server that is not running is said in seconds
+            policy = RetryPolicy(attempts=4, timeout=timeout)
+            self._http = HttpLayer(self.label or self.provider, policy=policy, concurrency=1)
         return self._http
 
     async def post(self, request: WireRequest, ok: tuple[int, ...] = ()) -> httpx.Response:
@@ -143,13 +145,13 @@ class ChatClient:
                 "try again, raise --timeout, or use a faster model"
             ) from None
         except BackendError as exc:
-            raise LlmError(f"{self.label}: {exc}") from None
+            raise LlmError(str(exc)) from None  # it names the provider and the model already
 
     async def get_json(self, url: str) -> Any:
         try:
             return await self.http.json("GET", url, headers=self.headers())
         except BackendError as exc:
-            raise LlmError(f"{self.label}: {exc}") from None
+            raise LlmError(str(exc)) from None
 
     async def aclose(self) -> None:
         if self._http is not None:

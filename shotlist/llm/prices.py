@@ -56,8 +56,6 @@ def tokens_in(text: str) -> int:
 
 def estimate_line(client: ChatClient, ask: Ask, out_tokens: int, repairs: int) -> str:
     """The line shown before a call: about how many tokens go in and come out, and what that costs."""
-    from shotlist.cli.options import money
-
     n_in = (
         tokens_in(ask.system) + sum(tokens_in(t.text) for t in ask.turns) + tokens_in(json.dumps(ask.schema))
     )
@@ -78,8 +76,11 @@ def estimate_line(client: ChatClient, ask: Ask, out_tokens: int, repairs: int) -
 
 def spent_line(client: ChatClient, used: Usage, requests: int) -> str:
     """The line shown after the calls: the tokens the provider reported and what they cost."""
-    from shotlist.cli.options import money
-
     price = None if client.local else price_of(client.provider, client.model)
     cost = "free" if client.local else money(price.cost(used.input, used.output)) if price else "cost unknown"
     return f"used {used.input:,} tokens in and {used.output:,} out in {requests} request{'s' * (requests != 1)}: {cost}"
+
+
+def money(dollars: float) -> str:
+    """Dollars as a person reads a token bill: cents when it is cents, else four decimals."""
+    return f"${dollars:.2f}" if dollars >= 0.1 else f"${dollars:.4f}"

@@ -113,4 +113,4 @@ async def settle_model(client: ChatClient) -> None:
             f"name one with --llm {client.provider}/MODEL"
         )
     client.model = names[0]
-    client.label = f"{client.provider}/{client.model}"
+    client.label = client.http.provider = f"{client.provider}/{client.model}"
