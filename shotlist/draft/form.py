@@ -21,31 +21,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shotlist.draft.writer import SHOT_ORDER
 from shotlist.errors import Problem
 from shotlist.llm.schema import inline, strict
 from shotlist.storyboard import SLUG, TRANSITIONS, json_schema
 
-#: The shot fields a draft writes, in the order a person writes them.
-SHOT_FIELDS = (
-    "id",
-    "mode",
-    "card",
-    "image",
-    "refs",
-    "framing",
-    "angle",
-    "subject",
-    "action",
-    "scene",
-    "lighting",
-    "motion",
-    "still",
-    "camera",
-    "style",
-    "duration",
-    "audio",
-    "transition",
-)
+#: The shot fields a draft writes, in the order a person writes them (end frames and captions are left to people).
+SHOT_FIELDS = tuple(k for k in SHOT_ORDER if k not in ("end_image", "caption"))
 INTENT = {
     "type": "string",
     "description": "one sentence: what this shot does in the story (written as a comment above the shot)",

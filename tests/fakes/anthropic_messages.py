@@ -15,7 +15,7 @@ import re
 import secrets
 from typing import Any
 
-from tests.fakes.chat import ChatFake, Reply, body_of
+from tests.fakes.chat import ChatFake, Reply
 from tests.fakes.server import Request, Response
 
 ERROR_TYPES = {
@@ -49,24 +49,11 @@ class FakeAnthropic(ChatFake):
             return error(401, "invalid x-api-key")
         if not req.headers.get("anthropic-version"):
             return error(400, "anthropic-version: header is required")
-        body, bad = body_of(req)
-        if body is None:
-            return bad or error(400, "bad body")
-        if problem := self._request_problem(body):
-            return error(400, problem)
-        reply = self.next_reply(body)
-        if reply.status != 200:
-            return Response(
-                reply.status,
-                {
-                    "type": "error",
-                    "error": {
-                        "type": ERROR_TYPES.get(reply.status, "api_error"),
-                        "message": "Number of request tokens has exceeded your rate limit",
-                    },
-                },
-                reply.headers,
-            )
+        taken = self.take(req, error)
+        if isinstance(taken, Response):
+            return taken
+        body, reply = taken
+
         n_in = self.tokens([body.get("system"), body.get("messages"), body.get("tools")])
         if reply.refusal:
             content: list[dict[str, Any]] = [{"type": "text", "text": reply.refusal}]
@@ -92,7 +79,7 @@ class FakeAnthropic(ChatFake):
             },
         )
 
-    def _request_problem(self, body: dict[str, Any]) -> str | None:
+    def request_problem(self, body: dict[str, Any]) -> str | None:
         if not str(body.get("model", "")).startswith("claude-"):
             return f"model: {body.get('model')}"
         if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,27 @@ class ChatFake(QuickServer):
         if reply.delay:
             time.sleep(reply.delay)
         return reply
+
+    def request_problem(self, body: dict[str, Any]) -> str | None:
+        """Why the provider would refuse this request body (a 400), or None."""
+        raise NotImplementedError
+
+    def take(
+        self, req: Request, error: Callable[[int, str], Response]
+    ) -> tuple[dict[str, Any], Reply] | Response:
+        """A chat request's body, checked by the provider's rules, and the reply scripted for it; or the
+        error the provider answers (``error`` shapes it: a 400 for a bad body, a scripted 429...)."""
+        body, bad = body_of(req)
+        if body is None:
+            return bad or error(400, "bad body")
+        if problem := self.request_problem(body):
+            return error(400, problem)
+        reply = self.next_reply(body)
+        if reply.status != 200:
+            response = error(reply.status, "Rate limit reached for requests")
+            response.headers.update(reply.headers)
+            return response
+        return body, reply
 
     @staticmethod
     def tokens(value: Any) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fakes.chat import ChatFake, Reply, body_of
+from tests.fakes.chat import ChatFake, Reply
 from tests.fakes.server import Request, Response
 
 SCHEMA_FIELDS = {
@@ -87,24 +87,11 @@ class FakeGemini(ChatFake):
             return error(400, "API key not valid. Please pass a valid API key.")
         if not m["model"].startswith("gemini-"):
             return error(404, f"models/{m['model']} is not found for API version v1beta")
-        body, bad = body_of(req)
-        if body is None:
-            return bad or error(400, "bad body")
-        if problem := self._request_problem(body):
-            return error(400, problem)
-        reply = self.next_reply(body)
-        if reply.status != 200:
-            return Response(
-                reply.status,
-                {
-                    "error": {
-                        "code": reply.status,
-                        "message": "Resource has been exhausted (e.g. check quota).",
-                        "status": STATUS.get(reply.status, "INTERNAL"),
-                    }
-                },
-                reply.headers,
-            )
+        taken = self.take(req, error)
+        if isinstance(taken, Response):
+            return taken
+        body, reply = taken
+
         n_in = self.tokens([body.get("systemInstruction"), body.get("contents")])
         usage = {"promptTokenCount": n_in, "totalTokenCount": n_in}
         if reply.refusal:
@@ -134,7 +121,7 @@ class FakeGemini(ChatFake):
             },
         )
 
-    def _request_problem(self, body: dict[str, Any]) -> str | None:
+    def request_problem(self, body: dict[str, Any]) -> str | None:
         contents = body.get("contents")
         if not isinstance(contents, list) or not contents:
             return "* GenerateContentRequest.contents: contents is not specified"

@@ -17,15 +17,15 @@ import re
 import secrets
 from typing import Any
 
-from tests.fakes.chat import ChatFake, Reply, body_of
+from tests.fakes.chat import ChatFake, Reply
 from tests.fakes.server import Request, Response
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
-def error(
-    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
-) -> Response:
+def error(status: int, message: str, code: str | None = None) -> Response:
+    kind = "requests" if status == 429 else "invalid_request_error"
+    code = code or ("rate_limit_exceeded" if status == 429 else None)
     return Response(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
 
@@ -97,24 +97,11 @@ class FakeOpenAIChat(ChatFake):
     def complete(self, req: Request, m: re.Match[str]) -> Response:
         if denied := self._unauthorised(req):
             return denied
-        body, bad = body_of(req)
-        if body is None:
-            return bad or error(400, "bad body")
-        if problem := self._request_problem(body):
-            return error(400, problem)
-        reply = self.next_reply(body)
-        if reply.status != 200:
-            return Response(
-                reply.status,
-                {
-                    "error": {
-                        "message": "Rate limit reached",
-                        "type": "requests",
-                        "code": "rate_limit_exceeded",
-                    }
-                },
-                reply.headers,
-            )
+        taken = self.take(req, error)
+        if isinstance(taken, Response):
+            return taken
+        body, reply = taken
+
         content = None if reply.refusal else reply.answer_text()
         message = {"role": "assistant", "content": content, "refusal": reply.refusal}
         finish = "length" if reply.cut_off else "stop"
@@ -132,7 +119,7 @@ class FakeOpenAIChat(ChatFake):
             },
         )
 
-    def _request_problem(self, body: dict[str, Any]) -> str | None:
+    def request_problem(self, body: dict[str, Any]) -> str | None:
         if body.get("model") != self.model:
             return f"The model `{body.get('model')}` does not exist or you do not have access to it."
         messages = body.get("messages")
