@@ -41,9 +41,10 @@ PROVIDER_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def no_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_provider(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # a command that gets its folder wrong writes here, never into the repo
 
 
 @contextmanager
@@ -309,3 +310,21 @@ def test_a_new_user_with_only_a_local_server_drafts_builds_revises_and_plans_one
     assert {s["shot"]: s["action"] for s in plan["shots"] if s["action"] != "pinned"} == {
         "mask-empty": "generate"
     }
+
+
+@pytest.mark.slow
+def test_a_script_file_is_drafted_from_and_a_later_refusal_keeps_the_best_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("INT. FOREST - DAWN\nA fox mask lies on a stone. Its eyes open.\n")
+    warned = json.loads(json.dumps(FOX))
+    warned["shots"][1]["lighting"] = None  # a warning (no-lighting): sent back while rounds remain
+    warned["shots"][1]["scene"] = "a misty clearing"
+    with serve("openai", [Reply(warned), Reply(refusal="No more.")], monkeypatch) as fake:
+        result = run("draft", "--from", str(script), str(tmp_path / "fox"), "--shots", "8")
+    assert result.exit_code == 0, result.output
+    assert "INT. FOREST - DAWN" in fake.chats[0]["messages"][-1]["content"]
+    assert "[no-lighting]" in fake.chats[1]["messages"][-1]["content"]
+    assert "keeping the best answer so far" in result.stderr
+    assert "1 warning" in result.stdout and (tmp_path / "fox" / "storyboard.yaml").is_file()

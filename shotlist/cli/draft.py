@@ -65,6 +65,13 @@ def draft(
 
     if not (logline or script):
         raise typer.BadParameter('give a logline (shotlist draft "a fox mask wakes at dawn") or --from FILE')
+    if script is not None and logline:
+        if directory != Path("."):
+            raise typer.BadParameter("give a logline or --from FILE, not both")
+        logline, directory = (
+            None,
+            Path(logline),
+        )  # `draft --from script.txt DIR`: the one argument is the folder
     story = ""
     if script is not None:
         try:
@@ -136,6 +143,8 @@ def revise(
         typer.echo("the model changed nothing; storyboard.yaml is as it was")
         return
     typer.echo(unified_diff(before, outcome.candidate.text, p.path.name), nl=False)
+    if outcome.candidate.report is not None:
+        typer.echo(outcome.candidate.report.format())  # the lint of the shots the revision changed
     typer.echo(f"plan: {effect}")
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"write {p.path}?", default=False)):
         typer.echo(f"not written: run again with --yes, or apply the diff above (git apply) in {p.root}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from shotlist.errors import Problem, StoryboardError, format_problems, loc_text
 from shotlist.lint import Finding, Report, lint_project
-from shotlist.llm import Answer, Ask, ChatClient, Turn, Usage
+from shotlist.llm import Answer, Ask, ChatClient, LlmError, Turn, Usage
 from shotlist.load import Project, load_text
 
 REPAIR_ROUNDS = 3
@@ -116,8 +116,16 @@ async def converse(
     usage = Usage()
     answers: list[Answer] = []
     candidate = Candidate("")
+    sent = 0
     for n in range(rounds + 1):
-        answer = await client.send(ask)
+        sent += 1
+        try:
+            answer = await client.send(ask)
+        except LlmError as exc:
+            if best is None:
+                raise
+            say(f"repair {n}: {exc}; keeping the best answer so far")  # a usable one is not thrown away
+            break
         answers.append(answer)
         usage += answer.usage
         if answer.problem:
@@ -143,7 +151,7 @@ async def converse(
             ask.name,
             ask.max_tokens,
         )
-    return Outcome(best or candidate, usage, len(answers), answers)
+    return Outcome(best or candidate, usage, sent, answers)
 
 
 def _progress(n: int, c: Candidate, last: bool) -> str:
