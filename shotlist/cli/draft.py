@@ -68,10 +68,8 @@ def draft(
     if script is not None and logline:
         if directory != Path("."):
             raise typer.BadParameter("give a logline or --from FILE, not both")
-        logline, directory = (
-            None,
-            Path(logline),
-        )  # `draft --from script.txt DIR`: the one argument is the folder
+        directory = Path(logline)  # `draft --from script.txt DIR`: the one argument is the folder
+        logline = None
     story = ""
     if script is not None:
         try:
