@@ -7,6 +7,7 @@ silences a rule with ``lint: [rule-id]``; ``defaults: {lint: [...]}`` silences i
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -22,6 +23,8 @@ from shotlist.resolve import ResolvedShot
 Level = Literal["error", "warning", "info"]
 MAX_CLIP_SECONDS = 8.0
 MAX_DIALOGUE_WORDS = 10
+WORDS_PER_SECOND = 2.5  # an unhurried spoken line
+BEAT_SECONDS = 0.5  # the pause a line needs before the cut
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,12 @@ RULES: dict[str, Rule] = _rules(
         "warning",
         "a spoken line with no delivery label",
         "add how: to the dialogue, e.g. how: whispering softly",
+    ),
+    Rule(
+        "dialogue-fit",
+        "warning",
+        "a spoken line longer than the shot's time on screen on its own",
+        "make the shot as long as the message says, shorten the line, or shorten the transitions around it",
     ),
     Rule("clip-long", "warning", "a clip longer than 8 seconds", "split the shot; models drift past 8 s"),
     Rule(
@@ -228,24 +237,34 @@ def lint_project(project: Project, dialect: str | None = None) -> Report:
             shot_lines[shot.id] = start
         prompt = render_prompt(project, shot, dialect)
         # a shot's own lint: list replaces the defaults' when fields merge; project-wide ignores still hold
-        for f in lint_shot(shot, prompt, tuple(project.board.defaults.lint or ())):
+        shared = overlaps(project.shots, shot.index)
+        for f in lint_shot(shot, prompt, tuple(project.board.defaults.lint or ()), shared):
             findings.append(_at(f, locate(marks, f.loc) or start))
     return Report(project.path, dialect, len(project.shots), findings, shot_lines)
 
 
 def lint_shot(
-    shot: ResolvedShot, prompt: RenderedPrompt | None, also_ignore: tuple[str, ...] = ()
+    shot: ResolvedShot,
+    prompt: RenderedPrompt | None,
+    also_ignore: tuple[str, ...] = (),
+    transitions: tuple[float, float] = (0.0, 0.0),
 ) -> list[Finding]:
-    """Every finding of one shot, its ignores and ``also_ignore`` applied (a card has no prompt, no findings)."""
+    """Every finding of one shot, its ignores and ``also_ignore`` applied (a card has no prompt, no findings).
+
+    ``transitions`` are the seconds the shot shares with the shots before and after it (see ``overlaps``).
+    """
     if prompt is None:
         return []
     spec = dialects()[prompt.dialect]
     ignored = set(shot.lint_ignore) | set(also_ignore)
     found: list[Finding] = []
-    for rule_id, check in _CHECKS.items():
+    # every check is a generator: nothing runs until its findings are read, so ignored rules cost nothing
+    checks = [(rule_id, check(shot, prompt, spec)) for rule_id, check in _CHECKS.items()]
+    checks.append(("dialogue-fit", check_dialogue_fit(shot, transitions)))
+    for rule_id, findings in checks:
         if rule_id in ignored:
             continue
-        for message, loc in check(shot, prompt, spec):
+        for message, loc in findings:
             rule = RULES[rule_id]
             found.append(
                 Finding(
@@ -727,6 +746,38 @@ def check_dialogue_delivery(
         yield f"{d.who}'s line has no delivery label", ("audio", "dialogue")
 
 
+def overlaps(shots: list[ResolvedShot], index: int) -> tuple[float, float]:
+    """The seconds a shot shares with the shot before it and with the one after it (its transitions)."""
+
+    def length(t: Any) -> float:
+        return 0.0 if t.type == "cut" else float(t.duration)
+
+    before = length(shots[index - 1].transition) if index > 0 else 0.0
+    after = length(shots[index].transition) if index < len(shots) - 1 else 0.0
+    return before, after
+
+
+def check_dialogue_fit(shot: ResolvedShot, transitions: tuple[float, float]) -> Iterable[tuple[str, Loc]]:
+    """A line needs ~1 s per 2.5 words plus a beat, inside the part of the shot that is on screen on its own:
+    the shot less half of each transition, as its caption is shown (shotlist.timeline)."""
+    d = shot.audio.dialogue
+    if d is None:
+        return
+    start = shot.trim.start if shot.trim else 0.0
+    end = shot.trim.end if shot.trim and shot.trim.end is not None else shot.duration
+    shared = (transitions[0] + transitions[1]) / 2
+    alone = end - start - shared
+    words = word_count(d.says)
+    needed = words / WORDS_PER_SECOND + BEAT_SECONDS
+    if needed > alone + 1e-9:
+        duration = math.ceil(shot.duration + needed - alone)
+        yield (
+            f"the line ({words} words) needs about {needed:.1f} s; the shot is on screen on its own for "
+            f"{max(alone, 0):.1f} s — make it at least {duration} s",
+            ("audio", "dialogue", "says"),
+        )
+
+
 def check_clip_long(shot: ResolvedShot, prompt: RenderedPrompt, spec: Dialect) -> Iterable[tuple[str, Loc]]:
     if shot.duration > MAX_CLIP_SECONDS:
         yield f"the clip lasts {shot.duration:g} s (at most {MAX_CLIP_SECONDS:g})", ("duration",)
@@ -841,4 +892,4 @@ _CHECKS: dict[str, Check] = {
     "no-framing": check_no_framing,
     "no-lighting": check_no_lighting,
 }
-assert set(_CHECKS) | {"unknown-rule"} == set(RULES), "every rule has a check"
+assert set(_CHECKS) | {"unknown-rule", "dialogue-fit"} == set(RULES), "every rule has a check"

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from shotlist.diagnostics import problems_of, shown
 from shotlist.errors import Loc, Problem, StoryboardError
 from shotlist.resolve import ResolvedShot, project_root, resolve
-from shotlist.source import Marks, Source, locate, read_source
+from shotlist.source import Marks, Source, locate, parse_source, read_source
 from shotlist.storyboard import STORYBOARD_VERSION, Storyboard, version_problem
 
 
@@ -54,7 +54,17 @@ class Project:
 def load_project(path: str | Path = ".") -> Project:
     """Read, validate and resolve a project (a folder or a storyboard file); raise StoryboardError."""
     root, file = project_root(Path(path))
-    source = read_source(file)
+    return _load(root, file, read_source(file))
+
+
+def load_text(path: Path, text: str) -> Project:
+    """Load storyboard text as if it were the file at ``path``: a draft or a revision checked before it is
+    written, with its images and templates found beside ``path``."""
+    root, file = project_root(path)
+    return _load(root, file, parse_source(file, text))
+
+
+def _load(root: Path, file: Path, source: Source) -> Project:
     board, problems = _validate(source)
     if board is None:
         raise StoryboardError(file, _placed(source, problems), source.text)

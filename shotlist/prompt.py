@@ -172,6 +172,21 @@ def render_prompt(project: Project, shot: ResolvedShot, dialect: str | None = No
     )
 
 
+def render_document(root: Path, name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """A template that is not a shot's prompt (``draft.j2``: the instructions to a language model), from the
+    project's ``templates/`` or the built-ins, line breaks kept; (text, the file it came from)."""
+    env = _environment(root.resolve())
+    try:
+        template = env.get_template(f"{name}.j2")
+        text = template.render(**context)
+    except TemplateNotFound:
+        raise TemplateError(f"no template '{name}.j2' in {root / 'templates'} or the built-ins") from None
+    except Exception as exc:  # the template's mistake, shown at its line
+        where = getattr(exc, "lineno", None)
+        raise TemplateError(f"{name}.j2{f':{where}' if where else ''}: {exc}") from None
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", str(template.filename)
+
+
 def render_all(
     project: Project, dialect: str | None = None
 ) -> list[tuple[ResolvedShot, RenderedPrompt | None]]:

@@ -94,6 +94,11 @@ def read_source(path: Path) -> Source:
             [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
             raw.decode("utf-8", "replace"),
         ) from None
+    return parse_source(path, text)
+
+
+def parse_source(path: Path, text: str) -> Source:
+    """Parse storyboard text as the file at ``path`` (a draft not yet written); raise StoryboardError."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:

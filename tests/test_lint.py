@@ -117,6 +117,21 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you"}}},
         {"audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}}},
     ),
+    (
+        "dialogue-fit",
+        {
+            "duration": 3,
+            "audio": {
+                "dialogue": {"who": "mika", "how": "softly", "says": "I came back for the mask, I missed you"}
+            },
+        },
+        {
+            "duration": 5,
+            "audio": {
+                "dialogue": {"who": "mika", "how": "softly", "says": "I came back for the mask, I missed you"}
+            },
+        },
+    ),
     ("clip-long", {"duration": 10}, {"duration": 8}),
     (
         "vague-verb",
@@ -183,6 +198,28 @@ def test_img2vid_shots_need_no_framing_or_lighting_of_their_own(tmp_path: Path) 
 def test_every_rule_has_a_case_that_triggers_it() -> None:
     covered = {c[0] for c in CASES} | {"img2vid-redescribes"}
     assert covered == set(RULES)
+
+
+def test_dialogue_fit_counts_only_the_time_outside_the_transitions_and_says_the_duration_needed(
+    tmp_path: Path,
+) -> None:
+    line = {
+        "who": "mika",
+        "how": "softly",
+        "says": "I came back for the mask, I missed you",
+    }  # 9 words: 4.1 s
+    before = {**GOOD, "id": "before", "transition": {"type": "dissolve", "duration": 1.0}}
+    speaking = {**GOOD, "id": "speaking", "duration": 5, "audio": {"dialogue": line}}
+    after = {**GOOD, "id": "after"}
+    alone = {(f.shot, f.rule) for f in lint_project(load_project(write(tmp_path, speaking))).findings}
+    assert ("speaking", "dialogue-fit") not in alone  # 5 s on its own holds 4.1 s
+    speaking["transition"] = {"type": "dissolve", "duration": 1.0}
+    report = lint_project(load_project(write(tmp_path, before, speaking, after)))
+    [finding] = [f for f in report.findings if f.rule == "dialogue-fit"]
+    # half of each dissolve belongs to the neighbour: 5 - 0.5 - 0.5 = 4 s, short of 4.1 s
+    assert finding.shot == "speaking"
+    assert "needs about 4.1 s" in finding.message and "on its own for 4.0 s" in finding.message
+    assert "make it at least 6 s" in finding.message
 
 
 def test_a_dialects_band_decides_the_word_count(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ def _register() -> None:
         build,
         cache,
         doctor,
+        draft,
         export,
         init,
         models,
@@ -66,6 +67,7 @@ def _register() -> None:
     # In the order a newcomer meets them; `shotlist --help` lists them so.
     for module in (
         init,
+        draft,
         validate,
         prompts,
         models,

@@ -178,6 +178,17 @@ def write_starter(directory: Path, template: str) -> list[str]:
 
     (directory / "shotlist.schema.json").write_text(schema_text(), encoding="utf-8")
     (_draw_lantern_street if template == "narrative" else _draw_bottle)(directory / "assets" / image)
+    if ensure_gitignore(directory):
+        written.append(".gitignore")
+    readme = directory / "README.md"
+    if not readme.exists():
+        readme.write_text(_README.format(title=title, template=template, image=image), encoding="utf-8")
+        written.append("README.md")
+    return written
+
+
+def ensure_gitignore(directory: Path) -> bool:
+    """Add the generated folders (``.shotlist/``, ``out/``) to the project's .gitignore; True if it changed."""
     gitignore = directory / ".gitignore"
     old = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     missing = [line for line in _GITIGNORE.splitlines() if line not in old.splitlines()]
@@ -186,12 +197,7 @@ def write_starter(directory: Path, template: str) -> list[str]:
             old + ("\n" if old and not old.endswith("\n") else "") + "\n".join(missing) + "\n",
             encoding="utf-8",
         )
-        written.append(".gitignore")
-    readme = directory / "README.md"
-    if not readme.exists():
-        readme.write_text(_README.format(title=title, template=template, image=image), encoding="utf-8")
-        written.append("README.md")
-    return written
+    return bool(missing)
 
 
 def _draw_lantern_street(path: Path) -> None:
