@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.hosted import QuickServer
-from tests.fakes.server import Request, Response
+from tests.fakes.server import FakeProvider, Request, Response
 
 
 @dataclass
@@ -38,8 +37,8 @@ def rate_limited(retry_after: str = "1") -> Reply:
     return Reply(status=429, headers={"Retry-After": retry_after})
 
 
-class ChatFake(QuickServer):
-    """A QuickServer with a script of replies and the chat requests it was sent."""
+class ChatFake(FakeProvider):
+    """A fake chat server with a script of replies and the chat requests it was sent."""
 
     def __init__(self, script: list[Reply], key: str) -> None:
         super().__init__()
