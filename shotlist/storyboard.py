@@ -478,6 +478,34 @@ class Captions(Strict):
     size: Annotated[int, Field(ge=8, le=200)] = 36
 
 
+QC_RULES = ("black", "frozen", "splice", "flicker", "silent", "clipping", "duration-drift", "shape-drift")
+
+
+class QcSettings(Strict):
+    """Thresholds of the automatic QC of takes (shotlist.qc); ``ignore`` turns rules off."""
+
+    black_min_s: Annotated[float, Field(gt=0)] = 0.25  # a black stretch at least this long
+    freeze_min_s: Annotated[float, Field(gt=0)] = 0.5  # a frozen stretch at least this long
+    splice_score: Annotated[float, Field(gt=0, le=100)] = 25.0  # scdet score of a hard cut inside a clip
+    flicker_luma: Annotated[float, Field(gt=0, le=255)] = 12.0  # mean-luma jump between two frames
+    flicker_count: Annotated[int, Field(ge=2)] = 4  # that many jumps within one second is flicker
+    silent_fraction: Annotated[float, Field(gt=0, le=1)] = 0.9  # share of silence in a clip asked to speak
+    clip_samples: Annotated[int, Field(ge=1)] = 10  # samples at full scale that make the sound clip
+    duration_tolerance_s: Annotated[float, Field(ge=0)] = 0.25  # drift from the asked duration
+    ignore: list[str] = Field(default_factory=list)
+
+    @field_validator("ignore", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        names = [value] if isinstance(value, str) else value
+        for name in names if isinstance(names, list) else []:
+            if name not in QC_RULES:
+                guess = closest(str(name), QC_RULES)
+                hint = f" — did you mean '{guess}'?" if guess else ""
+                raise user_error(f"'{name}' is not a QC rule{hint}", f"use one of: {', '.join(QC_RULES)}")
+        return names
+
+
 class Storyboard(Strict):
     """A whole storyboard.yaml."""
 
@@ -492,6 +520,7 @@ class Storyboard(Strict):
     captions: Captions = Field(default_factory=Captions)
     budget: Annotated[float, Field(ge=0)] | None = None  # US dollars per build
     remote: str | None = None  # shared clip store (issue: sharing); credentials never here
+    qc: QcSettings = Field(default_factory=QcSettings)  # thresholds of the automatic QC of takes
 
     @field_validator("version")
     @classmethod
