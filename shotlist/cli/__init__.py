@@ -59,6 +59,7 @@ def _register() -> None:
         prompts,
         remote,
         render,
+        review,
         takes,
         validate,
     )
@@ -72,6 +73,7 @@ def _register() -> None:
         plan,
         build,
         takes,
+        review,
         render,
         export,
         cache,
