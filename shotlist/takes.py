@@ -64,24 +64,28 @@ def shot_takes(
     *,
     qc: QcSettings | None = None,
     measure: bool = False,
+    refused: dict[str, str] | None = None,
 ) -> list[TakeRow]:
     """One shot's takes (``found``: its part of ``takes_by_shot``), this recipe's first, each with its QC.
 
-    ``measure``: decode a take whose QC facts are not cached yet (else it shows no findings).
+    ``measure``: decode a take whose QC facts are not cached yet (else it shows no findings);
+    ``refused``: ``rejected(store)``, when the caller lists many shots.
     """
-    refused = rejected(store)
-    rows = [
-        TakeRow(
-            take=t,
-            key=key,
-            current=key == current,
-            pinned=pinned is not None and pinned.key == key and pinned.clip == t.sha256,
-            present=store.has_object(t.sha256),
-            rejected=t.sha256 in refused,
-            findings=findings_of(store, key, t, qc or QcSettings(), measure=measure),
+    refused = rejected(store) if refused is None else refused
+    rows = []
+    for key, t in found:
+        present = store.has_object(t.sha256)
+        rows.append(
+            TakeRow(
+                take=t,
+                key=key,
+                current=key == current,
+                pinned=pinned is not None and pinned.key == key and pinned.clip == t.sha256,
+                present=present,
+                rejected=t.sha256 in refused,
+                findings=findings_of(store, key, t, qc or QcSettings(), measure=measure) if present else None,
+            )
         )
-        for key, t in found
-    ]
     return sorted(rows, key=lambda r: not r.current)  # stable: oldest first within each group
 
 
@@ -91,7 +95,7 @@ def findings_of(
     """The QC findings of a take (None when it is not checked, or not measured and ``measure`` is off)."""
     from shotlist.qc import cached_facts
 
-    if not checked(take.backend) or not store.has_object(take.sha256):
+    if not checked(take.backend):
         return None
     facts = (
         facts_of(store.dir, take.sha256, store.object_path(take.sha256))
@@ -99,7 +103,7 @@ def findings_of(
         else cached_facts(store.dir, take.sha256)
     )
     if facts is None:
-        return None
+        return None  # not measured yet (or its clip is not in this store)
     recipe = store.entry(key)
     return judge(facts, recipe.recipe if recipe else {}, qc)
 

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shotlist.catalog.registry import Models
+from shotlist.edit import output_path
 from shotlist.errors import ShotlistError
 from shotlist.generate import ShotEvent
 from shotlist.load import load_project
@@ -162,10 +163,13 @@ class Review:
 
     def __init__(self, project: Path, token: str, models: Models | None) -> None:
         self.path, self.token, self.models = project, token, models
-        self.root = load_project(project).root
+        loaded = load_project(project)
+        self.root = loaded.root
+        self.out_dir = output_path(loaded).parent  # where the cuts are (the storyboard may move it)
         self.hub = Hub()
         self.jobs = Jobs(self.hub)
         self.stop = asyncio.Event()
+        self._cached: tuple[tuple[tuple[str, int], ...], str] | None = None
 
     # --- pages and media ------------------------------------------------------------------------------
 
@@ -174,8 +178,30 @@ class Review:
         return HTMLResponse(html, headers={"cache-control": "no-store"})
 
     def _page(self) -> str:
-        project = load_project(self.path)
-        return page_html(review_page(project, self.models), live=True, token=self.token)
+        """The page's HTML, built again only when something it shows has changed (see ``signature``)."""
+        mark = self.signature()
+        if self._cached is None or self._cached[0] != mark:
+            project = load_project(self.path)
+            self.out_dir = output_path(project).parent
+            self._cached = (mark, page_html(review_page(project, self.models), live=True, token=self.token))
+        return self._cached[1]
+
+    def signature(self) -> tuple[tuple[str, int], ...]:
+        """When each thing the page shows last changed: storyboard, templates, lock, rejections, cuts, the index."""
+        store = self.root / ".shotlist"
+        paths = [self.root / "shotlist.lock", store / "rejected.json", store / "index", store / "qc"]
+        paths += [p for p in self.root.iterdir() if p.suffix in (".yaml", ".yml")]
+        for folder in (store / "index", store / "qc", self.root / "templates"):
+            paths += sorted(folder.iterdir()) if folder.is_dir() else []
+        out = self.out_dir
+        paths += sorted(out.glob("*.mp4")) + sorted(out.glob("*.vtt")) if out.is_dir() else []
+        marks = []
+        for p in paths:
+            try:
+                marks.append((str(p), p.stat().st_mtime_ns))
+            except FileNotFoundError:
+                marks.append((str(p), 0))
+        return tuple(marks)
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -16,8 +16,9 @@ from shotlist.load import Project
 from shotlist.lock import read_lock
 from shotlist.plan import Action, ShotPlan, make_plan
 from shotlist.qc import QcFinding, summary
+from shotlist.spec import ShotSpec
 from shotlist.store import Store
-from shotlist.takes import TakeRow, shot_takes, takes_by_shot
+from shotlist.takes import TakeRow, rejected, shot_takes, takes_by_shot
 
 
 @dataclass(frozen=True)
@@ -108,28 +109,33 @@ def review_page(project: Project, models: Models | None = None) -> ReviewPage:
     lock = read_lock(project.root, lenient=True)
     plan = make_plan(project, store, lock, models)
     findings: dict[str, list[Finding]] = {}
-    for f in lint_project(project).findings:
+    lint = lint_project(project)
+    for f in lint.findings:
         findings.setdefault(f.shot, []).append(f)
     found = takes_by_shot(store)
+    refused = rejected(store)
     failures = last_failures(project)
     page = ReviewPage(project=project, cut=current_cut(project))
     resolution = project.board.output.resolution
     for shot, sp in zip(project.shots, plan.shots, strict=True):
         entry = lock.get(shot.id)
-        rows = shot_takes(store, found.get(shot.id, []), sp.key, entry, qc=project.board.qc)
-        rendered = render_prompt(project, shot)
+        rows = shot_takes(store, found.get(shot.id, []), sp.key, entry, qc=project.board.qc, refused=refused)
+        # The plan rendered the prompt for its spec already; a shot that waits for its upstream has none yet.
+        rendered = sp.spec if sp.spec is not None else render_prompt(project, shot)
         info = models.info(sp.model)
         page.shots.append(
             ShotView(
                 id=shot.id,
-                line=project.line_of(("shots", shot.index)),
+                line=lint.shot_lines[shot.id][0] if shot.id in lint.shot_lines else None,
                 duration=shot.duration,
                 mode=shot.mode,
                 model=sp.model,
                 state=_state(sp, entry is not None, failures.get(shot.id)),
                 cost=money(entry.cost) if entry else "",
                 take_cost=info.estimate(shot.duration, resolution, bool(shot.audio.native)),
-                prompt=rendered.text if rendered else "",
+                prompt=(rendered.prompt if isinstance(rendered, ShotSpec) else rendered.text)
+                if rendered
+                else "",
                 negative=rendered.negative if rendered else None,
                 lint=findings.get(shot.id, []),
                 reasons=[] if sp.action == Action.PINNED else [sp.summary()],

@@ -34,6 +34,24 @@ function reloadCut() {
   cut.dataset.reloaded = String(Number(cut.dataset.reloaded || 0) + 1);
 }
 
+// --- players: a take's poster and clip are set as it comes near the screen, so a page of 300 takes loads
+// at once (a <video> with a source costs the browser a media player even when it preloads nothing) -----
+
+function arm(video) {
+  if (video.dataset.src && !video.getAttribute("src")) {
+    video.poster = video.dataset.poster;
+    video.src = video.dataset.src;
+  }
+}
+const players = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (!entry.isIntersecting) continue;
+    arm(entry.target);
+    players.unobserve(entry.target);
+  }
+}, { rootMargin: "400px" });
+for (const video of document.querySelectorAll("video[data-src]")) players.observe(video);
+
 // --- pick and reject ---------------------------------------------------------------------------------
 
 document.addEventListener("click", async (event) => {
@@ -133,7 +151,9 @@ for (const section of document.querySelectorAll("section.shot")) {
     panel.hidden = chosen.length !== 2;
     for (const take of chosen.length === 2 ? chosen : []) {
       const figure = document.createElement("figure");
-      const video = take.querySelector("video").cloneNode(false);
+      const source = take.querySelector("video");
+      arm(source);
+      const video = source.cloneNode(false);
       video.removeAttribute("controls");
       video.muted = pair.children.length > 0;  // one sound at a time
       video.preload = "auto";
