@@ -254,6 +254,17 @@ class FrameRef(Strict):
     frame: Literal["first", "last"] | Annotated[float, Field(ge=0)] = "last"
 
 
+class SheetRef(Strict):
+    """A continuity sheet as a reference: a 3×3 grid of frames from earlier shots' pinned takes."""
+
+    sheet: list[str] | Literal["previous"]
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) and value != "previous" else value
+
+
 class Dialogue(Strict):
     """A line spoken in the shot: who says what, and how (the delivery label models need)."""
 
@@ -342,7 +353,7 @@ class ShotFields(Strict):
     takes: Annotated[int, Field(ge=1, le=20)] | None = None
     image: ImageSource | None = None
     end_image: ImageSource | None = None
-    refs: list[str] | None = None
+    refs: list[str | SheetRef] | None = None
     audio: ShotAudio | None = None
     transition: Transition | None = None
     trim: Trim | None = None
@@ -578,10 +589,13 @@ def json_schema() -> dict[str, Any]:
     for name in ("ShotFields", "Shot"):
         props = defs[name]["properties"]
         for key in ("motion", "still", "refs", "lint"):
+            items: dict[str, Any] = {"type": "string"}
+            if key == "refs":  # a character, an image, or a continuity sheet
+                items = {"anyOf": [items, {"$ref": "#/$defs/SheetRef"}]}
             props[key] = {
                 "anyOf": [
                     {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "array", "items": items},
                     {"type": "null"},
                 ],
                 "default": None,

@@ -60,6 +60,7 @@ def _register() -> None:
         remote,
         render,
         review,
+        sheet,
         takes,
         validate,
     )
@@ -74,6 +75,7 @@ def _register() -> None:
         build,
         takes,
         review,
+        sheet,
         render,
         export,
         cache,

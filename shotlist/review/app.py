@@ -238,6 +238,21 @@ class Review:
         kind = "text/vtt" if path.suffix == ".vtt" else "video/mp4"
         return FileResponse(path, media_type=kind, headers={"cache-control": "no-cache"})
 
+    async def sheet(self, request: Request) -> Response:
+        """The contact sheet of the pinned takes (made on first view; its strips are kept by clip hash)."""
+        from shotlist.sheet import contact_sheet, project_rows
+
+        def make() -> Path | None:
+            project = load_project(self.path)
+            rows = project_rows(project)
+            dest = Store(project.root).dir / "sheets" / "review-sheet.png"
+            return contact_sheet(Store(project.root), rows, dest, project.board.title) if rows else None
+
+        path = await asyncio.to_thread(make)
+        if path is None:
+            return PlainTextResponse("no takes yet\n", status_code=404)
+        return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
+
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
             self.hub.stream(self.stop),
@@ -427,6 +442,7 @@ def make_app(project: Path, *, token: str, hosts: set[str], models: Models | Non
             Route("/clip/{sha}.mp4", review.clip),
             Route("/poster/{sha}.jpg", review.poster),
             Route("/cut/{name}", review.cut),
+            Route("/sheet/sheet.png", review.sheet),
             Route("/events", review.events),
             Route("/api/{action}", review.act, methods=["POST"]),
         ],
