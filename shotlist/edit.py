@@ -166,7 +166,9 @@ def render_cut(
         # The sound is one render over the whole timeline; it runs beside the picture's encode.
         audio_box: dict[str, Any] = {}
         audio_thread = threading.Thread(
-            target=_render_sound, args=(timeline, work / "sound.m4a", audio_box), daemon=True
+            target=_render_sound,
+            args=(timeline, work / "sound.m4a", audio_box, project.root / ".shotlist" / "sounds"),
+            daemon=True,
         )
         audio_thread.start()
         try:
@@ -322,11 +324,11 @@ def _unique(pieces: list[Piece]) -> list[Piece]:
     return out
 
 
-def _render_sound(timeline: Timeline, dest: Path, box: dict[str, Any]) -> None:
+def _render_sound(timeline: Timeline, dest: Path, box: dict[str, Any], cache: Path) -> None:
     try:
-        from shotlist.audio import render_audio
+        from shotlist.sounds import render_sound  # a picture-only change reuses the rendered sound
 
-        box["result"] = render_audio(timeline, dest)
+        box["result"] = render_sound(timeline, dest, cache)
     except BaseException as exc:  # handed to the main thread, which raises it
         box["error"] = exc
 

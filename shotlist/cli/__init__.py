@@ -63,6 +63,7 @@ def _register() -> None:
         sheet,
         takes,
         validate,
+        watch,
     )
 
     # In the order a newcomer meets them; `shotlist --help` lists them so.
@@ -75,6 +76,7 @@ def _register() -> None:
         build,
         takes,
         review,
+        watch,
         sheet,
         render,
         export,
