@@ -38,6 +38,7 @@ class Round:
     preview: Path | None = None
     stand_ins: list[str] = field(default_factory=list)  # paid shots shown by the animatic
     made: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: check (load, lint, plan), shots, cut
 
 
 class _Preview(Generation):
@@ -91,6 +92,7 @@ def _refresh(path: Path, say: Say, model: str | None, paid: bool, models: Models
         preview = _standing_in(project, stand_ins)
         lock = Lock(entries=dict(real.entries))
         plan = make_plan(preview, store, lock, models, model=model)
+        checked = time.perf_counter()
         for sp in plan.shots:
             if sp.action == Action.GENERATE:
                 say(f"{sp.shot}: {sp.summary()}{' (animatic stand-in)' if sp.shot in stand_ins else ''}")
@@ -105,13 +107,18 @@ def _refresh(path: Path, say: Say, model: str | None, paid: bool, models: Models
         for shot, why in generation.failures.items():
             say(f"failed  {shot}: {why}")
         clips, missing = pinned_clips(project, store=store, lock=lock)
+    made = time.perf_counter()
     if missing:
         say(f"no preview: no clip for {', '.join(missing)}")
         return Round(ok=False, seconds=time.perf_counter() - began, stand_ins=sorted(stand_ins))
     cut = render_cut(project, clips, preview=True)
-    seconds = time.perf_counter() - began
-    say(f"preview: {cut.path} ({len(cut.rendered)} pieces encoded) in {seconds:.2f} s")
-    return Round(True, seconds, cut.path, sorted(stand_ins), sorted(generation.made))
+    end = time.perf_counter()
+    phases = {"check": checked - began, "shots": made - checked, "cut": end - made}
+    say(
+        f"preview: {cut.path} ({len(cut.rendered)} pieces encoded) in {end - began:.2f} s "
+        f"(check {phases['check']:.2f} s, shots {phases['shots']:.2f} s, cut {phases['cut']:.2f} s)"
+    )
+    return Round(True, end - began, cut.path, sorted(stand_ins), sorted(generation.made), phases)
 
 
 def _standing_in(project: Project, shots: set[str]) -> Project:

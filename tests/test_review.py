@@ -126,3 +126,38 @@ def test_media_is_served_by_hash_only(site: Site) -> None:
     assert client.get(f"/clip/..%2Fstoryboard.yaml.mp4?token={token}").status_code == 404
     assert client.get(f"/clip/{'0' * 64}.mp4?token={token}").status_code == 404
     assert client.get(f"/static/app.py?token={token}").status_code == 404
+
+
+def test_the_command_prints_a_tokened_loopback_url_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = make_project(tmp_path / "p", BOARD)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shotlist", "review", str(root), "--no-open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].strip()
+        assert url.startswith("http://127.0.0.1:") and "/?token=" in url
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server never answered"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "review stopped" in out and "Traceback" not in out

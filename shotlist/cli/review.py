@@ -46,5 +46,8 @@ def review(
     typer.echo("(only this machine can open it; the token in the URL is required; Ctrl-C stops)")
     if not no_open:
         webbrowser.open(served.url)
-    served.run()
+    try:
+        served.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down cleanly and re-raised the Ctrl-C
     typer.echo("review stopped")
