@@ -219,11 +219,7 @@ def render_cut(
 def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
     """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
 
-    def file_id(path: Path | None) -> Any:
-        if path is None:
-            return None
-        st = path.stat()
-        return [str(path), st.st_size, st.st_mtime_ns]
+    from shotlist.sounds import file_id
 
     st = timeline.music
     return sha256_json(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shotlist import durable
-from shotlist.media import MediaError, ffmpeg_exe
+from shotlist.media import ClipFacts, MediaError, ffmpeg_exe, probe
 from shotlist.storyboard import QcSettings
 
 Level = Literal["error", "warning", "info"]
@@ -105,14 +105,12 @@ _FREEZE = re.compile(r"lavfi\.freezedetect\.freeze_(start|end): ([\d.]+)")
 _SILENCE = re.compile(r"silence_(start|end): (-?[\d.]+)")
 _PEAK_DB = re.compile(r"Peak level dB: (-?[\d.]+|-inf)")
 _PEAK_COUNT = re.compile(r"Peak count: ([\d.]+)")
-_SIZE = re.compile(r"Stream #\d+:\d+.*?: Video: .*?\b(\d{2,5})x(\d{2,5})\b")
-_DURATION = re.compile(r"Duration: (\d+):(\d+):([\d.]+)")
-_HAS_AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: ")
 
 
 def measure(path: Path) -> QcFacts:
     """Decode ``path`` once through the QC filters; MediaError when ffmpeg cannot read it."""
-    has_audio = _HAS_AUDIO.search(_header(path)) is not None
+    header = probe(path, count_frames=False)
+    has_audio = header.has_audio
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-i", str(path)]
     cmd += ["-map", "0:v:0", "-vf", _DETECT, "-f", "null", "-"]
     if has_audio:
@@ -120,21 +118,10 @@ def measure(path: Path) -> QcFacts:
     out = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     if out.returncode != 0:
         raise MediaError(f"QC of {path.name} failed: {out.stderr.strip().splitlines()[-1:]}")
-    return _parse(out.stderr, has_audio)
+    return _parse(out.stderr, header)
 
 
-def _header(path: Path) -> str:
-    out = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    return out.stderr
-
-
-def _parse(log: str, has_audio: bool) -> QcFacts:
+def _parse(log: str, header: ClipFacts) -> QcFacts:
     times: list[float] = []
     luma: list[float] = []
     cuts: list[tuple[float, float]] = []
@@ -155,9 +142,8 @@ def _parse(log: str, has_audio: bool) -> QcFacts:
             cuts.append((float(k.group(2)), round(score, 2)))
     step = (times[-1] - times[0]) / max(len(times) - 1, 1) if times else 0.0
     end = times[-1] + step if times else 0.0
-    size = _SIZE.search(log)
-    d = _DURATION.search(log)
-    duration = end or (int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3)) if d else 0.0)
+    duration = end or header.duration
+    has_audio = header.has_audio
     jumps = [
         (round(times[i], 4), round(luma[i] - luma[i - 1], 2))
         for i in range(1, min(len(times), len(luma)))
@@ -167,8 +153,8 @@ def _parse(log: str, has_audio: bool) -> QcFacts:
     counts = _PEAK_COUNT.findall(log)
     return QcFacts(
         duration=round(duration, 4),
-        width=int(size.group(1)) if size else 0,
-        height=int(size.group(2)) if size else 0,
+        width=header.width,
+        height=header.height,
         frame_s=round(step, 6),
         black=[(float(a), float(b)) for a, b in _BLACK.findall(log)],
         frozen=_spans(_FREEZE.findall(log), duration),

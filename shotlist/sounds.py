@@ -67,15 +67,16 @@ def audio_digest(cache: Path, clip_sha: str, clip: Path, has_audio: bool) -> str
     return digest
 
 
+def file_id(path: Path | None) -> Any:
+    """A file as a key part: path, size and modification time (an audio file the user may replace)."""
+    if path is None:
+        return None
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
 def sound_key(timeline: Timeline, cache: Path) -> str:
     """Everything the sound pass reads, with each clip named by its sound alone."""
-
-    def file_id(path: Path | None) -> Any:
-        if path is None:
-            return None
-        st = path.stat()
-        return [str(path), st.st_size, st.st_mtime_ns]
-
     m = timeline.music
     return sha256_json(
         {

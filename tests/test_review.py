@@ -21,7 +21,7 @@ XSS = "<script>alert(1)</script>"
 BOARD = f"""\
 version: 1
 title: "Review <b>me</b>"
-output: {{resolution: 64x36, fps: 8, file: out/review.mp4}}
+output: {{resolution: 160x90, fps: 12, file: out/review.mp4}}
 defaults: {{model: animatic, duration: 1}}
 shots:
   - id: kite
@@ -30,6 +30,10 @@ shots:
   - id: door
     subject: "A blue door"
     action: "swings slowly open"
+    transition: {{type: dissolve, duration: 0.25}}
+  - id: bench
+    subject: "An empty bench"
+    action: "sits under a slowly swaying tree"
 """
 
 

@@ -15,45 +15,17 @@ from typing import Any
 
 import pytest
 
+from bench.review_page import ARGS, CHROMIUM
 from shotlist.backends.fake import FakeModels
 from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.pipeline import BuildOptions, build
 from shotlist.review.server import Served, serve
 from shotlist.review.static_copy import write_static
+from tests.test_review import BOARD, XSS
 from tests.tiny_project import fake, make_project, submits
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-XSS = "<script>alert(1)</script>"
-BOARD = f"""\
-version: 1
-title: Browser
-output: {{resolution: 160x90, fps: 12, file: out/browser.mp4}}
-defaults: {{model: animatic, duration: 1}}
-shots:
-  - id: kite
-    subject: "{XSS}"
-    action: "rises slowly over a green hill"
-  - id: door
-    subject: "A blue door"
-    action: "swings slowly open"
-    transition: {{type: dissolve, duration: 0.25}}
-  - id: bench
-    subject: "An empty bench"
-    action: "sits under a slowly swaying tree"
-"""
 
 
 def launch(playwright: Any) -> Any:
@@ -216,7 +188,7 @@ def test_the_static_copy_opens_from_disk_and_plays(
 
 def test_a_page_of_100_shots_with_3_takes_each_loads_quickly(browser: Any, tmp_path: Path) -> None:
     """Every shot and take is on the page; `bench/review_page.py` measures the 1 s target on a quiet machine."""
-    from bench.review_page import scale_project
+    from bench.review_page import scale_project  # the benchmark's project, measured here too
 
     served = serve(scale_project(tmp_path / "scale", 100, 3))
     served.start()
