@@ -218,28 +218,12 @@ def render_cut(
 
 def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
     """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
+    from shotlist.sounds import sound_inputs
 
-    from shotlist.sounds import file_id
-
-    st = timeline.music
     return sha256_json(
         {
             "pieces": [p.key for p in pieces],
-            "sound": [
-                [
-                    i.clip.sha256,
-                    i.src_in,
-                    i.length,
-                    i.transition,
-                    i.transition_frames,
-                    i.audio.mix,
-                    i.audio.gain_db,
-                ]
-                for i in timeline.items
-            ],
-            "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
-            "music": [st.model_dump(mode="json") if st else None, file_id(timeline.music_path)],
-            "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+            **sound_inputs(timeline, lambda item: item.clip.sha256),
             "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
             "sidecars": list(project.board.captions.sidecars),
             "out": out.name,

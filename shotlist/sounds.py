@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from shotlist import durable
 from shotlist.audio import AudioResult, render_audio
 from shotlist.media import ffmpeg_exe
 from shotlist.spec import sha256_json
-from shotlist.timeline import Timeline
+from shotlist.timeline import Item, Timeline
 
 VERSION = 1
 
@@ -75,31 +76,41 @@ def file_id(path: Path | None) -> Any:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
+def sound_inputs(timeline: Timeline, clip_id: Callable[[Item], str]) -> dict[str, Any]:
+    """What the sound pass reads from the timeline, each clip named by ``clip_id`` (for keys)."""
+    m = timeline.music
+    return {
+        "sound": [
+            [
+                clip_id(i),
+                i.src_in,
+                i.length,
+                i.start,
+                i.transition,
+                i.transition_frames,
+                i.audio.mix,
+                i.audio.gain_db,
+            ]
+            for i in timeline.items
+        ],
+        "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
+        "music": [m.model_dump(mode="json") if m else None, file_id(timeline.music_path)],
+        "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+    }
+
+
 def sound_key(timeline: Timeline, cache: Path) -> str:
     """Everything the sound pass reads, with each clip named by its sound alone."""
-    m = timeline.music
+
+    def sound_of(i: Item) -> str:
+        return audio_digest(cache, i.clip.sha256, i.clip.path, i.clip.facts.has_audio)
+
     return sha256_json(
         {
             "version": VERSION,
             "fps": timeline.fps,
             "frames": timeline.frames,
-            "items": [
-                [
-                    audio_digest(cache, i.clip.sha256, i.clip.path, i.clip.facts.has_audio),
-                    str(i.clip.facts.duration),
-                    i.src_in,
-                    i.length,
-                    i.start,
-                    i.transition,
-                    i.transition_frames,
-                    i.audio.mix,
-                    i.audio.gain_db,
-                ]
-                for i in timeline.items
-            ],
-            "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
-            "music": [m.model_dump(mode="json") if m else None, file_id(timeline.music_path)],
-            "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+            **sound_inputs(timeline, sound_of),
         }
     )
 
