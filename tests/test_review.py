@@ -165,3 +165,17 @@ def test_the_command_prints_a_tokened_loopback_url_and_ctrl_c_stops_it(tmp_path:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and "review stopped" in out and "Traceback" not in out
+
+
+def test_a_storyboard_that_does_not_load_is_shown_with_its_line(site: Site) -> None:
+    path = site.root / "storyboard.yaml"
+    path.write_text(
+        path.read_text().replace(
+            'action: "swings slowly open"', 'action: "swings <open>"\n    camera: pan-left, tilt-up'
+        )
+    )
+    page = site.client.get(f"/?token={site.token}")
+    assert page.status_code == 200
+    assert "storyboard.yaml:" in page.text and "one camera move per shot" in page.text
+    assert "&lt;open&gt;" in page.text or "<open>" not in page.text
+    assert f"/static/review.js?token={site.token}" in page.text  # it listens, and reloads once fixed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import html
 import json
 import re
 import threading
@@ -174,8 +175,13 @@ class Review:
     # --- pages and media ------------------------------------------------------------------------------
 
     async def index(self, request: Request) -> Response:
-        html = await asyncio.to_thread(self._page)
-        return HTMLResponse(html, headers={"cache-control": "no-store"})
+        try:
+            page = await asyncio.to_thread(self._page)
+        except (
+            ShotlistError
+        ) as exc:  # a storyboard being edited: say what is wrong; the page reloads when fixed
+            page = _problem_page(str(exc), self.token)
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     def _page(self) -> str:
         """The page's HTML, built again only when something it shows has changed (see ``signature``)."""
@@ -231,8 +237,9 @@ class Review:
         )
 
     async def cut(self, request: Request) -> Response:
-        cut = current_cut(load_project(self.path))
-        path = None if cut is None else cut.captions if request.path_params["name"] == "cut.vtt" else cut.path
+        name = request.path_params["name"]
+        cut = current_cut(load_project(self.path)) if name in ("cut.mp4", "cut.vtt") else None
+        path = None if cut is None else cut.captions if name == "cut.vtt" else cut.path
         if path is None or not path.is_file():
             return PlainTextResponse("no cut yet\n", status_code=404)
         kind = "text/vtt" if path.suffix == ".vtt" else "video/mp4"
@@ -410,6 +417,19 @@ class Review:
         if any(part.startswith(".") for part in parts):
             return False  # git, and the edit's temporary folders
         return rel.suffix in (".yaml", ".yml", ".j2", ".lock", ".mp4", ".vtt")
+
+
+def _problem_page(message: str, token: str) -> str:
+    """A page that shows why the project does not load (escaped) and reloads when it is fixed."""
+    t = html.escape(token, quote=True)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shotlist review</title>'
+        f'<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/review.css?token={t}"></head>'
+        f'<body data-token="{t}" data-live="yes"><header class="top"><h1>The storyboard does not load</h1></header>'
+        f'<pre class="prompt problem">{html.escape(message)}</pre>'
+        f'<p class="note">Fix it and save: this page reloads by itself.</p><script src="/static/review.js?token={t}"></script>'
+        "</body></html>"
+    )
 
 
 def _sha(value: Any) -> str:

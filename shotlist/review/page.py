@@ -154,7 +154,8 @@ def _state(sp: ShotPlan, has_pin: bool, failure: str | None) -> str:
         return "missing"
     if failure is not None:
         return "refused" if "refused" in failure else "failed"
-    return "stale" if has_pin else "to generate"
+    # cached: a take of the new recipe is in the store, pinned for free by the next build
+    return "stale" if has_pin or sp.action == Action.CACHED else "to generate"
 
 
 def _view(r: TakeRow) -> TakeView:
