@@ -166,7 +166,9 @@ def render_cut(
         # The sound is one render over the whole timeline; it runs beside the picture's encode.
         audio_box: dict[str, Any] = {}
         audio_thread = threading.Thread(
-            target=_render_sound, args=(timeline, work / "sound.m4a", audio_box), daemon=True
+            target=_render_sound,
+            args=(timeline, work / "sound.m4a", audio_box, project.root / ".shotlist" / "sounds"),
+            daemon=True,
         )
         audio_thread.start()
         try:
@@ -216,32 +218,12 @@ def render_cut(
 
 def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
     """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
+    from shotlist.sounds import sound_inputs
 
-    def file_id(path: Path | None) -> Any:
-        if path is None:
-            return None
-        st = path.stat()
-        return [str(path), st.st_size, st.st_mtime_ns]
-
-    st = timeline.music
     return sha256_json(
         {
             "pieces": [p.key for p in pieces],
-            "sound": [
-                [
-                    i.clip.sha256,
-                    i.src_in,
-                    i.length,
-                    i.transition,
-                    i.transition_frames,
-                    i.audio.mix,
-                    i.audio.gain_db,
-                ]
-                for i in timeline.items
-            ],
-            "placed": [[p.kind, file_id(p.path), str(p.start), p.gain_db] for p in timeline.placed],
-            "music": [st.model_dump(mode="json") if st else None, file_id(timeline.music_path)],
-            "loudness": [timeline.loudness_lufs, timeline.true_peak_db],
+            **sound_inputs(timeline, lambda item: item.clip.sha256),
             "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
             "sidecars": list(project.board.captions.sidecars),
             "out": out.name,
@@ -322,11 +304,11 @@ def _unique(pieces: list[Piece]) -> list[Piece]:
     return out
 
 
-def _render_sound(timeline: Timeline, dest: Path, box: dict[str, Any]) -> None:
+def _render_sound(timeline: Timeline, dest: Path, box: dict[str, Any], cache: Path) -> None:
     try:
-        from shotlist.audio import render_audio
+        from shotlist.sounds import render_sound  # a picture-only change reuses the rendered sound
 
-        box["result"] = render_audio(timeline, dest)
+        box["result"] = render_sound(timeline, dest, cache)
     except BaseException as exc:  # handed to the main thread, which raises it
         box["error"] = exc
 

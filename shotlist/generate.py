@@ -23,6 +23,7 @@ from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry, write_lock
 from shotlist.media import ClipFacts
 from shotlist.plan import Action, Plan, ShotPlan
+from shotlist.qc import check_stored
 from shotlist.request import shot_spec
 from shotlist.spec import ShotSpec
 from shotlist.store import Store, Take, now
@@ -236,6 +237,8 @@ class Generation:
             self.journal.close(tk)  # fetching this job again would give the same wrong clip
             raise
         sha = await asyncio.to_thread(self.store.add_file, dest)
+        # QC at store time, cached by the clip's hash: takes are listed with their findings (shotlist.qc).
+        await asyncio.to_thread(check_stored, self.store.dir, sha, self.store.object_path(sha), spec.backend)
         await asyncio.to_thread(
             self.journal.write,
             JournalEntry(

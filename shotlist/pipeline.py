@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shotlist import durable
 from shotlist.catalog.registry import CatalogModels, Models
@@ -22,9 +22,11 @@ from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
 from shotlist.load import Project, load_project
-from shotlist.lock import Lock, read_lock
+from shotlist.lock import Lock, LockEntry, read_lock, write_lock
 from shotlist.plan import Action, Plan, make_plan
+from shotlist.qc import QcFinding
 from shotlist.store import Store, Take, now
+from shotlist.takes import best_take, made_findings
 
 if TYPE_CHECKING:
     from shotlist.edit import CutResult
@@ -54,6 +56,7 @@ class BuildOptions:
     progress: Progress | None = None  # told each step of each shot's generation
     confirm: Confirm | None = None  # asked before paid generation when neither `yes` nor a budget allows it
     on_wait: Callable[[str], None] | None = None  # told what the build waits for (another process, a pull)
+    pick: Literal["newest", "best"] = "newest"  # which new take to pin: the newest, or the fewest QC findings
 
 
 @dataclass
@@ -65,6 +68,7 @@ class BuildResult:
     made: dict[str, list[Take]] = field(default_factory=dict)  # shot → the takes generated now
     failures: dict[str, str] = field(default_factory=dict)  # shot → why it has no new clip
     missing: list[str] = field(default_factory=list)  # shots with no clip to cut
+    qc: dict[str, dict[int, list[QcFinding]]] = field(default_factory=dict)  # shot → new take → QC findings
     cut: CutResult | None = None
     report: Path | None = None
 
@@ -117,6 +121,7 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         else:
             generation.pin_known()
         result.made, result.failures = generation.made, generation.failures
+        result.qc = check_made(project, store, lock, result.made, best=o.pick == "best")
         clips, result.missing = pinned_clips(project, store=store, lock=lock)
         if o.render and not result.missing:
             from shotlist.edit import render_cut  # the edit (and ffmpeg) only when there is a cut to make
@@ -124,6 +129,20 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
             result.cut = render_cut(project, clips, preview=o.preview)
         result.report = write_report(result, clips, lock)
     return result
+
+
+def check_made(
+    project: Project, store: Store, lock: Lock, made: dict[str, list[Take]], *, best: bool
+) -> dict[str, dict[int, list[QcFinding]]]:
+    """The QC findings of the new takes; with ``best``, pin each shot's take with the fewest findings."""
+    keys = {shot: entry.key for shot in made if (entry := lock.get(shot)) is not None}
+    if best:
+        for shot, key in keys.items():
+            chosen = best_take(store, key, project.board.qc)
+            if chosen is not None:
+                lock.entries[shot] = LockEntry.pinning(shot, key, chosen)
+        write_lock(project.root, lock, [s.id for s in project.shots])
+    return made_findings(store, keys, made, project.board.qc)
 
 
 def recover_journal(journal: Journal, store: Store) -> None:
@@ -206,6 +225,9 @@ def write_report(result: BuildResult, clips: dict[str, Clip], lock: Lock) -> Pat
                 "spent": round(sum(t.cost or 0.0 for t in made), 4),
                 "duration": round(clip.facts.duration, 3) if clip else None,
                 "failure": result.failures.get(sp.shot),
+                "qc": {
+                    str(n): [f.to_json() for f in found] for n, found in result.qc.get(sp.shot, {}).items()
+                },
             }
         )
     report: dict[str, Any] = {

@@ -215,7 +215,7 @@ def template_context(shot: ResolvedShot) -> dict[str, Any]:
         "camera": {"move": shot.camera.move, "speed": shot.camera.speed},
         "duration": shot.duration,
         "characters": characters,
-        "refs": [_ref_name(r.name, r.look is not None) for r in shot.refs],
+        "refs": [_ref_name(r.name, r.look is not None) for r in shot.refs if not r.sheet],
         "dialogue": None
         if dialogue is None
         else {

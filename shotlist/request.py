@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shotlist.catalog.registry import ModelInfo
 from shotlist.load import Project
-from shotlist.resolve import ImageInfo, ResolvedShot
+from shotlist.resolve import ImageInfo, Ref, ResolvedShot
 from shotlist.spec import MediaInput, ShotSpec
 from shotlist.store import Store
 from shotlist.storyboard import FrameRef
@@ -74,6 +74,8 @@ def shot_spec(
             path = str(frame_path(clip, selector)) if frame_path else ""
             inputs.append(MediaInput(role=role, sha256=clip, frame=selector, upstream=source.shot, path=path))
     for ref in shot.refs:
+        if ref.sheet:
+            inputs.append(_sheet_input(project, ref, store, upstream_clip, build=frame_path is not None))
         for image in ref.images:
             inputs.append(replace(_image_input("ref", image, store), name=ref.name))
     return ShotSpec(
@@ -92,6 +94,31 @@ def shot_spec(
         audio=bool(shot.audio.native),
         inputs=tuple(inputs),
         params=backend_params(model, shot, rendered),
+    )
+
+
+def _sheet_input(
+    project: Project, ref: Ref, store: Store, upstream_clip: Callable[[str], str | None], *, build: bool
+) -> MediaInput:
+    """A continuity sheet, named by its shots' clip hashes (made only when the request is sent: ``build``)."""
+    from shotlist.sheet import continuity_key, continuity_sheet
+
+    parts = []
+    for up in ref.sheet:
+        clip = upstream_clip(up)
+        if clip is None:
+            raise Waiting(up)
+        shot = project.shot(up)
+        plays = (shot.trim.end or shot.duration) - shot.trim.start if shot.trim else shot.duration
+        parts.append((clip, plays))
+    path = str(continuity_sheet(store, parts)) if build else ""
+    return MediaInput(
+        role="ref",
+        sha256=continuity_key(parts),
+        frame="sheet",
+        upstream=", ".join(ref.sheet),
+        path=path,
+        name=ref.name,
     )
 
 

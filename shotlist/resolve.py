@@ -15,6 +15,7 @@ from shotlist.storyboard import (
     Camera,
     Card,
     FrameRef,
+    SheetRef,
     ShotAudio,
     ShotFields,
     Storyboard,
@@ -46,6 +47,7 @@ class Ref:
     name: str
     look: str | None
     images: tuple[ImageInfo, ...]
+    sheet: tuple[str, ...] = ()  # a continuity sheet: the earlier shots whose pinned takes it shows
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class ResolvedShot:
     @property
     def upstream(self) -> tuple[str, ...]:
         """Ids of the shots whose clips this shot starts or ends from."""
-        return tuple(s.shot for s in (self.image, self.end_image) if isinstance(s, FrameRef))
+        framed = [s.shot for s in (self.image, self.end_image) if isinstance(s, FrameRef)]
+        return tuple(dict.fromkeys(framed + [s for r in self.refs for s in r.sheet]))
 
 
 def confine(root: Path, rel: str) -> tuple[Path | None, str | None]:
@@ -230,7 +233,9 @@ class _Resolver:
             return value
         return self.image(value, loc)
 
-    def ref(self, name: str, loc: Loc) -> Ref | None:
+    def ref(self, name: str | SheetRef, loc: Loc, earlier: list[str]) -> Ref | None:
+        if isinstance(name, SheetRef):
+            return self.sheet(name, loc, earlier)
         if name in self.board.characters:
             return self.character(name, loc)
         if "/" in name or "." in name:
@@ -243,6 +248,38 @@ class _Resolver:
             "define it under characters: or give an image path",
         )
         return None
+
+    def sheet(self, ref: SheetRef, loc: Loc, earlier: list[str]) -> Ref | None:
+        """A continuity sheet of earlier shots (``previous``: the shot just before this one)."""
+        if ref.sheet == "previous":
+            if not earlier:
+                self.problem(
+                    loc + ("sheet",),
+                    "the first shot has no previous shot",
+                    "name earlier shots, or remove it",
+                )
+                return None
+            shots = [earlier[-1]]
+        else:
+            shots = list(ref.sheet)
+        ids = [s.id for s in self.board.shots]
+        for i, shot in enumerate(shots):
+            if shot not in earlier:
+                later = shot in ids
+                self.problem(
+                    loc + ("sheet", i) if ref.sheet != "previous" else loc + ("sheet",),
+                    f"shot '{shot}' comes later; a continuity sheet shows earlier shots"
+                    if later
+                    else f"no shot '{shot}'{did_you_mean(shot, ids)}",
+                    "name earlier shots' ids",
+                )
+                return None
+        if not shots:
+            self.problem(
+                loc + ("sheet",), "a continuity sheet of no shots", "name earlier shots, or previous"
+            )
+            return None
+        return Ref(name=f"continuity sheet of {', '.join(shots)}", look=None, images=(), sheet=tuple(shots))
 
     def character(self, name: str, loc: Loc) -> Ref:
         char = self.board.characters[name]
@@ -309,7 +346,9 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
                     f"no style '{style}'{did_you_mean(style, list(board.styles))}",
                     "define it under styles: or write the style text inline",
                 )
-        refs = tuple(x for j, name in enumerate(refs_in) if (x := r.ref(name, loc + ("refs", j))) is not None)
+        refs = tuple(
+            x for j, name in enumerate(refs_in) if (x := r.ref(name, loc + ("refs", j), seen)) is not None
+        )
         audio = f.audio or ShotAudio()
         characters = [x for x in refs if x.look is not None]
         if audio.dialogue is not None:

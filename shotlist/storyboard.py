@@ -254,6 +254,17 @@ class FrameRef(Strict):
     frame: Literal["first", "last"] | Annotated[float, Field(ge=0)] = "last"
 
 
+class SheetRef(Strict):
+    """A continuity sheet as a reference: a 3×3 grid of frames from earlier shots' pinned takes."""
+
+    sheet: list[str] | Literal["previous"]
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) and value != "previous" else value
+
+
 class Dialogue(Strict):
     """A line spoken in the shot: who says what, and how (the delivery label models need)."""
 
@@ -342,7 +353,7 @@ class ShotFields(Strict):
     takes: Annotated[int, Field(ge=1, le=20)] | None = None
     image: ImageSource | None = None
     end_image: ImageSource | None = None
-    refs: list[str] | None = None
+    refs: list[str | SheetRef] | None = None
     audio: ShotAudio | None = None
     transition: Transition | None = None
     trim: Trim | None = None
@@ -478,6 +489,34 @@ class Captions(Strict):
     size: Annotated[int, Field(ge=8, le=200)] = 36
 
 
+QC_RULES = ("black", "frozen", "splice", "flicker", "silent", "clipping", "duration-drift", "shape-drift")
+
+
+class QcSettings(Strict):
+    """Thresholds of the automatic QC of takes (shotlist.qc); ``ignore`` turns rules off."""
+
+    black_min_s: Annotated[float, Field(gt=0)] = 0.25  # a black stretch at least this long
+    freeze_min_s: Annotated[float, Field(gt=0)] = 0.5  # a frozen stretch at least this long
+    splice_score: Annotated[float, Field(gt=0, le=100)] = 25.0  # scdet score of a hard cut inside a clip
+    flicker_luma: Annotated[float, Field(gt=0, le=255)] = 12.0  # mean-luma jump between two frames
+    flicker_count: Annotated[int, Field(ge=2)] = 4  # that many jumps within one second is flicker
+    silent_fraction: Annotated[float, Field(gt=0, le=1)] = 0.9  # share of silence in a clip asked to speak
+    clip_samples: Annotated[int, Field(ge=1)] = 10  # samples at full scale that make the sound clip
+    duration_tolerance_s: Annotated[float, Field(ge=0)] = 0.25  # drift from the asked duration
+    ignore: list[str] = Field(default_factory=list)
+
+    @field_validator("ignore", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        names = [value] if isinstance(value, str) else value
+        for name in names if isinstance(names, list) else []:
+            if name not in QC_RULES:
+                guess = closest(str(name), QC_RULES)
+                hint = f" — did you mean '{guess}'?" if guess else ""
+                raise user_error(f"'{name}' is not a QC rule{hint}", f"use one of: {', '.join(QC_RULES)}")
+        return names
+
+
 class Storyboard(Strict):
     """A whole storyboard.yaml."""
 
@@ -492,6 +531,7 @@ class Storyboard(Strict):
     captions: Captions = Field(default_factory=Captions)
     budget: Annotated[float, Field(ge=0)] | None = None  # US dollars per build
     remote: str | None = None  # shared clip store (issue: sharing); credentials never here
+    qc: QcSettings = Field(default_factory=QcSettings)  # thresholds of the automatic QC of takes
 
     @field_validator("version")
     @classmethod
@@ -549,10 +589,13 @@ def json_schema() -> dict[str, Any]:
     for name in ("ShotFields", "Shot"):
         props = defs[name]["properties"]
         for key in ("motion", "still", "refs", "lint"):
+            items: dict[str, Any] = {"type": "string"}
+            if key == "refs":  # a character, an image, or a continuity sheet
+                items = {"anyOf": [items, {"$ref": "#/$defs/SheetRef"}]}
             props[key] = {
                 "anyOf": [
                     {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "array", "items": items},
                     {"type": "null"},
                 ],
                 "default": None,

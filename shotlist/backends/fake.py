@@ -6,9 +6,9 @@ Every submit is appended to ``submits.log`` (fsynced), so a test can count doubl
 
 A job succeeds ``latency`` seconds after its submit and its clip is a real H.264 MP4 of the asked
 size, rate and duration in a colour derived from the take key, encoded with the animatic's settings,
-so the same request gives the same bytes. Shots named in ``fail`` fail, in ``refuse`` are refused,
-and in ``lose`` have their submit recorded but answered with SubmitUnknown (a connection dropped
-after the request was sent).
+so the same request gives the same bytes (``looks`` makes given takes of a shot a moving test card or
+black, for QC). Shots named in ``fail`` fail, in ``refuse`` are refused, and in ``lose`` have their
+submit recorded but answered with SubmitUnknown (a connection dropped after the request was sent).
 
 Use it through ``FakeModels``, which a build accepts instead of the catalog::
 
@@ -51,8 +51,10 @@ class FakeBackend:
         lose: Iterable[str] = (),
         can_recover: bool = True,
         wrong_duration: Iterable[str] = (),
+        looks: dict[str, list[str]] | None = None,
     ) -> None:
         self.dir = state_dir
+        self.looks = looks or {}
         self.latency = latency
         self.price = price
         self.fail = set(fail)
@@ -89,6 +91,7 @@ class FakeBackend:
             "fps": spec.fps,
             "duration": duration,
             "audio": spec.audio,
+            "look": _look(self.looks.get(spec.shot, []), spec.take),
         }
         # The log line is the moment the "provider" has the job: one append, fsynced. The job file is a
         # convenience written after it, so a kill between the two still leaves a job that can be found.
@@ -137,6 +140,7 @@ class FakeBackend:
             fps=int(str(rec["fps"])),
             duration=float(str(rec["duration"])),
             seed=str(rec["take_key"]),
+            look=str(rec.get("look", "solid")),
         )
 
     async def aclose(self) -> None:
@@ -150,15 +154,26 @@ class FakeBackend:
         return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def render_clip(dest: Path, *, width: int, height: int, fps: int, duration: float, seed: str) -> None:
-    """A small deterministic H.264 + AAC clip: a solid colour from ``seed``, silence, encoded as an animatic is."""
+def _look(looks: list[str], take: int) -> str:
+    return looks[take - 1] if 0 < take <= len(looks) else "solid"
+
+
+#: What a fake take can look like, for the QC tests: a still colour, a moving test card, or black.
+LOOKS = {
+    "solid": "color=c=0x{colour}:s={size}:r={fps}:d={duration}",
+    "moving": "testsrc2=s={size}:r={fps}:d={duration}",
+    "black": "color=c=black:s={size}:r={fps}:d={duration}",
+}
+
+
+def render_clip(
+    dest: Path, *, width: int, height: int, fps: int, duration: float, seed: str, look: str = "solid"
+) -> None:
+    """A small deterministic H.264 + AAC clip, encoded as an animatic is: a solid colour from ``seed``
+    (or another of LOOKS), and silence."""
     colour = hashlib.sha256(seed.encode()).hexdigest()[:6]
-    picture = [
-        "-f",
-        "lavfi",
-        "-i",
-        f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration:.6f},{AS_BT709}",
-    ]
+    source = LOOKS[look].format(colour=colour, size=f"{width}x{height}", fps=fps, duration=f"{duration:.6f}")
+    picture = ["-f", "lavfi", "-i", f"{source},{AS_BT709}"]
     silence = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]
     run_ffmpeg([*picture, *silence, "-t", f"{duration:.6f}", *output_args(fps), str(dest)], what="fake clip")
 
@@ -167,7 +182,7 @@ class FakeModels:
     """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``).
 
     ``behaviour`` goes to FakeBackend as it is: ``latency``, ``price``, ``fail``, ``refuse``, ``lose``,
-    ``can_recover``, ``wrong_duration``.
+    ``can_recover``, ``wrong_duration``, ``looks``.
     """
 
     def __init__(self, state_dir: Path, *, concurrency: int = 4, **behaviour: Any) -> None:

@@ -60,8 +60,11 @@ def _register() -> None:
         prompts,
         remote,
         render,
+        review,
+        sheet,
         takes,
         validate,
+        watch,
     )
 
     # In the order a newcomer meets them; `shotlist --help` lists them so.
@@ -74,6 +77,9 @@ def _register() -> None:
         plan,
         build,
         takes,
+        review,
+        watch,
+        sheet,
         render,
         export,
         cache,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
     from shotlist.generate import ShotEvent
     from shotlist.pipeline import BuildResult
     from shotlist.plan import Plan
+
+
+class PickRule(StrEnum):
+    """Which new take a build pins."""
+
+    newest = "newest"
+    best = "best"
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +61,12 @@ def build(
             help="Pay to regenerate pinned clips that are in no store (the new clips will differ).",
         ),
     ] = False,
+    pick: Annotated[
+        PickRule,
+        typer.Option(
+            "--pick", help="Which new take to pin: newest, or best (the fewest automatic QC findings)."
+        ),
+    ] = PickRule.newest,
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
     from shotlist.pipeline import BuildOptions
@@ -80,6 +94,7 @@ def build(
                 model=model,
                 preview=preview,
                 regenerate_missing=regenerate_missing,
+                pick="best" if pick is PickRule.best else "newest",
                 progress=display,
                 confirm=confirm if interactive else None,
                 on_wait=display.say,
@@ -100,6 +115,7 @@ def result_text(result: BuildResult) -> str:
     lines = []
     for shot, why in result.failures.items():
         lines.append(f"failed  {shot}: {why}")
+    lines += qc_lines(result)
     spent = f"spent {money(result.spent)}" if result.spent else "nothing spent"
     lines.append(
         f"{made} take{'s' if made != 1 else ''} generated, {spent}; "
@@ -122,6 +138,18 @@ def result_text(result: BuildResult) -> str:
     if result.report is not None:
         lines.append(f"report: {result.report}")
     return "\n".join(lines)
+
+
+def qc_lines(result: BuildResult) -> list[str]:
+    """One line per new take with QC findings ("qc  take 3 of door: frozen 1.2 s at 2.0 s")."""
+    from shotlist.qc import summary
+
+    lines = []
+    for shot, by_take in result.qc.items():
+        for number, found in sorted(by_take.items()):
+            if found:
+                lines.append(f"qc      take {number} of {shot}: {summary(found)}")
+    return lines
 
 
 class Display:

@@ -57,7 +57,12 @@ def plan(
 
 
 def plan_text(the_plan: Plan) -> str:
-    """The plan as lines: action, shot, cost, reasons; then the totals."""
+    """The plan as lines: action, shot, cost, reasons (and the pinned take's QC findings); then the totals."""
+    from shotlist.qc import summary as qc_summary
+    from shotlist.store import Store
+    from shotlist.takes import findings_of
+
+    store = Store(the_plan.project.root)
     width = max(len(s.shot) for s in the_plan.shots)
     lines = [f"plan for {the_plan.project.path} ({len(the_plan.shots)} shots)"]
     for s in the_plan.shots:
@@ -67,6 +72,12 @@ def plan_text(the_plan: Plan) -> str:
         if s.action == "pinned" and s.take:
             why = f"take {s.take.take}"
         lines.append(f"  {s.action:<9} {s.shot:<{width}}  {s.model:<14} {cost + takes:<10} {why}".rstrip())
+        if s.take is not None and s.key is not None and s.action in ("pinned", "cached"):
+            found = findings_of(store, s.key, s.take, the_plan.project.board.qc, measure=False)
+            if found:  # from the QC made when the take was stored: planning decodes nothing
+                lines.append(
+                    f"  {'':<9} {'':<{width}}  qc: take {s.take.take} of {s.shot}: {qc_summary(found)}"
+                )
     gen = the_plan.generating
     counts = {
         a: sum(1 for s in the_plan.shots if s.action == a)

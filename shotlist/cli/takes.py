@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from shotlist.cli.options import ModelOpt, ProjectArg, money
-
-if TYPE_CHECKING:
-    from shotlist.load import Project
-    from shotlist.lock import Lock
-    from shotlist.plan import ShotPlan
-    from shotlist.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -26,80 +20,15 @@ def takes(
     project: ProjectArg = Path("."),
     model: ModelOpt = None,
 ) -> None:
-    """List a shot's takes (this recipe's first, then earlier recipes'), with cost; * marks the pinned one."""
-    p, store, lock, sp = _shot_plan(project, shot, model)
-    pinned = lock.get(shot)
-    current = sp.key
-    rows = []
-    for recipe in store.entries():
-        if recipe.shot != shot:
-            continue
-        for t in recipe.takes:
-            rows.append((recipe.key == current, recipe.key, t))
-    if not rows:
-        typer.echo(
-            f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if current else 'its upstream shot must be built first'})"
-        )
-        return
-    rows.sort(key=lambda r: (not r[0], r[2].time), reverse=False)
-    typer.echo(f"takes of {shot} (pick one of this recipe with `shotlist pick {shot} TAKE`):")
-    for is_current, key, t in rows:
-        mark = "*" if pinned and pinned.clip == t.sha256 and pinned.key == key else " "
-        where = "this recipe" if is_current else f"earlier recipe {key[:10]}"
-        missing = "" if store.has_object(t.sha256) else "  (clip not in the store)"
-        typer.echo(
-            f" {mark} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
-            f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{missing}"
-        )
-
-
-def pick(
-    shot: Annotated[str, typer.Argument(help="A shot id.")],
-    take: Annotated[
-        int, typer.Argument(help="A take number of the shot's current recipe (see `shotlist takes`).")
-    ],
-    project: ProjectArg = Path("."),
-    model: ModelOpt = None,
-) -> None:
-    """Pin a take of a shot in shotlist.lock (also resolves that shot's merge conflict in the lock)."""
-    from shotlist.errors import ShotlistError
-    from shotlist.lock import LockEntry, write_lock
-
-    p, store, lock, sp = _shot_plan(project, shot, model)
-    if sp.key is None:
-        raise ShotlistError(
-            f"{shot} starts from a frame of {sp.waits_for}, which has no clip yet; build it first"
-        )
-    recipe = store.entry(sp.key)
-    chosen = recipe.take(take) if recipe else None
-    available = [t.take for t in store.takes(sp.key)]
-    if chosen is None or not store.has_object(chosen.sha256):
-        listed = ", ".join(map(str, sorted(available))) or "none"
-        raise ShotlistError(
-            f"{shot} has no take {take} of its current recipe in the store (takes: {listed}); "
-            f"`shotlist takes {shot}` lists them"
-        )
-    with store.locked("pick", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
-        lock.entries[shot] = LockEntry.pinning(shot, sp.key, chosen)
-        write_lock(p.root, lock, [s.id for s in p.shots])
-    typer.echo(f"{shot}: pinned take {chosen.take} ({chosen.sha256[:12]})")
-    left = [s for s in lock.conflicted + lock.dropped if s != shot]
-    if left:
-        typer.echo(
-            f"the lock's entries for {', '.join(left)} were in conflict or broken and are dropped; "
-            "`shotlist plan` shows what a build does for them (their takes stay in the store)",
-            err=True,
-        )
-
-
-def _shot_plan(project: Path, shot: str, model: str | None) -> tuple[Project, Store, Lock, ShotPlan]:
-    """The project, its store, its lock (read leniently: pick repairs it) and the plan of one shot."""
+    """List a shot's takes (this recipe's first, then earlier recipes'), with cost and QC; * marks the pinned one."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.errors import ShotlistError, did_you_mean
     from shotlist.load import load_project
     from shotlist.lock import read_lock
     from shotlist.plan import make_plan
+    from shotlist.qc import summary
     from shotlist.store import Store
+    from shotlist.takes import shot_takes, takes_by_shot
 
     p = load_project(project)
     ids = [s.id for s in p.shots]
@@ -107,5 +36,48 @@ def _shot_plan(project: Path, shot: str, model: str | None) -> tuple[Project, St
         raise ShotlistError(f"no shot '{shot}'{did_you_mean(shot, ids)}; the shots are: {', '.join(ids)}")
     store = Store(p.root)
     lock = read_lock(p.root, lenient=True)
-    the_plan = make_plan(p, store, lock, CatalogModels(), model=model)
-    return p, store, lock, next(s for s in the_plan.shots if s.shot == shot)
+    sp = next(s for s in make_plan(p, store, lock, CatalogModels(), model=model).shots if s.shot == shot)
+    rows = shot_takes(
+        store, takes_by_shot(store).get(shot, []), sp.key, lock.get(shot), qc=p.board.qc, measure=True
+    )
+    if not rows:
+        typer.echo(
+            f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if sp.key else 'its upstream shot must be built first'})"
+        )
+        return
+    typer.echo(f"takes of {shot} (pick one of this recipe with `shotlist pick {shot} TAKE`):")
+    for r in rows:
+        t = r.take
+        where = "this recipe" if r.current else f"earlier recipe {r.key[:10]}"
+        notes = "" if r.present else "  (clip not in the store)"
+        notes += "  (rejected in review)" if r.rejected else ""
+        typer.echo(
+            f" {'*' if r.pinned else ' '} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
+            f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{notes}"
+        )
+        if r.findings:
+            typer.echo(f"      qc: {summary(r.findings)}")
+
+
+def pick(
+    shot: Annotated[str, typer.Argument(help="A shot id.")],
+    take: Annotated[
+        str,
+        typer.Argument(
+            help="A take number of the shot's current recipe, or its clip hash (see `shotlist takes`)."
+        ),
+    ],
+    project: ProjectArg = Path("."),
+    model: ModelOpt = None,
+) -> None:
+    """Pin a take of a shot in shotlist.lock (also resolves that shot's merge conflict in the lock)."""
+    from shotlist.takes import pick as pick_take
+
+    picked = pick_take(project, shot, take, model=model, on_wait=lambda m: typer.echo(m, err=True))
+    typer.echo(f"{shot}: pinned take {picked.entry.take} ({picked.entry.clip[:12]})")
+    if picked.dropped:
+        typer.echo(
+            f"the lock's entries for {', '.join(picked.dropped)} were in conflict or broken and are dropped; "
+            "`shotlist plan` shows what a build does for them (their takes stay in the store)",
+            err=True,
+        )

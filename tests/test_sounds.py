@@ -1,0 +1,41 @@
+"""The cut's sound is keyed by the clips' sound: a new picture with the same sound reuses it, new sound does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shotlist.load import load_project
+from shotlist.sounds import sound_key
+from shotlist.timeline import assemble
+from tests.media_factory import clip_of, make_clip
+from tests.tiny_project import make_project
+
+pytestmark = pytest.mark.slow
+
+ONE = """\
+version: 1
+output: {resolution: 64x36, fps: 8, file: out/one.mp4}
+defaults: {model: animatic, duration: 1}
+shots:
+  - id: door
+    subject: "A blue door"
+    action: "swings slowly open"
+"""
+
+
+def test_the_sound_key_follows_the_sound_not_the_picture(tmp_path: Path) -> None:
+    project = load_project(make_project(tmp_path / "p", ONE))
+    cache = tmp_path / "sounds"
+
+    def key(colour: str, tone: int) -> str:
+        clip = make_clip(
+            tmp_path / f"{colour}-{tone}.mp4", colour, size="64x36", fps=8, seconds=1.0, tone=tone
+        )
+        return sound_key(assemble(project, {"door": clip_of("door", clip)}), cache)
+
+    red = key("red", 440)
+    assert key("blue", 440) == red  # another picture, the same sound: the rendered sound is reused
+    assert key("red", 660) != red  # another sound: rendered again
+    assert len(list((cache / "audio").glob("*.txt"))) == 3  # each clip's sound digest is kept by its hash
