@@ -161,7 +161,7 @@ def _look(looks: list[str], take: int) -> str:
 #: What a fake take can look like, for the QC tests: a still colour, a moving test card, or black.
 LOOKS = {
     "solid": "color=c=0x{colour}:s={size}:r={fps}:d={duration}",
-    "moving": "testsrc2=s={size}:r={fps}:d={duration}",
+    "moving": "testsrc=s={size}:r={fps}:d={duration}",
     "black": "color=c=black:s={size}:r={fps}:d={duration}",
 }
 
