@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,24 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from shotlist.backends.fake import FakeModels
 from shotlist.cli import app
 from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
-from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, run
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=check)
+from tests.tiny_project import TinyProjects, actions, edit, git, lock_text, plan, run
 
 
 def entry(shot: str, n: int = 1) -> LockEntry:
@@ -55,15 +41,13 @@ def test_the_lock_reads_back_what_it_wrote() -> None:
     assert "cost = 0.2 (estimate)" in format_lock(entries) and "cost = unknown" in format_lock(entries)
 
 
+@pytest.mark.slow
 def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
-    tmp_path: Path,
+    built_project: tuple[Path, FakeModels],
 ) -> None:
-    root = make_project(tmp_path / "film")
-    (root / ".gitignore").write_text(".shotlist/\nout/\n")
-    models = fake(root)
-    assert run(root, models).ok
+    root, models = built_project
     git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
+    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
     git(root, "commit", "-q", "-m", "first cut")
     # door and end are neighbours in the lock: the hardest case for a line-based merge
     git(root, "checkout", "-q", "-b", "warmer-door")
@@ -83,11 +67,10 @@ def test_two_branches_changing_different_shots_merge_without_conflict_and_build_
 
 
 @pytest.mark.slow
-def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tiny_project: TinyProjects) -> None:
+    root = tiny_project(repo=True)
     runner = CliRunner()
     assert runner.invoke(app, ["build", str(root)]).exit_code == 0  # the real offline animatic
-    git(root, "init", "-q", "-b", "main")
     git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
     git(root, "commit", "-q", "-m", "first cut")
     git(root, "checkout", "-q", "-b", "red")
@@ -134,7 +117,6 @@ def test_a_hand_edit_that_does_not_parse_names_the_line_and_the_fix(tmp_path: Pa
     assert list(lenient.entries) == ["b"] and lenient.dropped == ["a"]
 
 
-def test_the_lock_holds_no_absolute_path(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
-    assert run(root, fake(root)).ok
-    assert str(tmp_path) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]
+def test_the_lock_holds_no_absolute_path(built_project: tuple[Path, FakeModels]) -> None:
+    root, _ = built_project
+    assert str(root.parent) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]
