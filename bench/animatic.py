@@ -54,7 +54,7 @@ def cpu_seconds() -> float:
 
 
 def spec(mode: str, move: str, size: tuple[int, int], seconds: float, image: Path) -> ShotSpec:
-    inputs = ()
+    inputs: tuple[MediaInput, ...] = ()
     if mode == "img2vid":
         inputs = (
             MediaInput(
