@@ -101,33 +101,34 @@ def clip_of(shot: str, path: Path) -> Clip:
     return Clip(shot=shot, path=path, sha256=digest, facts=probe(path))
 
 
+def ffmpeg_log(*args: str) -> str:
+    """ffmpeg's log at level info: what a measuring filter (showinfo, psnr, volumedetect) prints."""
+    return ffmpeg("-loglevel", "info", *args)
+
+
+def raw_frame(video: Path, seconds: float, *vf: str) -> bytes:
+    """The frame shown at ``seconds`` as raw RGB bytes, after the filters ``vf`` if any."""
+    filters = ["-vf", ",".join(vf)] if vf else []
+    args = ["-ss", f"{seconds:.4f}", "-i", str(video), "-frames:v", "1", *filters]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *args,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
+    return subprocess.run(cmd, capture_output=True, check=True).stdout
+
+
 def frame_rgb(video: Path, seconds: float) -> tuple[int, int, int]:
     """Mean RGB of the frame shown at ``seconds`` (decoded by ffmpeg, scaled to one pixel)."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-ss",
-            f"{seconds:.4f}",
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=1:1:flags=area",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    )
-    r, g, b = out.stdout[:3]
+    r, g, b = raw_frame(video, seconds, "scale=1:1:flags=area")[:3]
     return r, g, b
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from fractions import Fraction
-import subprocess
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,11 @@ import pytest
 from shotlist.clip import Clip
 from shotlist.edit import binary_transitions, check_transitions, clear_pieces, render_cut
 from shotlist.load import Project, load_project
-from shotlist.media import ClipFacts, MediaError, available, ffmpeg_exe, probe
+from shotlist.media import ClipFacts, MediaError, available, probe
 from shotlist.pieces import Encoder, Overlays, plan
 from shotlist.storyboard import XFADE_TRANSITIONS, Transition
 from shotlist.timeline import assemble
-from tests.media_factory import Media, frame_rgb, near
+from tests.media_factory import Media, ffmpeg_log, frame_rgb, near, raw_frame
 from tests.tiny_project import TinyProjects, edit_storyboard
 
 FPS = 24
@@ -55,74 +54,20 @@ def colour_project(cut_project: CutProject, media: Media) -> ColourProject:
 
 def frames_pts(video: Path) -> list[float]:
     """pts_time of every video frame, in display order."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(video),
-            "-map",
-            "0:v:0",
-            "-vf",
-            "showinfo",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [float(x) for x in re.findall(r"pts_time:\s*([\d.]+)", out.stderr)]
+    log = ffmpeg_log("-i", str(video), "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-")
+    return [float(x) for x in re.findall(r"pts_time:\s*([\d.]+)", log)]
 
 
 def stream_duration(video: Path, stream: str) -> float:
     """Duration of one stream (``v`` or ``a``), from the timestamps a stream copy reports."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(video),
-            "-map",
-            f"0:{stream}:0",
-            "-c",
-            "copy",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", out.stderr)[-1]
+    log = ffmpeg_log("-i", str(video), "-map", f"0:{stream}:0", "-c", "copy", "-f", "null", "-")
+    h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", log)[-1]
     return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 def psnr(a: Path, b: Path) -> float:
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(a),
-            "-i",
-            str(b),
-            "-lavfi",
-            "[0:v][1:v]psnr",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    value = re.findall(r"average:(\S+)", out.stderr)[-1]
+    log = ffmpeg_log("-i", str(a), "-i", str(b), "-lavfi", "[0:v][1:v]psnr", "-f", "null", "-")
+    value = re.findall(r"average:(\S+)", log)[-1]
     return float("inf") if value == "inf" else float(value)
 
 
@@ -242,33 +187,13 @@ def test_mixed_inputs_are_conformed_to_the_output(cut_project: CutProject, media
     assert (facts.width, facts.height, facts.rate, facts.frames) == (320, 180, Fraction(FPS), 3 * 48 - 2 * 12)
     assert facts.sample_rate == 48000 and facts.channels == 2
     # 4:3 contained in 16:9: red in the middle, black bars at the sides.
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-ss",
-            "0.5",
-            "-i",
-            str(result.path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    left, middle = (
-        out[(90 * 320 + 5) * 3 : (90 * 320 + 5) * 3 + 3],
-        out[(90 * 320 + 160) * 3 : (90 * 320 + 160) * 3 + 3],
-    )
-    assert sum(left) < 40 and near((middle[0], middle[1], middle[2]), "red")
+    frame = raw_frame(result.path, 0.5)
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        k = (y * 320 + x) * 3
+        return frame[k], frame[k + 1], frame[k + 2]
+
+    assert sum(pixel(5, 90)) < 40 and near(pixel(160, 90), "red")
     assert near(frame_rgb(result.path, 2.0), "green") and near(frame_rgb(result.path, 4.5), "blue")
 
 

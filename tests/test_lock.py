@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shotlist.backends.fake import FakeModels
 from shotlist.cli import app
 from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
-from tests.tiny_project import TinyProjects, actions, edit, git, lock_text, plan, run
+from tests.tiny_project import Built, TinyProjects, actions, edit, git, lock_text, plan, run
 
 
 def entry(shot: str, n: int = 1) -> LockEntry:
@@ -43,7 +42,7 @@ def test_the_lock_reads_back_what_it_wrote() -> None:
 
 @pytest.mark.slow
 def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
-    built_project: tuple[Path, FakeModels],
+    built_project: Built,
 ) -> None:
     root, models = built_project
     git(root, "init", "-q", "-b", "main")
@@ -117,6 +116,6 @@ def test_a_hand_edit_that_does_not_parse_names_the_line_and_the_fix(tmp_path: Pa
     assert list(lenient.entries) == ["b"] and lenient.dropped == ["a"]
 
 
-def test_the_lock_holds_no_absolute_path(built_project: tuple[Path, FakeModels]) -> None:
+def test_the_lock_holds_no_absolute_path(built_project: Built) -> None:
     root, _ = built_project
     assert str(root.parent) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]

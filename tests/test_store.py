@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shotlist.backends.fake import FakeModels
 from shotlist.cli import app
 from shotlist.hashing import HashCache
 from shotlist.lock import read_lock
 from shotlist.store import Store, StoreBusy
-from tests.tiny_project import edit, run, take
+from tests.tiny_project import Built, edit, run, take
 
 
 def test_objects_are_named_by_their_bytes_and_stored_once(tmp_path: Path) -> None:
@@ -68,7 +67,7 @@ def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
         pass
 
 
-def test_cache_verify_finds_a_corrupt_object(built_project: tuple[Path, FakeModels]) -> None:
+def test_cache_verify_finds_a_corrupt_object(built_project: Built) -> None:
     root, _ = built_project
     runner = CliRunner()
     ok = runner.invoke(app, ["cache", "verify", str(root)])
@@ -81,9 +80,7 @@ def test_cache_verify_finds_a_corrupt_object(built_project: tuple[Path, FakeMode
 
 
 @pytest.mark.slow
-def test_cache_gc_removes_only_unpinned_takes_and_says_what_they_cost(
-    built_project: tuple[Path, FakeModels],
-) -> None:
+def test_cache_gc_removes_only_unpinned_takes_and_says_what_they_cost(built_project: Built) -> None:
     root, models = built_project
     old = read_lock(root).entries["kite"].clip
     edit(root, "A red kite", "A silver kite")

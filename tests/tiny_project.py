@@ -98,6 +98,10 @@ GIT_ENV = {
 }
 
 
+#: A built project and the fake models that built it (the ``built_project`` fixture).
+Built = tuple[Path, FakeModels]
+
+
 class TinyProjects:
     """Writes project folders into one test's temporary folder (what the ``tiny_project`` fixture gives)."""
 
@@ -207,6 +211,11 @@ def plan(root: Path, models: FakeModels, **options: Any) -> Plan:
 def actions(p: Plan) -> dict[str, str]:
     """Each shot's planned action (generate, pinned, cached, missing, skip)."""
     return {s.shot: s.action for s in p.shots}
+
+
+def unpinned(p: Plan) -> dict[str, str]:
+    """The planned action of each shot the plan does not leave as it is pinned."""
+    return {shot: action for shot, action in actions(p).items() if action != "pinned"}
 
 
 def submits(models: FakeModels) -> list[str]:
