@@ -11,7 +11,7 @@ recorded but answered with SubmitUnknown (a connection dropped after the request
 
 Use it through ``FakeModels``, which a build accepts instead of the catalog::
 
-    shotlist.build.build(path, models=FakeModels(tmp / "fake", latency=0.5, price=0.1))
+    shotlist.build(path, BuildOptions(models=FakeModels(tmp / "fake", latency=0.5, price=0.1)))
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def render_clip(dest: Path, *, width: int, height: int, fps: int, duration: floa
 
 
 class FakeModels:
-    """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``)."""
+    """A model registry where every model id is served by one FakeBackend (pass it as ``BuildOptions(models=...)``)."""
 
     def __init__(
         self,
