@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from shotlist.cli import app
 from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
+from shotlist.pipeline import BuildOptions, build
 from tests.tiny_project import Built, TinyProjects, actions, edit, git, lock_text, plan, run
 
 
@@ -69,16 +70,17 @@ def test_two_branches_changing_different_shots_merge_without_conflict_and_build_
 def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tiny_project: TinyProjects) -> None:
     root = tiny_project(repo=True)
     runner = CliRunner()
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0  # the real offline animatic
+    animatic = BuildOptions(yes=True, render=False)  # the real offline backend: the CLI plans with it below
+    assert build(root, animatic).ok
     git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
     git(root, "commit", "-q", "-m", "first cut")
     git(root, "checkout", "-q", "-b", "red")
     edit(root, "A blue door", "A red door")
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
+    assert build(root, animatic).ok
     git(root, "commit", "-q", "-am", "red door")
     git(root, "checkout", "-q", "main")
     edit(root, "A blue door", "A green door")
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
+    assert build(root, animatic).ok
     git(root, "commit", "-q", "-am", "green door")
     assert git(root, "merge", "-q", "red", check=False).returncode != 0
     edit(root, "<<<<<<< HEAD\n", "")  # the user settles the storyboard…
