@@ -34,7 +34,7 @@ class FakeBackend:
     """A backend whose jobs are files in ``state_dir``."""
 
     name = "fake"
-    poll_interval: float | None  # typed as in the Backend protocol, so FakeModels type-checks as Models
+    poll_interval: float | None
 
     def __init__(
         self,

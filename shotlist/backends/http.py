@@ -4,9 +4,8 @@ What every adapter gets from here:
 - credentials from the environment only, registered for redaction so they never reach a log or a message;
 - retries with exponential backoff and jitter that honour ``Retry-After``, only for 429, 5xx and
   connection errors — never for a validation error or a refusal;
-- submits that are never resent blindly: the official SDKs (runwayml 5.24, fal-client 1.0.3) retry a
-  POST whose answer was lost, with no idempotency key, and one lost answer became three paid Runway
-  tasks. Here a submit is retried only
+- submits that are never resent blindly: the official SDKs retry a POST whose answer was lost, so one
+  lost answer can become three paid tasks. Here a submit is retried only
   when the server answered (429/5xx: it made nothing) or the connection never opened; a lost answer
   raises SubmitUnknown and the engine reports it;
 - polling with backoff and an overall deadline, and per-provider concurrency;

@@ -33,9 +33,9 @@ from shotlist.backends.http import (
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
-# From Kling's API docs as copied by third parties (api-singapore.klingai.com; another third-party page,
-# smithery.ai's klingai-install-auth skill, names api.klingai.com): unverified against Kling's own site.
-# SHOTLIST_KLING_URL overrides it.
+# From Kling's API docs as copied by third parties (api-singapore.klingai.com; another third-party page
+# names api.klingai.com): unverified against Kling's own site. SHOTLIST_KLING_URL
+# overrides it.
 BASE_URL = "https://api-singapore.klingai.com/v1"
 TOKEN_TTL = 1800  # Kling accepts tokens valid for at most 30 minutes
 CONTENT_POLICY = {1301}  # "Trigger the content security policy of the platform"
