@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from shotlist.cli import app
 from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
-from shotlist.pipeline import BuildOptions, build
+from shotlist.pipeline import BuildOptions, BuildResult, build
 from tests.tiny_project import Built, TinyProjects, actions, edit, git, lock_text, plan, run
 
 
@@ -41,24 +42,32 @@ def test_the_lock_reads_back_what_it_wrote() -> None:
     assert "cost = 0.2 (estimate)" in format_lock(entries) and "cost = unknown" in format_lock(entries)
 
 
+def merge_two_branches(
+    root: Path, build_it: Callable[[], BuildResult], theirs: tuple[str, str], ours: tuple[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Commit the built project on main; on a branch ``theirs`` and then on main, replace a storyboard
+    text (old, new), build and commit; merge ``theirs`` into main."""
+    if not (root / ".git").exists():
+        git(root, "init", "-q", "-b", "main")
+    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
+    git(root, "commit", "-q", "-m", "first cut")
+    for checkout, (old, new) in ((["-b", "theirs"], theirs), (["main"], ours)):
+        git(root, "checkout", "-q", *checkout)
+        edit(root, old, new)
+        assert build_it().ok
+        git(root, "commit", "-q", "-am", new)
+    return git(root, "merge", "-q", "--no-edit", "theirs", check=False)
+
+
 @pytest.mark.slow
 def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
     built_project: Built,
 ) -> None:
     root, models = built_project
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
-    git(root, "commit", "-q", "-m", "first cut")
     # door and end are neighbours in the lock: the hardest case for a line-based merge
-    git(root, "checkout", "-q", "-b", "warmer-door")
-    edit(root, "A blue door", "A red door")
-    assert run(root, models).ok
-    git(root, "commit", "-q", "-am", "red door")
-    git(root, "checkout", "-q", "main")
-    edit(root, "An empty bench", "A wet bench")
-    assert run(root, models).ok
-    git(root, "commit", "-q", "-am", "wet bench")
-    merged = git(root, "merge", "-q", "--no-edit", "warmer-door", check=False)
+    merged = merge_two_branches(
+        root, lambda: run(root, models), ("A blue door", "A red door"), ("An empty bench", "A wet bench")
+    )
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert "<<<<<<<" not in lock_text(root)
     lock = read_lock(root)
@@ -70,22 +79,18 @@ def test_two_branches_changing_different_shots_merge_without_conflict_and_build_
 def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tiny_project: TinyProjects) -> None:
     root = tiny_project(repo=True)
     runner = CliRunner()
-    animatic = BuildOptions(yes=True, render=False)  # the real offline backend: the CLI plans with it below
-    assert build(root, animatic).ok
-    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
-    git(root, "commit", "-q", "-m", "first cut")
-    git(root, "checkout", "-q", "-b", "red")
-    edit(root, "A blue door", "A red door")
-    assert build(root, animatic).ok
-    git(root, "commit", "-q", "-am", "red door")
-    git(root, "checkout", "-q", "main")
-    edit(root, "A blue door", "A green door")
-    assert build(root, animatic).ok
-    git(root, "commit", "-q", "-am", "green door")
-    assert git(root, "merge", "-q", "red", check=False).returncode != 0
+
+    def animatic() -> BuildResult:  # the real offline backend: the command line plans with it below
+        return build(root, BuildOptions(yes=True, render=False))
+
+    assert animatic().ok
+    merged = merge_two_branches(
+        root, animatic, ("A blue door", "A red door"), ("A blue door", "A green door")
+    )
+    assert merged.returncode != 0
     edit(root, "<<<<<<< HEAD\n", "")  # the user settles the storyboard…
     text = (root / "storyboard.yaml").read_text()
-    start, end = text.index("=======\n"), text.index(">>>>>>> red\n") + len(">>>>>>> red\n")
+    start, end = text.index("=======\n"), text.index(">>>>>>> theirs\n") + len(">>>>>>> theirs\n")
     (root / "storyboard.yaml").write_text(text[:start] + text[end:])
     line = next(n for n, ln in enumerate(lock_text(root).splitlines(), 1) if ln.startswith("<<<<<<<"))
     with pytest.raises(LockError) as err:  # …but the lock still holds the markers
