@@ -192,7 +192,7 @@ def render_clip(dest: Path, *, width: int, height: int, fps: int, duration: floa
 
 
 class FakeModels:
-    """A model registry where every model id is served by one FakeBackend (pass it as ``BuildOptions(models=...)``)."""
+    """A model registry where every model id is served by one FakeBackend (pass it as ``build(models=...)``)."""
 
     def __init__(
         self,
