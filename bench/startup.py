@@ -1,6 +1,6 @@
 """How fast the command starts and validates: `shotlist --help`, `--version`, and a 500-shot storyboard.
 
-Targets (issue 3): --help and --version under 0.3 s; validate of 500 shots under 1 s. Each figure is
+Targets: --help and --version under 0.3 s; validate of 500 shots under 1 s. Each figure is
 the median wall time of several runs of the installed console script in a fresh process, the way a
 user meets it. Run: python bench/startup.py [--runs N]
 """

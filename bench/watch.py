@@ -11,6 +11,7 @@ file is written to the moment the new preview file is in place. Target: ≤ 1.5 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import resource
@@ -19,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from shotlist.edit import output_path
@@ -26,6 +28,11 @@ from shotlist.load import load_project
 from shotlist.watch import Round, watch
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _more(rounds: Sequence[object], count: int) -> bool:
+    """Whether the watch finished a round since ``count`` were done."""
+    return len(rounds) > count
 
 
 def _cpu() -> float:
@@ -83,7 +90,7 @@ def main() -> None:
             saved = time.perf_counter()
             storyboard.write_text(new)
             with done:
-                done.wait_for(lambda c=count: len(rounds) > c, timeout=120)
+                done.wait_for(functools.partial(_more, rounds, count), timeout=120)
             while preview.stat().st_mtime_ns == before and time.perf_counter() - saved < 60:
                 time.sleep(0.005)
             latencies.append(time.perf_counter() - saved)

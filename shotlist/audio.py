@@ -100,7 +100,7 @@ def _clip_sound(g: _Graph, timeline: Timeline) -> str:
             i = g.input(item.clip.path)
             first = samples(Fraction(item.src_in, fps))
             # apad then atrim: a clip whose sound is shorter than its picture still fills its frames,
-            # so nothing after it drifts (editly #327).
+            # so nothing after it drifts (the drift reported in mifi/editly issue #327).
             label = g.chain(
                 f"[{i}:a]",
                 f"{STEREO},atrim=start_sample={first},asetpts=PTS-STARTPTS,"

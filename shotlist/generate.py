@@ -359,7 +359,7 @@ def _take_text(take: Take) -> str:
 
 
 def verify_clip(path: Path, spec: ShotSpec) -> ClipFacts:
-    """Probe a fetched clip: a video of about the asked duration and shape, or BackendError naming the gap."""
+    """Probe a fetched clip: a video of about the asked duration and shape, or ShotFailed naming the gap."""
     from shotlist.media import MediaError, probe
 
     try:

@@ -1,8 +1,8 @@
 """The storyboard language, version 1: the pydantic models of a user's storyboard.yaml.
 
 Everything here is strict (an unknown key is an error) and pure: no file is read. Checks that need
-the whole document (references between shots, characters, styles, chains) live in ``check``;
-checks that need the disk (paths, images) live in ``shotlist.resolve``.
+the whole document (references between shots, characters, styles, chains) or the disk (paths,
+images) live in ``shotlist.resolve``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def closest(
 
 
 def user_error(message: str, fix: str) -> PydanticCustomError:
-    """A validation error whose message and fix reach the user as written (see shotlist.project)."""
+    """A validation error whose message and fix reach the user as written (see shotlist.diagnostics)."""
     return PydanticCustomError("shotlist", "{message}", {"message": message, "fix": fix})
 
 

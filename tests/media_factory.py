@@ -2,14 +2,18 @@
 
 A clip is a solid colour with a sine tone, so a test can tell from one decoded frame which shot it
 came from and from a probe that the sound is there. Everything is tiny (320x180, 1-2 s) to keep
-encodes fast.
+encodes fast. Tests get them through the ``media`` fixture (tests/conftest.py), which encodes each
+distinct clip once per session and hands every test its own copy.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from shotlist.clip import Clip
 from shotlist.media import ffmpeg_exe, probe
@@ -97,33 +101,34 @@ def clip_of(shot: str, path: Path) -> Clip:
     return Clip(shot=shot, path=path, sha256=digest, facts=probe(path))
 
 
+def ffmpeg_log(*args: str) -> str:
+    """ffmpeg's log at level info: what a measuring filter (showinfo, psnr, volumedetect) prints."""
+    return ffmpeg("-loglevel", "info", *args)
+
+
+def raw_frame(video: Path, seconds: float, *vf: str) -> bytes:
+    """The frame shown at ``seconds`` as raw RGB bytes, after the filters ``vf`` if any."""
+    filters = ["-vf", ",".join(vf)] if vf else []
+    args = ["-ss", f"{seconds:.4f}", "-i", str(video), "-frames:v", "1", *filters]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *args,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
+    return subprocess.run(cmd, capture_output=True, check=True).stdout
+
+
 def frame_rgb(video: Path, seconds: float) -> tuple[int, int, int]:
     """Mean RGB of the frame shown at ``seconds`` (decoded by ffmpeg, scaled to one pixel)."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-ss",
-            f"{seconds:.4f}",
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=1:1:flags=area",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    )
-    r, g, b = out.stdout[:3]
+    r, g, b = raw_frame(video, seconds, "scale=1:1:flags=area")[:3]
     return r, g, b
 
 
@@ -131,3 +136,41 @@ def near(rgb: tuple[int, int, int], colour: str, tolerance: int = 40) -> bool:
     """Whether a decoded colour is ``colour`` within ``tolerance`` per channel (compression, YUV rounding)."""
     want = COLOURS[colour]
     return all(abs(a - b) <= tolerance for a, b in zip(rgb, want, strict=True))
+
+
+def wav(path: Path, source: str) -> Path:
+    """A 48 kHz stereo PCM file from a lavfi audio source (``sine=f=300:d=0.5``, ``anoisesrc=d=4``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", source, "-ac", "2", "-ar", "48000", str(path))
+    return path
+
+
+class Media:
+    """Media files in one test's folder (what the ``media`` fixture gives).
+
+    A clip with the same options is encoded once per session into ``cache`` and copied from there:
+    the edit and sound tests ask for the same few colours over and over.
+    """
+
+    def __init__(self, folder: Path, cache: Path) -> None:
+        self.folder = folder
+        self.cache = cache
+
+    def clip(self, colour: str = "red", *, name: str | None = None, **options: Any) -> Path:
+        """A copy of ``make_clip(colour, **options)`` at ``folder/NAME.mp4`` (NAME defaults to the colour)."""
+        recipe = json.dumps([colour, options], sort_keys=True)
+        cached = self.cache / f"{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.mp4"
+        if not cached.exists():
+            make_clip(cached.with_suffix(".part.mp4"), colour, **options).rename(cached)
+        dest = self.folder / f"{name or colour}.mp4"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, dest)
+        return dest
+
+    def shot(self, shot: str, colour: str = "red", **options: Any) -> Clip:
+        """The Clip of shot ``shot``: a ``colour`` clip probed as the edit consumes it."""
+        return clip_of(shot, self.clip(colour, name=shot, **options))
+
+    def sound(self, name: str, source: str) -> Path:
+        """``folder/NAME.wav`` from a lavfi audio source (PCM: nothing to encode)."""
+        return wav(self.folder / f"{name}.wav", source)

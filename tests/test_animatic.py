@@ -99,6 +99,7 @@ def mean_diff(a: Image.Image, b: Image.Image) -> float:
     return float(ImageStat.Stat(ImageChops.difference(a, b)).mean[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["txt2vid", "img2vid", "ref2vid", "card"])
 def test_each_mode_renders_a_clip_of_the_exact_length_size_and_rate_with_silence(
     mode: str, photo: Path, tmp_path: Path
@@ -132,6 +133,7 @@ def test_each_mode_renders_a_clip_of_the_exact_length_size_and_rate_with_silence
     assert (facts.has_audio, facts.audio_codec, facts.sample_rate, facts.channels) == (True, "aac", 48000, 2)
 
 
+@pytest.mark.slow
 def test_the_same_spec_renders_the_same_bytes(photo: Path, tmp_path: Path) -> None:
     end = image_input(solid(tmp_path, "end.png", (20, 40, 200)), "end_image")
     spec = make_spec("img2vid", move="handheld", inputs=(image_input(photo), end))
@@ -143,6 +145,7 @@ def test_the_same_spec_renders_the_same_bytes(photo: Path, tmp_path: Path) -> No
     assert first.read_bytes() != second.read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["img2vid", "txt2vid"])
 def test_a_pan_moves_the_picture_and_static_holds_it(mode: str, photo: Path, tmp_path: Path) -> None:
     inputs = (image_input(photo),) if mode == "img2vid" else ()
@@ -162,6 +165,7 @@ def test_a_pan_moves_the_picture_and_static_holds_it(mode: str, photo: Path, tmp
     assert diffs["static"] < 1.0
 
 
+@pytest.mark.slow
 def test_a_slow_pan_glides_every_frame_with_no_whole_pixel_steps(photo: Path, tmp_path: Path) -> None:
     # Under a pixel per frame: a mover that rounds to whole pixels would repeat frames.
     spec = make_spec(
@@ -177,12 +181,13 @@ def test_a_slow_pan_glides_every_frame_with_no_whole_pixel_steps(photo: Path, tm
     assert min(steps) > 0.3, steps
 
 
-def test_a_dolly_in_magnifies_the_centre(photo: Path, tmp_path: Path) -> None:
+def test_a_dolly_in_magnifies_the_centre() -> None:
     views = camera_path("dolly-in", "medium", 24, 24)
     assert views[0].z == 1.0 and views[-1].z > 1.05
     assert all(b.z >= a.z for a, b in zip(views, views[1:], strict=False))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("move", CAMERA_MOVES)
 def test_every_move_of_the_vocabulary_renders(move: str, photo: Path, tmp_path: Path) -> None:
     clip = tmp_path / "m.mp4"
@@ -199,6 +204,7 @@ def test_every_move_of_the_vocabulary_renders(move: str, photo: Path, tmp_path: 
     assert probe(clip).frames == 12
 
 
+@pytest.mark.slow
 def test_an_end_image_is_faded_in_over_the_clip(tmp_path: Path) -> None:
     start = image_input(solid(tmp_path, "red.png", (220, 20, 20)))
     end = image_input(solid(tmp_path, "blue.png", (20, 20, 220)), "end_image")
@@ -215,6 +221,7 @@ def test_an_end_image_is_faded_in_over_the_clip(tmp_path: Path) -> None:
     assert 60 < middle[0] < 180 and 60 < middle[2] < 180
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "mode,params",
     [
@@ -239,6 +246,7 @@ def test_missing_or_odd_params_fall_back_instead_of_failing(
     assert probe(clip).frames == 12
 
 
+@pytest.mark.slow
 def test_a_portrait_reference_card_lays_out_many_refs(photo: Path, tmp_path: Path) -> None:
     refs = tuple(image_input(photo, "ref", f"ref-{i}") for i in range(7))
     clip = tmp_path / "refs.mp4"
@@ -255,6 +263,7 @@ def test_an_unreadable_source_image_is_a_clear_error(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.mp4"))
 
 
+@pytest.mark.slow
 def test_progress_rises_to_one_and_an_exception_from_it_stops_the_render(tmp_path: Path) -> None:
     seen: list[float] = []
     render_animatic(make_spec(duration=1.0), tmp_path / "p.mp4", seen.append)
@@ -268,6 +277,7 @@ def test_progress_rises_to_one_and_an_exception_from_it_stops_the_render(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.mp4"]
 
 
+@pytest.mark.slow
 def test_the_backend_protocol_submit_poll_fetch(photo: Path, tmp_path: Path) -> None:
     spec = make_spec("img2vid", move="dolly-in", inputs=(image_input(photo),))
 
@@ -293,6 +303,7 @@ def test_the_backend_protocol_submit_poll_fetch(photo: Path, tmp_path: Path) -> 
     assert probe(tmp_path / "out.mp4").frames == 24
 
 
+@pytest.mark.slow
 def test_a_job_survives_a_restart_of_the_backend(tmp_path: Path) -> None:
     spec = make_spec(duration=0.5)
 
@@ -338,6 +349,7 @@ def test_unknown_and_failed_jobs_are_reported(tmp_path: Path) -> None:
     asyncio.run(flow())
 
 
+@pytest.mark.slow
 def test_closing_the_backend_stops_renders_in_progress(tmp_path: Path) -> None:
     async def flow() -> Path:
         backend = AnimaticBackend(tmp_path / "jobs")
@@ -374,6 +386,7 @@ def test_a_720p_clip_of_five_seconds(photo: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_next_shot(
     tmp_path: Path,
 ) -> None:

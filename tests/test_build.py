@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,13 +14,24 @@ import pytest
 from typer.testing import CliRunner
 
 import shotlist
-from shotlist.backends.fake import FakeModels
 from shotlist.cli import app
 from shotlist.errors import BuildError
 from shotlist.journal import Journal
 from shotlist.lock import read_lock
 from shotlist.pipeline import BudgetError, BuildOptions
-from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, report, run, submits
+from shotlist.plan import Plan
+from tests.tiny_project import (
+    TinyProjects,
+    actions,
+    edit,
+    fake,
+    fake_jobs,
+    lock_text,
+    plan,
+    report,
+    run,
+    submits,
+)
 
 DRIVER = """\
 import sys
@@ -37,23 +47,26 @@ sys.exit(0 if result.ok else 1)
 """
 
 
-def driver(tmp_path: Path) -> Path:
-    path = tmp_path / "driver.py"
-    path.write_text(DRIVER)
-    return path
-
-
-def start(tmp_path: Path, root: Path, jobs: Path, latency: float = 1.0) -> subprocess.Popen[str]:
+def start(root: Path, latency: float) -> subprocess.Popen[str]:
+    """A build of ``root`` in a process of its own, with the fake models whose jobs are ``fake_jobs(root)``."""
     return subprocess.Popen(
-        [sys.executable, str(driver(tmp_path)), str(root), str(jobs), str(latency)],
+        [sys.executable, "-c", DRIVER, str(root), str(fake_jobs(root)), str(latency)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
-def test_build_generates_every_shot_pins_it_and_reports_costs(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+def finish(proc: subprocess.Popen[str]) -> str:
+    """Wait for a build process; its output (the test fails if the build did)."""
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, output
+    return output
+
+
+@pytest.mark.slow
+def test_build_generates_every_shot_pins_it_and_reports_costs(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     models = fake(root)
     result = shotlist.build(root, BuildOptions(models=models, yes=True, render=False))
     assert result.ok and sorted(result.made) == ["door", "end", "kite", "street", "walk"]
@@ -67,8 +80,9 @@ def test_build_generates_every_shot_pins_it_and_reports_costs(tmp_path: Path) ->
     assert (root / ".shotlist" / "frames" / f"{street}.last").is_file()
 
 
-def test_one_failing_shot_does_not_stop_the_others(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_one_failing_shot_does_not_stop_the_others(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     result = run(root, fake(root, fail=["door"], refuse=["kite"]))
     assert result.failures.keys() == {"door", "kite"}
     assert "take 1 failed: the generation failed (fake)" in result.failures["door"]
@@ -79,14 +93,16 @@ def test_one_failing_shot_does_not_stop_the_others(tmp_path: Path) -> None:
     assert again.ok and sorted(again.made) == ["door", "kite"]
 
 
-def test_a_failed_upstream_fails_its_chain_with_the_reason(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_a_failed_upstream_fails_its_chain_with_the_reason(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     result = run(root, fake(root, fail=["street"]))
     assert result.failures["walk"] == "upstream shot street has no clip; this shot starts from its frame"
 
 
-def test_a_clip_that_is_not_what_was_asked_is_not_stored(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_a_clip_that_is_not_what_was_asked_is_not_stored(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     result = run(root, fake(root, wrong_duration=["end"]))
     assert "the clip from fake is not what was asked: it lasts 0.50 s, not 1 s" in result.failures["end"]
     assert "end" not in read_lock(root).entries
@@ -94,8 +110,9 @@ def test_a_clip_that_is_not_what_was_asked_is_not_stored(tmp_path: Path) -> None
     assert run(root, fake(root)).made.keys() == {"end"}
 
 
-def test_a_build_over_budget_spends_nothing(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_a_build_over_budget_spends_nothing(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     models = fake(root)
     with pytest.raises(BudgetError, match=r"would cost about \$0.50 \(5 shots\) but the budget is \$0.30"):
         run(root, models, budget=0.3)
@@ -106,22 +123,25 @@ def test_a_build_over_budget_spends_nothing(tmp_path: Path) -> None:
     assert run(root, models, budget=0.5).ok
 
 
-def test_paid_generation_without_a_terminal_needs_yes_or_a_budget(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+def test_paid_generation_without_a_terminal_needs_yes_or_a_budget(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     models = fake(root)
     with pytest.raises(BuildError, match=r"would spend about \$0.50 on 5 shots; .* pass --yes"):
         shotlist.build(root, BuildOptions(models=models, render=False))
     asked: list[float | None] = []
+
+    def decline(p: Plan) -> bool:
+        asked.append(p.cost)
+        return False
+
     with pytest.raises(BuildError, match="not confirmed"):
-        shotlist.build(
-            root,
-            BuildOptions(models=models, render=False, confirm=lambda p: asked.append(p.cost) is not None),
-        )
+        shotlist.build(root, BuildOptions(models=models, render=False, confirm=decline))
     assert asked == [pytest.approx(0.5)] and submits(models) == []
 
 
-def test_an_unknown_submit_is_reported_and_not_sent_again_until_asked(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_an_unknown_submit_is_reported_and_not_sent_again_until_asked(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     result = run(root, fake(root, lose=["door"], can_recover=False))
     assert "the submit's outcome is unknown" in result.failures["door"]
     assert "shotlist build --regenerate door" in result.failures["door"]
@@ -135,16 +155,18 @@ def test_an_unknown_submit_is_reported_and_not_sent_again_until_asked(tmp_path: 
     assert Journal(root / ".shotlist").entries() == []
 
 
-def test_a_lost_submit_answer_is_recovered_without_paying_twice(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_a_lost_submit_answer_is_recovered_without_paying_twice(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     assert "door" in run(root, fake(root, lose=["door"])).failures
     models = fake(root)
     assert run(root, models).ok
     assert submits(models).count("door") == 1
 
 
-def test_takes_option_makes_several_takes_and_pins_the_newest(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+@pytest.mark.slow
+def test_takes_option_makes_several_takes_and_pins_the_newest(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
     models = fake(root)
     result = run(root, models, takes=2, only=["kite"])
     assert [t.take for t in result.made["kite"]] == [1, 2]
@@ -155,21 +177,17 @@ def test_takes_option_makes_several_takes_and_pins_the_newest(tmp_path: Path) ->
         root, "    camera: static\n", "    camera: static\n    takes: 3\n"
     )  # the storyboard's takes: is kept
     kite = plan(root, models).shots[0]
-    assert (
-        kite.action == "generate"
-        and kite.reasons == ["1 more take requested (takes: 3)"]
-        and kite.takes == [3]
-    )
+    assert (kite.action, kite.reasons, kite.takes) == ("generate", ["1 more take requested (takes: 3)"], [3])
 
 
 @pytest.mark.slow
 def test_the_example_builds_end_to_end_and_a_second_build_plans_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_project: TinyProjects, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = make_project(tmp_path / "film")
-    monkeypatch.chdir(tmp_path)  # a relative project path, as in the README's first command
+    root = tiny_project()
+    monkeypatch.chdir(root.parent)  # a relative project path, as in the README's first command
     runner = CliRunner()
-    out = runner.invoke(app, ["build", "film"])
+    out = runner.invoke(app, ["build", root.name])
     assert out.exit_code == 0, out.output
     assert "5 takes generated, nothing spent; 5/5 shots pinned" in out.output
     assert (root / "out" / "tiny.mp4").is_file() and (root / "out" / "tiny.build.json").is_file()
@@ -179,40 +197,34 @@ def test_the_example_builds_end_to_end_and_a_second_build_plans_nothing(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
-def test_a_build_killed_at_random_moments_never_submits_twice(tmp_path: Path, seed: int) -> None:
-    reference = make_project(tmp_path / "reference")
-    done = start(tmp_path, reference, tmp_path / "reference-jobs", 0.2)
-    assert done.wait(120) == 0, done.stdout.read() if done.stdout else ""
-
-    root = make_project(tmp_path / "film")
-    jobs = tmp_path / "film-jobs"
+def test_a_build_killed_at_random_moments_never_submits_twice(tiny_project: TinyProjects, seed: int) -> None:
+    reference = tiny_project(name="reference")
+    assert run(reference, fake(reference)).ok
+    root = tiny_project()
     rng = random.Random(seed)
     killed: set[int] = set()
 
     def submitted() -> int:
-        return len(FakeModels(jobs).backend_instance.submits()) if jobs.exists() else 0
+        return len(fake(root).backend_instance.submits())
 
     # Kill each build soon after its k-th submit: the moments depend on what the build is doing, not
-    # on how fast the machine is (a timed kill lands after the end on a quiet machine).
+    # on how fast the machine is (a timed kill lands after the end on a quiet machine). A job takes
+    # 1 s, so a build is still waiting for its last one when the kill comes up to 0.3 s later.
     for target in sorted(rng.sample(range(1, 6), 3)):
-        proc = start(tmp_path, root, jobs, 2.0)
+        proc = start(root, 1.0)
         while proc.poll() is None and submitted() < target:
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed.add(proc.pid)
-        proc.wait()
+        proc.communicate()
     assert len(killed) >= 2  # the test means nothing unless builds really died mid-way
-    final = start(tmp_path, root, jobs, 2.0)
-    assert final.wait(120) == 0, final.stdout.read() if final.stdout else ""
+    finish(start(root, 1.0))
 
-    log = FakeModels(jobs).backend_instance.submits()
+    log = fake(root).backend_instance.submits()
     sent = Counter(str(s["take_key"]) for s in log)
-    assert sent and max(sent.values()) == 1, (
-        sent
-    )  # every take was submitted once, however often it was killed
-    assert len(sent) == 5
+    assert len(sent) == 5 and max(sent.values()) == 1, sent  # each take submitted once, however often killed
     assert {
         s["pid"] for s in log
     } & killed  # jobs sent by builds that were killed were finished by later ones
@@ -223,17 +235,11 @@ def test_a_build_killed_at_random_moments_never_submits_twice(tmp_path: Path, se
 
 
 @pytest.mark.slow
-def test_two_builds_at_once_do_not_corrupt_the_project(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
-    jobs = tmp_path / "jobs"
-    first, second = start(tmp_path, root, jobs, 0.5), start(tmp_path, root, jobs, 0.5)
-    outputs = []
-    for proc in (first, second):
-        assert proc.wait(120) == 0
-        outputs.append(proc.stdout.read() if proc.stdout else "")
+def test_two_builds_at_once_do_not_corrupt_the_project(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
+    outputs = [finish(proc) for proc in [start(root, 0.5), start(root, 0.5)]]
     assert any("waiting for another shotlist (build, pid" in out for out in outputs), outputs
-    sent = Counter(str(s["take_key"]) for s in FakeModels(jobs).backend_instance.submits())
+    sent = Counter(str(s["take_key"]) for s in fake(root).backend_instance.submits())
     assert len(sent) == 5 and max(sent.values()) == 1
     assert len(read_lock(root).entries) == 5
     assert CliRunner().invoke(app, ["cache", "verify", str(root)]).exit_code == 0
-    shutil.rmtree(root / ".shotlist" / "tmp", ignore_errors=True)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from shotlist import __version__
@@ -29,6 +30,7 @@ def test_every_example_project_validates() -> None:
         assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_as_a_module() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "shotlist", "--help"], capture_output=True, text=True, check=True

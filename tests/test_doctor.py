@@ -19,6 +19,8 @@ from shotlist.cli import app
 from shotlist.cli.doctor import check_comfyui, check_prices, comfyui_urls, missing_keys
 from shotlist.errors import StoryboardError
 from tests.fakes.server import FakeProvider, Response
+from tests.media_factory import Media
+from tests.tiny_project import TinyProjects
 
 runner = CliRunner()
 KEY_NAMES = sorted({n for e in catalog().values() for n in e.env} | {"GOOGLE_API_KEY"})
@@ -74,6 +76,7 @@ def test_doctor_fails_when_ffmpeg_is_missing(
     assert "doctor: 1 problem," in result.output
 
 
+@pytest.mark.slow
 def test_doctor_asks_every_configured_comfyui_server(clean_env: pytest.MonkeyPatch) -> None:
     server = FakeProvider()
     server.route(
@@ -125,13 +128,13 @@ def test_a_key_alias_counts_for_the_name_it_stands_in_for() -> None:
     assert missing_keys(kling, {"KLING_ACCESS_KEY": "a"}) == ["KLING_SECRET_KEY"]
 
 
-def test_a_storyboard_asking_for_sora_is_told_it_is_shut_down(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text(
+def test_a_storyboard_asking_for_sora_is_told_it_is_shut_down(tiny_project: TinyProjects) -> None:
+    root = tiny_project(
         "version: 1\ntitle: T\noutput: {resolution: 720p, aspect: '16:9', fps: 24, file: out/t.mp4}\n"
         "shots:\n  - id: mask\n    mode: txt2vid\n    model: openai/sora-2\n    duration: 4\n"
         "    subject: A carved kitsune mask\n    action: rests on moss-covered stone\n"
     )
-    result = runner.invoke(app, ["validate", str(tmp_path)])  # shotlist.cli.main turns this error into exit 2
+    result = runner.invoke(app, ["validate", str(root)])  # shotlist.cli.main turns this error into exit 2
     assert isinstance(result.exception, StoryboardError) and result.exception.exit_code == 2
     assert "shots[0].model: Sora 2 (OpenAI) is shut down: OpenAI shut the Sora API down on 2026-09-24" in str(
         result.exception
@@ -139,7 +142,7 @@ def test_a_storyboard_asking_for_sora_is_told_it_is_shut_down(tmp_path: Path) ->
 
 
 def _smoke_module() -> Any:
-    path = Path(__file__).resolve().parent.parent / "bench" / "smoke_live.py"
+    path = Path(__file__).resolve().parent.parent / "scripts" / "smoke_live.py"
     spec = importlib.util.spec_from_file_location("smoke_live", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -160,7 +163,7 @@ def test_the_live_smoke_test_without_keys_spends_nothing(
 
 @pytest.mark.slow
 def test_the_live_smoke_test_makes_one_clip_per_configured_provider(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, media: Media, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from shotlist.backends.ark import ArkBackend
     from shotlist.backends.kling import KlingBackend
@@ -170,17 +173,17 @@ def test_the_live_smoke_test_makes_one_clip_per_configured_provider(
     from tests.fakes.kling import FakeKling
     from tests.fakes.minimax import FakeMiniMax
     from tests.fakes.veo import FakeVeo
-    from tests.media_factory import make_clip
 
-    video = make_clip(tmp_path / "clip.mp4", seconds=1).read_bytes()
+    video = media.clip(seconds=1).read_bytes()
     for cls in (ArkBackend, VeoBackend, MiniMaxBackend, KlingBackend):
         clean_env.setattr(cls, "poll_interval", 0.01)
-    with (
-        FakeArk(video=video) as ark,
-        FakeVeo(video=video) as veo,
-        FakeMiniMax(video=video) as mm,
-        FakeKling(video=video) as kling,
-    ):
+    ark, veo, mm, kling = (
+        FakeArk(video=video),
+        FakeVeo(video=video),
+        FakeMiniMax(video=video),
+        FakeKling(video=video),
+    )
+    with ark, veo, mm, kling:
         for name, value in {
             "ARK_API_KEY": ark.key,
             "VOLCENGINE_ARK_API_KEY": ark.key,

@@ -4,125 +4,70 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from shotlist.clip import Clip
-from shotlist.edit import XFADE_TRANSITIONS, binary_transitions, check_transitions, clear_pieces, render_cut
+from shotlist.edit import binary_transitions, check_transitions, clear_pieces, render_cut
 from shotlist.load import Project, load_project
-from shotlist.media import ClipFacts, MediaError, available, ffmpeg_exe, probe
+from shotlist.media import ClipFacts, MediaError, available, probe
 from shotlist.pieces import Encoder, Overlays, plan
-from shotlist.storyboard import Transition
+from shotlist.storyboard import XFADE_TRANSITIONS, Transition
 from shotlist.timeline import assemble
-from tests.media_factory import clip_of, frame_rgb, make_clip, near
+from tests.media_factory import Media, ffmpeg_log, frame_rgb, near, raw_frame
+from tests.tiny_project import TinyProjects, edit_storyboard
 
 FPS = 24
+CutProject = Callable[..., Project]
+ColourProject = Callable[..., tuple[Project, dict[str, Clip]]]
 
 
-def write_project(root: Path, shots: list[dict[str, Any]], **board: Any) -> Project:
-    """A project folder with a storyboard of ``shots`` (txt2vid, 2 s each unless given)."""
-    root.mkdir(parents=True, exist_ok=True)
-    full = [{"mode": "txt2vid", "subject": f"a {s['id']} card", "duration": 2, **s} for s in shots]
-    data: dict[str, Any] = {
-        "version": 1,
-        "output": {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4", "preset": "ultrafast"},
-        "shots": full,
-        **board,
-    }
-    (root / "storyboard.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return load_project(root)
+@pytest.fixture
+def cut_project(tiny_project: TinyProjects) -> CutProject:
+    """Call it with shots (and storyboard keys) for a loaded project: ``cut_project([{"id": "a"}])``."""
+
+    def make(shots: list[dict[str, Any]], *, name: str = "film", **top: Any) -> Project:
+        return load_project(tiny_project(edit_storyboard(shots, **top), name=name))
+
+    return make
 
 
-def colour_project(
-    root: Path, colours: list[str], transition: Any = None, **board: Any
-) -> tuple[Project, dict[str, Clip]]:
-    """One 2 s shot per colour, each a clip of that colour with a tone, joined by ``transition``."""
-    shots = [
-        {"id": c, **({"transition": transition} if transition and k < len(colours) - 1 else {})}
-        for k, c in enumerate(colours)
-    ]
-    project = write_project(root, shots, **board)
-    clips = {
-        c: clip_of(c, make_clip(root / "clips" / f"{c}.mp4", c, tone=300 + 100 * k))
-        for k, c in enumerate(colours)
-    }
-    return project, clips
+@pytest.fixture
+def colour_project(cut_project: CutProject, media: Media) -> ColourProject:
+    """Call it with colours for a project of one 2 s shot per colour, each a clip of that colour with its
+    own tone, joined by ``transition``: ``project, clips = colour_project(["red", "blue"], "dissolve")``."""
+
+    def make(
+        colours: list[str], transition: Any = None, *, name: str = "film", **top: Any
+    ) -> tuple[Project, dict[str, Clip]]:
+        joined = {"transition": transition} if transition else {}
+        shots = [{"id": c, **(joined if k < len(colours) - 1 else {})} for k, c in enumerate(colours)]
+        project = cut_project(shots, name=name, **top)
+        return project, {c: media.shot(c, c, tone=300 + 100 * k) for k, c in enumerate(colours)}
+
+    return make
 
 
 def frames_pts(video: Path) -> list[float]:
     """pts_time of every video frame, in display order."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(video),
-            "-map",
-            "0:v:0",
-            "-vf",
-            "showinfo",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [float(x) for x in re.findall(r"pts_time:\s*([\d.]+)", out.stderr)]
+    log = ffmpeg_log("-i", str(video), "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-")
+    return [float(x) for x in re.findall(r"pts_time:\s*([\d.]+)", log)]
 
 
 def stream_duration(video: Path, stream: str) -> float:
     """Duration of one stream (``v`` or ``a``), from the timestamps a stream copy reports."""
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(video),
-            "-map",
-            f"0:{stream}:0",
-            "-c",
-            "copy",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", out.stderr)[-1]
+    log = ffmpeg_log("-i", str(video), "-map", f"0:{stream}:0", "-c", "copy", "-f", "null", "-")
+    h, m, s = re.findall(r"time=(\d+):(\d+):([\d.]+)", log)[-1]
     return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 def psnr(a: Path, b: Path) -> float:
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(a),
-            "-i",
-            str(b),
-            "-lavfi",
-            "[0:v][1:v]psnr",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    value = re.findall(r"average:(\S+)", out.stderr)[-1]
+    log = ffmpeg_log("-i", str(a), "-i", str(b), "-lavfi", "[0:v][1:v]psnr", "-f", "null", "-")
+    value = re.findall(r"average:(\S+)", log)[-1]
     return float("inf") if value == "inf" else float(value)
 
 
@@ -133,10 +78,8 @@ def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
     assert set(XFADE_TRANSITIONS) == binary_transitions()
 
 
-def test_an_unknown_transition_is_reported_with_a_suggestion(tmp_path: Path) -> None:
-    project = write_project(
-        tmp_path, [{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}]
-    )
+def test_an_unknown_transition_is_reported_with_a_suggestion(cut_project: CutProject) -> None:
+    project = cut_project([{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}])
     assert check_transitions(project) == []
     # The storyboard's own validation may already refuse the name; this check stands on its own.
     typo = Transition.model_construct(type="disolve", duration=0.5)
@@ -159,8 +102,8 @@ def _keys(project: Project, digests: dict[str, str]) -> dict[str, str]:
     return {p.label: p.key for p in plan(tl, enc, Overlays(), "ffmpeg-test")}
 
 
-def test_changing_one_clip_changes_one_body_and_its_two_seams(tmp_path: Path) -> None:
-    project = write_project(tmp_path, [{"id": i, "transition": "dissolve"} for i in "abcd"])
+def test_changing_one_clip_changes_one_body_and_its_two_seams(cut_project: CutProject) -> None:
+    project = cut_project([{"id": i, "transition": "dissolve"} for i in "abcd"])
     before = _keys(project, {i: i * 8 for i in "abcd"})
     after = _keys(project, {**{i: i * 8 for i in "abcd"}, "b": "changed"})
     assert sorted(before) == ["body a", "body b", "body c", "body d", "seam a>b", "seam b>c", "seam c>d"]
@@ -168,12 +111,11 @@ def test_changing_one_clip_changes_one_body_and_its_two_seams(tmp_path: Path) ->
     assert changed == ["body b", "seam a>b", "seam b>c"]
 
 
-def test_inserting_a_shot_leaves_the_other_pieces_keys_alone(tmp_path: Path) -> None:
+def test_inserting_a_shot_leaves_the_other_pieces_keys_alone(cut_project: CutProject) -> None:
     # Keys are content, not positions: everything after the insertion moves on the cut but is reused.
-    three = write_project(tmp_path / "3", [{"id": "a"}, {"id": "b", "transition": "dissolve"}, {"id": "c"}])
-    four = write_project(
-        tmp_path / "4", [{"id": "a"}, {"id": "new"}, {"id": "b", "transition": "dissolve"}, {"id": "c"}]
-    )
+    b = {"id": "b", "transition": "dissolve"}
+    three = cut_project([{"id": "a"}, b, {"id": "c"}], name="3")
+    four = cut_project([{"id": "a"}, {"id": "new"}, b, {"id": "c"}], name="4")
     digests = {"a": "1" * 8, "b": "2" * 8, "c": "3" * 8, "new": "4" * 8}
     old, new = _keys(three, digests), _keys(four, digests)
     assert set(old.values()) <= set(new.values())
@@ -184,14 +126,16 @@ def test_inserting_a_shot_leaves_the_other_pieces_keys_alone(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_the_cut_has_the_planned_length_size_rate_and_sound_and_each_shot_its_colour(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "green", "blue"], {"type": "dissolve", "duration": 0.5})
+def test_the_cut_has_the_planned_length_size_rate_and_sound_and_each_shot_its_colour(
+    colour_project: ColourProject,
+) -> None:
+    project, clips = colour_project(["red", "green", "blue"], {"type": "dissolve", "duration": 0.5})
     result = render_cut(project, clips)
     facts = probe(result.path)
     # 3 × 48 frames − 2 × 12 frames of dissolve.
     assert result.frames == facts.frames == 120
     assert abs(facts.duration - 5.0) <= 1 / FPS
-    assert (facts.width, facts.height, facts.rate) == (320, 180, FPS)
+    assert (facts.width, facts.height, facts.rate) == (320, 180, Fraction(FPS))
     assert facts.has_audio and facts.audio_codec == "aac"
     assert abs(stream_duration(result.path, "a") - 5.0) <= 1 / FPS
     for colour, at in (("red", 0.5), ("green", 2.0), ("blue", 4.5)):
@@ -203,9 +147,8 @@ def test_the_cut_has_the_planned_length_size_rate_and_sound_and_each_shot_its_co
 
 
 @pytest.mark.slow
-def test_wipes_slides_and_fades_to_black_and_white_render(tmp_path: Path) -> None:
+def test_wipes_slides_and_fades_to_black_and_white_render(colour_project: ColourProject) -> None:
     project, clips = colour_project(
-        tmp_path,
         ["red", "green"],
         {"type": "fadewhite", "duration": 1.0},
         output={
@@ -226,9 +169,8 @@ def test_wipes_slides_and_fades_to_black_and_white_render(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_mixed_inputs_are_conformed_to_the_output(tmp_path: Path) -> None:
-    project = write_project(
-        tmp_path,
+def test_mixed_inputs_are_conformed_to_the_output(cut_project: CutProject, media: Media) -> None:
+    project = cut_project(
         [
             {"id": "small", "fit": "contain", "transition": "dissolve"},
             {"id": "big", "transition": "wipeleft"},
@@ -236,65 +178,40 @@ def test_mixed_inputs_are_conformed_to_the_output(tmp_path: Path) -> None:
         ],
     )
     clips = {
-        "small": clip_of("small", make_clip(tmp_path / "s.mp4", "red", size="640x480", fps=25, audio=False)),
-        "big": clip_of(
-            "big",
-            make_clip(tmp_path / "b.mp4", "green", size="1920x1080", fps=30, sample_rate=44100, channels=1),
-        ),
-        "last": clip_of(
-            "last", make_clip(tmp_path / "l.mp4", "blue", size="180x320", fps="30000/1001", seconds=2.1)
-        ),
+        "small": media.shot("small", "red", size="640x480", fps=25, audio=False),
+        "big": media.shot("big", "green", size="1920x1080", fps=30, sample_rate=44100, channels=1),
+        "last": media.shot("last", "blue", size="180x320", fps="30000/1001", seconds=2.1),
     }
     result = render_cut(project, clips)
     facts = probe(result.path)
-    assert (facts.width, facts.height, facts.rate, facts.frames) == (320, 180, FPS, 3 * 48 - 2 * 12)
+    assert (facts.width, facts.height, facts.rate, facts.frames) == (320, 180, Fraction(FPS), 3 * 48 - 2 * 12)
     assert facts.sample_rate == 48000 and facts.channels == 2
     # 4:3 contained in 16:9: red in the middle, black bars at the sides.
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-ss",
-            "0.5",
-            "-i",
-            str(result.path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    left, middle = (
-        out[(90 * 320 + 5) * 3 : (90 * 320 + 5) * 3 + 3],
-        out[(90 * 320 + 160) * 3 : (90 * 320 + 160) * 3 + 3],
-    )
-    assert sum(left) < 40 and near((middle[0], middle[1], middle[2]), "red")
+    frame = raw_frame(result.path, 0.5)
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        k = (y * 320 + x) * 3
+        return frame[k], frame[k + 1], frame[k + 2]
+
+    assert sum(pixel(5, 90)) < 40 and near(pixel(160, 90), "red")
     assert near(frame_rgb(result.path, 2.0), "green") and near(frame_rgb(result.path, 4.5), "blue")
 
 
 @pytest.mark.slow
 def test_a_re_render_after_one_change_encodes_one_body_and_two_seams_and_equals_a_full_render(
-    tmp_path: Path,
+    colour_project: ColourProject, media: Media
 ) -> None:
     colours = ["red", "green", "blue", "yellow"]
-    project, clips = colour_project(tmp_path, colours, {"type": "dissolve", "duration": 0.5})
+    project, clips = colour_project(colours, {"type": "dissolve", "duration": 0.5})
     first = render_cut(project, clips)
     assert len(first.rendered) == 7 and first.reused == []
 
-    clips["green"] = clip_of("green", make_clip(tmp_path / "clips" / "magenta.mp4", "magenta", tone=900))
+    clips["green"] = media.shot("green", "magenta", tone=900)
     again = render_cut(project, clips)
     assert sorted(again.rendered) == ["body green", "seam green>blue", "seam red>green"]
     assert len(again.reused) == 4
     assert near(frame_rgb(again.path, 2.0), "magenta")
-    incremental = tmp_path / "incremental.mp4"
+    incremental = project.root / "incremental.mp4"
     again.path.rename(incremental)
 
     clear_pieces(project)
@@ -312,7 +229,7 @@ def test_a_re_render_after_one_change_encodes_one_body_and_two_seams_and_equals_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("codec", ["h265", "av1"])
-def test_h265_and_av1_cuts_are_stitched_from_pieces_too(tmp_path: Path, codec: str) -> None:
+def test_h265_and_av1_cuts_are_stitched_from_pieces_too(colour_project: ColourProject, codec: str) -> None:
     if {"h265": "libx265", "av1": "libsvtav1"}[codec] not in available("encoders"):
         pytest.skip(f"this ffmpeg has no encoder for {codec}")
     output = {
@@ -322,7 +239,7 @@ def test_h265_and_av1_cuts_are_stitched_from_pieces_too(tmp_path: Path, codec: s
         "codec": codec,
         "preset": "veryfast",
     }
-    project, clips = colour_project(tmp_path, ["red", "green", "blue"], "dissolve", output=output)
+    project, clips = colour_project(["red", "green", "blue"], "dissolve", output=output)
     result = render_cut(project, clips)
     facts = probe(result.path)
     assert facts.video_codec == {"h265": "hevc", "av1": "av1"}[codec]
@@ -332,16 +249,17 @@ def test_h265_and_av1_cuts_are_stitched_from_pieces_too(tmp_path: Path, codec: s
 
 
 @pytest.mark.slow
-def test_nothing_changed_means_nothing_is_encoded(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "green"], "dissolve")
+def test_nothing_changed_means_nothing_is_encoded(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "green"], "dissolve")
     render_cut(project, clips)
     second = render_cut(project, clips)
     assert second.rendered == [] and sorted(second.reused) == ["body green", "body red", "seam red>green"]
     assert probe(second.path).frames == 2 * 48 - 12
 
 
-def test_an_unchanged_cut_is_not_written_again_but_a_touched_one_is(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "green"], "dissolve")
+@pytest.mark.slow
+def test_an_unchanged_cut_is_not_written_again_but_a_touched_one_is(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "green"], "dissolve")
     first = render_cut(project, clips)
     stamp = first.path.stat().st_mtime_ns
     assert render_cut(project, clips).path.stat().st_mtime_ns == stamp  # a no-op build rewrites nothing
@@ -351,18 +269,18 @@ def test_an_unchanged_cut_is_not_written_again_but_a_touched_one_is(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_preview_is_half_size_at_the_same_rate_beside_the_cut(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
+def test_a_preview_is_half_size_at_the_same_rate_beside_the_cut(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "blue"])
     result = render_cut(project, clips, preview=True)
     facts = probe(result.path)
     assert result.path.name == "cut.preview.mp4"
-    assert (facts.width, facts.height, facts.rate, facts.frames) == (160, 90, FPS, 96)
-    assert not (tmp_path / "out" / "cut.mp4").exists()
+    assert (facts.width, facts.height, facts.rate, facts.frames) == (160, 90, Fraction(FPS), 96)
+    assert not (project.root / "out" / "cut.mp4").exists()
 
 
 @pytest.mark.slow
-def test_progress_is_reported_up_to_the_end(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
+def test_progress_is_reported_up_to_the_end(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "blue"])
     seen: list[float] = []
     render_cut(project, clips, progress=seen.append)
     assert seen and seen[-1] == 1.0 and all(0 <= x <= 1 for x in seen)
@@ -370,46 +288,39 @@ def test_progress_is_reported_up_to_the_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sidecars_are_written_beside_the_cut(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
-    project = write_project(
-        tmp_path,
-        [{"id": "red", "caption": "Hello there"}, {"id": "blue"}],
-        captions={"sidecars": ["srt", "vtt"]},
+def test_sidecars_are_written_beside_the_cut(colour_project: ColourProject, cut_project: CutProject) -> None:
+    _, clips = colour_project(["red", "blue"])
+    project = cut_project(
+        [{"id": "red", "caption": "Hello there"}, {"id": "blue"}], captions={"sidecars": ["srt", "vtt"]}
     )
     result = render_cut(project, clips)
     assert sorted(p.name for p in result.sidecars) == ["cut.srt", "cut.vtt"]
-    assert "Hello there" in (tmp_path / "out" / "cut.srt").read_text()
+    assert "Hello there" in (project.root / "out" / "cut.srt").read_text()
 
 
 @pytest.mark.slow
-def test_burned_in_captions_are_drawn_on_the_frames_they_cover(tmp_path: Path) -> None:
+def test_burned_in_captions_are_drawn_on_the_frames_they_cover(
+    colour_project: ColourProject, cut_project: CutProject
+) -> None:
     # A folder name with every character ffmpeg's filtergraph syntax treats specially.
-    tmp_path = tmp_path / "it's a [test], a; b: c"
-    project, clips = colour_project(tmp_path, ["black", "blue"])
-    project = write_project(
-        tmp_path,
-        [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
-        captions={"burn_in": True, "size": 60, "sidecars": []},
-    )
+    folder = "it's a [test], a; b: c"
+    shots = [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}]
+    _, clips = colour_project(["black", "blue"])
+    project = cut_project(shots, name=folder, captions={"burn_in": True, "size": 60, "sidecars": []})
     result = render_cut(project, clips)
     assert sum(frame_rgb(result.path, 1.0)) > 15, "no caption drawn over the black shot"
     assert near(frame_rgb(result.path, 3.0), "blue")
     assert result.rendered and result.reused == []
     # The caption is part of the piece's key: turning burn-in off renders the captioned body anew.
-    plain = write_project(
-        tmp_path,
-        [{"id": "black", "caption": "WWWWWWWW"}, {"id": "blue"}],
-        captions={"burn_in": False, "sidecars": []},
-    )
+    plain = cut_project(shots, name=folder, captions={"burn_in": False, "sidecars": []})
     again = render_cut(plain, clips)
     assert again.rendered == ["body black"] and again.reused == ["body blue"]
     assert sum(frame_rgb(again.path, 1.0)) < 15
 
 
 @pytest.mark.slow
-def test_a_missing_clip_is_named_and_the_previous_cut_is_kept(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
+def test_a_missing_clip_is_named_and_the_previous_cut_is_kept(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "blue"])
     first = render_cut(project, clips)
     before = first.path.read_bytes()
     clips["blue"].path.unlink()
@@ -420,20 +331,20 @@ def test_a_missing_clip_is_named_and_the_previous_cut_is_kept(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_a_corrupt_clip_is_named_and_no_cut_is_written(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
+def test_a_corrupt_clip_is_named_and_no_cut_is_written(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "blue"])
     clips["blue"].path.write_bytes(b"\x00not a video" * 1000)
     with pytest.raises(MediaError, match=r"blue"):
         render_cut(project, clips)
-    out = tmp_path / "out"
+    out = project.root / "out"
     assert not out.exists() or list(out.iterdir()) == []
 
 
 @pytest.mark.slow
-def test_a_truncated_clip_is_caught_by_the_frame_count(tmp_path: Path) -> None:
-    project, clips = colour_project(tmp_path, ["red", "blue"])
+def test_a_truncated_clip_is_caught_by_the_frame_count(colour_project: ColourProject) -> None:
+    project, clips = colour_project(["red", "blue"])
     data = clips["red"].path.read_bytes()
     clips["red"].path.write_bytes(data[: len(data) // 2])
     with pytest.raises(MediaError, match=r"red"):
         render_cut(project, clips)
-    assert not (tmp_path / "out" / "cut.mp4").exists()
+    assert not (project.root / "out" / "cut.mp4").exists()

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from shotlist.cli import app
-from tests.test_edit import write_project
+from tests.tiny_project import TinyProjects, edit_storyboard
 
 runner = CliRunner()
 
 
-def test_render_without_generated_clips_names_the_shots_and_points_at_plan(tmp_path: Path) -> None:
-    write_project(tmp_path, [{"id": "mask"}, {"id": "street"}])
-    result = runner.invoke(app, ["render", str(tmp_path)])
+def test_render_without_generated_clips_names_the_shots_and_points_at_plan(
+    tiny_project: TinyProjects,
+) -> None:
+    root = tiny_project(edit_storyboard([{"id": "mask"}, {"id": "street"}]))
+    result = runner.invoke(app, ["render", str(root)])
     assert result.exit_code != 0
     message = str(result.exception) if result.exception else result.output
     assert "mask, street" in message
     assert "shotlist plan" in message
-    assert not (tmp_path / "out").exists()
+    assert not (root / "out").exists()
 
 
 @pytest.mark.slow
-def test_build_then_render_writes_the_cut_and_reuses_every_piece(tmp_path: Path) -> None:
-    write_project(tmp_path, [{"id": "mask", "transition": "fade"}, {"id": "street"}])
-    built = runner.invoke(app, ["build", str(tmp_path)])
+def test_build_then_render_writes_the_cut_and_reuses_every_piece(tiny_project: TinyProjects) -> None:
+    root = tiny_project(edit_storyboard([{"id": "mask", "transition": "fade"}, {"id": "street"}]))
+    built = runner.invoke(app, ["build", str(root)])
     assert built.exit_code == 0, built.output
-    rendered = runner.invoke(app, ["render", str(tmp_path)])
+    rendered = runner.invoke(app, ["render", str(root)])
     assert rendered.exit_code == 0, rendered.output
-    assert (tmp_path / "out" / "cut.mp4").is_file()
+    assert (root / "out" / "cut.mp4").is_file()
     assert "0 encoded" in rendered.output

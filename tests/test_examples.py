@@ -95,6 +95,7 @@ def test_every_shipped_picture_is_what_the_script_draws() -> None:
             assert im.convert("RGB").tobytes() == draw().convert("RGB").tobytes(), rel
 
 
+@pytest.mark.slow  # seconds of sample-by-sample synthesis in Python
 def test_every_shipped_sound_is_what_the_script_synthesises(tmp_path: Path) -> None:
     script = make_assets()
     shipped = sorted(p.relative_to(PROJECTS).as_posix() for p in PROJECTS.glob("*/assets/*.wav"))

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 
 from shotlist.cli import export as export_cli
 from shotlist.clip import Clip
-from shotlist.export import export_timeline
+from shotlist.export import editor_media, export_timeline
 from shotlist.media import ClipFacts
-from shotlist.pipeline import BuildOptions
+from shotlist.pipeline import BuildOptions, build
 from shotlist.storyboard import Music, ShotAudio
 from shotlist.timeline import Item, Placed, Timeline
-from tests import media_factory
+from tests.media_factory import Media
+from tests.tiny_project import TinyProjects
 
 FPS = 24
 
@@ -78,7 +79,7 @@ def video(tl: Any) -> Any:
 
 
 def frames(t: Any) -> int:
-    return round(t.to_seconds() * FPS)
+    return round(float(t.to_seconds()) * FPS)
 
 
 SUFFIX = {"otio": ".otio", "fcpxml": ".fcpxml", "xml": ".xml", "edl": ".edl"}
@@ -143,11 +144,9 @@ def test_the_shots_sound_track_leaves_a_gap_where_a_shot_is_muted(tmp_path: Path
     assert frames(sound.duration()) == 251
 
 
-def test_music_loops_and_voice_over_lands_on_its_frame(tmp_path: Path) -> None:
+def test_music_loops_and_voice_over_lands_on_its_frame(tmp_path: Path, media: Media) -> None:
     tl = three_shots(tmp_path)
-    bed, vo = tmp_path / "bed.wav", tmp_path / "vo.wav"  # PCM: no encode in the quick suite
-    media_factory.ffmpeg("-f", "lavfi", "-i", "sine=d=4", str(bed))
-    media_factory.ffmpeg("-f", "lavfi", "-i", "sine=d=1.5", str(vo))
+    bed, vo = media.sound("bed", "sine=d=4"), media.sound("vo", "sine=d=1.5")  # PCM: no encode
     tl.music, tl.music_path = Music(file="bed.wav", start=1.0), bed
     tl.placed = [
         Placed(kind="voiceover", path=vo, start=Fraction(5, 2), gain_db=-3.0),
@@ -189,7 +188,7 @@ def test_an_unknown_format_is_refused_before_anything_is_written(tmp_path: Path)
 STORYBOARD = """\
 version: 1
 title: Two shots
-output: {resolution: 480p, fps: 24, file: out/two.mp4}
+output: {resolution: 64x36, fps: 24, file: out/two.mp4}
 defaults: {model: animatic, duration: 2}
 shots:
   - id: one
@@ -219,37 +218,31 @@ def cli() -> typer.Typer:
     return app
 
 
-def test_export_without_clips_says_which_shots_are_missing(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text(STORYBOARD)
-    result = CliRunner().invoke(cli(), ["export", str(tmp_path), "--format", "edl"])
+def test_export_without_clips_says_which_shots_are_missing(tiny_project: TinyProjects) -> None:
+    root = tiny_project(STORYBOARD)
+    result = CliRunner().invoke(cli(), ["export", str(root), "--format", "edl"])
     assert result.exit_code != 0
     assert "one, two" in str(result.exception) or "one, two" in result.output
-    assert not (tmp_path / "out").exists()
+    assert not (root / "out").exists()
 
 
 @pytest.mark.slow
-def test_export_command_writes_the_pinned_cut(tmp_path: Path) -> None:
-    from shotlist.pipeline import build
-
-    (tmp_path / "storyboard.yaml").write_text(STORYBOARD)
-    assert build(tmp_path, BuildOptions(render=False, yes=True)).ok
-    result = CliRunner().invoke(cli(), ["export", str(tmp_path), "--format", "xml"])
+def test_export_command_writes_the_pinned_cut(tiny_project: TinyProjects) -> None:
+    root = tiny_project(STORYBOARD)
+    assert build(root, BuildOptions(render=False, yes=True)).ok
+    result = CliRunner().invoke(cli(), ["export", str(root), "--format", "xml"])
     assert result.exit_code == 0, result.output
-    back = load(tmp_path / "out" / "two.xml")
+    back = load(root / "out" / "two.xml")
     track = video(back)
     assert len(list(track.find_clips())) == 2
     assert frames(track.duration()) == 48 + 48 - 12
-    out = tmp_path / "elsewhere.otio"
-    assert CliRunner().invoke(cli(), ["export", str(tmp_path), "-f", "otio", "-o", str(out)]).exit_code == 0
+    out = root.parent / "elsewhere.otio"
+    assert CliRunner().invoke(cli(), ["export", str(root), "-f", "otio", "-o", str(out)]).exit_code == 0
     again = load(out)
     assert frames(video(again).duration()) == 84
 
 
 def test_exported_clips_are_named_files_an_editor_imports(tmp_path: Path) -> None:
-    from shotlist.clip import Clip
-    from shotlist.export import editor_media
-    from shotlist.media import ClipFacts
-
     obj = tmp_path / "objects" / "ab" / ("ab" * 32)
     obj.parent.mkdir(parents=True)
     obj.write_bytes(b"video bytes")

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from PIL import Image
 from typer.testing import CliRunner
 
 from shotlist.cli import app
 from shotlist.lint import RULES, lint_project
 from shotlist.load import load_project
+from tests.tiny_project import KITSUNE_MASK, MIKA_LOOK, TinyProjects
 
 runner = CliRunner()
 
 # A shot that lints clean in the generic dialect: framing, light, qualified motion, something still.
 GOOD: dict[str, Any] = {
+    **KITSUNE_MASK,
     "id": "shot",
-    "mode": "txt2vid",
-    "framing": "close-up",
-    "subject": "A carved kitsune mask",
-    "action": "rests on moss-covered stone",
-    "scene": "a misty forest at dawn",
-    "lighting": "soft volumetric light rays through the trees",
     "motion": ["leaves drift slowly downward", "mist swirls gently around the stone"],
-    "still": ["the mask stays fixed in frame"],
     "camera": {"move": "dolly-in", "speed": "slow"},
     "style": "35mm film grain, muted teal and amber palette",
 }
@@ -43,28 +39,39 @@ IMG2VID: dict[str, Any] = {
 }
 
 
-def write(tmp: Path, *shots: dict[str, Any], defaults: dict[str, Any] | None = None) -> Path:
-    (tmp / "assets").mkdir(exist_ok=True)
-    Image.new("RGB", (64, 36), (40, 90, 160)).save(tmp / "assets" / "still.png")
-    board = {
+def board(*shots: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A storyboard of these shots, made with the animatic, with the character ``mika``."""
+    return {
         "version": 1,
         "defaults": {"model": "animatic", **(defaults or {})},
-        "characters": {"mika": {"look": "a young woman with a short black bob and a yellow raincoat"}},
+        "characters": {"mika": {"look": MIKA_LOOK}},
         "shots": list(shots),
     }
-    (tmp / "storyboard.yaml").write_text(yaml.safe_dump(board, sort_keys=False), encoding="utf-8")
-    return tmp
 
 
-def rules(tmp: Path, shot: dict[str, Any], dialect: str | None = None, **kw: Any) -> set[str]:
-    """The rule ids one shot breaks."""
-    report = lint_project(load_project(write(tmp, shot, **kw)), dialect)
-    return {f.rule for f in report.findings}
+def line_at(root: Path, line: int | None) -> str:
+    """Line ``line`` of the storyboard (the test fails if a finding has no line)."""
+    assert line is not None
+    return (root / "storyboard.yaml").read_text().splitlines()[line - 1]
 
 
-def test_the_good_shots_lint_clean(tmp_path: Path) -> None:
-    assert rules(tmp_path, GOOD) == set()
-    assert rules(tmp_path, IMG2VID) == set()
+Rules = Callable[..., set[str]]
+
+
+@pytest.fixture
+def rules(tiny_project: TinyProjects) -> Rules:
+    """Call it with a shot (a dialect, storyboard defaults) for the ids of the rules that shot breaks."""
+
+    def broken(shot: dict[str, Any], dialect: str | None = None, **top: Any) -> set[str]:
+        report = lint_project(load_project(tiny_project(board(shot, **top))), dialect)
+        return {f.rule for f in report.findings}
+
+    return broken
+
+
+def test_the_good_shots_lint_clean(rules: Rules) -> None:
+    assert rules(GOOD) == set()
+    assert rules(IMG2VID) == set()
 
 
 # Each case: (rule, the changes that trigger it, the changes that fix it again).
@@ -168,31 +175,31 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("rule", "bad", "good"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_each_rule_fires_on_a_bad_shot_and_not_on_a_fixed_one(
-    tmp_path: Path, rule: str, bad: dict[str, Any], good: dict[str, Any]
+    rules: Rules, rule: str, bad: dict[str, Any], good: dict[str, Any]
 ) -> None:
     def shot(changes: dict[str, Any]) -> dict[str, Any]:
         s = {**GOOD, **changes}
         return {k: v for k, v in s.items() if v is not None}
 
-    assert rule in rules(tmp_path, shot(bad))
-    assert rule not in rules(tmp_path, shot(good))
+    assert rule in rules(shot(bad))
+    assert rule not in rules(shot(good))
 
 
-def test_img2vid_redescribing_the_image_is_flagged(tmp_path: Path) -> None:
+def test_img2vid_redescribing_the_image_is_flagged(rules: Rules) -> None:
     bad = {**IMG2VID, "action": "a young woman wearing a yellow raincoat slowly turns toward the camera"}
-    assert "img2vid-redescribes" in rules(tmp_path, bad)
+    assert "img2vid-redescribes" in rules(bad)
     bypass = {
         **IMG2VID,
         "prompt": "A young woman with a short black bob and a yellow raincoat smiles slowly. "
         "The lamps stay fixed. No distortion. No jitter.",
         "audio": {"dialogue": {"who": "mika", "says": "Hi", "how": "softly"}},
     }
-    assert "img2vid-redescribes" in rules(tmp_path, bypass)
-    assert "img2vid-redescribes" not in rules(tmp_path, IMG2VID)
+    assert "img2vid-redescribes" in rules(bypass)
+    assert "img2vid-redescribes" not in rules(IMG2VID)
 
 
-def test_img2vid_shots_need_no_framing_or_lighting_of_their_own(tmp_path: Path) -> None:
-    assert not {"no-framing", "no-lighting"} & rules(tmp_path, IMG2VID)
+def test_img2vid_shots_need_no_framing_or_lighting_of_their_own(rules: Rules) -> None:
+    assert not {"no-framing", "no-lighting"} & rules(IMG2VID)
 
 
 def test_every_rule_has_a_case_that_triggers_it() -> None:
@@ -201,7 +208,7 @@ def test_every_rule_has_a_case_that_triggers_it() -> None:
 
 
 def test_dialogue_fit_counts_only_the_time_outside_the_transitions_and_says_the_duration_needed(
-    tmp_path: Path,
+    tiny_project: TinyProjects,
 ) -> None:
     line = {
         "who": "mika",
@@ -211,10 +218,10 @@ def test_dialogue_fit_counts_only_the_time_outside_the_transitions_and_says_the_
     before = {**GOOD, "id": "before", "transition": {"type": "dissolve", "duration": 1.0}}
     speaking = {**GOOD, "id": "speaking", "duration": 5, "audio": {"dialogue": line}}
     after = {**GOOD, "id": "after"}
-    alone = {(f.shot, f.rule) for f in lint_project(load_project(write(tmp_path, speaking))).findings}
+    alone = {(f.shot, f.rule) for f in lint_project(load_project(tiny_project(board(speaking)))).findings}
     assert ("speaking", "dialogue-fit") not in alone  # 5 s on its own holds 4.1 s
     speaking["transition"] = {"type": "dissolve", "duration": 1.0}
-    report = lint_project(load_project(write(tmp_path, before, speaking, after)))
+    report = lint_project(load_project(tiny_project(board(before, speaking, after))))
     [finding] = [f for f in report.findings if f.rule == "dialogue-fit"]
     # half of each dissolve belongs to the neighbour: 5 - 0.5 - 0.5 = 4 s, short of 4.1 s
     assert finding.shot == "speaking"
@@ -222,29 +229,27 @@ def test_dialogue_fit_counts_only_the_time_outside_the_transitions_and_says_the_
     assert "make it at least 6 s" in finding.message
 
 
-def test_a_dialects_band_decides_the_word_count(tmp_path: Path) -> None:
+def test_a_dialects_band_decides_the_word_count(rules: Rules) -> None:
     long = {
         **GOOD,
         "scene": "a misty cedar forest at dawn where old stone lanterns line a narrow path "
         "that winds uphill toward a small red shrine gate half hidden in ferns, "
         "where a thin stream runs beside moss-covered stones and fallen cedar needles",
     }
-    assert "word-count" in rules(tmp_path, long, "generic")
-    assert "word-count" not in rules(tmp_path, long, "veo")
+    assert "word-count" in rules(long, "generic")
+    assert "word-count" not in rules(long, "veo")
 
 
-def test_a_shot_ignores_a_rule_and_defaults_ignore_it_everywhere(tmp_path: Path) -> None:
+def test_a_shot_ignores_a_rule_and_defaults_ignore_it_everywhere(rules: Rules) -> None:
     bad = {**GOOD, "duration": 10}
-    assert "clip-long" in rules(tmp_path, bad)
-    assert "clip-long" not in rules(tmp_path, {**bad, "lint": ["clip-long"]})
-    assert "clip-long" not in rules(tmp_path, bad, defaults={"lint": ["clip-long"]})
+    assert "clip-long" in rules(bad)
+    assert "clip-long" not in rules({**bad, "lint": ["clip-long"]})
+    assert "clip-long" not in rules(bad, defaults={"lint": ["clip-long"]})
     # a shot with its own list keeps the project-wide ignores too
-    assert "clip-long" not in rules(
-        tmp_path, {**bad, "lint": ["no-lighting"]}, defaults={"lint": ["clip-long"]}
-    )
+    assert "clip-long" not in rules({**bad, "lint": ["no-lighting"]}, defaults={"lint": ["clip-long"]})
 
 
-def test_findings_point_at_the_shots_line_or_the_field_it_wrote(tmp_path: Path) -> None:
+def test_findings_point_at_the_shots_line_or_the_field_it_wrote(tiny_project: TinyProjects) -> None:
     first = {**GOOD, "id": "first"}
     second = {
         **GOOD,
@@ -252,55 +257,51 @@ def test_findings_point_at_the_shots_line_or_the_field_it_wrote(tmp_path: Path) 
         "duration": 10,
         "motion": ["leaves drift slowly downward", "a fox runs"],
     }
-    write(tmp_path, first, second)
-    lines = (tmp_path / "storyboard.yaml").read_text().splitlines()
-    report = lint_project(load_project(tmp_path))
+    root = tiny_project(board(first, second))
+    report = lint_project(load_project(root))
     by_rule = {f.rule: f for f in report.findings}
     assert set(by_rule) == {"clip-long", "motion-unqualified"} and {f.shot for f in report.findings} == {
         "second"
     }
-    assert "duration: 10" in lines[by_rule["clip-long"].line - 1]  # type: ignore[operator]
-    assert "a fox runs" in lines[by_rule["motion-unqualified"].line - 1]  # type: ignore[operator]
+    assert "duration: 10" in line_at(root, by_rule["clip-long"].line)
+    assert "a fox runs" in line_at(root, by_rule["motion-unqualified"].line)
 
 
-def test_findings_from_defaults_point_at_the_shot(tmp_path: Path) -> None:
-    write(tmp_path, {**GOOD, "id": "only"}, defaults={"duration": 12})
-    [finding] = lint_project(load_project(tmp_path)).findings
-    line = (tmp_path / "storyboard.yaml").read_text().splitlines()[finding.line - 1]  # type: ignore[operator]
+def test_findings_from_defaults_point_at_the_shot(tiny_project: TinyProjects) -> None:
+    root = tiny_project(board({**GOOD, "id": "only"}, defaults={"duration": 12}))
+    [finding] = lint_project(load_project(root)).findings
+    line = line_at(root, finding.line)
     assert finding.rule == "clip-long" and "id: only" in line
 
 
-def test_a_card_is_not_linted(tmp_path: Path) -> None:
-    assert (
-        rules(tmp_path, {"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}, "duration": 12})
-        == set()
-    )
+def test_a_card_is_not_linted(rules: Rules) -> None:
+    assert rules({"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}, "duration": 12}) == set()
 
 
 # -- the command ------------------------------------------------------------------------------------
 
 
-def test_lint_exits_1_on_errors_and_groups_findings_by_shot(tmp_path: Path) -> None:
+def test_lint_exits_1_on_errors_and_groups_findings_by_shot(tiny_project: TinyProjects) -> None:
     bad = {**GOOD, "id": "busy", "camera": "static", "motion": ["the camera pans left then zooms in slowly"]}
-    write(tmp_path, {**GOOD, "id": "calm"}, bad)
-    result = runner.invoke(app, ["lint", str(tmp_path)])
+    root = tiny_project(board({**GOOD, "id": "calm"}, bad))
+    result = runner.invoke(app, ["lint", str(root)])
     assert result.exit_code == 1, result.output
     assert "shot 'busy' (generic)" in result.output and "shot 'calm'" not in result.output
     assert "error [camera-moves] 2 camera moves (pan, zoom)" in result.output
     assert "fix: keep one camera move per shot" in result.output
 
 
-def test_lint_passes_warnings_unless_strict(tmp_path: Path) -> None:
-    write(tmp_path, {**GOOD, "duration": 10})
-    assert runner.invoke(app, ["lint", str(tmp_path)]).exit_code == 0
-    assert runner.invoke(app, ["lint", str(tmp_path), "--strict"]).exit_code == 1
-    write(tmp_path, GOOD)
-    assert runner.invoke(app, ["lint", str(tmp_path), "--strict"]).exit_code == 0
+def test_lint_passes_warnings_unless_strict(tiny_project: TinyProjects) -> None:
+    root = tiny_project(board({**GOOD, "duration": 10}))
+    assert runner.invoke(app, ["lint", str(root)]).exit_code == 0
+    assert runner.invoke(app, ["lint", str(root), "--strict"]).exit_code == 1
+    tiny_project(board(GOOD))
+    assert runner.invoke(app, ["lint", str(root), "--strict"]).exit_code == 0
 
 
-def test_lint_json_lists_every_finding_with_its_line(tmp_path: Path) -> None:
-    write(tmp_path, {**GOOD, "duration": 10})
-    result = runner.invoke(app, ["lint", str(tmp_path), "--json", "--dialect", "kling"])
+def test_lint_json_lists_every_finding_with_its_line(tiny_project: TinyProjects) -> None:
+    root = tiny_project(board({**GOOD, "duration": 10}))
+    result = runner.invoke(app, ["lint", str(root), "--json", "--dialect", "kling"])
     data = json.loads(result.output)
     assert data["warnings"] == 1 and data["errors"] == 0
     [f] = data["findings"]
@@ -313,10 +314,8 @@ def test_the_readme_table_lists_every_rule() -> None:
     assert all(f"| `{rule}` | {RULES[rule].level} |" in readme for rule in RULES)
 
 
+@pytest.mark.slow
 def test_the_cli_starts_without_importing_jinja_or_the_lint() -> None:
-    import subprocess
-    import sys
-
     code = "import sys, shotlist.cli; print(sorted(m for m in ('jinja2', 'shotlist.prompt', 'shotlist.lint') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -134,23 +134,19 @@ def test_the_anthropic_sdk_reads_a_forced_tool_call_and_answers_it_with_a_tool_r
         [call] = message.content
         assert call.type == "tool_use" and call.name == "write_storyboard" and call.input == ANSWER
         assert message.stop_reason == "tool_use" and message.usage.input_tokens > 0
-        follow = [
+        result: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": call.id,
+            "is_error": True,
+            "content": "shots[0]: fix it",
+        }
+        follow: list[dict[str, Any]] = [
             *ask,
             {"role": "assistant", "content": [call.model_dump()]},
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": call.id,
-                        "is_error": True,
-                        "content": "shots[0]: fix it",
-                    }
-                ],
-            },
+            {"role": "user", "content": [result]},
         ]
         client.messages.create(model="claude-sonnet-4-6", max_tokens=1000, messages=follow, tools=[TOOL])
-        follow[-1]["content"][0]["tool_use_id"] = "toolu_unknown"
+        result["tool_use_id"] = "toolu_unknown"
         with pytest.raises(anthropic.BadRequestError, match="corresponding `tool_use` block"):
             client.messages.create(model="claude-sonnet-4-6", max_tokens=1000, messages=follow, tools=[TOOL])
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,21 +13,8 @@ from typer.testing import CliRunner
 from shotlist.cli import app
 from shotlist.errors import LockError
 from shotlist.lock import LockEntry, format_lock, parse_lock, read_lock
-from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, run
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=check)
+from shotlist.pipeline import BuildOptions, BuildResult, build
+from tests.tiny_project import Built, TinyProjects, actions, edit, git, lock_text, plan, run
 
 
 def entry(shot: str, n: int = 1) -> LockEntry:
@@ -55,26 +42,32 @@ def test_the_lock_reads_back_what_it_wrote() -> None:
     assert "cost = 0.2 (estimate)" in format_lock(entries) and "cost = unknown" in format_lock(entries)
 
 
-def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
-    tmp_path: Path,
-) -> None:
-    root = make_project(tmp_path / "film")
-    (root / ".gitignore").write_text(".shotlist/\nout/\n")
-    models = fake(root)
-    assert run(root, models).ok
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
+def merge_two_branches(
+    root: Path, build_it: Callable[[], BuildResult], theirs: tuple[str, str], ours: tuple[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Commit the built project on main; on a branch ``theirs`` and then on main, replace a storyboard
+    text (old, new), build and commit; merge ``theirs`` into main."""
+    if not (root / ".git").exists():
+        git(root, "init", "-q", "-b", "main")
+    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
     git(root, "commit", "-q", "-m", "first cut")
+    for checkout, (old, new) in ((["-b", "theirs"], theirs), (["main"], ours)):
+        git(root, "checkout", "-q", *checkout)
+        edit(root, old, new)
+        assert build_it().ok
+        git(root, "commit", "-q", "-am", new)
+    return git(root, "merge", "-q", "--no-edit", "theirs", check=False)
+
+
+@pytest.mark.slow
+def test_two_branches_changing_different_shots_merge_without_conflict_and_build_nothing(
+    built_project: Built,
+) -> None:
+    root, models = built_project
     # door and end are neighbours in the lock: the hardest case for a line-based merge
-    git(root, "checkout", "-q", "-b", "warmer-door")
-    edit(root, "A blue door", "A red door")
-    assert run(root, models).ok
-    git(root, "commit", "-q", "-am", "red door")
-    git(root, "checkout", "-q", "main")
-    edit(root, "An empty bench", "A wet bench")
-    assert run(root, models).ok
-    git(root, "commit", "-q", "-am", "wet bench")
-    merged = git(root, "merge", "-q", "--no-edit", "warmer-door", check=False)
+    merged = merge_two_branches(
+        root, lambda: run(root, models), ("A blue door", "A red door"), ("An empty bench", "A wet bench")
+    )
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert "<<<<<<<" not in lock_text(root)
     lock = read_lock(root)
@@ -83,25 +76,21 @@ def test_two_branches_changing_different_shots_merge_without_conflict_and_build_
 
 
 @pytest.mark.slow
-def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
+def test_a_merge_conflict_is_reported_with_its_line_and_pick_resolves_it(tiny_project: TinyProjects) -> None:
+    root = tiny_project(repo=True)
     runner = CliRunner()
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0  # the real offline animatic
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "storyboard.yaml", "shotlist.lock", "assets")
-    git(root, "commit", "-q", "-m", "first cut")
-    git(root, "checkout", "-q", "-b", "red")
-    edit(root, "A blue door", "A red door")
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
-    git(root, "commit", "-q", "-am", "red door")
-    git(root, "checkout", "-q", "main")
-    edit(root, "A blue door", "A green door")
-    assert runner.invoke(app, ["build", str(root)]).exit_code == 0
-    git(root, "commit", "-q", "-am", "green door")
-    assert git(root, "merge", "-q", "red", check=False).returncode != 0
+
+    def animatic() -> BuildResult:  # the real offline backend: the command line plans with it below
+        return build(root, BuildOptions(yes=True, render=False))
+
+    assert animatic().ok
+    merged = merge_two_branches(
+        root, animatic, ("A blue door", "A red door"), ("A blue door", "A green door")
+    )
+    assert merged.returncode != 0
     edit(root, "<<<<<<< HEAD\n", "")  # the user settles the storyboard…
     text = (root / "storyboard.yaml").read_text()
-    start, end = text.index("=======\n"), text.index(">>>>>>> red\n") + len(">>>>>>> red\n")
+    start, end = text.index("=======\n"), text.index(">>>>>>> theirs\n") + len(">>>>>>> theirs\n")
     (root / "storyboard.yaml").write_text(text[:start] + text[end:])
     line = next(n for n, ln in enumerate(lock_text(root).splitlines(), 1) if ln.startswith("<<<<<<<"))
     with pytest.raises(LockError) as err:  # …but the lock still holds the markers
@@ -134,7 +123,6 @@ def test_a_hand_edit_that_does_not_parse_names_the_line_and_the_fix(tmp_path: Pa
     assert list(lenient.entries) == ["b"] and lenient.dropped == ["a"]
 
 
-def test_the_lock_holds_no_absolute_path(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
-    assert run(root, fake(root)).ok
-    assert str(tmp_path) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]
+def test_the_lock_holds_no_absolute_path(built_project: Built) -> None:
+    root, _ = built_project
+    assert str(root.parent) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]

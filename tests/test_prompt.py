@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from PIL import Image
 from typer.testing import CliRunner
 
-from shotlist.cli import app
+from shotlist.cli import app, main
 from shotlist.load import load_project
 from shotlist.prompt import (
     TemplateError,
@@ -22,62 +22,53 @@ from shotlist.prompt import (
     render_prompt,
     word_count,
 )
+from tests.tiny_project import KITSUNE_MASK, MIKA_LOOK, TinyProjects
 
 runner = CliRunner()
 
 MASK: dict[str, Any] = {
-    "id": "mask",
-    "mode": "txt2vid",
-    "framing": "close-up",
+    **KITSUNE_MASK,
     "angle": "low",
-    "subject": "A carved kitsune mask",
-    "action": "rests on moss-covered stone",
-    "scene": "a misty forest at dawn",
-    "lighting": "soft volumetric light rays through the trees",
     "motion": ["leaves drift slowly downward"],
-    "still": ["the mask stays fixed in frame"],
     "camera": "static",
     "style": "film",
     "negative": "blurry, watermark",
 }
 
-
-def project(tmp: Path, *shots: dict[str, Any], files: dict[str, str] | None = None, **top: Any) -> Path:
-    """A project folder with this storyboard, a PNG at assets/still.png and any extra text files."""
-    (tmp / "assets").mkdir(exist_ok=True)
-    Image.new("RGB", (64, 36), (200, 120, 40)).save(tmp / "assets" / "still.png")
-    board = {
-        "version": 1,
-        "defaults": {"model": "animatic"},
-        "styles": {"film": "35mm film grain, muted teal and amber palette"},
-        "characters": {
-            "mika": {
-                "look": "a young woman with a short black bob and a yellow raincoat",
-                "ref": "assets/still.png",
-            }
-        },
-        "shots": list(shots) or [MASK],
-        **top,
-    }
-    (tmp / "storyboard.yaml").write_text(yaml.safe_dump(board, sort_keys=False), encoding="utf-8")
-    for rel, text in (files or {}).items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text(textwrap.dedent(text), encoding="utf-8")
-    return tmp
+Project = Callable[..., Path]
 
 
-def rendered(tmp: Path, dialect: str | None = None, index: int = 0) -> str:
-    p = load_project(tmp)
+@pytest.fixture
+def project(tiny_project: TinyProjects) -> Project:
+    """Call it with shots (``MASK`` if none), extra ``files`` (path → text) and storyboard keys for a
+    project folder with the style ``film`` and the character ``mika`` (whose reference is assets/still.png)."""
+
+    def make(*shots: dict[str, Any], files: dict[str, str] | None = None, **top: Any) -> Path:
+        board = {
+            "version": 1,
+            "defaults": {"model": "animatic"},
+            "styles": {"film": "35mm film grain, muted teal and amber palette"},
+            "characters": {"mika": {"look": MIKA_LOOK, "ref": "assets/still.png"}},
+            "shots": list(shots) or [MASK],
+            **top,
+        }
+        return tiny_project(board, files={rel: textwrap.dedent(text) for rel, text in (files or {}).items()})
+
+    return make
+
+
+def rendered(root: Path, dialect: str | None = None, index: int = 0) -> str:
+    p = load_project(root)
     r = render_prompt(p, p.shots[index], dialect)
     assert r is not None
     return r.text
 
 
-def test_the_same_shot_renders_byte_identical_text(tmp_path: Path) -> None:
-    project(tmp_path)
-    first = {d: rendered(tmp_path, d) for d in dialects()}
+def test_the_same_shot_renders_byte_identical_text(project: Project) -> None:
+    root = project()
+    first = {d: rendered(root, d) for d in dialects()}
     _environment.cache_clear()  # a fresh environment, as in a new process
-    again = {d: rendered(tmp_path, d) for d in dialects()}
+    again = {d: rendered(root, d) for d in dialects()}
     assert first == again
     assert all("  " not in t and "\n" not in t for t in first.values())
 
@@ -86,17 +77,17 @@ def test_the_same_shot_renders_byte_identical_text(tmp_path: Path) -> None:
     "dialect", ["generic", "seedance", "veo", "kling", "runway", "luma", "minimax", "wan"]
 )
 def test_every_dialect_opens_with_the_framing_and_closes_with_the_constraints(
-    tmp_path: Path, dialect: str
+    project: Project, dialect: str
 ) -> None:
-    text = rendered(project(tmp_path), dialect)
+    text = rendered(project(), dialect)
     assert text.startswith("Close-up from a low angle.")
     assert text.endswith("No distortion. No jitter.")
     for part in ("kitsune mask", "misty forest", "volumetric light", "35mm film grain", "stays fixed"):
         assert part in text
 
 
-def test_clauses_follow_subject_action_scene_lighting_style_camera_in_generic(tmp_path: Path) -> None:
-    text = rendered(project(tmp_path), "generic")
+def test_clauses_follow_subject_action_scene_lighting_style_camera_in_generic(project: Project) -> None:
+    text = rendered(project(), "generic")
     order = [
         text.index(p)
         for p in ("kitsune mask", "rests on", "misty forest", "volumetric", "35mm", "Static camera")
@@ -104,40 +95,39 @@ def test_clauses_follow_subject_action_scene_lighting_style_camera_in_generic(tm
     assert order == sorted(order)
 
 
-def test_each_dialect_writes_the_camera_its_own_way(tmp_path: Path) -> None:
-    project(tmp_path, {**MASK, "camera": {"move": "dolly-in", "speed": "slow"}})
-    assert "[Push in]" in rendered(tmp_path, "minimax")
-    assert "Camera language: the camera pushes in slowly." in rendered(tmp_path, "kling")
-    assert "A slow dolly-in toward the subject." in rendered(tmp_path, "veo")
-    assert rendered(tmp_path, "runway").startswith(
+def test_each_dialect_writes_the_camera_its_own_way(project: Project) -> None:
+    root = project({**MASK, "camera": {"move": "dolly-in", "speed": "slow"}})
+    assert "[Push in]" in rendered(root, "minimax")
+    assert "Camera language: the camera pushes in slowly." in rendered(root, "kling")
+    assert "A slow dolly-in toward the subject." in rendered(root, "veo")
+    assert rendered(root, "runway").startswith(
         "Close-up from a low angle. The camera dollies slowly in: a carved"
     )
     # Kling puts the camera before the light; Luma describes it last, before the constraints
-    kling = rendered(tmp_path, "kling")
+    kling = rendered(root, "kling")
     assert kling.index("Camera language") < kling.index("volumetric")
-    luma = rendered(tmp_path, "luma")
+    luma = rendered(root, "luma")
     assert luma.index("volumetric") < luma.index("The camera pushes in")
 
 
-def test_dialogue_is_written_with_its_delivery_label(tmp_path: Path) -> None:
-    project(
-        tmp_path,
+def test_dialogue_is_written_with_its_delivery_label(project: Project) -> None:
+    root = project(
         {
             **MASK,
             "audio": {"dialogue": {"who": "mika", "says": "Hey, I missed you", "how": "whispering softly"}},
         },
     )
-    assert 'Mika (whispering softly): "Hey, I missed you."' in rendered(tmp_path, "generic")
-    assert '[Mika, whispering softly]: "Hey, I missed you."' in rendered(tmp_path, "kling")
-    assert 'Mika, whispering softly, says: "Hey, I missed you."' in rendered(tmp_path, "veo")
-    assert 'Mika says, whispering softly: "Hey, I missed you."' in rendered(tmp_path, "seedance")
+    assert 'Mika (whispering softly): "Hey, I missed you."' in rendered(root, "generic")
+    assert '[Mika, whispering softly]: "Hey, I missed you."' in rendered(root, "kling")
+    assert 'Mika, whispering softly, says: "Hey, I missed you."' in rendered(root, "veo")
+    assert 'Mika says, whispering softly: "Hey, I missed you."' in rendered(root, "seedance")
     for dialect in dialects():
-        text = rendered(tmp_path, dialect)
+        text = rendered(root, dialect)
         assert "whispering softly" in text and '"Hey, I missed you."' in text
         assert not any(glitch in text for glitch in (",:", ",.", "..", " ,", " .")), (dialect, text)
 
 
-def test_an_img2vid_prompt_describes_motion_not_what_the_image_shows(tmp_path: Path) -> None:
+def test_an_img2vid_prompt_describes_motion_not_what_the_image_shows(project: Project) -> None:
     shot = {
         "id": "turn",
         "mode": "img2vid",
@@ -151,59 +141,55 @@ def test_an_img2vid_prompt_describes_motion_not_what_the_image_shows(tmp_path: P
         "camera": {"move": "dolly-in"},
     }
     for dialect in dialects():
-        text = rendered(project(tmp_path, shot), dialect)
+        text = rendered(project(shot), dialect)
         assert "turns her head" in text and "hair sways gently" in text
         for shown in ("yellow raincoat", "narrow street", "warm dawn light", "35mm"):
             assert shown not in text, (dialect, text)
 
 
-def test_a_character_look_stands_in_for_a_missing_subject(tmp_path: Path) -> None:
+def test_a_character_look_stands_in_for_a_missing_subject(project: Project) -> None:
     shot = {**MASK, "mode": "ref2vid", "refs": ["mika"]}
     del shot["subject"]
-    text = rendered(project(tmp_path, shot))
+    text = rendered(project(shot))
     assert "A young woman with a short black bob and a yellow raincoat rests on" in text
     assert "Mika looks exactly as in the reference image." in text
 
 
-def test_a_projects_template_overrides_the_builtin_dialect_by_name(tmp_path: Path) -> None:
-    project(
-        tmp_path, files={"templates/generic.j2": "HOUSE {{ shot.subject | upper }}. {{ shot.constraints }}"}
-    )
-    p = load_project(tmp_path)
+def test_a_projects_template_overrides_the_builtin_dialect_by_name(project: Project) -> None:
+    root = project(files={"templates/generic.j2": "HOUSE {{ shot.subject | upper }}. {{ shot.constraints }}"})
+    p = load_project(root)
     r = render_prompt(p, p.shots[0])
     assert r is not None
     assert r.text == "HOUSE A CARVED KITSUNE MASK. No distortion. No jitter."
     assert r.template == "templates/generic.j2"
-    assert rendered(tmp_path, "veo").startswith("Close-up")  # other dialects stay built in
+    assert rendered(root, "veo").startswith("Close-up")  # other dialects stay built in
 
 
-def test_a_shot_can_name_its_template_and_import_the_builtin_macros(tmp_path: Path) -> None:
+def test_a_shot_can_name_its_template_and_import_the_builtin_macros(project: Project) -> None:
     files = {
         "templates/noir.j2": '{% import "_macros.j2" as m %}{{ m.opening(shot) }} Noir: {{ shot.subject }}.'
     }
-    project(tmp_path, {**MASK, "template": "noir"}, files=files)
-    assert rendered(tmp_path, "kling") == "Close-up from a low angle. Noir: A carved kitsune mask."
+    root = project({**MASK, "template": "noir"}, files=files)
+    assert rendered(root, "kling") == "Close-up from a low angle. Noir: A carved kitsune mask."
 
 
-def test_a_prompt_on_the_shot_bypasses_every_template(tmp_path: Path) -> None:
-    project(
-        tmp_path, {**MASK, "prompt": "  Close-up of a mask.\n  It glows softly. No distortion. No jitter. "}
-    )
-    p = load_project(tmp_path)
+def test_a_prompt_on_the_shot_bypasses_every_template(project: Project) -> None:
+    root = project({**MASK, "prompt": "  Close-up of a mask.\n  It glows softly. No distortion. No jitter. "})
+    p = load_project(root)
     for dialect in dialects():
         r = render_prompt(p, p.shots[0], dialect)
         assert r is not None and r.bypassed
         assert r.text == "Close-up of a mask. It glows softly. No distortion. No jitter."
 
 
-def test_a_card_has_no_prompt(tmp_path: Path) -> None:
-    project(tmp_path, {"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}})
-    p = load_project(tmp_path)
+def test_a_card_has_no_prompt(project: Project) -> None:
+    root = project({"id": "title", "mode": "card", "card": {"title": "Kitsune Dawn"}})
+    p = load_project(root)
     assert render_prompt(p, p.shots[0]) is None
 
 
-def test_the_negative_goes_only_to_models_that_take_one(tmp_path: Path) -> None:
-    p = load_project(project(tmp_path))
+def test_the_negative_goes_only_to_models_that_take_one(project: Project) -> None:
+    p = load_project(project())
     negatives = {d: getattr(render_prompt(p, p.shots[0], d), "negative", None) for d in dialects()}
     assert negatives["generic"] == negatives["kling"] == "blurry, watermark"
     assert negatives["luma"] is None and negatives["runway"] is None
@@ -255,47 +241,45 @@ def test_every_dialect_declares_its_band_and_limit() -> None:
         "{{ ('x' * 100000) }}",
     ],
 )
-def test_a_sandbox_escape_in_a_project_template_fails_cleanly(tmp_path: Path, escape: str) -> None:
-    project(tmp_path, {**MASK, "template": "evil"}, files={"templates/evil.j2": "Close-up.\n" + escape})
+def test_a_sandbox_escape_in_a_project_template_fails_cleanly(project: Project, escape: str) -> None:
+    root = project({**MASK, "template": "evil"}, files={"templates/evil.j2": "Close-up.\n" + escape})
     with pytest.raises(TemplateError) as err:
-        rendered(tmp_path)
+        rendered(root)
     assert str(err.value).startswith("templates/evil.j2:2: ")
     assert "rendering shot 'mask'" in str(err.value)
 
 
-def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+def test_a_template_syntax_error_names_the_file_and_line(project: Project) -> None:
     files = {"templates/generic.j2": "Close-up.\n{{ shot.subject }}\n{% if shot.action %}no end\n"}
-    project(tmp_path, files=files)
+    root = project(files=files)
     with pytest.raises(TemplateError, match=r"^templates/generic\.j2:3: .*'endif'"):
-        rendered(tmp_path)
+        rendered(root)
 
 
-def test_an_undefined_name_in_a_template_names_the_file_and_line(tmp_path: Path) -> None:
-    project(tmp_path, files={"templates/generic.j2": "Close-up.\n\n{{ shot.subjcet }}"})
+def test_an_undefined_name_in_a_template_names_the_file_and_line(project: Project) -> None:
+    root = project(files={"templates/generic.j2": "Close-up.\n\n{{ shot.subjcet }}"})
     with pytest.raises(TemplateError, match=r"^templates/generic\.j2:3: .*subjcet"):
-        rendered(tmp_path)
+        rendered(root)
 
 
-def test_an_unknown_template_says_which_exist(tmp_path: Path) -> None:
-    project(tmp_path, {**MASK, "template": "kilng"})
+def test_an_unknown_template_says_which_exist(project: Project) -> None:
+    root = project({**MASK, "template": "kilng"})
     with pytest.raises(TemplateError, match="no template 'kilng'.*did you mean 'kling'"):
-        rendered(tmp_path)
+        rendered(root)
 
 
-def test_a_template_symlinked_outside_the_project_is_refused(tmp_path: Path) -> None:
-    outside = tmp_path / "outside.j2"
+def test_a_template_symlinked_outside_the_project_is_refused(project: Project) -> None:
+    root = project()
+    outside = root.parent / "outside.j2"
     outside.write_text("stolen", encoding="utf-8")
-    root = tmp_path / "p"
-    root.mkdir()
-    project(root)
     (root / "templates").mkdir()
     (root / "templates" / "generic.j2").symlink_to(outside)
     with pytest.raises(TemplateError, match="outside the project"):
         rendered(root)
 
 
-def test_an_unknown_dialect_is_an_error(tmp_path: Path) -> None:
-    p = load_project(project(tmp_path))
+def test_an_unknown_dialect_is_an_error(project: Project) -> None:
+    p = load_project(project())
     with pytest.raises(TemplateError, match="did you mean 'kling'"):
         render_prompt(p, p.shots[0], "klingg")
 
@@ -303,46 +287,38 @@ def test_an_unknown_dialect_is_an_error(tmp_path: Path) -> None:
 # -- the command ------------------------------------------------------------------------------------
 
 
-def test_prompts_prints_each_shot_with_its_word_count(tmp_path: Path) -> None:
-    project(tmp_path, MASK, {"id": "title", "mode": "card", "card": {"title": "T"}})
-    result = runner.invoke(app, ["prompts", str(tmp_path), "--dialect", "minimax"])
+def test_prompts_prints_each_shot_with_its_word_count(project: Project) -> None:
+    root = project(MASK, {"id": "title", "mode": "card", "card": {"title": "T"}})
+    result = runner.invoke(app, ["prompts", str(root), "--dialect", "minimax"])
     assert result.exit_code == 0, result.output
     assert "# mask  txt2vid, minimax," in result.output and "[Static shot]" in result.output
     assert "# title  (card: no prompt)" in result.output
 
 
-def test_prompts_json_for_one_shot_and_a_model(tmp_path: Path) -> None:
-    project(tmp_path)
-    result = runner.invoke(
-        app, ["prompts", str(tmp_path), "--shot", "mask", "--model", "kling-v2-1", "--json"]
-    )
+def test_prompts_json_for_one_shot_and_a_model(project: Project) -> None:
+    root = project()
+    result = runner.invoke(app, ["prompts", str(root), "--shot", "mask", "--model", "kling-v2-1", "--json"])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
     assert row["dialect"] == "kling" and row["negative"] == "blurry, watermark"
     assert row["words"] == word_count(row["prompt"])
 
 
-def test_prompts_refuses_an_unknown_shot_and_both_model_and_dialect(tmp_path: Path) -> None:
-    project(tmp_path)
-    assert runner.invoke(app, ["prompts", str(tmp_path), "--shot", "mask2"]).exit_code == 2
-    assert (
-        runner.invoke(app, ["prompts", str(tmp_path), "--model", "veo-3", "--dialect", "kling"]).exit_code
-        == 2
-    )
+def test_prompts_refuses_an_unknown_shot_and_both_model_and_dialect(project: Project) -> None:
+    root = project()
+    assert runner.invoke(app, ["prompts", str(root), "--shot", "mask2"]).exit_code == 2
+    assert runner.invoke(app, ["prompts", str(root), "--model", "veo-3", "--dialect", "kling"]).exit_code == 2
 
 
-def test_prompts_on_an_invalid_storyboard_exits_2_with_the_line(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text(
-        "version: 1\nshots:\n  - id: a\n    camera: pan-left, zoom-in\n"
-    )
-    from shotlist.cli import main
-
+def test_prompts_on_an_invalid_storyboard_exits_2_with_the_line(
+    tiny_project: TinyProjects, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tiny_project("version: 1\nshots:\n  - id: a\n    camera: pan-left, zoom-in\n")
+    monkeypatch.setattr(sys, "argv", ["shotlist", "prompts", str(root)])
     with pytest.raises(SystemExit) as exit_:
-        import sys
-
-        sys.argv = ["shotlist", "prompts", str(tmp_path)]
         main()
     assert exit_.value.code == 2
+    assert "storyboard.yaml:4:13: shots[0].camera:" in capsys.readouterr().err
 
 
 def test_the_catalog_names_each_models_dialect() -> None:
@@ -353,19 +329,18 @@ def test_the_catalog_names_each_models_dialect() -> None:
         assert dialect_for_model(model_id) == entry.dialect, model_id
 
 
-def test_the_models_own_prompt_limit_applies_when_it_is_smaller(tmp_path: Path) -> None:
+def test_the_models_own_prompt_limit_applies_when_it_is_smaller(project: Project) -> None:
     from shotlist.catalog import catalog
 
     model_id, entry = next((m, e) for m, e in sorted(catalog().items()) if e.dialect == "veo")
-    project(
-        tmp_path,
+    root = project(
         {
             **MASK,
             "model": model_id,
             "duration": entry.durations[0] if isinstance(entry.durations, list) else 4,
         },
     )
-    p = load_project(tmp_path)
+    p = load_project(root)
     r = render_prompt(p, p.shots[0])
     assert r is not None and r.dialect == "veo"
     assert r.max_chars == min(dialects()["veo"].max_chars, entry.prompt_chars)

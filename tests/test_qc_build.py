@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
@@ -13,7 +11,7 @@ from shotlist.cli.plan import plan_text
 from shotlist.lock import read_lock
 from shotlist.store import Store
 from shotlist.takes import pick, rejected, set_rejected, shot_takes, takes_by_shot
-from tests.tiny_project import fake, make_project, plan, report, run
+from tests.tiny_project import TinyProjects, fake, plan, report, run
 
 pytestmark = pytest.mark.slow  # real (tiny) encodes
 
@@ -29,8 +27,8 @@ shots:
 """
 
 
-def test_pick_best_pins_the_take_with_the_fewest_qc_findings(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", ONE_SHOT)
+def test_pick_best_pins_the_take_with_the_fewest_qc_findings(tiny_project: TinyProjects) -> None:
+    root = tiny_project(name="p", storyboard=ONE_SHOT)
     models = fake(root, looks={"door": ["black", "moving", "solid"]})
     result = run(root, models, takes=3, pick="best")
     assert read_lock(root).entries["door"].take == 2  # the moving one: black is an error, a still a warning
@@ -46,8 +44,10 @@ def test_pick_best_pins_the_take_with_the_fewest_qc_findings(tmp_path: Path) -> 
     assert report(root)["shots"][0]["qc"]["1"][0]["rule"] == "black"
 
 
-def test_without_pick_best_the_newest_take_is_pinned_and_the_plan_shows_its_qc(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", ONE_SHOT)
+def test_without_pick_best_the_newest_take_is_pinned_and_the_plan_shows_its_qc(
+    tiny_project: TinyProjects,
+) -> None:
+    root = tiny_project(name="p", storyboard=ONE_SHOT)
     models = fake(root, looks={"door": ["moving", "moving", "black"]})
     run(root, models, takes=3)
     assert read_lock(root).entries["door"].take == 3
@@ -55,8 +55,8 @@ def test_without_pick_best_the_newest_take_is_pinned_and_the_plan_shows_its_qc(t
     assert "qc: take 3 of door: the whole clip is black" in text
 
 
-def test_takes_lists_qc_and_rejections_and_pick_accepts_a_clip_hash(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", ONE_SHOT)
+def test_takes_lists_qc_and_rejections_and_pick_accepts_a_clip_hash(tiny_project: TinyProjects) -> None:
+    root = tiny_project(name="p", storyboard=ONE_SHOT)
     models = fake(root, looks={"door": ["moving", "black"]})
     run(root, models, takes=2)
     store = Store(root)

@@ -8,29 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from shotlist.media import ClipFacts
 from shotlist.remote import Remote, pull, push
 from shotlist.store import Store, Take
+from tests.tiny_project import take
 
 
 def _take(store: Store, key: str, data: bytes, n: int = 1) -> Take:
+    """Store ``data`` as take ``n`` of the recipe ``key``."""
     src = store.tmp_path(f"clip-{n}")
     src.write_bytes(data)
-    sha = store.add_file(src)
-    take = Take(
-        take=n,
-        sha256=sha,
-        shot="s1",
-        backend="fake",
-        model="fake",
-        job=f"job-{n}",
-        cost=0.5,
-        cost_is_estimate=False,
-        time=f"2026-11-23T10:00:0{n}Z",
-        facts=ClipFacts(duration=1.0),
-    )
-    store.add_take(key, {"prompt": "x"}, take)
-    return take
+    record = take(n, store.add_file(src), shot="s1")
+    store.add_take(key, {"prompt": "x"}, record)
+    return record
 
 
 KEY = "ab" * 32

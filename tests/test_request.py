@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from shotlist.backends.animatic import fields
 from shotlist.backends.fake import FakeModels
@@ -14,7 +17,7 @@ from shotlist.load import load_project
 from shotlist.request import shot_spec
 from shotlist.spec import ShotSpec
 from shotlist.store import Store
-from tests.tiny_project import STORYBOARD, make_project
+from tests.tiny_project import STORYBOARD, TinyProjects
 
 #: Two shots added to the tiny project, with literal prompts so that the caption is known.
 SHOTS = """\
@@ -30,19 +33,27 @@ SHOTS = """\
 """
 
 
-def specs(root: Path, model: ModelInfo) -> dict[str, ShotSpec]:
-    """The spec of each added shot as ``model`` would be asked for it."""
-    if not root.exists():
-        make_project(root, STORYBOARD + SHOTS)
-    project = load_project(root)
+Specs = Callable[[ModelInfo], dict[str, ShotSpec]]
+
+
+@pytest.fixture
+def specs(tiny_project: TinyProjects) -> Specs:
+    """Call it with a model for the spec of each added shot as that model would be asked for it."""
+    project = load_project(tiny_project(STORYBOARD + SHOTS))
     store = Store(project.root)
-    return {i: shot_spec(project, project.shot(i), model, store, lambda _: None) for i in ("mask", "bare")}
+
+    def asked_of(model: ModelInfo) -> dict[str, ShotSpec]:
+        return {
+            i: shot_spec(project, project.shot(i), model, store, lambda _: None) for i in ("mask", "bare")
+        }
+
+    return asked_of
 
 
-def test_the_animatic_labels_titles_and_captions_its_clips_from_the_shot(tmp_path: Path) -> None:
+def test_the_animatic_labels_titles_and_captions_its_clips_from_the_shot(specs: Specs) -> None:
     info = CatalogModels().info("animatic")
     assert info.shot_params is fields.shot_params  # declared by the animatic package, through the catalog
-    made = specs(tmp_path / "p", info)
+    made = specs(info)
     assert made["mask"].params == {
         "camera": {"move": "dolly-in", "speed": "slow"},
         "label": "mask",
@@ -58,25 +69,29 @@ def test_the_animatic_labels_titles_and_captions_its_clips_from_the_shot(tmp_pat
     }
 
 
-def test_a_hosted_model_gets_the_camera_move_and_none_of_the_animatics_fields(tmp_path: Path) -> None:
+def test_a_hosted_model_gets_the_camera_move_and_none_of_the_animatics_fields(
+    specs: Specs, tmp_path: Path
+) -> None:
     info = CatalogModels().info("fal/veo3")
     assert info.shot_params is None
-    made = specs(tmp_path / "p", info)
+    made = specs(info)
     assert made["mask"].params == {"camera": {"move": "dolly-in", "speed": "slow"}}
     assert made["bare"].params == {"camera": {"move": "pan-left", "speed": "slow"}}
-    assert specs(tmp_path / "p", FakeModels(tmp_path / "fake").info("animatic"))["mask"].params == {
+    assert specs(FakeModels(tmp_path / "fake").info("animatic"))["mask"].params == {
         "camera": {"move": "dolly-in", "speed": "slow"}
     }
 
 
-def test_any_backend_can_declare_keyed_fields_of_its_own_and_they_change_the_key(tmp_path: Path) -> None:
+def test_any_backend_can_declare_keyed_fields_of_its_own_and_they_change_the_key(
+    specs: Specs, tmp_path: Path
+) -> None:
     plain = FakeModels(tmp_path / "fake").info("fake")
 
     def motion(shot: Any, prompt: str) -> dict[str, Any]:
         return {"motion_bucket": len(prompt.split())}
 
     own = dataclasses.replace(plain, shot_params=motion)
-    before, after = specs(tmp_path / "p", plain), specs(tmp_path / "p", own)
+    before, after = specs(plain), specs(own)
     assert after["mask"].params == {"camera": {"move": "dolly-in", "speed": "slow"}, "motion_bucket": 16}
     assert after["bare"].params["motion_bucket"] == 3
     assert all(before[s].key != after[s].key for s in before)

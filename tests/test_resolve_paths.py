@@ -9,19 +9,20 @@ from PIL import Image
 
 from shotlist.errors import StoryboardError
 from shotlist.load import load_project
-from shotlist.resolve import confine
+from shotlist.resolve import ImageInfo, confine
+from tests.tiny_project import TinyProjects
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "film"
-    (root / "assets").mkdir(parents=True)
-    Image.new("RGB", (8, 6), "red").save(root / "assets" / "inside.png")
-    Image.new("RGB", (8, 6), "blue").save(tmp_path / "outside.png")
+def project(tiny_project: TinyProjects) -> Path:
+    """A tiny project (its pictures under assets/) with a picture outside it, beside the folder."""
+    root = tiny_project()
+    Image.new("RGB", (8, 6), "blue").save(root.parent / "outside.png")
     return root
 
 
 def _board(root: Path, image: str) -> None:
+    """Make the storyboard one shot whose image is ``image`` (written on line 4, column 12)."""
     (root / "storyboard.yaml").write_text(f"version: 1\nshots:\n  - id: a\n    image: {image}\n")
 
 
@@ -35,8 +36,8 @@ def _message(root: Path) -> str:
 
 
 def test_a_relative_path_inside_the_project_resolves(project: Path) -> None:
-    path, why = confine(project, "assets/inside.png")
-    assert why is None and path == (project / "assets" / "inside.png").resolve()
+    path, why = confine(project, "assets/street.png")
+    assert why is None and path == (project / "assets" / "street.png").resolve()
 
 
 def test_dot_dot_out_of_the_project_is_refused(project: Path) -> None:
@@ -46,8 +47,8 @@ def test_dot_dot_out_of_the_project_is_refused(project: Path) -> None:
 
 
 def test_dot_dot_that_comes_back_inside_is_fine(project: Path) -> None:
-    path, why = confine(project, "assets/../assets/inside.png")
-    assert why is None and path is not None and path.name == "inside.png"
+    path, why = confine(project, "assets/../assets/street.png")
+    assert why is None and path is not None and path.name == "street.png"
 
 
 def test_an_absolute_path_outside_the_project_is_refused(project: Path) -> None:
@@ -57,7 +58,7 @@ def test_an_absolute_path_outside_the_project_is_refused(project: Path) -> None:
 
 
 def test_an_absolute_path_inside_the_project_is_fine(project: Path) -> None:
-    path, why = confine(project, str(project / "assets" / "inside.png"))
+    path, why = confine(project, str(project / "assets" / "street.png"))
     assert why is None and path is not None
 
 
@@ -74,10 +75,10 @@ def test_a_symlinked_folder_that_escapes_the_project_is_refused(project: Path) -
 
 
 def test_a_symlink_that_stays_inside_the_project_is_fine(project: Path) -> None:
-    (project / "frame.png").symlink_to(project / "assets" / "inside.png")
+    (project / "frame.png").symlink_to(project / "assets" / "street.png")
     _board(project, "frame.png")
     shot = load_project(project).shots[0]
-    assert shot.image is not None and shot.image.rel == "assets/inside.png"
+    assert isinstance(shot.image, ImageInfo) and shot.image.rel == "assets/street.png"
 
 
 def test_a_symlink_loop_is_refused_without_a_traceback(project: Path) -> None:
@@ -91,7 +92,7 @@ def test_a_project_reached_through_a_symlink_still_accepts_its_own_files(
 ) -> None:
     alias = tmp_path / "alias"
     alias.symlink_to(project, target_is_directory=True)
-    _board(project, "assets/inside.png")
+    _board(project, "assets/street.png")
     assert load_project(alias).shots[0].image is not None
 
 

@@ -13,7 +13,7 @@ from shotlist.lock import read_lock
 from shotlist.review.server import serve
 from shotlist.store import Store
 from shotlist.takes import takes_by_shot
-from tests.tiny_project import fake, make_project, run
+from tests.tiny_project import TinyProjects, fake, run
 
 pytestmark = pytest.mark.slow  # real (tiny) encodes
 
@@ -48,9 +48,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tiny_project: TinyProjects) -> Iterator[Site]:
     """A real review server on a free loopback port."""
-    root = make_project(tmp_path / "p", BOARD)
+    root = tiny_project(name="p", storyboard=BOARD)
     models = fake(root, looks={"door": ["moving", "black"]})
     run(root, models, takes=2)
     served = serve(root, models=models)
@@ -132,13 +132,13 @@ def test_media_is_served_by_hash_only(site: Site) -> None:
     assert client.get(f"/static/app.py?token={token}").status_code == 404
 
 
-def test_the_command_prints_a_tokened_loopback_url_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+def test_the_command_prints_a_tokened_loopback_url_and_ctrl_c_stops_it(tiny_project: TinyProjects) -> None:
     import signal
     import subprocess
     import sys
     import time
 
-    root = make_project(tmp_path / "p", BOARD)
+    root = tiny_project(name="p", storyboard=BOARD)
     proc = subprocess.Popen(
         [sys.executable, "-m", "shotlist", "review", str(root), "--no-open"],
         stdout=subprocess.PIPE,

@@ -23,7 +23,7 @@ from shotlist.pipeline import BuildOptions, build
 from shotlist.review.server import Served, serve
 from shotlist.review.static_copy import write_static
 from tests.test_review import BOARD, XSS
-from tests.tiny_project import fake, make_project, submits
+from tests.tiny_project import TinyProjects, fake, submits
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def browser(served: Served) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FakeModels]:
-    root = make_project(tmp_path_factory.mktemp("review") / "p", BOARD)
+    root = TinyProjects(tmp_path_factory.mktemp("review"))(name="p", storyboard=BOARD)
     models = fake(root, looks={"door": ["moving", "solid"]})
     build(root, BuildOptions(models=models, yes=True, takes=2, preview=True))
     return root, models
@@ -102,7 +102,12 @@ def plays(page: Any) -> float:
 def test_the_page_shows_every_shot_and_take_and_the_cut_plays(browser: Any, served: Served) -> None:
     dialogs: list[str] = []
     page = browser.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(served.url)
     assert page.locator("section.shot").count() == 3
     assert page.locator(".strip .tile").count() == 3

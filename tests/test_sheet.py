@@ -14,7 +14,7 @@ from shotlist.load import load_project
 from shotlist.sheet import GRID, cells, continuity_key
 from shotlist.store import Store
 from shotlist.takes import pick, takes_by_shot
-from tests.tiny_project import STORYBOARD, actions, fake, make_project, plan, run
+from tests.tiny_project import STORYBOARD, TinyProjects, actions, fake, plan, run
 
 SHEETED = (
     STORYBOARD
@@ -43,8 +43,10 @@ def test_nine_cells_are_shared_by_how_long_each_shot_plays() -> None:
 
 
 @pytest.mark.slow
-def test_contact_sheet_has_a_row_per_shot_and_reuses_its_strips(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_contact_sheet_has_a_row_per_shot_and_reuses_its_strips(
+    tmp_path: Path, tiny_project: TinyProjects
+) -> None:
+    root = tiny_project(name="p")
     run(root, fake(root), takes=2)
     runner = CliRunner()
     out = runner.invoke(app, ["sheet", str(root), "-o", str(tmp_path / "sheet.png")])
@@ -61,8 +63,10 @@ def test_contact_sheet_has_a_row_per_shot_and_reuses_its_strips(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_a_continuity_sheet_waits_for_its_shots_and_a_repick_replans_the_shot(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", SHEETED)
+def test_a_continuity_sheet_waits_for_its_shots_and_a_repick_replans_the_shot(
+    tiny_project: TinyProjects,
+) -> None:
+    root = tiny_project(name="p", storyboard=SHEETED)
     models = fake(root)
     result = run(root, models, takes=2)
     assert result.ok and {"together", "after"} <= set(result.made)
@@ -85,16 +89,18 @@ def test_a_continuity_sheet_waits_for_its_shots_and_a_repick_replans_the_shot(tm
     assert again["after"].action in ("generate", "cached")
 
 
-def test_a_sheet_names_earlier_shots_only(tmp_path: Path) -> None:
-    root = make_project(
-        tmp_path / "p",
-        STORYBOARD.replace("    camera: static\n", "    camera: static\n    refs: [{sheet: previous}]\n", 1),
+def test_a_sheet_names_earlier_shots_only(tmp_path: Path, tiny_project: TinyProjects) -> None:
+    root = tiny_project(
+        name="p",
+        storyboard=STORYBOARD.replace(
+            "    camera: static\n", "    camera: static\n    refs: [{sheet: previous}]\n", 1
+        ),
     )
     with pytest.raises(StoryboardError) as err:
         load_project(root)
     assert "the first shot has no previous shot" in str(err.value) and "storyboard.yaml:" in str(err.value)
-    root = make_project(
-        tmp_path / "q", SHEETED.replace("[{sheet: [street, walk]}]", "[{sheet: [street, after]}]")
+    root = tiny_project(
+        name="q", storyboard=SHEETED.replace("[{sheet: [street, walk]}]", "[{sheet: [street, after]}]")
     )
     with pytest.raises(StoryboardError) as err:
         load_project(root)

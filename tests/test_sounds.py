@@ -10,7 +10,7 @@ from shotlist.load import load_project
 from shotlist.sounds import sound_key
 from shotlist.timeline import assemble
 from tests.media_factory import clip_of, make_clip
-from tests.tiny_project import make_project
+from tests.tiny_project import TinyProjects
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,8 @@ shots:
 """
 
 
-def test_the_sound_key_follows_the_sound_not_the_picture(tmp_path: Path) -> None:
-    project = load_project(make_project(tmp_path / "p", ONE))
+def test_the_sound_key_follows_the_sound_not_the_picture(tmp_path: Path, tiny_project: TinyProjects) -> None:
+    project = load_project(tiny_project(name="p", storyboard=ONE))
     cache = tmp_path / "sounds"
 
     def key(colour: str, tone: int) -> str:

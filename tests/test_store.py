@@ -11,24 +11,8 @@ from typer.testing import CliRunner
 from shotlist.cli import app
 from shotlist.hashing import HashCache
 from shotlist.lock import read_lock
-from shotlist.media import ClipFacts
-from shotlist.store import Store, StoreBusy, Take
-from tests.tiny_project import edit, fake, make_project, run
-
-
-def take(n: int, sha: str) -> Take:
-    return Take(
-        take=n,
-        sha256=sha,
-        shot="a",
-        backend="fake",
-        model="m",
-        job=f"j{n}",
-        cost=0.1,
-        cost_is_estimate=False,
-        time=f"2026-01-0{n}T00:00:00Z",
-        facts=ClipFacts(duration=1.0),
-    )
+from shotlist.store import Store, StoreBusy
+from tests.tiny_project import Built, edit, run, take
 
 
 def test_objects_are_named_by_their_bytes_and_stored_once(tmp_path: Path) -> None:
@@ -83,9 +67,8 @@ def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
         pass
 
 
-def test_cache_verify_finds_a_corrupt_object(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
-    assert run(root, fake(root)).ok
+def test_cache_verify_finds_a_corrupt_object(built_project: Built) -> None:
+    root, _ = built_project
     runner = CliRunner()
     ok = runner.invoke(app, ["cache", "verify", str(root)])
     assert ok.exit_code == 0 and "all intact" in ok.output
@@ -96,10 +79,9 @@ def test_cache_verify_finds_a_corrupt_object(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and f"corrupt: .shotlist/objects/{victim.name[:2]}/{victim.name}" in bad.output
 
 
-def test_cache_gc_removes_only_unpinned_takes_and_says_what_they_cost(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "film")
-    models = fake(root)
-    assert run(root, models).ok
+@pytest.mark.slow
+def test_cache_gc_removes_only_unpinned_takes_and_says_what_they_cost(built_project: Built) -> None:
+    root, models = built_project
     old = read_lock(root).entries["kite"].clip
     edit(root, "A red kite", "A silver kite")
     assert run(root, models).ok

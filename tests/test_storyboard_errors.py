@@ -7,38 +7,18 @@ SHOTLIST_UPDATE_GOLDEN=1 pytest tests/test_storyboard_errors.py, then read the d
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
-from shotlist.cli import main
 from shotlist.errors import StoryboardError
+from tests.tiny_project import TinyProjects, run_shotlist
 
 GOLDEN = Path(__file__).parent / "golden" / "bad"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "storyboard.yaml").is_file())
-
-
-def run_shotlist(*args: str) -> tuple[int, str, str]:
-    """Run the `shotlist` entry point in-process: (exit status, stdout, stderr), as a user sees them."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        redirect_stdout(out),
-        redirect_stderr(err),
-        mock.patch.object(sys, "argv", ["shotlist", *args]),
-        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
-    ):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_there_are_at_least_twenty_golden_cases() -> None:
@@ -75,12 +55,13 @@ def test_all_problems_of_a_file_are_reported_in_one_run() -> None:
     assert text.splitlines()[-1] == "9 problems in storyboard.yaml"
 
 
-def test_an_invalid_storyboard_exits_2_without_a_traceback_from_the_console_script(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text(
-        "version: 1\nshots:\n  - id: a\n    camera: pan-left, tilt-up\n"
-    )
+@pytest.mark.slow
+def test_an_invalid_storyboard_exits_2_without_a_traceback_from_the_console_script(
+    tiny_project: TinyProjects,
+) -> None:
+    root = tiny_project("version: 1\nshots:\n  - id: a\n    camera: pan-left, tilt-up\n")
     run = subprocess.run(
-        [sys.executable, "-m", "shotlist", "validate", str(tmp_path)],
+        [sys.executable, "-m", "shotlist", "validate", str(root)],
         capture_output=True,
         text=True,
         env={**os.environ, "SHOTLIST_DEBUG": ""},
@@ -92,19 +73,19 @@ def test_an_invalid_storyboard_exits_2_without_a_traceback_from_the_console_scri
     )
 
 
-def test_debug_lets_the_error_through_with_its_traceback(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text("version: 1\nshots: []\n")
+def test_debug_lets_the_error_through_with_its_traceback(tiny_project: TinyProjects) -> None:
+    root = tiny_project("version: 1\nshots: []\n")
     with pytest.raises(StoryboardError, match="the storyboard has no shots"):
-        run_shotlist("--debug", "validate", str(tmp_path))
+        run_shotlist("--debug", "validate", str(root))
 
 
-def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text("version: 1\nnotes: " + "x" * (6 * 1024 * 1024) + "\n")
-    code, _, err = run_shotlist("validate", str(tmp_path))
+def test_a_huge_file_is_refused_before_it_is_parsed(tiny_project: TinyProjects) -> None:
+    root = tiny_project("version: 1\nnotes: " + "x" * (6 * 1024 * 1024) + "\n")
+    code, _, err = run_shotlist("validate", str(root))
     assert code == 2
     assert (
         err.splitlines()[0]
-        == f"{tmp_path / 'storyboard.yaml'}: the file is 6144 KiB; a storyboard is at most 5 MiB"
+        == f"{root / 'storyboard.yaml'}: the file is 6144 KiB; a storyboard is at most 5 MiB"
     )
 
 
@@ -114,14 +95,14 @@ def test_a_folder_without_a_storyboard_says_so(tmp_path: Path) -> None:
     assert err.splitlines()[0] == f"{tmp_path / 'storyboard.yaml'}: no storyboard here"
 
 
-def test_validate_prints_a_short_summary_on_success(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text(
+def test_validate_prints_a_short_summary_on_success(tiny_project: TinyProjects) -> None:
+    root = tiny_project(
         "version: 1\nshots:\n  - id: a\n    duration: 4\n    transition: {type: dissolve, duration: 1}\n"
         "  - id: b\n    duration: 3\n"
     )
-    code, out, err = run_shotlist("validate", str(tmp_path / "storyboard.yaml"))
+    code, out, err = run_shotlist("validate", str(root / "storyboard.yaml"))
     assert (code, err) == (0, "")
-    assert out == f"{tmp_path / 'storyboard.yaml'}: ok — 2 shots (txt2vid 2), 6 s cut, 0 images\n"
+    assert out == f"{root / 'storyboard.yaml'}: ok — 2 shots (txt2vid 2), 6 s cut, 0 images\n"
 
 
 def test_schema_file_at_the_repo_root_is_up_to_date() -> None:
@@ -160,9 +141,9 @@ def test_init_writes_a_starter_project_that_validates(template: str, tmp_path: P
     assert code == 0, out + err
 
 
-def test_init_refuses_to_overwrite_a_storyboard(tmp_path: Path) -> None:
-    (tmp_path / "storyboard.yaml").write_text("version: 1\n")
-    code, _, err = run_shotlist("init", str(tmp_path))
+def test_init_refuses_to_overwrite_a_storyboard(tiny_project: TinyProjects) -> None:
+    root = tiny_project("version: 1\n")
+    code, _, err = run_shotlist("init", str(root))
     assert code == 1
     assert "already exists" in err
-    assert (tmp_path / "storyboard.yaml").read_text() == "version: 1\n"
+    assert (root / "storyboard.yaml").read_text() == "version: 1\n"

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import functools
-import io
-import os
 import re
 import shutil
-import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
-import typer.main
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shotlist.cli import main
+from tests.tiny_project import run_shotlist
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "projects").glob("*/storyboard.yaml"))
 HEAD = re.compile(r"^\S*storyboard\.yaml:\d+:\d+: ")
-
-
-# typer rebuilds its click command tree on every call (most of a run's time here); build it once.
-_COMMAND = functools.cache(typer.main.get_command)
-
-
-def run_shotlist(*args: str) -> tuple[int, str, str]:
-    """Run the `shotlist` entry point in-process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        redirect_stdout(out),
-        redirect_stderr(err),
-        mock.patch.object(sys, "argv", ["shotlist", *args]),
-        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
-        mock.patch.object(typer.main, "get_command", _COMMAND),
-    ):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 # --- mutations of the text --------------------------------------------------------------------------
@@ -178,6 +149,7 @@ def test_there_are_example_storyboards_to_damage() -> None:
     assert EXAMPLES, "projects/*/storyboard.yaml: the fuzz tests below need at least one"
 
 
+@pytest.mark.slow
 def test_damaged_storyboards_never_give_a_traceback(example: tuple[Path, str]) -> None:
     project, text = example
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +12,7 @@ from shotlist.edit import output_path
 from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.watch import Round, refresh, watch
-from tests.tiny_project import edit, make_project
+from tests.tiny_project import TinyProjects, edit
 
 pytestmark = pytest.mark.slow  # real animatic renders and cuts
 
@@ -34,8 +33,10 @@ shots:
 """
 
 
-def test_a_save_remakes_only_the_changed_shot_and_the_preview_and_reuses_the_sound(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_a_save_remakes_only_the_changed_shot_and_the_preview_and_reuses_the_sound(
+    tiny_project: TinyProjects,
+) -> None:
+    root = tiny_project(name="p")
     said: list[str] = []
     first = refresh(root, say=said.append)
     assert first.ok and first.made == ["door", "end", "kite", "street", "walk"]
@@ -51,8 +52,8 @@ def test_a_save_remakes_only_the_changed_shot_and_the_preview_and_reuses_the_sou
     assert len(sounds) == 1  # the animatic's clips are silent: the new picture needed no new sound pass
 
 
-def test_a_paid_shot_is_previewed_by_the_animatic_and_never_pinned(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", PAID)
+def test_a_paid_shot_is_previewed_by_the_animatic_and_never_pinned(tiny_project: TinyProjects) -> None:
+    root = tiny_project(name="p", storyboard=PAID)
     said: list[str] = []
     r = refresh(root, say=said.append)
     assert r.ok and r.stand_ins == ["kite"] and "kite" in r.made
@@ -64,8 +65,8 @@ def test_a_paid_shot_is_previewed_by_the_animatic_and_never_pinned(tmp_path: Pat
     assert refused.exit_code != 0 and "is paid" in str(refused.exception)
 
 
-def test_a_mistake_is_reported_with_its_line_and_the_watch_goes_on(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_a_mistake_is_reported_with_its_line_and_the_watch_goes_on(tiny_project: TinyProjects) -> None:
+    root = tiny_project(name="p")
     rounds: list[Round] = []
     said: list[str] = []
     stop = threading.Event()

@@ -1,25 +1,41 @@
-"""Tiny projects for the build-engine tests: 64×36 pixels, 8 fps, one-second shots, real files.
+"""Tiny projects for the tests: real folders with a storyboard, three small pictures and, if asked, git.
 
-The engine is exercised with ``shotlist.backends.fake.FakeModels`` (injected as ``build(models=...)``)
+A test gets them through the ``tiny_project`` fixture (tests/conftest.py), which writes under the
+test's own temporary folder. The default storyboard is five one-second shots at 64×36 pixels, 8 fps;
+``edit_storyboard`` builds the 320×180, 24 fps storyboards the edit tests cut.
+
+The engine is exercised with ``shotlist.backends.fake.FakeModels`` (``BuildOptions(models=...)``)
 whenever a test counts submits or needs latency, failures or refusals, and with the real offline
 ``animatic`` backend when a test goes through the command line.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import typer.main
+import yaml
 from PIL import Image
 
 from shotlist.backends.fake import FakeModels
+from shotlist.cli import main
 from shotlist.journal import Journal
 from shotlist.load import load_project
 from shotlist.lock import read_lock
+from shotlist.media import ClipFacts
 from shotlist.pipeline import BuildOptions, BuildResult, build
 from shotlist.plan import Plan, make_plan
-from shotlist.store import Store
+from shotlist.store import Store, Take
 
 STORYBOARD = """\
 version: 1
@@ -48,14 +64,118 @@ shots:
     action: "sits under a slowly swaying tree"
 """
 
+#: The pictures every tiny project has under assets/ (64×36, one colour each).
+PICTURES: dict[str, tuple[int, int, int]] = {
+    "street.png": (200, 40, 40),
+    "other.png": (40, 40, 200),
+    "still.png": (40, 90, 160),
+}
 
-def make_project(root: Path, storyboard: str = STORYBOARD) -> Path:
-    """Write a tiny project into ``root`` and return it."""
-    (root / "assets").mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (64, 36), (200, 40, 40)).save(root / "assets" / "street.png")
-    Image.new("RGB", (64, 36), (40, 40, 200)).save(root / "assets" / "other.png")
-    (root / "storyboard.yaml").write_text(storyboard)
-    return root
+#: A shot that reads well in every dialect and lints clean: framing, light, qualified motion, something still.
+KITSUNE_MASK: dict[str, Any] = {
+    "id": "mask",
+    "mode": "txt2vid",
+    "framing": "close-up",
+    "subject": "A carved kitsune mask",
+    "action": "rests on moss-covered stone",
+    "scene": "a misty forest at dawn",
+    "lighting": "soft volumetric light rays through the trees",
+    "still": ["the mask stays fixed in frame"],
+}
+
+#: A look for the character ``mika`` (lint and prompt tests check it is not re-described).
+MIKA_LOOK = "a young woman with a short black bob and a yellow raincoat"
+
+#: git without the user's configuration, with a fixed author: commits work on any machine.
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+#: A built project and the fake models that built it (the ``built_project`` fixture).
+Built = tuple[Path, FakeModels]
+
+
+class TinyProjects:
+    """Writes project folders into one test's temporary folder (what the ``tiny_project`` fixture gives)."""
+
+    def __init__(self, parent: Path) -> None:
+        self.parent = parent
+
+    def __call__(
+        self,
+        storyboard: str | Mapping[str, Any] = STORYBOARD,
+        *,
+        name: str = "film",
+        files: Mapping[str, str] | None = None,
+        repo: bool = False,
+    ) -> Path:
+        """The folder ``name`` with this storyboard (YAML text, or data written as YAML), the pictures,
+        any extra text ``files`` (path → text) and, with ``repo``, a git repository that ignores .shotlist/ and out/.
+
+        Calling it again for the same folder rewrites the storyboard and the files and keeps the rest.
+        """
+        root = self.parent / name
+        (root / "assets").mkdir(parents=True, exist_ok=True)
+        for picture, colour in PICTURES.items():
+            if not (root / "assets" / picture).exists():
+                Image.new("RGB", (64, 36), colour).save(root / "assets" / picture)
+        text = (
+            storyboard if isinstance(storyboard, str) else yaml.safe_dump(dict(storyboard), sort_keys=False)
+        )
+        (root / "storyboard.yaml").write_text(text, encoding="utf-8")
+        for rel, content in (files or {}).items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(content, encoding="utf-8")
+        if repo and not (root / ".git").exists():
+            (root / ".gitignore").write_text(".shotlist/\nout/\n")
+            git(root, "init", "-q", "-b", "main")
+        return root
+
+
+def edit_storyboard(shots: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
+    """A storyboard for the edit tests: txt2vid shots of 2 s (unless given), cut at 320×180, 24 fps."""
+    return {
+        "version": 1,
+        "output": {"resolution": "320x180", "fps": 24, "file": "out/cut.mp4", "preset": "ultrafast"},
+        "shots": [{"mode": "txt2vid", "subject": f"a {s['id']} card", "duration": 2, **s} for s in shots],
+        **top,
+    }
+
+
+def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in ``root`` with ``GIT_ENV``; fails the test on an error unless ``check=False``."""
+    out = subprocess.run(["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=False)
+    assert out.returncode == 0 or not check, f"git {' '.join(args)}: {out.stdout}{out.stderr}"
+    return out
+
+
+# typer rebuilds its click command tree on every call (most of a validate's time); build it once.
+_COMMAND = functools.cache(typer.main.get_command)
+
+
+def run_shotlist(*args: str) -> tuple[int, str, str]:
+    """Run the `shotlist` entry point in-process: (exit status, stdout, stderr), as a user sees them."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        redirect_stdout(out),
+        redirect_stderr(err),
+        mock.patch.object(sys, "argv", ["shotlist", *args]),
+        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
+        mock.patch.object(typer.main, "get_command", _COMMAND),
+    ):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return code, out.getvalue(), err.getvalue()
 
 
 def edit(root: Path, old: str, new: str) -> None:
@@ -66,23 +186,36 @@ def edit(root: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+def fake_jobs(root: Path) -> Path:
+    """Where ``fake(root)`` keeps its jobs: beside the project, so they outlive a killed build."""
+    return root.parent / f"{root.name}-fake"
+
+
 def fake(root: Path, **options: Any) -> FakeModels:
-    """A fake model registry whose job folder lives beside the project (it outlives a killed build)."""
-    return FakeModels(root.parent / f"{root.name}-fake", **options)
+    """A fake model registry for ``root`` (its jobs in ``fake_jobs(root)``)."""
+    return FakeModels(fake_jobs(root), **options)
 
 
 def run(root: Path, models: FakeModels, **options: Any) -> BuildResult:
+    """Build with the fake models: no questions asked, no cut rendered."""
     return build(root, BuildOptions(models=models, yes=True, render=False, **options))
 
 
 def plan(root: Path, models: FakeModels, **options: Any) -> Plan:
+    """The plan a build of ``root`` would follow, computed without building."""
     project = load_project(root)
     store = Store(project.root)
     return make_plan(project, store, read_lock(project.root), models, journal=Journal(store.dir), **options)
 
 
 def actions(p: Plan) -> dict[str, str]:
+    """Each shot's planned action (generate, pinned, cached, missing, skip)."""
     return {s.shot: s.action for s in p.shots}
+
+
+def unpinned(p: Plan) -> dict[str, str]:
+    """The planned action of each shot the plan does not leave as it is pinned."""
+    return {shot: action for shot, action in actions(p).items() if action != "pinned"}
 
 
 def submits(models: FakeModels) -> list[str]:
@@ -90,10 +223,27 @@ def submits(models: FakeModels) -> list[str]:
     return [str(s["shot"]) for s in models.backend_instance.submits()]
 
 
+def take(n: int, sha256: str, shot: str = "a") -> Take:
+    """The store's record of take ``n`` of ``shot``: a 1 s clip with these bytes from the fake backend."""
+    return Take(
+        take=n,
+        sha256=sha256,
+        shot=shot,
+        backend="fake",
+        model="fake",
+        job=f"job-{n}",
+        cost=0.1,
+        cost_is_estimate=False,
+        time=f"2026-01-0{n}T00:00:00Z",
+        facts=ClipFacts(duration=1.0),
+    )
+
+
 def lock_text(root: Path) -> str:
     return (root / "shotlist.lock").read_text()
 
 
 def report(root: Path) -> dict[str, Any]:
+    """The last build's report (.shotlist/last-build.json)."""
     data: dict[str, Any] = json.loads((root / ".shotlist" / "last-build.json").read_text())
     return data

@@ -22,7 +22,7 @@ may be gone. Every submission therefore gets its own ``filename_prefix`` (the sa
 cheaply, on cached frames) and takes without a seed get one derived from the take key, so take 2 is
 a new clip and not take 1 again.
 
-Server facts this relies on (shared/research/observed-apis.md, ComfyUI 0.3.64): ``/history/{id}`` is
+Server facts this relies on (observed on ComfyUI 0.3.64 run with --cpu): ``/history/{id}`` is
 ``{}`` both while a prompt waits and for an unknown id (``/queue`` tells them apart); HTTP 200 with
 non-empty ``node_errors`` is a failure; history is in memory only.
 """

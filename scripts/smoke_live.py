@@ -1,13 +1,19 @@
-"""Live smoke test: one short real clip from every hosted provider whose keys are set. COSTS MONEY.
+"""Live smoke test: one short real clip from every hosted provider whose keys are set. IT SPENDS MONEY.
 
-    python bench/smoke_live.py [--dry-run] [--provider ark --provider veo ...] [--out smoke-out]
+A script a person runs by hand, before a release or after a provider changes its API: CI never runs
+it against the real providers (tests/test_doctor.py runs it against local fake servers). ``--dry-run`` prints
+what a run would cost by the catalog's estimates and spends nothing. Run it from the repository root
+with the providers' keys in the environment:
+
+    python scripts/smoke_live.py --dry-run        # the plan and its estimated cost; spends nothing
+    python scripts/smoke_live.py [--provider ark --provider veo ...] [--out smoke-out]
 
 For each configured provider it picks the catalog's cheapest text-to-video model (image-to-video with
 a generated test card where a provider has no text-to-video), at its shortest duration and its
 smallest size from 480p up, and prints the planned clips and their estimated total first. Then it
 submits, polls, downloads and probes each clip and prints the file, its probed facts and the cost
 (as the provider reported it, else the catalog estimate, marked). Without any key it prints which
-keys are missing and exits 0, so it is safe to run anywhere. ``--dry-run`` stops after the plan.
+keys are missing and exits 0, so it is safe to run anywhere.
 """
 
 from __future__ import annotations
