@@ -41,8 +41,8 @@ def pinned_clips(
             missing.append(shot.id)
             continue
         recipe = store.entry(entry.key)
-        take = recipe.take(entry.take) if recipe else None
-        if take is not None and take.sha256 == entry.clip:
+        take = recipe.by_clip(entry.clip) if recipe else None
+        if take is not None:
             facts = take.facts
         else:
             from shotlist.media import probe

@@ -110,6 +110,22 @@ def read_source(path: Path) -> Source:
                 )
             ],
         )
+    marker = merge_conflict_line(text)
+    if marker:
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (),
+                    f"git merge conflict markers at line {marker}",
+                    "keep one side of each conflict (or combine them) and delete the <<<<<<<, ======= and "
+                    ">>>>>>> lines; then `shotlist lock resolve` settles shotlist.lock to match",
+                    marker,
+                    1,
+                )
+            ],
+            text,
+        )
     source = Source(path=path, text=text, data=None)
     try:
         source.data = _Builder(source).run(yaml.parse(text, Loader=_FAST_LOADER))
@@ -132,6 +148,17 @@ def read_source(path: Path) -> Source:
             text,
         )
     return source
+
+
+def merge_conflict_line(text: str) -> int:
+    """The line of the first git conflict marker (``<<<<<<<`` with a ``>>>>>>>`` after it), or 0."""
+    start = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("<<<<<<<") and not start:
+            start = n
+        elif line.startswith(">>>>>>>") and start:
+            return start
+    return 0
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ import pytest
 from shotlist.media import ClipFacts
 from shotlist.remote import Remote, pull, push
 from shotlist.store import Store, Take
+
+
+def _remote(tmp_path: Path, url: str | None = None) -> Remote:
+    (tmp_path / "remote").mkdir(exist_ok=True)
+    return Remote(url or str(tmp_path / "remote"))
 
 
 def _take(store: Store, key: str, data: bytes, n: int = 1) -> Take:
@@ -38,7 +44,7 @@ KEY = "ab" * 32
 
 def test_a_pushed_take_is_pulled_into_another_clone_with_its_record(tmp_path: Path) -> None:
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     take = _take(a, KEY, b"clip bytes one")
     sent = push(a, remote, {KEY: take.sha256})
     assert sent.sent == [take.sha256]
@@ -50,7 +56,7 @@ def test_a_pushed_take_is_pulled_into_another_clone_with_its_record(tmp_path: Pa
 
 def test_pushing_again_sends_nothing_and_never_overwrites(tmp_path: Path) -> None:
     a = Store(tmp_path / "a")
-    remote = Remote(f"file://{tmp_path / 'remote'}")
+    remote = _remote(tmp_path, f"file://{tmp_path / 'remote'}")
     take = _take(a, KEY, b"the approved take")
     push(a, remote, {KEY: take.sha256})
     obj = tmp_path / "remote" / "objects" / take.sha256[:2] / take.sha256
@@ -63,7 +69,7 @@ def test_pushing_again_sends_nothing_and_never_overwrites(tmp_path: Path) -> Non
 
 def test_only_pinned_takes_are_pushed_unless_all_takes(tmp_path: Path) -> None:
     a = Store(tmp_path / "a")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     first = _take(a, KEY, b"take one", 1)
     second = _take(a, KEY, b"take two", 2)
     assert push(a, remote, {KEY: second.sha256}).sent == [second.sha256]
@@ -75,7 +81,7 @@ def test_only_pinned_takes_are_pushed_unless_all_takes(tmp_path: Path) -> None:
 
 def test_a_corrupt_object_in_the_remote_is_detected_and_not_used(tmp_path: Path) -> None:
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     take = _take(a, KEY, b"good bytes")
     push(a, remote, {KEY: take.sha256})
     obj = tmp_path / "remote" / "objects" / take.sha256[:2] / take.sha256
@@ -87,7 +93,7 @@ def test_a_corrupt_object_in_the_remote_is_detected_and_not_used(tmp_path: Path)
 
 def test_an_interrupted_pull_resumes_from_its_partial_file(tmp_path: Path) -> None:
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     data = os.urandom(3 * 1024 * 1024 + 17)
     take = _take(a, KEY, data)
     push(a, remote, {KEY: take.sha256})
@@ -103,17 +109,17 @@ def test_an_interrupted_push_sends_only_what_is_missing_when_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a = Store(tmp_path / "a")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     takes = [_take(a, f"{n:02d}" * 32, f"clip {n}".encode() * 1000) for n in range(4)]
     pins = {f"{n:02d}" * 32: t.sha256 for n, t in enumerate(takes)}
     real = Remote.put_object
     calls: list[str] = []
 
-    def flaky(self: Remote, sha: str, src: Path) -> bool:
+    def flaky(self: Remote, sha: str, src: Path, stale: Iterable[str] = ()) -> None:
         calls.append(sha)
         if len(calls) == 3:
             raise ConnectionError("network dropped")
-        return real(self, sha, src)
+        real(self, sha, src, stale)
 
     monkeypatch.setattr(Remote, "put_object", flaky)
     with pytest.raises(ConnectionError):
@@ -127,7 +133,7 @@ def test_an_interrupted_push_sends_only_what_is_missing_when_run_again(
 
 def test_a_clip_in_neither_store_is_reported_missing(tmp_path: Path) -> None:
     b = Store(tmp_path / "b")
-    remote = Remote(str(tmp_path / "remote"))
+    remote = _remote(tmp_path)
     got = pull(b, remote, {KEY: "cd" * 32})
     assert got.missing == ["cd" * 32]
 

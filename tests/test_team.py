@@ -68,6 +68,7 @@ def sha(path: Path) -> str:
 def new_project(tmp_path: Path, remote: str) -> Path:
     a = tmp_path / "a"
     a.mkdir()
+    (tmp_path / "remote").mkdir()  # a folder remote must exist: shotlist never creates one
     (a / "storyboard.yaml").write_text(STORYBOARD.format(remote=remote))
     (a / ".gitignore").write_text(".shotlist/\nout/\n")
     git(a, "init", "-q", "-b", "main")
