@@ -32,7 +32,7 @@ def pinned_clips(
     A pin may be stale (the storyboard changed since): ``shotlist plan`` says which shots would change.
     """
     store = store or Store(project.root)
-    lock = lock if lock is not None else read_lock(project.root)
+    lock = lock if lock is not None else read_lock(project.root, store=store)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for shot in project.shots:

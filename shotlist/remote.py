@@ -51,7 +51,7 @@ CHUNK = 8 << 20  # one ranged GET per typical clip
 WORKERS = 8  # transfers at once
 NOTICE_S = 5.0  # a call silent this long is reported to on_wait
 TIMEOUT_S = 20.0  # per request; SHOTLIST_REMOTE_TIMEOUT overrides
-ATTEMPTS = 3  # per request, retries included
+ATTEMPTS = 2  # per request, the retry included
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -155,13 +155,13 @@ class Remote:
         """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError."""
         timer = None
         if self.on_wait is not None:
-            give_up = self.timeout * ATTEMPTS
+            after = min(NOTICE_S, self.timeout / 2)
             timer = threading.Timer(
-                NOTICE_S,
+                after,
                 self.on_wait,
                 (
-                    f"waiting for the remote store {self.url} ({what}): no answer for {NOTICE_S:g} s; "
-                    f"giving up after about {give_up:g} s",
+                    f"waiting for the remote store {self.url} ({what}): no answer for {after:g} s; "
+                    f"giving up after about {self.timeout * ATTEMPTS:g} s",
                 ),
             )
             timer.daemon = True
@@ -422,10 +422,12 @@ def _mtime(info: Mapping[str, Any]) -> float:
 
 
 def _short(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    """The first line of an error, its URLs cut to scheme://host:port, any secret in it masked."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", text)
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        secret = os.environ.get(name)
-        if secret:
+        secret = os.environ.get(name, "")
+        if len(secret) >= 8:
             text = text.replace(secret, "***")
     return text
 

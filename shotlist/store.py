@@ -252,14 +252,15 @@ class Store:
     def add_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
         """Record a stored clip as the newest take of ``key`` (its object must already be stored).
 
-        Takes are told apart by their clips: a teammate's take 2, pulled, stands beside this clone's take 2.
+        A take is its number and its clip: a teammate's take 2, pulled, stands beside this clone's take 2.
         """
         old = self.entry(key)
+        same = (take.take, take.sha256)
         e = Recipe(
             key=key,
             shot=take.shot,
             recipe=old.recipe if old else recipe,
-            takes=[take] + [t for t in (old.takes if old else []) if t.sha256 != take.sha256],
+            takes=[take] + [t for t in (old.takes if old else []) if (t.take, t.sha256) != same],
         )
         self._write(e)
 

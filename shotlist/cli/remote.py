@@ -128,7 +128,7 @@ def pull(
     remote: RemoteOpt = None,
     all_takes: Annotated[
         bool,
-        typer.Option("--all-takes", help="Also fetch every take of each shot's recipe the remote holds."),
+        typer.Option("--all-takes", help="Also fetch every take the remote holds (pushed for review)."),
     ] = False,
     jobs: JobsOpt = 8,
 ) -> None:
@@ -140,8 +140,7 @@ def pull(
     store, lock, r = _opened(p, remote)
     wanted = {(e.key, e.clip) for e in lock.entries.values()}
     if all_takes:
-        index = r.take_index()
-        wanted |= {(k, s) for k in _recipes(p, store, lock) for s in index.get(k, ())}
+        wanted |= {(k, s) for k, shas in r.take_index().items() for s in shas}
     bar, task = _bar(None, f"pulling from {r.url}")
     with store.locked("pull", timeout=30, on_wait=say), bar:
         result = pull_clips(
@@ -154,15 +153,6 @@ def pull(
             "and `shotlist build --regenerate-missing` pays for it"
         )
         raise typer.Exit(1)
-
-
-def _recipes(p: Project, store: Store, lock: Lock) -> set[str]:
-    """The recipe keys of every shot: the pinned ones and the storyboard's current ones."""
-    from shotlist.catalog.registry import CatalogModels
-    from shotlist.plan import make_plan
-
-    current = {sp.key for sp in make_plan(p, store, lock, CatalogModels()).shots if sp.key}
-    return current | {e.key for e in lock.entries.values()}
 
 
 def status(
