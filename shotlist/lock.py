@@ -308,20 +308,21 @@ def _parse(lines: _Numbered) -> tuple[Lock, tuple[int, str] | None, set[str]]:
                 )
             continue
         if pair is None or current is None or pair.group(1) not in _FIELDS:
-            why = (
-                "a line outside any [shot] entry"
-                if current is None and pair
-                else "not a 'name = value' line of a lock"
-            )
-            if pair and current is not None:
-                why = f"'{pair.group(1)}' is not a field of a lock entry"
-            first_error = first_error or (n, f"cannot read '{line[:60]}' ({why})")
+            first_error = first_error or (n, f"cannot read '{line[:60]}' ({_why_unreadable(pair, current)})")
             if current is not None:
                 bad.add(current)
             continue
         values[pair.group(1)] = (pair.group(2).strip(), n)
     finish()
     return lock, first_error, bad
+
+
+def _why_unreadable(pair: re.Match[str] | None, current: str | None) -> str:
+    if pair is None:
+        return "not a 'name = value' line of a lock"
+    if current is None:
+        return "a line outside any [shot] entry"
+    return f"'{pair.group(1)}' is not a field of a lock entry"
 
 
 def check_takes(

@@ -145,20 +145,26 @@ def pull_pinned(
 
     Returns the remote's URL and what the pull did, or None when nothing was asked of a remote.
     """
-    wanted = {}
-    for e in lock.entries.values():
-        recipe = store.entry(e.key)
-        if not store.has_object(e.clip) or recipe is None or recipe.by_clip(e.clip) is None:
-            wanted[e.key] = e.clip
-    from shotlist.remote import Remote, pull, remote_url
+    from shotlist.remote import Remote, RemoteError, pull, remote_url
 
     url = remote_url(project.board.remote, project.root)
-    if not wanted or url is None:
+    clips, records = {}, {}
+    for e in lock.entries.values():
+        recipe = store.entry(e.key)
+        if not store.has_object(e.clip):
+            clips[e.key] = e.clip
+        elif recipe is None or recipe.by_clip(e.clip) is None:
+            records[e.key] = e.clip  # a teammate's take: its record says what made it
+    if url is None or not (clips or records):
         return None
-    clips = sum(1 for clip in wanted.values() if not store.has_object(clip))
     if say is not None and clips:
-        say(f"pulling {clips} pinned clip{'s' if clips > 1 else ''} from {url}…")
-    return url, pull(store, Remote(url, on_wait=say), wanted)
+        say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {url}…")
+    try:
+        return url, pull(store, Remote(url, on_wait=say), {**records, **clips})
+    except RemoteError:
+        if clips:
+            raise
+        return None  # only records were wanted: the clips are here, so the build goes on without them
 
 
 def explain_missing(plan: Plan, url: str, transfer: Transfer | set[str]) -> None:

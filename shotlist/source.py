@@ -110,22 +110,7 @@ def read_source(path: Path) -> Source:
                 )
             ],
         )
-    marker = merge_conflict_line(text)
-    if marker:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    f"git merge conflict markers at line {marker}",
-                    "keep one side of each conflict (or combine them) and delete the <<<<<<<, ======= and "
-                    ">>>>>>> lines; then `shotlist lock resolve` settles shotlist.lock to match",
-                    marker,
-                    1,
-                )
-            ],
-            text,
-        )
+    refuse_merge_conflict(path, text)
     source = Source(path=path, text=text, data=None)
     try:
         source.data = _Builder(source).run(yaml.parse(text, Loader=_FAST_LOADER))
@@ -150,15 +135,19 @@ def read_source(path: Path) -> Source:
     return source
 
 
-def merge_conflict_line(text: str) -> int:
-    """The line of the first git conflict marker (``<<<<<<<`` with a ``>>>>>>>`` after it), or 0."""
+def refuse_merge_conflict(path: Path, text: str) -> None:
+    """StoryboardError at the first git conflict marker (a ``<<<<<<<`` line with a ``>>>>>>>`` line after it)."""
     start = 0
     for n, line in enumerate(text.splitlines(), 1):
         if line.startswith("<<<<<<<") and not start:
             start = n
         elif line.startswith(">>>>>>>") and start:
-            return start
-    return 0
+            fix = (
+                "keep one side of each conflict (or combine them) and delete the <<<<<<<, ======= and "
+                ">>>>>>> lines; then `shotlist lock resolve` settles shotlist.lock to match"
+            )
+            problem = Problem((), f"git merge conflict markers at line {start}", fix, start, 1)
+            raise StoryboardError(path, [problem], text)
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks, str]:
