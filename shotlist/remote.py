@@ -300,7 +300,7 @@ class Remote:
         self._write(f"{dest}.{tag}.verified", f"sha256 {sha}\n".encode(), f"recording clip {sha[:12]}")
         for name in stale:
             if name != f"{sha}.{tag}.verified":
-                self._call("removing an old record", self.fs.rm_file, f"{dest.rsplit('/', 1)[0]}/{name}")
+                self._remove(f"{dest.rsplit('/', 1)[0]}/{name}", "removing an old record")
 
     def mark_verified(self, sha: str, obj: RemoteObject) -> None:
         """Record that the remote object ``sha`` (as listed) was hashed and is intact."""
@@ -340,10 +340,13 @@ class Remote:
         ]
 
     def remove_part(self, name: str) -> None:
+        self._remove(f"{self.root}/tmp/{name}", "removing an upload part")
+
+    def _remove(self, path: str, what: str) -> None:
         try:
-            self._call("removing an upload part", self.fs.rm_file, f"{self.root}/tmp/{name}")
+            self._call(what, self.fs.rm_file, path)
         except FileNotFoundError:
-            pass  # another push finished with it
+            pass  # someone else removed it first
 
     # --- download ------------------------------------------------------------------------------
     def hash_of(self, sha: str, size: int) -> str:
