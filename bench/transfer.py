@@ -5,7 +5,7 @@
 moto's S3 server on 127.0.0.1 has no latency; a real bucket across a network has tens of
 milliseconds per request, and that is where many small objects hurt. So every request goes through
 a small TCP proxy that holds each request (each turn of the conversation from the client) for
-``--latency-ms`` before passing it on. A project of ``--clips`` shots is pinned to random clips of
+``--latency-ms`` before passing it on. moto and the proxy run in processes of their own. A project of ``--clips`` shots is pinned to random clips of
 ``--mb`` each (random, so nothing compresses); then, on the same data and latency:
 
 - push with one transfer at a time, then with ``--jobs`` at once (two fresh prefixes);
@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import multiprocessing
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
+from functools import partial
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,26 +44,24 @@ from shotlist.store import Store, Take  # noqa: E402
 
 
 class LatencyProxy:
-    """Forwards TCP to ``upstream``, holding the first bytes of each request for ``delay`` seconds."""
+    """Forwards TCP to ``upstream``, holding the first bytes of each request for ``delay`` seconds.
 
-    def __init__(self, upstream: int, delay: float) -> None:
-        self.upstream, self.delay, self.trips = upstream, delay, 0
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
+    Runs in a process of its own (as moto does), so neither competes with the client for one GIL.
+    """
 
-    def start(self) -> int:
-        ready = threading.Event()
+    def __init__(
+        self, upstream: int, delay: float, trips: Synchronized[int], port: Synchronized[int]
+    ) -> None:
+        self.upstream, self.delay, self.trips, self.port = upstream, delay, trips, port
 
-        async def serve() -> None:
+    def serve(self) -> None:
+        async def run() -> None:
             server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
+            self.port.value = server.sockets[0].getsockname()[1]
             async with server:
                 await server.serve_forever()
 
-        threading.Thread(target=self.loop.run_until_complete, args=(serve(),), daemon=True).start()
-        ready.wait()
-        return self.port
+        asyncio.run(run())
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
@@ -71,7 +72,8 @@ class LatencyProxy:
                 while data := await src.read(1 << 20):
                     if from_client and turn["server"]:
                         turn["server"] = False
-                        self.trips += 1
+                        with self.trips.get_lock():
+                            self.trips.value += 1
                         await asyncio.sleep(self.delay)
                     elif not from_client:
                         turn["server"] = True
@@ -83,6 +85,32 @@ class LatencyProxy:
                 dst.close()
 
         await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False))
+
+
+def start_proxy(
+    upstream: int, delay: float
+) -> tuple[multiprocessing.process.BaseProcess, int, Synchronized[int]]:
+    ctx = multiprocessing.get_context("spawn")
+    trips, port = ctx.Value("i", 0), ctx.Value("i", 0)
+    process = ctx.Process(target=LatencyProxy(upstream, delay, trips, port).serve, daemon=True)
+    process.start()
+    while not port.value:
+        time.sleep(0.05)
+    return process, port.value, trips
+
+
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.05)
+    raise SystemExit("moto's server did not start")
 
 
 def free_port() -> int:
@@ -118,13 +146,13 @@ def make_project(root: Path, clips: int, mb: float) -> tuple[Store, dict[str, st
     return store, {e.key: e.clip for e in lock.entries.values()}
 
 
-def timed(what: str, proxy: LatencyProxy, run: object) -> float:
-    trips = proxy.trips
+def timed(what: str, trips: Synchronized[int], run: Callable[[], object]) -> float:
+    before = trips.value
     t0 = time.perf_counter()
-    result = run()  # type: ignore[operator]
+    result = run()
     seconds = time.perf_counter() - t0
     moved = getattr(result, "bytes", 0) / 1e6
-    print(f"  {what:<34} {seconds:7.2f} s  {proxy.trips - trips:5d} round trips  {moved:7.0f} MB")
+    print(f"  {what:<34} {seconds:7.2f} s  {trips.value - before:5d} round trips  {moved:7.0f} MB")
     return seconds
 
 
@@ -135,19 +163,14 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--jobs", type=int, default=8)
     args = ap.parse_args()
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     moto_port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    proxy = LatencyProxy(moto_port, args.latency_ms / 1000)
-    endpoint = f"http://127.0.0.1:{proxy.start()}"
+    server = start_moto(moto_port)
+    proxy, port, trips = start_proxy(moto_port, args.latency_ms / 1000)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench-secret",
         AWS_DEFAULT_REGION="us-east-1",
-        SHOTLIST_S3_ENDPOINT_URL=endpoint,
+        SHOTLIST_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
     )
     import boto3
 
@@ -156,46 +179,48 @@ def main() -> None:
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp) / "project"
-            store, pins = make_project(root, args.clips, args.mb)
-            print(
-                f"{args.clips} clips of {args.mb:g} MB, {args.latency_ms:g} ms per request, "
-                f"{args.jobs} transfers at once vs one at a time:"
-            )
-            one = timed(
-                "push, one at a time", proxy, lambda: push(store, Remote("s3://bench/one"), pins, workers=1)
-            )
-            many = timed(
-                f"push, {args.jobs} at once",
-                proxy,
-                lambda: push(store, Remote("s3://bench/many"), pins, workers=args.jobs),
-            )
-            print(f"  push: {one / many:.1f}x faster")
-            one = timed(
-                "pull, one at a time",
-                proxy,
-                lambda: pull(Store(Path(tmp) / "b1"), Remote("s3://bench/one"), pins, workers=1),
-            )
-            many = timed(
-                f"pull, {args.jobs} at once",
-                proxy,
-                lambda: pull(Store(Path(tmp) / "b2"), Remote("s3://bench/many"), pins, workers=args.jobs),
-            )
-            print(f"  pull: {one / many:.1f}x faster")
-            timed("push again (nothing to send)", proxy, lambda: push(store, Remote("s3://bench/many"), pins))
-            env = {**os.environ, "SHOTLIST_REMOTE": "s3://bench/many"}
-            command = [sys.executable, "-m", "shotlist", "status", "--remote", "--exit-code", str(root)]
-            trips = proxy.trips
-            t0 = time.perf_counter()
-            out = subprocess.run(command, env=env, capture_output=True, text=True)
-            seconds = time.perf_counter() - t0
-            assert out.returncode == 0 and "not pushed" not in out.stdout, out.stdout + out.stderr
-            print(
-                f"  `shotlist status --remote` (no-op)  {seconds:7.2f} s  {proxy.trips - trips:5d} round trips  "
-                "(a fresh process: start-up and the plan of every shot included)"
-            )
+            run(Path(tmp), args, trips)
     finally:
-        server.stop()
+        proxy.terminate()
+        server.terminate()
+        server.wait()
+
+
+def run(tmp: Path, args: argparse.Namespace, trips: Synchronized[int]) -> None:
+    root = tmp / "project"
+    store, pins = make_project(root, args.clips, args.mb)
+    print(
+        f"{args.clips} clips of {args.mb:g} MB, {args.latency_ms:g} ms per request, "
+        f"{args.jobs} transfers at once vs one at a time:"
+    )
+    for verb, move in (("push", push_to), ("pull", pull_from)):
+        one = timed(f"{verb}, one at a time", trips, partial(move, store, tmp, pins, "one", 1))
+        many = timed(
+            f"{verb}, {args.jobs} at once", trips, partial(move, store, tmp, pins, "many", args.jobs)
+        )
+        print(f"  {verb}: {one / many:.1f}x faster")
+    timed("push again (nothing to send)", trips, lambda: push(store, Remote("s3://bench/many"), pins))
+    env = {**os.environ, "SHOTLIST_REMOTE": "s3://bench/many"}
+    command = [sys.executable, "-m", "shotlist", "status", "--remote", "--exit-code", str(root)]
+    before, cpu = trips.value, resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert out.returncode == 0 and "not pushed" not in out.stdout, out.stdout + out.stderr
+    used = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
+    print(
+        f"  `shotlist status --remote` (no-op)  {seconds:7.2f} s  {trips.value - before:5d} round trips  "
+        f"(a fresh process: start-up and the plan of every shot included; {used:.2f} s of CPU)"
+    )
+
+
+def push_to(store: Store, tmp: Path, pins: dict[str, str], prefix: str, workers: int) -> object:
+    return push(store, Remote(f"s3://bench/{prefix}"), pins, workers=workers)
+
+
+def pull_from(store: Store, tmp: Path, pins: dict[str, str], prefix: str, workers: int) -> object:
+    return pull(Store(tmp / f"clone-{prefix}"), Remote(f"s3://bench/{prefix}"), pins, workers=workers)
 
 
 if __name__ == "__main__":
