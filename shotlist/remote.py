@@ -141,6 +141,9 @@ class Remote:
                     "response_checksum_validation": "when_required",
                 },
                 "use_listings_cache": False,  # a listing must say what is there now
+                # fsspec would hand back an instance made for an earlier server on the same address,
+                # its pooled connections dead; and ours has its retries changed below
+                "skip_instance_cache": True,
             }
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **options)
