@@ -32,7 +32,7 @@ def pinned_clips(
     A pin may be stale (the storyboard changed since): ``shotlist plan`` says which shots would change.
     """
     store = store or Store(project.root)
-    lock = lock if lock is not None else read_lock(project.root)
+    lock = lock if lock is not None else read_lock(project.root, store=store)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for shot in project.shots:
@@ -41,8 +41,8 @@ def pinned_clips(
             missing.append(shot.id)
             continue
         recipe = store.entry(entry.key)
-        take = recipe.take(entry.take) if recipe else None
-        if take is not None and take.sha256 == entry.clip:
+        take = recipe.by_clip(entry.clip) if recipe else None
+        if take is not None:
             facts = take.facts
         else:
             from shotlist.media import probe

@@ -12,14 +12,14 @@ the backend, the model, the provider's job id and what it cost.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shotlist import durable
 from shotlist.errors import LockError
 from shotlist.media import ClipFacts
-from shotlist.store import Take
+from shotlist.store import Store, Take
 
 LOCK = "shotlist.lock"
 VERSION = 1
@@ -100,10 +100,17 @@ class Lock:
     """The parsed lock: entries by shot id, in file order."""
 
     entries: dict[str, LockEntry] = field(default_factory=dict)
+    # Lenient reads keep what parses and list the rest:
     conflicted: list[str] = field(
         default_factory=list
-    )  # shots whose blocks were in a merge conflict (lenient read)
-    dropped: list[str] = field(default_factory=list)  # shots whose blocks did not parse (lenient read)
+    )  # shots the two sides of a merge conflict pin differently
+    dropped: list[str] = field(default_factory=list)  # shots whose blocks did not parse
+    mismatched: list[str] = field(default_factory=list)  # shots whose clip is a take of another recipe
+    sides: dict[str, list[tuple[str, LockEntry]]] = field(
+        default_factory=dict
+    )  # conflicted shot → (branch, entry)
+    lines: dict[str, int] = field(default_factory=dict)  # shot → the line of its [header]
+    markers: int = 0  # the line of the first git conflict marker, 0 when there is none
 
     def get(self, shot: str) -> LockEntry | None:
         return self.entries.get(shot)
@@ -111,6 +118,11 @@ class Lock:
     def pins(self) -> set[str]:
         """The clip hashes this lock pins."""
         return {e.clip for e in self.entries.values()}
+
+    @property
+    def troubled(self) -> list[str]:
+        """Shots whose entries ``shotlist lock resolve`` rewrites: conflicted, broken or mismatched."""
+        return list(dict.fromkeys(self.conflicted + self.dropped + self.mismatched))
 
 
 def _money(value: float) -> str:
@@ -125,39 +137,145 @@ def lock_path(project_root: Path) -> Path:
     return project_root / LOCK
 
 
-def read_lock(project_root: Path, *, lenient: bool = False) -> Lock:
+def read_lock(project_root: Path, *, lenient: bool = False, store: Store | None = None) -> Lock:
     """Parse ``shotlist.lock`` (an empty Lock when there is none); LockError naming the line when it is broken.
 
-    ``lenient`` (for ``shotlist pick``, which rewrites the lock): keep every block that parses and list
-    the shots whose blocks were in a conflict or broken, instead of raising.
+    ``lenient`` (for the commands that repair or only report: pick, lock resolve, status): keep every
+    entry that parses and list the conflicted, broken and (given the ``store``) mismatched shots instead
+    of raising. With a ``store``, each entry's clip is checked to be a take of the entry's key.
     """
     path = lock_path(project_root)
+    restore = (
+        f"restore it with `git checkout {LOCK}`, or delete it: a build pins the takes in .shotlist/ again"
+    )
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Lock()
-    return parse_lock(text, lenient=lenient)
+    except IsADirectoryError:
+        raise LockError(
+            f"{LOCK} is a folder, not the lock file.\n  fix: move it away; then {restore}"
+        ) from None
+    except OSError as exc:
+        raise LockError(f"cannot read {LOCK}: {exc.strerror or exc}.\n  fix: {restore}") from None
+    bad = raw.find(b"\x00")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start if bad < 0 else min(bad, exc.start)
+    if bad >= 0:
+        line = raw[:bad].count(b"\n") + 1
+        raise LockError(
+            f"{LOCK}:{line}: not a text file (byte 0x{raw[bad]:02x}); the lock is text that shotlist writes.\n"
+            f"  fix: {restore}"
+        )
+    lock = parse_lock(text, lenient=lenient)
+    if store is not None:
+        check_takes(lock, store, lenient=lenient)
+    return lock
+
+
+_Numbered = list[tuple[int, str]]
+
+
+def _sides(text: str) -> tuple[_Numbered, _Numbered, int, tuple[str, str]] | None:
+    """The two branches' versions of a lock with git conflict markers (numbered lines), or None without markers."""
+    ours: _Numbered = []
+    theirs: _Numbered = []
+    state, first, labels = "both", 0, ["", ""]
+    for n, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith("<<<<<<<"):
+            first, state = first or n, "ours"
+            labels[0] = labels[0] or raw[7:].strip()
+            continue
+        if state != "both":
+            if raw.startswith("|||||||"):
+                state = "base"  # diff3's common ancestor: neither side's
+                continue
+            if raw.startswith("======="):
+                state = "theirs"
+                continue
+            if raw.startswith(">>>>>>>"):
+                state = "both"
+                labels[1] = labels[1] or raw[7:].strip()
+                continue
+        if state in ("both", "ours"):
+            ours.append((n, raw))
+        if state in ("both", "theirs"):
+            theirs.append((n, raw))
+    return (ours, theirs, first, (labels[0] or "ours", labels[1] or "theirs")) if first else None
 
 
 def parse_lock(text: str, *, lenient: bool = False) -> Lock:
+    sides = _sides(text)
+    if sides is None:
+        lock, first_error, bad = _parse(list(enumerate(text.splitlines(), 1)))
+    else:
+        lock, first_error, bad = _merge_sides(*sides)
+    lock.dropped = sorted(bad - set(lock.conflicted))
+    for shot in lock.dropped:
+        lock.entries.pop(shot, None)
+    if lenient:
+        return lock
+    if lock.markers:
+        shots = ", ".join(f"'{s}'" for s in lock.conflicted)
+        first = lock.conflicted[0] if lock.conflicted else "SHOT"
+        what = f"both branches changed {shots}" if shots else "both branches pin the same takes"
+        raise LockError(
+            f"{LOCK}:{lock.markers}: git merge conflict markers; {what}.\n"
+            "  fix: `shotlist lock resolve` pins, for each, a take of the storyboard's recipe as it now stands "
+            f"(or choose one: `shotlist takes {first}`, then `shotlist pick {first} TAKE`)"
+        )
+    if first_error is not None:
+        line_no, message = first_error
+        shot = sorted(bad)[0] if bad else "SHOT"
+        raise LockError(
+            f"{LOCK}:{line_no}: {message}.\n"
+            f"  fix: `shotlist lock resolve` rewrites the entry from the storyboard (or `shotlist pick {shot} TAKE`; "
+            f"`shotlist takes {shot}` lists the takes), or restore the file with `git checkout {LOCK}`"
+        )
+    return lock
+
+
+def _merge_sides(
+    ours: _Numbered, theirs: _Numbered, first: int, labels: tuple[str, str]
+) -> tuple[Lock, tuple[int, str] | None, set[str]]:
+    """One Lock from both sides of a conflict: a shot is conflicted only where the two sides pin it differently."""
+    a, a_error, a_bad = _parse(ours)
+    b, _, b_bad = _parse(theirs)
+    lock = Lock(markers=first, lines={**b.lines, **a.lines})
+    bad: set[str] = set()
+    for shot in dict.fromkeys([*a.lines, *b.lines]):
+        mine, other = a.entries.get(shot), b.entries.get(shot)
+        if mine is not None and mine == other:
+            lock.entries[shot] = mine
+        elif shot in a.lines and shot in b.lines:  # both sides have the block, and they differ
+            lock.conflicted.append(shot)
+            lock.sides[shot] = [(label, e) for label, e in zip(labels, (mine, other), strict=True) if e]
+        elif mine or other:  # one side added it
+            lock.entries[shot] = mine or other  # type: ignore[assignment]
+        else:
+            bad.add(shot)
+    return lock, a_error, bad
+
+
+def _parse(lines: _Numbered) -> tuple[Lock, tuple[int, str] | None, set[str]]:
+    """Entries of a lock text without conflict markers; the first problem (line, message) and the broken shots."""
     lock = Lock()
     current: str | None = None
     values: dict[str, tuple[str, int]] = {}
-    header_line = 0
     bad: set[str] = set()
-    state = "clean"  # or "ours", "base", "theirs" inside conflict markers
-    first_conflict = 0
     first_error: tuple[int, str] | None = None
 
     def finish() -> None:
         nonlocal first_error
-        if current is None or current in bad or current in lock.conflicted:
+        if current is None or current in bad:
             return
         missing = [f for f in _FIELDS if f not in values]
         if missing:
             bad.add(current)
             first_error = first_error or (
-                header_line,
+                lock.lines[current],
                 f"the entry of shot '{current}' has no {', '.join(missing)}",
             )
             return
@@ -167,37 +285,19 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
             bad.add(current)
             first_error = first_error or (values[str(exc.args[1])][1], f"shot '{current}': {exc.args[0]}")
 
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in lines:
         line = raw.strip()
-        if line.startswith("<<<<<<<"):
-            first_conflict = first_conflict or n
-            if current is not None and current not in lock.conflicted:
-                lock.conflicted.append(current)
-            state = "ours"
-            continue
-        if state != "clean":
-            if line.startswith("|||||||"):
-                state = "base"
-            elif line.startswith("======="):
-                state = "theirs"
-            elif line.startswith(">>>>>>>"):
-                state = "clean"
-            else:
-                m = _SECTION.match(line)
-                if m:
-                    current = m.group(1)
-                    if current not in lock.conflicted:
-                        lock.conflicted.append(current)
-            continue
         if not line or line.startswith("#"):
             continue
         m = _SECTION.match(line)
         if m:
             finish()
-            current, values, header_line = m.group(1), {}, n
-            if current in lock.entries:
+            current, values = m.group(1), {}
+            if current in lock.lines:
                 bad.add(current)
+                lock.entries.pop(current, None)
                 first_error = first_error or (n, f"shot '{current}' has two entries")
+            lock.lines.setdefault(current, n)
             continue
         pair = _PAIR.match(line)
         if pair and current is None and pair.group(1) == "version":
@@ -208,43 +308,64 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
                 )
             continue
         if pair is None or current is None or pair.group(1) not in _FIELDS:
-            why = (
-                "a line outside any [shot] entry"
-                if current is None and pair
-                else "not a 'name = value' line of a lock"
-            )
-            if pair and current is not None:
-                why = f"'{pair.group(1)}' is not a field of a lock entry"
-            first_error = first_error or (n, f"cannot read '{line[:60]}' ({why})")
+            first_error = first_error or (n, f"cannot read '{line[:60]}' ({_why_unreadable(pair, current)})")
             if current is not None:
                 bad.add(current)
             continue
         values[pair.group(1)] = (pair.group(2).strip(), n)
     finish()
-    for shot in lock.conflicted:
-        lock.entries.pop(shot, None)
-    lock.dropped = sorted(bad - set(lock.conflicted))
-    for shot in lock.dropped:
-        lock.entries.pop(shot, None)
+    return lock, first_error, bad
+
+
+def _why_unreadable(pair: re.Match[str] | None, current: str | None) -> str:
+    if pair is None:
+        return "not a 'name = value' line of a lock"
+    if current is None:
+        return "a line outside any [shot] entry"
+    return f"'{pair.group(1)}' is not a field of a lock entry"
+
+
+def check_takes(
+    lock: Lock, store: Store, remote: Mapping[str, set[str]] | None = None, *, lenient: bool = False
+) -> None:
+    """Check that each entry's clip is a take of the entry's own key (locally, or in ``remote``'s take index).
+
+    A merge resolved hunk by hunk can keep one branch's ``key =`` beside the other's ``clip =``: the
+    lock then reads fine but pins a clip of another recipe. Such an entry (its clip a known take of
+    another key, and not of its own) is a LockError, or listed in ``mismatched`` when ``lenient``.
+    """
+    known = remote or {}
+    doubtful = []
+    for e in lock.entries.values():
+        recipe = store.entry(e.key)
+        if e.clip in known.get(e.key, ()) or (recipe and any(t.sha256 == e.clip for t in recipe.takes)):
+            continue
+        doubtful.append(e)
+    if not doubtful:
+        return
+    owners: dict[str, set[str]] = {}
+    for recipe in store.entries():
+        for t in recipe.takes:
+            owners.setdefault(t.sha256, set()).add(recipe.key)
+    for key, shas in known.items():
+        for sha in shas:
+            owners.setdefault(sha, set()).add(key)
+    wrong = [(e, sorted(owners[e.clip])[0]) for e in doubtful if owners.get(e.clip)]
+    if not wrong:
+        return
     if lenient:
-        return lock
-    if state != "clean" or lock.conflicted:
-        shots = ", ".join(f"'{s}'" for s in lock.conflicted) or "an entry"
-        first = lock.conflicted[0] if lock.conflicted else "SHOT"
-        raise LockError(
-            f"{LOCK}:{first_conflict}: git merge conflict markers; both branches changed {shots}.\n"
-            f"  fix: see the takes with `shotlist takes {first}`, then `shotlist pick {first} TAKE` "
-            "rewrites the lock (once per conflicted shot)"
-        )
-    if first_error is not None:
-        line_no, message = first_error
-        shot = sorted(bad)[0] if bad else "SHOT"
-        raise LockError(
-            f"{LOCK}:{line_no}: {message}.\n"
-            f"  fix: `shotlist pick {shot} TAKE` rewrites the entry (`shotlist takes {shot}` lists the takes), "
-            f"or restore the file with `git checkout {LOCK}`"
-        )
-    return lock
+        for e, _ in wrong:
+            lock.entries.pop(e.shot, None)
+            lock.mismatched.append(e.shot)
+        return
+    e, other = wrong[0]
+    raise LockError(
+        f"{LOCK}:{lock.lines.get(e.shot, 1)}: shot '{e.shot}' pins clip {e.clip[:12]}, a take of recipe "
+        f"{other[:10]}, not of its entry's key {e.key[:10]}: the key and the clip came from different branches "
+        "of a merge.\n"
+        "  fix: `shotlist lock resolve` pins a take of the storyboard's recipe as it now stands (or restore one "
+        "branch's entry whole)"
+    )
 
 
 def _entry(shot: str, values: dict[str, tuple[str, int]]) -> LockEntry:

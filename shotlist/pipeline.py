@@ -22,7 +22,7 @@ from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
 from shotlist.load import Project, load_project
-from shotlist.lock import Lock, LockEntry, read_lock, write_lock
+from shotlist.lock import Lock, LockEntry, check_takes, read_lock, write_lock
 from shotlist.plan import Action, Plan, make_plan
 from shotlist.qc import QcFinding
 from shotlist.store import Store, Take, now
@@ -30,6 +30,7 @@ from shotlist.takes import best_take, made_findings
 
 if TYPE_CHECKING:
     from shotlist.edit import CutResult
+    from shotlist.remote import Transfer
 
 Confirm = Callable[[Plan], bool]
 
@@ -95,7 +96,8 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         journal = Journal(store.dir)
         recover_journal(journal, store)
         lock = read_lock(project.root)
-        pull_pinned(project, store, lock, o.on_wait)  # a teammate's clips come from the shared store
+        pulled = pull_pinned(project, store, lock, o.on_wait)  # a teammate's clips come from the shared store
+        check_takes(lock, store)  # after the pull: a teammate's take records are known now
         plan = make_plan(
             project,
             store,
@@ -108,6 +110,8 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
             model=o.model,
             regenerate_missing=o.regenerate_missing,
         )
+        if pulled is not None:
+            explain_missing(plan, *pulled)
         result = BuildResult(project=project, plan=plan)
         if o.dry_run:
             return result
@@ -153,19 +157,54 @@ def recover_journal(journal: Journal, store: Store) -> None:
             journal.close(entry.take_key)
 
 
-def pull_pinned(project: Project, store: Store, lock: Lock, say: Callable[[str], None] | None) -> None:
-    """Download the pinned clips this store lacks from the project's remote store, when it names one."""
-    wanted = {e.key: e.clip for e in lock.entries.values() if not store.has_object(e.clip)}
-    if not wanted:
-        return
-    from shotlist.remote import Remote, pull, remote_url
+def pull_pinned(
+    project: Project, store: Store, lock: Lock, say: Callable[[str], None] | None
+) -> tuple[str, Transfer] | None:
+    """Download the pinned clips (and take records) this store lacks from the project's remote store, if any.
+
+    Returns the remote's URL and what the pull did, or None when nothing was asked of a remote.
+    """
+    from shotlist.remote import Remote, RemoteError, pull, remote_url
 
     url = remote_url(project.board.remote, project.root)
-    if url is None:
-        return
-    if say is not None:
-        say(f"pulling {len(wanted)} pinned clip{'s' if len(wanted) > 1 else ''} from {url}…")
-    pull(store, Remote(url), wanted)
+    clips, records = {}, {}
+    for e in lock.entries.values():
+        recipe = store.entry(e.key)
+        if not store.has_object(e.clip):
+            clips[e.key] = e.clip
+        elif recipe is None or recipe.by_clip(e.clip) is None:
+            records[e.key] = e.clip  # a teammate's take: its record says what made it
+    if url is None or not (clips or records):
+        return None
+    if say is not None and clips:
+        say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {url}…")
+    try:
+        return url, pull(store, Remote(url, on_wait=say), {**records, **clips})
+    except RemoteError:
+        if clips:
+            raise
+        return None  # only records were wanted: the clips are here, so the build goes on without them
+
+
+def explain_missing(plan: Plan, url: str, transfer: Transfer | set[str]) -> None:
+    """Say, for each shot whose pinned clip is missing here, what the remote store at ``url`` has of it.
+
+    ``transfer``: what a pull found (its missing and corrupt clips), or the set of objects the remote
+    holds (a listing).
+    """
+    for sp in plan.missing:
+        clip = sp.take.sha256 if sp.take else ""
+        if isinstance(transfer, set) and clip in transfer:
+            sp.reasons[1:] = [
+                f"it is in the remote store {url}: a build pulls it, free (`shotlist pull` now)"
+            ]
+        elif not isinstance(transfer, set) and clip in transfer.corrupt:
+            sp.reasons.insert(
+                1,
+                "the remote store's copy is corrupt; whoever has the clip can repair it with `shotlist push`",
+            )
+        else:
+            sp.reasons.insert(1, f"nor in the remote store {url}")
 
 
 def approve(plan: Plan, budget: float | None, *, yes: bool, confirm: Confirm | None) -> None:

@@ -221,10 +221,10 @@ def _decide(
     if not new_take and entry is not None and entry.key == key and not store.has_object(entry.clip):
         sp.action = Action.MISSING
         sp.take = entry.as_take()
-        sp.reasons = [
-            f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
-            "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
-            "(`shotlist build --regenerate-missing` pays for it)"
+        sp.reasons = [  # what the remote store has of it is for the caller to add (only it asked)
+            f"its pinned clip (take {entry.take}, {entry.clip[:8]}) is missing: not in .shotlist/",
+            "regenerating makes a new clip that will differ from the one the lock pins "
+            "(`shotlist build --regenerate-missing` pays for it)",
         ]
         sp.takes = [store.next_take(key)]
         return

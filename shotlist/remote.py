@@ -3,17 +3,26 @@
 The remote mirrors the local store by content, through fsspec (a folder or ``file://`` URL, ``s3://``
 with s3fs, ``gs://`` with gcsfs):
 
-- ``objects/<sha[:2]>/<sha>``: clips and frames by the sha256 of their bytes. Two people pushing the
-  same take write the same name with the same bytes, so pushes never conflict, and an object that is
-  already there is never overwritten.
+- ``objects/<sha[:2]>/<sha>``: clips by the sha256 of their bytes. Two people pushing the same take
+  write the same name with the same bytes, so pushes never conflict.
+- ``objects/<sha[:2]>/<sha>.<tag>.verified``: written after each upload; ``<tag>`` digests what the
+  store itself says about the object (S3's ETag, GCS's md5, a folder's mtime and inode). A later push
+  trusts an object without downloading it only while its tag is unchanged: an object overwritten
+  since (a corrupt copy of the same size) has a new tag, so the push hashes it and re-uploads a bad one.
 - ``takes/<key>/<clip sha>.json``: one immutable file per take (what made it, what it cost), so two
   pushes of different takes of one recipe never race on a shared index file.
 
-Every transfer is atomic: an upload goes to ``tmp/`` and is moved into place only when complete
-(object stores: copied server-side), a download goes to a ``.part`` file that is verified by its
-hash before it enters the local store; a ``.part`` left by an interrupted pull is resumed from
-where it stopped. Credentials come from the environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS)
-and never appear in the project.
+One listing of ``objects/`` tells a push or a status what is there; transfers run several at once
+(latency, not bandwidth, is what many small objects cost across a network). Object stores write an
+object whole or not at all, so uploads go straight to their names; a folder gets a ``tmp/`` part
+moved into place when complete (the next push from the same clone removes its own stale parts,
+``shotlist remote gc`` everyone's older than a day). A download goes to a ``.part`` file that is
+verified by its hash before it enters the local store; one left by an interrupted pull is resumed.
+
+Every call to the remote goes through one error mapping: an endpoint that is down, a frozen server
+(each request has a timeout, and a caller can be told what is being waited for), missing
+credentials, a bucket or folder that does not exist (never created implicitly) — each is one
+RemoteError line. Credentials come from the environment and never appear in the project.
 """
 
 from __future__ import annotations
@@ -21,23 +30,45 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shotlist import durable
 from shotlist.errors import ShotlistError
 from shotlist.store import Store, Take
 
-CHUNK = 4 << 20
+if TYPE_CHECKING:
+    from shotlist.load import Project
+
+T = TypeVar("T")
+
+CHUNK = 8 << 20  # one ranged GET per typical clip
+WORKERS = 8  # transfers at once
+NOTICE_S = 5.0  # a call silent this long is reported to on_wait
+TIMEOUT_S = 20.0  # per request; SHOTLIST_REMOTE_TIMEOUT overrides
+ATTEMPTS = 2  # per request, the retry included
+_SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
 class RemoteError(ShotlistError):
     """The remote store is unreachable, misconfigured or holds a corrupt object."""
+
+
+class CorruptObject(RemoteError):
+    def __init__(self, sha: str) -> None:
+        super().__init__(
+            f"the remote copy of clip {sha[:12]} is corrupt (its bytes do not match its hash); "
+            "it was not used. Whoever has the clip can repair it with `shotlist push`"
+        )
+        self.sha = sha
 
 
 @dataclass
@@ -46,8 +77,9 @@ class Transfer:
 
     sent: list[str] = field(default_factory=list)  # object hashes moved
     skipped: list[str] = field(default_factory=list)  # already on the other side
-    missing: list[str] = field(default_factory=list)  # nowhere to be found
-    corrupt: list[str] = field(default_factory=list)  # bytes that did not match their name: not used
+    missing: list[str] = field(default_factory=list)  # in neither store
+    corrupt: list[str] = field(default_factory=list)  # the remote copy does not match its hash
+    repaired: list[str] = field(default_factory=list)  # a corrupt remote copy replaced by a good one
     bytes: int = 0
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -56,6 +88,16 @@ class Transfer:
         with self._guard:
             getattr(self, kind).append(sha)
             self.bytes += size
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object as a listing of the remote shows it."""
+
+    size: int
+    tag: str  # digest of the store's own fingerprint of the object (ETag, md5, mtime+inode)
+    verified: bool  # a sidecar written after a checked upload carries this very tag
+    sidecars: tuple[str, ...] = ()
 
 
 def remote_url(project_remote: str | None, project_root: Path) -> str | None:
@@ -68,25 +110,128 @@ def remote_url(project_remote: str | None, project_root: Path) -> str | None:
     return url
 
 
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        raise RemoteError(f"{name} must be a number of seconds, not '{os.environ.get(name)}'") from None
+    return value if value > 0 else default
+
+
+def project_remote(project: Project, *, on_wait: Callable[[str], None] | None = None) -> Remote | None:
+    """The project's remote store ($SHOTLIST_REMOTE or the storyboard's ``remote:``), or None when it names none."""
+    url = remote_url(project.board.remote, project.root)
+    return Remote(url, on_wait=on_wait) if url else None
+
+
 class Remote:
-    """One remote clip store."""
+    """One remote clip store. ``on_wait`` is told when a request goes unanswered for a while."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, on_wait: Callable[[str], None] | None = None) -> None:
         import fsspec
+        from fsspec.implementations.local import LocalFileSystem
 
+        self.url = url
+        self.on_wait = on_wait
+        self.timeout = _seconds("SHOTLIST_REMOTE_TIMEOUT", TIMEOUT_S)
         options: dict[str, Any] = {}
         if url.startswith("s3://"):
             endpoint = os.environ.get("SHOTLIST_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-            if endpoint:
-                options["client_kwargs"] = {"endpoint_url": endpoint}
+            options = {
+                "client_kwargs": {"endpoint_url": endpoint} if endpoint else {},
+                "config_kwargs": {
+                    "connect_timeout": self.timeout,
+                    "read_timeout": self.timeout,
+                    "retries": {"max_attempts": ATTEMPTS, "mode": "standard"},
+                    "max_pool_connections": 4 * WORKERS,
+                    # Every clip is verified by its sha256 on arrival: botocore's own CRC32 of every body
+                    # would only cost CPU.
+                    "request_checksum_calculation": "when_required",
+                    "response_checksum_validation": "when_required",
+                },
+                "use_listings_cache": False,  # a listing must say what is there now
+                # fsspec would hand back an instance made for an earlier server on the same address,
+                # its pooled connections dead; and ours has its retries changed below
+                "skip_instance_cache": True,
+            }
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **options)
         except (ImportError, ValueError) as exc:
             extra = {"s3": "s3", "gs": "gcs"}.get(url.split("://", 1)[0], "")
             hint = f"; install it with pip install 'shotlist[{extra}]'" if extra else ""
             raise RemoteError(f"cannot open the remote store {url}: {exc}{hint}") from None
-        self.url = url
+        if hasattr(self.fs, "retries"):
+            self.fs.retries = 1  # botocore retries already; s3fs's own loop on top multiplies a frozen wait
         self.root = root.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.part_prefix = ""  # set by ``push`` to this clone's id, so its next push can tell its own parts
+
+    # --- one error mapping for every call ------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError."""
+        timer = None
+        if self.on_wait is not None:
+            after = min(NOTICE_S, self.timeout / 2)
+            timer = threading.Timer(
+                after,
+                self.on_wait,
+                (
+                    f"waiting for the remote store {self.url} ({what}): no answer for {after:g} s; "
+                    f"giving up after about {self.timeout * ATTEMPTS:g} s",
+                ),
+            )
+            timer.daemon = True
+            timer.start()
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, ShotlistError):
+            raise
+        except Exception as exc:  # fsspec back ends raise their own errors (botocore, aiohttp, OSError…)
+            raise self._failure(exc, what) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _failure(self, exc: Exception, what: str) -> RemoteError:
+        names = {c.__name__ for c in type(exc).__mro__}
+        if names & {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "FSTimeoutError", "timeout"}:
+            return RemoteError(
+                f"the remote store {self.url} did not answer within {self.timeout:g} s ({what}); "
+                "check the network and the server (SHOTLIST_REMOTE_TIMEOUT sets the wait)"
+            )
+        if names & {
+            "EndpointConnectionError",
+            "ConnectionError",
+            "ClientConnectorError",
+            "NewConnectionError",
+        }:
+            return RemoteError(
+                f"cannot reach the remote store {self.url} ({what}): {_short(exc)}; check that the server "
+                "is up and its address (`remote:` in the storyboard, SHOTLIST_S3_ENDPOINT_URL)"
+            )
+        if names & {"NoCredentialsError", "PartialCredentialsError"}:
+            return RemoteError(
+                f"no credentials for the remote store {self.url} ({what}): set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
+            )
+        if isinstance(exc, PermissionError):
+            return RemoteError(
+                f"the remote store {self.url} refused access ({what}): {_short(exc)}; check the "
+                "credentials in the environment and the bucket's or folder's permissions"
+            )
+        return RemoteError(f"the remote store {self.url} failed ({what}): {_short(exc)}")
+
+    def _absent(self) -> RemoteError:
+        where = "folder" if self.local else f"bucket {self.root.split('/', 1)[0]}"
+        return RemoteError(
+            f"the remote store {self.url} does not exist; create the {where}, or fix `remote:` in the "
+            "storyboard (or SHOTLIST_REMOTE). shotlist never creates it, so a typo cannot scatter clips"
+        )
+
+    def check(self) -> None:
+        """RemoteError unless the remote's root folder exists (an object store's bucket: see ``_find``)."""
+        if self.local and not self._call("looking for the folder", self.fs.isdir, self.root):
+            raise self._absent()
 
     # --- names ---------------------------------------------------------------------------------
     def _object(self, sha: str) -> str:
@@ -95,105 +240,245 @@ class Remote:
     def _take(self, key: str, sha: str) -> str:
         return f"{self.root}/takes/{key}/{sha}.json"
 
-    # --- queries -------------------------------------------------------------------------------
-    def has(self, sha: str) -> bool:
+    def _find(self, sub: str, what: str) -> dict[str, dict[str, Any]]:
+        """Every file under ``sub`` with its details: one listing request (per thousand names on S3)."""
+        self.check()
         try:
-            return bool(self.fs.exists(self._object(sha)))
-        except Exception as exc:  # fsspec back ends raise their own errors (botocore, OSError…)
-            raise RemoteError(f"cannot reach the remote store {self.url}: {exc}") from None
-
-    def takes(self, key: str) -> list[Take]:
-        """The takes of a recipe that the remote knows, newest first."""
-        base = f"{self.root}/takes/{key}"
-        try:
-            names = self.fs.ls(base, detail=False) if self.fs.exists(base) else []
+            found = self._call(what, self.fs.find, f"{self.root}/{sub}", detail=True)
         except FileNotFoundError:
-            return []
-        out = []
-        for name in names:
-            if str(name).endswith(".json"):
-                with self.fs.open(name, "rb") as f:
-                    out.append(Take.from_json(json.loads(f.read())))
-        return sorted(out, key=lambda t: (t.time, t.take), reverse=True)
+            if self.local:
+                return {}
+            raise self._absent() from None  # an object store lists a missing prefix as empty: no bucket
+        prefix = f"{self.root}/{sub}/"
+        return {
+            str(name)[len(prefix) :]: info for name, info in found.items() if str(name).startswith(prefix)
+        }
+
+    # --- queries -------------------------------------------------------------------------------
+    def inventory(self) -> dict[str, RemoteObject]:
+        """The objects the remote holds (sha → size, tag, verified), from one listing."""
+        objects: dict[str, dict[str, Any]] = {}
+        sidecars: dict[str, list[str]] = {}
+        for rel, info in self._find("objects", "listing objects/").items():
+            name = rel.rsplit("/", 1)[-1]
+            if _SHA.match(name):
+                objects[name] = info
+            elif name.endswith(".verified") and _SHA.match(name[:64]):
+                sidecars.setdefault(name[:64], []).append(name)
+        out = {}
+        for sha, info in objects.items():
+            tag = _tag(info)
+            names = tuple(sidecars.get(sha, ()))
+            out[sha] = RemoteObject(int(info.get("size", 0)), tag, f"{sha}.{tag}.verified" in names, names)
+        return out
+
+    def has(self, sha: str) -> bool:
+        return bool(self._call(f"looking for clip {sha[:12]}", self.fs.exists, self._object(sha)))
+
+    def take_index(self) -> dict[str, set[str]]:
+        """Recipe key → the clip hashes of its takes on the remote, from one listing."""
+        out: dict[str, set[str]] = {}
+        for rel in self._find("takes", "listing takes/"):
+            key, _, name = rel.partition("/")
+            if name.endswith(".json"):
+                out.setdefault(key, set()).add(name[: -len(".json")])
+        return out
+
+    def take_record(self, key: str, sha: str) -> tuple[Take, dict[str, Any]] | None:
+        """The take record of clip ``sha`` of recipe ``key`` and its recipe, or None (absent or unreadable)."""
+        try:
+            # start=0: a ranged GET, so s3fs does not ask for the size first (one request, not two)
+            raw = self._call(f"reading take {sha[:8]}", self.fs.cat_file, self._take(key, sha), start=0)
+            data = json.loads(raw)
+            recipe = data.get("recipe", {})
+            return Take.from_json(data), recipe if isinstance(recipe, dict) else {}
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # a damaged record is one take a teammate cannot see, not a reason to stop
+
+    def takes(self, key: str, *, known: Iterable[str] | None = None) -> list[Take]:
+        """The takes of a recipe that the remote knows, newest first (``known``: their hashes, if listed)."""
+        shas = self.take_index().get(key, set()) if known is None else set(known)
+        records = [self.take_record(key, s) for s in sorted(shas)]
+        return sorted((r[0] for r in records if r), key=lambda t: (t.time, t.take), reverse=True)
 
     # --- upload --------------------------------------------------------------------------------
-    def put_object(self, sha: str, src: Path) -> bool:
-        """Upload one object unless the remote has it; True if bytes were sent."""
+    def put_object(self, sha: str, src: Path, stale: Iterable[str] = ()) -> None:
+        """Upload one object, then record its tag in a sidecar (``stale``: sidecars it replaces)."""
         dest = self._object(sha)
-        if self.fs.exists(dest):
-            if self.fs.size(dest) == src.stat().st_size:
-                return False
-            # A short object is a leftover of a store that does not move atomically; replace it.
-        self._put_atomic(src.read_bytes() if src.stat().st_size < CHUNK else src, dest)
-        return True
+        self._write(dest, src, f"uploading clip {sha[:12]}")
+        tag = _tag(self._call(f"checking the upload of clip {sha[:12]}", self.fs.info, dest))
+        self._write(f"{dest}.{tag}.verified", f"sha256 {sha}\n".encode(), f"recording clip {sha[:12]}")
+        for name in stale:
+            if name != f"{sha}.{tag}.verified":
+                self._remove(f"{dest.rsplit('/', 1)[0]}/{name}", "removing an old record")
 
-    def put_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
-        dest = self._take(key, take.sha256)
-        if self.fs.exists(dest):
-            return
-        self._put_atomic(
-            json.dumps({"recipe": recipe, **take.to_json()}, sort_keys=True, indent=1).encode(), dest
+    def mark_verified(self, sha: str, obj: RemoteObject) -> None:
+        """Record that the remote object ``sha`` (as listed) was hashed and is intact."""
+        self._write(
+            f"{self._object(sha)}.{obj.tag}.verified",
+            f"sha256 {sha}\n".encode(),
+            f"recording clip {sha[:12]}",
         )
 
-    def _put_atomic(self, data: bytes | Path, dest: str) -> None:
-        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
-        self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
-        self.fs.makedirs(dest.rsplit("/", 1)[0], exist_ok=True)
+    def put_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
+        data = json.dumps({"recipe": recipe, **take.to_json()}, sort_keys=True, indent=1).encode()
+        self._write(self._take(key, take.sha256), data, f"recording take {take.sha256[:8]}")
+
+    def _write(self, dest: str, data: bytes | Path, what: str) -> None:
+        if not self.local:  # an object store writes an object whole or not at all
+            if isinstance(data, Path):
+                self._call(what, self.fs.put_file, str(data), dest)
+            else:
+                self._call(what, self.fs.pipe_file, dest, data)
+            return
+        tmp = f"{self.root}/tmp/{self.part_prefix}{uuid.uuid4().hex[:12]}.part"
+        self._call(what, self.fs.makedirs, f"{self.root}/tmp", exist_ok=True)
+        self._call(what, self.fs.makedirs, dest.rsplit("/", 1)[0], exist_ok=True)
         if isinstance(data, Path):
-            self.fs.put_file(str(data), tmp)
+            self._call(what, self.fs.put_file, str(data), tmp)
         else:
-            with self.fs.open(tmp, "wb") as f:
-                f.write(data)
-        self.fs.mv(tmp, dest)
+            self._call(what, self.fs.pipe_file, tmp, data)
+        self._call(what, self.fs.mv, tmp, dest)
+
+    def parts(self) -> list[tuple[str, float, int]]:
+        """The upload parts in ``tmp/``: (name, age in seconds, bytes)."""
+        now = time.time()
+        return [
+            (rel, now - _mtime(info), int(info.get("size", 0)))
+            for rel, info in self._find("tmp", "listing tmp/").items()
+            if rel.endswith(".part")
+        ]
+
+    def remove_part(self, name: str) -> None:
+        self._remove(f"{self.root}/tmp/{name}", "removing an upload part")
+
+    def _remove(self, path: str, what: str) -> None:
+        try:
+            self._call(what, self.fs.rm_file, path)
+        except FileNotFoundError:
+            pass  # someone else removed it first
 
     # --- download ------------------------------------------------------------------------------
-    def get_object(self, sha: str, store: Store) -> int:
+    def hash_of(self, sha: str, size: int) -> str:
+        """The sha256 of the remote object's bytes (read, not stored)."""
+        digest = hashlib.sha256()
+        for start in range(0, size, CHUNK):
+            digest.update(self._range(sha, start, min(start + CHUNK, size)))
+        return digest.hexdigest()
+
+    def _range(self, sha: str, start: int, end: int) -> bytes:
+        what = f"downloading clip {sha[:12]}, {start / 1e6:.1f} of {end / 1e6:.1f} MB"
+        data = self._call(what, self.fs.cat_file, self._object(sha), start=start, end=end)
+        return bytes(data)
+
+    def get_object(self, sha: str, store: Store, size: int) -> int:
         """Download one object into the local store, resuming a partial download; verify its hash.
 
-        Returns the bytes received. RemoteError if it is missing; a corrupt object is deleted from
-        the local side and reported, never used.
+        Returns the bytes received; CorruptObject when the remote's bytes do not hash to ``sha``.
         """
-        src = self._object(sha)
-        if not self.fs.exists(src):
-            raise RemoteError(f"the remote store has no object {sha[:12]}")
         part = store.dir / "tmp" / f"{sha}.part"
         part.parent.mkdir(parents=True, exist_ok=True)
         have = part.stat().st_size if part.exists() else 0
-        total = int(self.fs.size(src))
-        if have > total:
+        if have > size:
             part.unlink()
             have = 0
-        received = 0
-        with self.fs.open(src, "rb") as r, open(part, "ab") as w:
-            if have:
-                r.seek(have)
-            while chunk := r.read(CHUNK):
-                w.write(chunk)
-                received += len(chunk)
+        if self._fetch(sha, part, have, size) != sha:
+            part.unlink(missing_ok=True)
+            if not have:
+                raise CorruptObject(sha)
+            # The partial file from an earlier pull may be what is bad (a local fault): fetch it whole once.
+            if self._fetch(sha, part, 0, size) != sha:
+                part.unlink(missing_ok=True)
+                raise CorruptObject(sha)
+            have = 0
+        got = store.add_file(part)
+        if got != sha:  # changed on the local disk since it was checked: not the remote's fault
+            raise RemoteError(f"clip {sha[:12]} changed on this disk while it was stored; pull again")
+        return size - have
+
+    def _fetch(self, sha: str, part: Path, have: int, size: int) -> str:
+        """Append bytes ``have``… of the object to ``part``; the sha256 of the whole part (hashed as it grows)."""
+        digest = hashlib.sha256()
+        with open(part, "ab+") as w:
+            w.seek(0)
+            while chunk := w.read(1 << 20):
+                digest.update(chunk)
+            for start in range(have, size, CHUNK):
+                data = self._range(sha, start, min(start + CHUNK, size))
+                digest.update(data)
+                w.write(data)
             w.flush()
             os.fsync(w.fileno())
-        digest = hashlib.sha256()
-        with open(part, "rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != sha:
-            part.unlink(missing_ok=True)
-            raise CorruptObject(sha)
-        got = store.add_file(part)
-        assert got == sha
-        return received
+        return digest.hexdigest()
 
 
-class CorruptObject(RemoteError):
-    def __init__(self, sha: str) -> None:
-        super().__init__(f"object {sha[:12]} in the remote store does not match its hash; it was not used")
-        self.sha = sha
+def _tag(info: Mapping[str, Any]) -> str:
+    """A short digest of the store's own fingerprint of an object: it changes when the object is rewritten."""
+    mark = next(
+        (str(info[k]).strip('"') for k in ("ETag", "etag", "md5Hash", "generation") if info.get(k)), ""
+    )
+    if not mark:  # a folder: a rewrite changes the mtime, a replacement the inode
+        mark = f"{info.get('mtime')}:{info.get('ino')}"
+    return hashlib.sha256(f"{info.get('size')}:{mark}".encode()).hexdigest()[:16]
 
 
-def _parallel(items: Iterable[str], work: Callable[[str], None], workers: int = 8) -> None:
+def _mtime(info: Mapping[str, Any]) -> float:
+    for k in ("LastModified", "updated", "mtime", "created"):
+        value = info.get(k)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return time.time()  # unknown age: treated as new, so it is kept
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an error, its URLs cut to scheme://host:port, any secret in it masked."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", text)
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        secret = os.environ.get(name, "")
+        if len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _parallel(items: Collection[T], work: Callable[[T], None], workers: int) -> None:
+    """Run ``work`` on every item, ``workers`` at once; the first failure cancels what has not started."""
+    if workers <= 1:
+        for item in items:
+            work(item)
+        return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(work, i) for i in items]:
-            future.result()
+        futures = [pool.submit(work, i) for i in items]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def clone_id(store: Store) -> str:
+    """This clone's id (made once): names its upload parts, so its next push can remove its own leftovers."""
+    path = store.dir / "clone-id"
+    try:
+        text = path.read_text().strip()
+        if re.fullmatch(r"[0-9a-f]{12}", text):
+            return text
+    except OSError:
+        pass
+    text = uuid.uuid4().hex[:12]
+    durable.write_text(path, text + "\n")
+    return text
 
 
 def push(
@@ -203,8 +488,14 @@ def push(
     *,
     all_takes: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    workers: int = WORKERS,
 ) -> Transfer:
-    """Upload the pinned takes (``pins``: recipe key → clip sha) or, with ``all_takes``, every take."""
+    """Upload the pinned takes (``pins``: recipe key → clip sha) or, with ``all_takes``, every take.
+
+    An object already on the remote is skipped only when its sidecar vouches for it or its bytes hash
+    right; a corrupt one is uploaded again (``repaired``). Hold the store lock: this clone's stale upload
+    parts are removed first.
+    """
     result = Transfer()
     wanted: dict[str, tuple[str, Take, dict[str, Any]]] = {}  # sha → (key, take, recipe)
     for entry in store.entries():
@@ -213,80 +504,102 @@ def push(
                 wanted.setdefault(take.sha256, (entry.key, take, entry.recipe))
     # A chained shot is keyed by its upstream clip's hash and a frame selector, not by the frame's
     # bytes, so frames need not travel: the teammate's store extracts them again.
-    bare = [s for s in pins.values() if s not in wanted]  # pinned, but no take record here
+    bare = sorted({s for s in pins.values() if s not in wanted})  # pinned, but no take record here
+    inventory = remote.inventory()
+    records = remote.take_index()
+    remote.part_prefix = f"{clone_id(store)}-"
+    if remote.local:
+        for name, _, _ in remote.parts():
+            if name.startswith(remote.part_prefix):
+                remote.remove_part(name)
 
     def one(sha: str) -> None:
         path = store.object_path(sha)
         if not path.is_file():
-            result.record("missing", sha)
+            result.record("skipped" if sha in inventory else "missing", sha)
             return
-        sent = remote.put_object(sha, path)
-        result.record("sent" if sent else "skipped", sha, path.stat().st_size if sent else 0)
-        if sha in wanted:
+        size, there = path.stat().st_size, inventory.get(sha)
+        if there is not None and there.size == size and (there.verified or remote.hash_of(sha, size) == sha):
+            if not there.verified:
+                remote.mark_verified(sha, there)
+            result.record("skipped", sha)
+        else:
+            remote.put_object(sha, path, there.sidecars if there else ())
+            corrupt = there is not None and there.size == size  # same size, wrong bytes
+            result.record("repaired" if corrupt else "sent", sha, size)
+        if sha in wanted and sha not in records.get(wanted[sha][0], set()):
             key, take, recipe = wanted[sha]
             remote.put_take(key, recipe, take)
         if progress:
-            progress(sha, path.stat().st_size)
+            progress(sha, size)
 
-    _parallel(list(wanted) + bare, one)
+    _parallel(list(wanted) + bare, one, workers)
+    write_marker(store, remote, result.sent + result.skipped + result.repaired)
     return result
 
 
 def pull(
     store: Store,
     remote: Remote,
-    wanted: dict[str, str],
+    wanted: Mapping[str, str] | Collection[tuple[str, str]],
     *,
     progress: Callable[[str, int], None] | None = None,
+    workers: int = WORKERS,
 ) -> Transfer:
-    """Download the clips ``wanted`` (recipe key → clip sha) that the local store lacks, with their takes."""
+    """Download the clips ``wanted`` (recipe key → clip sha, or such pairs) that the local store lacks, with their takes."""
     result = Transfer()
-
-    def one(key: str) -> None:
-        sha = wanted[key]
-        if store.has_object(sha) and any(t.sha256 == sha for t in store.takes(key)):
+    pairs = list(wanted.items()) if isinstance(wanted, Mapping) else list(wanted)
+    need = []
+    for key, sha in pairs:
+        recipe = store.entry(key)
+        if store.has_object(sha) and recipe is not None and any(t.sha256 == sha for t in recipe.takes):
             result.record("skipped", sha)  # nothing to fetch, nothing to ask the remote
+        else:
+            need.append((key, sha))
+    if not need:
+        return result
+    inventory = remote.inventory()
+    index = threading.Lock()  # two takes of one recipe write the same index file
+
+    def one(pair: tuple[str, str]) -> None:
+        key, sha = pair
+        if store.has_object(sha):
+            result.record("skipped", sha)
+        elif sha not in inventory:
+            result.record("missing", sha)
             return
-        if not store.has_object(sha):
+        else:
             try:
-                if not remote.has(sha):
-                    result.record("missing", sha)
-                    return
-                result.record("sent", sha, remote.get_object(sha, store))
+                result.record("sent", sha, remote.get_object(sha, store, inventory[sha].size))
             except CorruptObject:
                 result.record("corrupt", sha)
                 return
-        else:
-            result.record("skipped", sha)
-        local = {t.sha256 for t in store.takes(key)}
-        for take in remote.takes(key):
-            if take.sha256 == sha and sha not in local:
-                store.add_take(key, _recipe_of(remote, key, sha), take)
+        record = remote.take_record(key, sha)
+        if record is not None:
+            with index:
+                store.add_take(key, record[1], record[0])
         if progress:
-            progress(sha, store.object_path(sha).stat().st_size if store.has_object(sha) else 0)
+            progress(sha, inventory[sha].size if sha in inventory else 0)
 
-    _parallel(list(wanted), one)
+    _parallel(need, one, workers)
+    write_marker(store, remote, [s for s in result.sent + result.skipped if s in inventory])
     return result
 
 
-def _recipe_of(remote: Remote, key: str, sha: str) -> dict[str, Any]:
-    with remote.fs.open(remote._take(key, sha), "rb") as f:
-        data = json.loads(f.read())
-    recipe = data.get("recipe", {})
-    return recipe if isinstance(recipe, dict) else {}
-
-
 def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:
-    """Remember which objects are known to be pushed to this remote (for ``shotlist status``)."""
+    """Remember which objects are known to be on this remote (for ``shotlist status`` without asking it)."""
+    shas = set(shas)
     path = store.dir / "pushed.json"
     data = durable.read_json(path)
     known = data if isinstance(data, dict) else {}
-    urls = set(known.get(remote.url, []))
-    urls.update(shas)
-    known[remote.url] = sorted(urls)
+    before = set(known.get(remote.url, []))
+    if shas <= before:
+        return
+    known[remote.url] = sorted(before | shas)
     durable.write_json(path, known)
 
 
 def pushed(store: Store, remote_url_: str) -> set[str]:
+    """The objects last seen on the remote ``remote_url_`` (pushed or pulled by this clone)."""
     data = durable.read_json(store.dir / "pushed.json")
     return set(data.get(remote_url_, [])) if isinstance(data, dict) else set()

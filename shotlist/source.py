@@ -115,6 +115,7 @@ def parse_source(path: Path, text: str) -> Source:
                 )
             ],
         )
+    refuse_merge_conflict(path, text)
     source = Source(path=path, text=text, data=None)
     try:
         source.data = _Builder(source).run(yaml.parse(text, Loader=_FAST_LOADER))
@@ -137,6 +138,21 @@ def parse_source(path: Path, text: str) -> Source:
             text,
         )
     return source
+
+
+def refuse_merge_conflict(path: Path, text: str) -> None:
+    """StoryboardError at the first git conflict marker (a ``<<<<<<<`` line with a ``>>>>>>>`` line after it)."""
+    start = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("<<<<<<<") and not start:
+            start = n
+        elif line.startswith(">>>>>>>") and start:
+            fix = (
+                "keep one side of each conflict (or combine them) and delete the <<<<<<<, ======= and "
+                ">>>>>>> lines; then `shotlist lock resolve` settles shotlist.lock to match"
+            )
+            problem = Problem((), f"git merge conflict markers at line {start}", fix, start, 1)
+            raise StoryboardError(path, [problem], text)
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks, str]:

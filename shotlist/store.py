@@ -31,6 +31,7 @@ from shotlist.hashing import HashCache, sha256_file
 from shotlist.media import ClipFacts
 
 STORE = ".shotlist"
+ID_LENGTH = 8
 
 
 class StoreBusy(ShotlistError):
@@ -51,6 +52,11 @@ class Take:
     cost_is_estimate: bool
     time: str  # when it was stored, ISO 8601 UTC
     facts: ClipFacts
+
+    @property
+    def id(self) -> str:
+        """A take's id: the start of its clip's hash. Numbers can collide across clones; ids cannot."""
+        return self.sha256[:ID_LENGTH]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +99,9 @@ class Recipe:
 
     def take(self, number: int) -> Take | None:
         return next((t for t in self.takes if t.take == number), None)
+
+    def by_clip(self, sha: str) -> Take | None:
+        return next((t for t in self.takes if t.sha256 == sha), None)
 
 
 @dataclass
@@ -241,13 +250,17 @@ class Store:
         return [t for t in e.takes if self.has_object(t.sha256)] if e else []
 
     def add_take(self, key: str, recipe: dict[str, Any], take: Take) -> None:
-        """Record a stored clip as the newest take of ``key`` (its object must already be stored)."""
+        """Record a stored clip as the newest take of ``key`` (its object must already be stored).
+
+        A take is its number and its clip: a teammate's take 2, pulled, stands beside this clone's take 2.
+        """
         old = self.entry(key)
+        same = (take.take, take.sha256)
         e = Recipe(
             key=key,
             shot=take.shot,
             recipe=old.recipe if old else recipe,
-            takes=[take] + [t for t in (old.takes if old else []) if t.take != take.take],
+            takes=[take] + [t for t in (old.takes if old else []) if (t.take, t.sha256) != same],
         )
         self._write(e)
 

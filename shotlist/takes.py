@@ -8,18 +8,24 @@ take is hidden in review, never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shotlist import durable
 from shotlist.catalog.registry import Models
 from shotlist.errors import ShotlistError, did_you_mean
 from shotlist.load import Project, load_project
 from shotlist.lock import LockEntry, read_lock, write_lock
+from shotlist.media import MediaError
 from shotlist.qc import QcFinding, checked, facts_of, judge
 from shotlist.store import Store, Take, now
 from shotlist.storyboard import QcSettings
+
+if TYPE_CHECKING:
+    from shotlist.conflicts import Settled
+    from shotlist.remote import Remote
 
 REJECTED = "rejected.json"
 
@@ -34,15 +40,18 @@ class TakeRow:
     pinned: bool
     present: bool  # its clip is in the local store
     rejected: bool
+    remote: bool = False  # known only from the remote store (pick pulls it)
     findings: list[QcFinding] | None = None  # None: not checked (drawn previz) or not measured
 
 
 @dataclass(frozen=True)
 class Picked:
-    """What ``pick`` pinned, and the shots whose broken lock entries were dropped on the way."""
+    """What ``pick`` pinned, and what it settled on the way."""
 
     entry: LockEntry
-    dropped: list[str] = field(default_factory=list)
+    how: str = ""  # ", pulled from the remote store" when the clip came from there
+    settled: list[Settled] = field(default_factory=list)  # other conflicted or broken entries, re-pinned
+    note: str = ""  # why the remote store's takes could not be listed
 
 
 def takes_by_shot(store: Store) -> dict[str, list[tuple[str, Take]]]:
@@ -65,11 +74,13 @@ def shot_takes(
     qc: QcSettings | None = None,
     measure: bool = False,
     refused: dict[str, str] | None = None,
+    remote: Sequence[Take] = (),
 ) -> list[TakeRow]:
     """One shot's takes (``found``: its part of ``takes_by_shot``), this recipe's first, each with its QC.
 
     ``measure``: decode a take whose QC facts are not cached yet (else it shows no findings);
-    ``refused``: ``rejected(store)``, when the caller lists many shots.
+    ``refused``: ``rejected(store)``, when the caller lists many shots; ``remote``: takes of the current
+    recipe in the remote store, listed after the local ones they do not repeat.
     """
     refused = rejected(store) if refused is None else refused
     rows = []
@@ -86,7 +97,12 @@ def shot_takes(
                 findings=findings_of(store, key, t, qc or QcSettings(), measure=measure) if present else None,
             )
         )
-    return sorted(rows, key=lambda r: not r.current)  # stable: oldest first within each group
+    here = {t.sha256 for _, t in found}
+    for t in remote:
+        if current is not None and t.sha256 not in here:
+            pinned_here = pinned is not None and pinned.key == current and pinned.clip == t.sha256
+            rows.append(TakeRow(t, current, True, pinned_here, False, t.sha256 in refused, remote=True))
+    return sorted(rows, key=lambda r: (not r.current, r.remote))  # stable: oldest first within each group
 
 
 def findings_of(
@@ -97,15 +113,33 @@ def findings_of(
 
     if not checked(take.backend):
         return None
-    facts = (
-        facts_of(store.dir, take.sha256, store.object_path(take.sha256))
-        if measure
-        else cached_facts(store.dir, take.sha256)
-    )
+    try:
+        facts = (
+            facts_of(store.dir, take.sha256, store.object_path(take.sha256))
+            if measure
+            else cached_facts(store.dir, take.sha256)
+        )
+    except MediaError as exc:  # a listing goes on: the take that cannot be decoded says so
+        return [QcFinding("undecodable", "error", f"its clip cannot be decoded ({exc})")]
     if facts is None:
         return None  # not measured yet (or its clip is not in this store)
     recipe = store.entry(key)
     return judge(facts, recipe.recipe if recipe else {}, qc)
+
+
+def remote_takes(
+    project: Project, key: str | None, on_wait: Callable[[str], None] | None = None
+) -> tuple[Remote | None, list[Take], str]:
+    """The project's remote store, its takes of recipe ``key``, and a note when it could not be asked."""
+    from shotlist.remote import RemoteError, project_remote
+
+    remote = project_remote(project, on_wait=on_wait)
+    if remote is None or key is None:
+        return remote, [], ""
+    try:
+        return remote, remote.takes(key), ""
+    except RemoteError as exc:
+        return remote, [], f"note: the remote store's takes are not listed: {exc}"
 
 
 def pick(
@@ -117,11 +151,13 @@ def pick(
     models: Models | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> Picked:
-    """Pin a take of the shot's current recipe in shotlist.lock: by number, or by its clip hash (a prefix).
+    """Pin a take of the shot's current recipe in shotlist.lock: by number, or by its id (a clip hash prefix).
 
-    Reads the lock leniently: picking also repairs that shot's conflicted or broken entry.
+    A take only the remote store has is pulled first. On a lock that a merge left conflicted, the
+    other troubled entries are settled too, as ``shotlist lock resolve`` does.
     """
     from shotlist.catalog.registry import CatalogModels
+    from shotlist.conflicts import fetched, resolve_lock
     from shotlist.plan import make_plan
 
     p = project if isinstance(project, Project) else load_project(project)
@@ -129,33 +165,64 @@ def pick(
     if shot not in ids:
         raise ShotlistError(f"no shot '{shot}'{did_you_mean(shot, ids)}; the shots are: {', '.join(ids)}")
     store = Store(p.root)
-    lock = read_lock(p.root, lenient=True)
-    the_plan = make_plan(p, store, lock, models or CatalogModels(), model=model)
-    sp = next(s for s in the_plan.shots if s.shot == shot)
+    models = models or CatalogModels()
+    lock = read_lock(p.root, lenient=True, store=store)
+    sp = next(s for s in make_plan(p, store, lock, models, model=model).shots if s.shot == shot)
     if sp.key is None:
         raise ShotlistError(
             f"{shot} starts from a frame of {sp.waits_for}, which has no clip yet; build it first"
         )
-    stored = store.takes(sp.key)
-    chosen = next((t for t in stored if _is(t, take)), None)
-    if chosen is None:
-        listed = ", ".join(str(t.take) for t in sorted(stored, key=lambda t: t.take)) or "none"
+    remote, elsewhere, note = remote_takes(p, sp.key, on_wait)
+    local = store.takes(sp.key)
+    here = {t.sha256 for t in local}
+    chosen = _choose(shot, str(take), local + [t for t in elsewhere if t.sha256 not in here], lock.troubled)
+    how = fetched(store, remote, sp.key, chosen.sha256)
+    if how is None:
         raise ShotlistError(
-            f"{shot} has no take {take} of its current recipe in the store (takes: {listed}); "
-            f"`shotlist takes {shot}` lists them"
+            f"the clip of take {chosen.take} ({chosen.id}) of {shot} could not be pulled; `shotlist pull` says why"
         )
     with store.locked("pick", timeout=30, on_wait=on_wait):
-        lock = read_lock(p.root, lenient=True)  # as it is now that no one else writes it
+        lock = read_lock(p.root, lenient=True, store=store)  # as it is now that no one else writes it
         entry = LockEntry.pinning(shot, sp.key, chosen)
         lock.entries[shot] = entry
+        for troubled in (lock.conflicted, lock.dropped, lock.mismatched):
+            if shot in troubled:
+                troubled.remove(shot)
+        settled = resolve_lock(p, store, lock, remote, models, model=model) if lock.troubled else []
         write_lock(p.root, lock, ids)
-    return Picked(entry, [s for s in lock.conflicted + lock.dropped if s != shot])
+    return Picked(entry, how, settled, note)
 
 
-def _is(t: Take, wanted: int | str) -> bool:
-    if isinstance(wanted, int) or wanted.isdigit():
-        return t.take == int(wanted)
-    return len(wanted) >= 6 and t.sha256.startswith(wanted.lower())
+def _choose(shot: str, text: str, choices: list[Take], troubled: list[str]) -> Take:
+    """The take named by ``text``: a number (at most 5 digits) or an id (a hex prefix of 4 or more)."""
+    wanted = text.strip().lower()
+    if wanted.isdigit() and len(wanted) <= 5:
+        found = [t for t in choices if t.take == int(wanted)]
+    elif len(wanted) >= 4 and all(c in "0123456789abcdef" for c in wanted):
+        found = [t for t in choices if t.sha256.startswith(wanted)]
+    else:
+        raise ShotlistError(
+            f"'{text}' is neither a take number nor a take id; `shotlist takes {shot}` lists them"
+        )
+    if len(found) == 1:
+        return found[0]
+    if found:
+        listed = ", ".join(t.id for t in found)
+        raise ShotlistError(
+            f"{shot} has {len(found)} takes '{text}' of its current recipe (made in different clones: {listed}); "
+            f"pick one by its id, e.g. `shotlist pick {shot} {found[0].id}`"
+        )
+    listed = ", ".join(f"{t.take} ({t.id})" for t in choices)
+    if choices:
+        fix = f"`shotlist takes {shot}` lists them"
+    elif shot in troubled:
+        fix = "`shotlist lock resolve` leaves it to the next build"
+    else:
+        fix = "`shotlist build` makes one"
+    raise ShotlistError(
+        f"{shot} has no take {text} of its current recipe, here or in the remote store "
+        f"(takes: {listed or 'none'}); {fix}"
+    )
 
 
 # --- rejections ----------------------------------------------------------------------------------------

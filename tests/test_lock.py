@@ -126,3 +126,64 @@ def test_a_hand_edit_that_does_not_parse_names_the_line_and_the_fix(tmp_path: Pa
 def test_the_lock_holds_no_absolute_path(built_project: Built) -> None:
     root, _ = built_project
     assert str(root.parent) not in lock_text(root) and "/" not in lock_text(root).split("version = 1")[1]
+
+
+def conflicted(ours: list[LockEntry], theirs: list[LockEntry], start: int, end: int) -> str:
+    """A lock as git leaves it when both sides' lines ``start:end`` differ (the hunk may cross blocks)."""
+    a, b = format_lock(ours).splitlines(), format_lock(theirs).splitlines()
+    assert a[:start] == b[:start] and a[end:] == b[end:]
+    return (
+        "\n".join(
+            a[:start]
+            + ["<<<<<<< HEAD"]
+            + a[start:end]
+            + ["======="]
+            + b[start:end]
+            + [">>>>>>> other"]
+            + a[end:]
+        )
+        + "\n"
+    )
+
+
+def test_a_conflict_hunk_that_crosses_into_the_next_block_names_only_the_shot_both_sides_changed() -> None:
+    coffee, kelp = entry("coffee", 1), entry("kelp", 2)
+    theirs = LockEntry("coffee", coffee.key, 3, "d" * 64, "fake", "animatic", "job-3", 0.3)
+    ours_text = format_lock([coffee, kelp]).splitlines()
+    start = ours_text.index("take = 1")
+    end = ours_text.index("[kelp]") + 2  # git's hunk runs past kelp's header and key, which both sides share
+    text = conflicted([coffee, kelp], [theirs, kelp], start, end)
+    lock = parse_lock(text, lenient=True)
+    assert lock.conflicted == ["coffee"] and lock.entries == {"kelp": kelp}
+    assert [(label, e.take) for label, e in lock.sides["coffee"]] == [("HEAD", 1), ("other", 3)]
+    with pytest.raises(LockError) as err:
+        parse_lock(text)
+    assert "both branches changed 'coffee'." in str(err.value) and "kelp" not in str(err.value)
+    assert "`shotlist lock resolve`" in str(err.value)
+
+
+def test_a_block_only_one_side_of_a_conflict_has_is_kept() -> None:
+    a, b, c = entry("a", 1), entry("b", 2), entry("c", 3)
+    text = "\n".join(
+        format_lock([a]).splitlines() + ["<<<<<<< HEAD", *b.lines(), "=======", *c.lines(), ">>>>>>> other"]
+    )
+    lock = parse_lock(text, lenient=True)
+    assert lock.conflicted == [] and list(lock.entries) == ["a", "b", "c"] and lock.markers
+
+
+def test_a_lock_that_is_a_folder_or_binary_names_itself_and_the_fix(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
+    (root / "shotlist.lock").mkdir()
+    with pytest.raises(
+        LockError, match=r"^shotlist.lock is a folder, not the lock file.\n  fix: move it away; then restore"
+    ):
+        read_lock(root)
+    (root / "shotlist.lock").rmdir()
+    (root / "shotlist.lock").write_bytes(format_lock([entry("kite")]).encode() + b"\x89PNG\r\n\x00\x01")
+    out = subprocess.run(
+        [sys.executable, "-m", "shotlist", "plan", str(root)], capture_output=True, text=True
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    line = format_lock([entry("kite")]).count("\n") + 1
+    assert out.stderr.startswith(f"shotlist.lock:{line}: not a text file (byte 0x89)"), out.stderr
+    assert "git checkout shotlist.lock" in out.stderr

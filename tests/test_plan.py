@@ -155,7 +155,7 @@ def test_a_pinned_clip_that_is_in_no_store_is_not_regenerated_unasked(built_proj
     os.remove(root / ".shotlist" / "objects" / street[:2] / street)
     p = plan(root, models)
     assert unpinned(p) == {"street": "missing"}
-    assert "will differ from the one the lock pins" in p.shots[1].reasons[0] and p.cost == 0
+    assert "will differ from the one the lock pins" in p.shots[1].summary() and p.cost == 0
     before = len(submits(models))
     result = run(root, models)
     assert result.missing == ["street"] and not result.made and len(submits(models)) == before

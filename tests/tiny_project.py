@@ -87,8 +87,7 @@ KITSUNE_MASK: dict[str, Any] = {
 MIKA_LOOK = "a young woman with a short black bob and a yellow raincoat"
 
 #: git without the user's configuration, with a fixed author: commits work on any machine.
-GIT_ENV = {
-    **os.environ,
+GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@example.com",
     "GIT_COMMITTER_NAME": "t",
@@ -150,8 +149,12 @@ def edit_storyboard(shots: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
 
 
 def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run git in ``root`` with ``GIT_ENV``; fails the test on an error unless ``check=False``."""
-    out = subprocess.run(["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=False)
+    """Run git in ``root`` with ``GIT_IDENTITY``; fails the test on an error unless ``check=False``."""
+    env = {
+        **os.environ,
+        **GIT_IDENTITY,
+    }  # read now: a test's settings (a remote's endpoint) reach git's hooks
+    out = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0 or not check, f"git {' '.join(args)}: {out.stdout}{out.stderr}"
     return out
 

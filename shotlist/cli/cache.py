@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shotlist.cli.options import ProjectArg, money
+
+if TYPE_CHECKING:
+    from shotlist.load import Project
+    from shotlist.store import Take
 
 cache_app = typer.Typer(
     help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True
@@ -55,7 +59,7 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
 
     p = load_project(project)
     store = Store(p.root)
-    lock = read_lock(p.root)
+    lock = read_lock(p.root, store=store)
     count, bad = store.verify({shot: e.clip for shot, e in lock.entries.items()})
     for j in Journal(store.dir).entries():
         typer.echo(
@@ -96,7 +100,7 @@ def cache_gc(
         typer.echo(
             f"would remove {n} unpinned take{'s' if n != 1 else ''} and "
             f"{objects} object{'s' if objects != 1 else ''}: {(sweep.bytes - sweep.scratch) / 1e6:.2f} MB; "
-            f"those takes cost {money(sweep.cost)} to generate and cannot be fetched again"
+            f"those takes cost {money(sweep.cost)} to generate{_refetchable(p, [t for _, t in sweep.takes])}"
             + (f"; and {sweep.scratch / 1e6:.2f} MB of backend scratch" if sweep.scratch else "")
         )
         if not yes:
@@ -107,3 +111,26 @@ def cache_gc(
                 raise typer.Exit(1)
         freed = store.gc(sweep)
     typer.echo(f"removed {objects} objects, {freed / 1e6:.2f} MB freed")
+
+
+def _refetchable(p: Project, takes: list[Take]) -> str:
+    """What the remote store holds of takes about to be deleted, as the end of a sentence."""
+    from shotlist.cli.remote import open_remote
+    from shotlist.remote import RemoteError
+
+    remote = open_remote(p, required=False)
+    if remote is None or not takes:
+        return " and cannot be fetched again"
+    try:
+        there = set(remote.inventory())
+    except RemoteError as exc:
+        return f"; the remote store could not be asked whether it keeps them ({exc})"
+    kept = sum(1 for t in takes if t.sha256 in there)
+    if kept == len(takes):
+        return "; all of them are in the remote store (`shotlist pull --all-takes` fetches them again)"
+    return (
+        f"; {kept} of them are in the remote store (`shotlist pull --all-takes` fetches them again), "
+        f"the other {len(takes) - kept} cannot be fetched again"
+        if kept
+        else "; they are not in the remote store and cannot be fetched again"
+    )

@@ -11,6 +11,7 @@ from shotlist.cli.options import ModelOpt, ProjectArg, duration_text, money
 
 if TYPE_CHECKING:
     from shotlist.plan import Plan
+    from shotlist.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +42,9 @@ def plan(
         p = load_project(project)
         store = Store(p.root)
         the_plan = make_plan(
-            p, store, read_lock(p.root), CatalogModels(), journal=Journal(store.dir), model=model
+            p, store, read_lock(p.root, store=store), CatalogModels(), journal=Journal(store.dir), model=model
         )
+        ask_remote_about_missing(the_plan, store)
     except ShotlistError as exc:
         if not detailed_exitcode:
             raise
@@ -54,6 +56,21 @@ def plan(
         typer.echo(plan_text(the_plan))
     if detailed_exitcode and (the_plan.generating or the_plan.missing):
         raise typer.Exit(2)
+
+
+def ask_remote_about_missing(the_plan: Plan, store: Store) -> None:
+    """For shots whose pinned clip is not here, ask the remote store (one listing) whether it has it."""
+    from shotlist.pipeline import explain_missing
+    from shotlist.remote import Remote, RemoteError, remote_url
+
+    url = remote_url(the_plan.project.board.remote, the_plan.project.root)
+    if not the_plan.missing or url is None:
+        return
+    try:
+        explain_missing(the_plan, url, set(Remote(url).inventory()))
+    except RemoteError as exc:
+        for sp in the_plan.missing:
+            sp.reasons.insert(1, f"the remote store could not be asked: {exc}")
 
 
 def plan_text(the_plan: Plan) -> str:

@@ -1,4 +1,4 @@
-"""Commands for working as a team: push and pull pinned clips, and a git-status-like overview."""
+"""Commands for working as a team: push and pull clips, a git-status-like overview, and the remote's upkeep."""
 
 from __future__ import annotations
 
@@ -13,37 +13,65 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from shotlist.load import Project
+    from shotlist.lock import Lock
+    from shotlist.plan import ShotPlan
     from shotlist.remote import Remote, Transfer
+    from shotlist.store import Store
 
 RemoteOpt = Annotated[
     str | None, typer.Option("--remote", help="Remote store URL (default: the storyboard's remote:).")
 ]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Transfers at once.")]
+
+remote_app = typer.Typer(help="The shared clip store's upkeep.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(push)
     app.command()(pull)
     app.command()(status)
+    app.add_typer(remote_app, name="remote")
+    remote_app.command("gc")(remote_gc)
 
 
-def _remote(project: Project, url: str | None) -> Remote:
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def open_remote(project: Project, url: str | None = None, *, required: bool = True) -> Remote | None:
+    """The project's remote store (``url`` overrides it); None when it names none and ``required`` is False."""
     from shotlist.errors import ShotlistError
-    from shotlist.remote import Remote, remote_url
+    from shotlist.remote import Remote, project_remote
 
-    chosen = url or remote_url(project.board.remote, project.root)
-    if not chosen:
-        raise ShotlistError(
-            "this project names no remote clip store: add `remote: <folder, s3://bucket/path or "
-            "gs://bucket/path>` to the storyboard, or pass --remote"
-        )
-    return Remote(chosen)
+    remote = Remote(url, on_wait=say) if url else project_remote(project, on_wait=say)
+    if remote is not None:
+        return remote
+    if not required:
+        return None
+    raise ShotlistError(
+        "this project names no remote clip store: add `remote: <folder, s3://bucket/path or "
+        "gs://bucket/path>` to the storyboard, or pass --remote"
+    )
+
+
+def _opened(project: Project, url: str | None) -> tuple[Store, Lock, Remote]:
+    """The store, the lock (each entry checked against the remote's takes too) and the remote store."""
+    from shotlist.lock import check_takes, read_lock
+    from shotlist.store import Store
+
+    store = Store(project.root)
+    lock = read_lock(project.root, store=store)
+    remote = open_remote(project, url)
+    assert remote is not None
+    check_takes(lock, store, remote.take_index())
+    return store, lock, remote
 
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
 
-def _bar(total: int, what: str) -> tuple[Progress, TaskID]:
+def _bar(total: int | None, what: str) -> tuple[Progress, TaskID]:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     bar = Progress(TextColumn(what), BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True)
@@ -51,20 +79,21 @@ def _bar(total: int, what: str) -> tuple[Progress, TaskID]:
     return bar, task
 
 
-def _report(verb: str, t: Transfer, shots_of: dict[str, str]) -> None:
-    typer.echo(
-        f"{verb} {len(t.sent)} clip{'s' if len(t.sent) != 1 else ''} ({_size(t.bytes)}); "
-        f"{len(t.skipped)} already there"
-    )
-    for sha in t.missing:
-        typer.echo(
-            f"  missing: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) is in neither store", err=True
-        )
+def _report(verb: str, t: Transfer, shots_of: dict[str, str], url: str) -> None:
+    n = len(t.sent)
+    line = f"{verb} {n} clip{'s' if n != 1 else ''} ({_size(t.bytes)}); {len(t.skipped)} already there"
+    if t.repaired:
+        line += f"; {len(t.repaired)} corrupt remote cop{'ies' if len(t.repaired) > 1 else 'y'} replaced"
+    typer.echo(line)
     for sha in t.corrupt:
-        typer.echo(
-            f"  corrupt: {shots_of.get(sha, sha[:12])} (clip {sha[:12]}) did not match its hash in the "
-            "remote; not used",
-            err=True,
+        say(
+            f"  corrupt: {shots_of.get(sha, 'a take')}: the remote copy of clip {sha[:12]} is corrupt; it was "
+            "not used. Whoever has the clip can repair it with `shotlist push`"
+        )
+    for sha in t.missing:
+        say(
+            f"  missing: {shots_of.get(sha, 'a take')} (clip {sha[:12]}) is neither here nor in the remote "
+            f"store {url}; whoever built it can `shotlist push` it"
         )
 
 
@@ -74,52 +103,54 @@ def push(
     all_takes: Annotated[
         bool, typer.Option("--all-takes", help="Push every take, not only the pinned ones.")
     ] = False,
+    jobs: JobsOpt = 8,
 ) -> None:
-    """Upload the pinned takes to the shared clip store (every take with --all-takes)."""
+    """Upload the pinned takes to the shared clip store (every take with --all-takes); repair corrupt copies."""
     from shotlist.load import load_project
-    from shotlist.lock import read_lock
     from shotlist.remote import push as push_clips
-    from shotlist.remote import write_marker
-    from shotlist.store import Store
 
     p = load_project(project)
-    store = Store(p.root)
-    lock = read_lock(p.root)
-    r = _remote(p, remote)
+    store, lock, r = _opened(p, remote)
     pins = {e.key: e.clip for e in lock.entries.values()}
     total = sum(store.object_path(s).stat().st_size for s in set(pins.values()) if store.has_object(s))
-    bar, task = _bar(total, f"pushing to {r.url}")
-    with bar:
-        result = push_clips(store, r, pins, all_takes=all_takes, progress=lambda sha, n: bar.advance(task, n))
-    write_marker(store, r, result.sent + result.skipped)
-    _report("pushed", result, {e.clip: e.shot for e in lock.entries.values()})
+    bar, task = _bar(total if not all_takes else None, f"pushing to {r.url}")
+    with store.locked("push", timeout=30, on_wait=say), bar:
+        result = push_clips(
+            store, r, pins, all_takes=all_takes, progress=lambda sha, n: bar.advance(task, n), workers=jobs
+        )
+    _report("pushed", result, {e.clip: e.shot for e in lock.entries.values()}, r.url)
     if result.missing:
         raise typer.Exit(1)
 
 
-def pull(project: ProjectArg = Path("."), remote: RemoteOpt = None) -> None:
+def pull(
+    project: ProjectArg = Path("."),
+    remote: RemoteOpt = None,
+    all_takes: Annotated[
+        bool,
+        typer.Option("--all-takes", help="Also fetch every take the remote holds (pushed for review)."),
+    ] = False,
+    jobs: JobsOpt = 8,
+) -> None:
     """Download the clips the lock pins that this clone lacks; each is verified by its hash."""
     from shotlist.load import load_project
-    from shotlist.lock import read_lock
     from shotlist.remote import pull as pull_clips
-    from shotlist.remote import write_marker
-    from shotlist.store import Store
 
     p = load_project(project)
-    store = Store(p.root)
-    lock = read_lock(p.root)
-    r = _remote(p, remote)
-    wanted = {e.key: e.clip for e in lock.entries.values()}
-    bar, task = _bar(0, f"pulling from {r.url}")
-    with bar, store.locked("pull"):
-        result = pull_clips(store, r, wanted, progress=lambda sha, n: bar.advance(task, n))
-    write_marker(store, r, result.sent + result.skipped)
-    _report("pulled", result, {e.clip: e.shot for e in lock.entries.values()})
+    store, lock, r = _opened(p, remote)
+    wanted = {(e.key, e.clip) for e in lock.entries.values()}
+    if all_takes:
+        wanted |= {(k, s) for k, shas in r.take_index().items() for s in shas}
+    bar, task = _bar(None, f"pulling from {r.url}")
+    with store.locked("pull", timeout=30, on_wait=say), bar:
+        result = pull_clips(
+            store, r, sorted(wanted), progress=lambda sha, n: bar.advance(task, n), workers=jobs
+        )
+    _report("pulled", result, {e.clip: e.shot for e in lock.entries.values()}, r.url)
     if result.missing or result.corrupt:
-        typer.echo(
+        say(
             "a missing clip is never regenerated silently: `shotlist plan` says what regenerating costs, "
-            "and `shotlist build --regenerate-missing` pays for it",
-            err=True,
+            "and `shotlist build --regenerate-missing` pays for it"
         )
         raise typer.Exit(1)
 
@@ -127,47 +158,96 @@ def pull(project: ProjectArg = Path("."), remote: RemoteOpt = None) -> None:
 def status(
     project: ProjectArg = Path("."),
     check_remote: Annotated[
-        bool, typer.Option("--remote/--no-remote", help="Ask the remote which clips it has.")
+        bool, typer.Option("--remote/--no-remote", help="Ask the remote which clips it has (one listing).")
+    ] = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code", help="Exit 1 when a shot is conflicted in the lock, not pushed, or in no store."
+        ),
     ] = False,
 ) -> None:
-    """Say, like git status, which shots are pinned, stale, missing locally or not pushed."""
+    """Say, like git status, which shots are pinned, stale, conflicted, missing locally or not pushed."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.load import load_project
     from shotlist.lock import read_lock
-    from shotlist.plan import Action, make_plan
-    from shotlist.remote import pushed, remote_url
+    from shotlist.plan import make_plan
+    from shotlist.remote import pushed, write_marker
     from shotlist.store import Store
 
     p = load_project(project)
     store = Store(p.root)
-    lock = read_lock(p.root, lenient=True)
-    url = remote_url(p.board.remote, p.root)
-    known = pushed(store, url) if url else set()
-    r = _remote(p, None) if check_remote and url else None
+    lock = read_lock(p.root, lenient=True, store=store)
+    r = open_remote(p, required=False)
+    known: set[str] = set()
+    if r is not None and check_remote:
+        known = set(r.inventory())
+        write_marker(store, r, known & lock.pins())
+    elif r is not None:
+        known = pushed(store, r.url)
     plan = {s.shot: s for s in make_plan(p, store, lock, CatalogModels()).shots}
+    problems = 0
     for shot in p.shots:
-        entry = lock.get(shot.id)
-        sp = plan[shot.id]
-        words: list[str] = []
-        if entry is None:
-            words.append("new: not generated yet")
+        words, bad = _shot_status(shot.id, lock, store, plan[shot.id], known if r else None, check_remote)
+        problems += bad
+        typer.echo(f"  {shot.id:<24} {', '.join(words)}")
+    if r is not None:
+        typer.echo(f"remote: {r.url}{'' if check_remote else ' (as last seen; --remote asks it)'}")
+    if exit_code and problems:
+        say(f"{problems} shot{'s' if problems > 1 else ''} need{'' if problems > 1 else 's'} attention")
+        raise typer.Exit(1)
+
+
+def _shot_status(
+    shot: str, lock: Lock, store: Store, sp: ShotPlan, known: set[str] | None, asked: bool
+) -> tuple[list[str], bool]:
+    """The status words of one shot, and whether a pre-push check should fail on it."""
+    from shotlist.plan import Action
+
+    if shot in lock.conflicted or shot in lock.mismatched:
+        why = "conflicted" if shot in lock.conflicted else "its clip is a take of another recipe"
+        return [f"{why} in shotlist.lock (`shotlist lock resolve`)"], True
+    if shot in lock.dropped:
+        return ["its shotlist.lock entry is broken (`shotlist lock resolve`)"], True
+    entry = lock.get(shot)
+    if entry is None:
+        return ["new: not generated yet"], False
+    words = []
+    if sp.action == Action.GENERATE or (sp.spec is not None and sp.spec.key != entry.key):
+        words.append(f"stale ({'; '.join(sp.reasons) or 'its recipe changed'})")
+    else:
+        words.append(f"pinned take {entry.take} ({entry.clip[:8]})")
+    here = store.has_object(entry.clip)
+    there = known is not None and entry.clip in known
+    if not here:
+        words.append("missing locally (`shotlist pull`)" if there else "missing locally")
+    if known is not None and not there:
+        if asked:
+            words.append("not pushed (`shotlist push`)" if here else "not in the remote store either")
         else:
-            if sp.action == Action.GENERATE or (sp.spec is not None and sp.spec.key != entry.key):
-                why = "; ".join(sp.reasons) or "its recipe changed"
-                words.append(f"stale ({why})")
-            else:
-                words.append(f"pinned take {entry.take}")
-            if not store.has_object(entry.clip):
-                words.append("missing locally (shotlist pull)")
-            if url:
-                on_remote = r.has(entry.clip) if r is not None else entry.clip in known
-                if not on_remote:
-                    words.append("not pushed" if r is not None or entry.clip not in known else "")
-        typer.echo(f"  {shot.id:<24} {', '.join(w for w in words if w)}")
-    for shot_id in lock.conflicted:
-        typer.echo(
-            f"  {shot_id:<24} merge conflict in shotlist.lock: choose a take, then `shotlist pick "
-            f"{shot_id} TAKE`"
-        )
-    if url:
-        typer.echo(f"remote: {url}{'' if check_remote else ' (pushed state as last seen; --remote asks it)'}")
+            words.append("not pushed as far as this clone knows (`shotlist status --remote` asks)")
+    return words, (not here and not there) or (known is not None and not there)
+
+
+def remote_gc(
+    project: ProjectArg = Path("."),
+    remote: RemoteOpt = None,
+    older_than: Annotated[
+        float, typer.Option("--older-than", min=0, help="Hours; younger parts may be a push in progress.")
+    ] = 24,
+) -> None:
+    """Remove the upload parts (tmp/*.part) that interrupted pushes left on the remote store."""
+    from shotlist.load import load_project
+
+    r = open_remote(load_project(project), remote)
+    assert r is not None
+    parts = r.parts()
+    old = [(name, size) for name, age, size in parts if age >= older_than * 3600]
+    for name, _ in old:
+        r.remove_part(name)
+    kept = len(parts) - len(old)
+    typer.echo(
+        f"removed {len(old)} upload part{'s' if len(old) != 1 else ''} ({_size(sum(n for _, n in old))}) "
+        f"from {r.url}"
+        + (f"; kept {kept} younger than {older_than:g} h (a push may be writing them)" if kept else "")
+    )

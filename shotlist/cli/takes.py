@@ -1,4 +1,4 @@
-"""`shotlist takes` lists a shot's takes; `shotlist pick` pins one of them in shotlist.lock."""
+"""`shotlist takes` lists a shot's takes (here and in the remote store); `shotlist pick` pins one."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ def register(app: typer.Typer) -> None:
     app.command()(pick)
 
 
+def say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
 def takes(
     shot: Annotated[str, typer.Argument(help="A shot id.")],
     project: ProjectArg = Path("."),
     model: ModelOpt = None,
 ) -> None:
-    """List a shot's takes (this recipe's first, then earlier recipes'), with cost and QC; * marks the pinned one."""
+    """List a shot's takes (this recipe's first, then earlier recipes', then the remote's), with cost and QC;
+    * marks the pinned one."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.errors import ShotlistError, did_you_mean
     from shotlist.load import load_project
@@ -28,56 +33,62 @@ def takes(
     from shotlist.plan import make_plan
     from shotlist.qc import summary
     from shotlist.store import Store
-    from shotlist.takes import shot_takes, takes_by_shot
+    from shotlist.takes import remote_takes, shot_takes, takes_by_shot
 
     p = load_project(project)
     ids = [s.id for s in p.shots]
     if shot not in ids:
         raise ShotlistError(f"no shot '{shot}'{did_you_mean(shot, ids)}; the shots are: {', '.join(ids)}")
     store = Store(p.root)
-    lock = read_lock(p.root, lenient=True)
+    lock = read_lock(p.root, lenient=True, store=store)
     sp = next(s for s in make_plan(p, store, lock, CatalogModels(), model=model).shots if s.shot == shot)
-    rows = shot_takes(
-        store, takes_by_shot(store).get(shot, []), sp.key, lock.get(shot), qc=p.board.qc, measure=True
-    )
+    _, remote, note = remote_takes(p, sp.key, say)
+    found = takes_by_shot(store).get(shot, [])
+    rows = shot_takes(store, found, sp.key, lock.get(shot), qc=p.board.qc, measure=True, remote=remote)
     if not rows:
+        how = "`shotlist build` makes one" if sp.key else "its upstream shot must be built first"
+        typer.echo(f"{shot}: no takes yet, here or in the remote store ({how})")
+    else:
         typer.echo(
-            f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if sp.key else 'its upstream shot must be built first'})"
+            f"takes of {shot} (pin one of this recipe with `shotlist pick {shot} TAKE`, by number or id):"
         )
-        return
-    typer.echo(f"takes of {shot} (pick one of this recipe with `shotlist pick {shot} TAKE`):")
     for r in rows:
         t = r.take
         where = "this recipe" if r.current else f"earlier recipe {r.key[:10]}"
-        notes = "" if r.present else "  (clip not in the store)"
-        notes += "  (rejected in review)" if r.rejected else ""
+        if r.remote:
+            where += ", in the remote store (pick pulls it)"
+        elif not r.present:
+            where += "  (clip not in the store)"
+        where += "  (rejected in review)" if r.rejected else ""
         typer.echo(
-            f" {'*' if r.pinned else ' '} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
-            f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{notes}"
+            f" {'*' if r.pinned else ' '} take {t.take:<3} {t.id}  {t.model:<14} {money(t.cost):>8}"
+            f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}"
         )
         if r.findings:
             typer.echo(f"      qc: {summary(r.findings)}")
+    if note:
+        say(note)
 
 
 def pick(
     shot: Annotated[str, typer.Argument(help="A shot id.")],
     take: Annotated[
         str,
-        typer.Argument(
-            help="A take number of the shot's current recipe, or its clip hash (see `shotlist takes`)."
-        ),
+        typer.Argument(help="A take of the shot's current recipe: its number or its id (`shotlist takes`)."),
     ],
     project: ProjectArg = Path("."),
     model: ModelOpt = None,
 ) -> None:
-    """Pin a take of a shot in shotlist.lock (also resolves that shot's merge conflict in the lock)."""
+    """Pin a take of a shot in shotlist.lock, pulling it from the remote store if need be.
+
+    On a lock that a merge left conflicted, the other conflicted entries are settled too, as
+    `shotlist lock resolve` does.
+    """
     from shotlist.takes import pick as pick_take
 
-    picked = pick_take(project, shot, take, model=model, on_wait=lambda m: typer.echo(m, err=True))
-    typer.echo(f"{shot}: pinned take {picked.entry.take} ({picked.entry.clip[:12]})")
-    if picked.dropped:
-        typer.echo(
-            f"the lock's entries for {', '.join(picked.dropped)} were in conflict or broken and are dropped; "
-            "`shotlist plan` shows what a build does for them (their takes stay in the store)",
-            err=True,
-        )
+    picked = pick_take(project, shot, take, model=model, on_wait=say)
+    if picked.note:
+        say(picked.note)
+    typer.echo(f"{shot}: pinned take {picked.entry.take} ({picked.entry.clip[:8]}){picked.how}")
+    for s in picked.settled:
+        typer.echo(s.line())
