@@ -10,6 +10,7 @@ import typer
 from shotlist.cli.options import ModelOpt, ProjectArg, money
 
 if TYPE_CHECKING:
+    from shotlist.journal import JournalEntry
     from shotlist.load import Project
     from shotlist.lock import Lock
     from shotlist.plan import ShotPlan
@@ -26,17 +27,25 @@ def takes(
     project: ProjectArg = Path("."),
     model: ModelOpt = None,
 ) -> None:
-    """List a shot's takes (this recipe's first, then earlier recipes'), with cost; * marks the pinned one."""
+    """List a shot's takes (this recipe's first, then earlier recipes'), with cost; * marks the pinned one.
+
+    Jobs that left no take are listed too (refused, lost after being paid, sent with no answer, still
+    running), each with what to do about it."""
+    from shotlist.journal import Journal
+    from shotlist.ledger import Ledger
+
     p, store, lock, sp = _shot_plan(project, shot, model)
     pinned = lock.get(shot)
     current = sp.key
     rows = []
     for recipe in store.entries():
-        if recipe.shot != shot:
+        if recipe.shot != shot and recipe.key != current:  # a shot sharing another's request shares its takes
             continue
         for t in recipe.takes:
             rows.append((recipe.key == current, recipe.key, t))
-    if not rows:
+    ended = [r for r in Ledger(store.dir).all() if r.shot == shot or r.key == current]
+    running = [j for j in Journal(store.dir).entries() if j.shot == shot or j.key == current]
+    if not rows and not ended and not running:
         typer.echo(
             f"{shot}: no takes in the store yet ({'`shotlist build` makes one' if current else 'its upstream shot must be built first'})"
         )
@@ -51,6 +60,36 @@ def takes(
             f" {mark} take {t.take:<3} {t.sha256[:12]}  {t.model:<14} {money(t.cost):>8}"
             f"{' est.' if t.cost_is_estimate else '     '} {t.facts.duration:6.2f} s  {t.time}  {where}{missing}"
         )
+    for r in ended:
+        where = "this recipe" if r.key == current else f"earlier recipe {r.key[:10]}"
+        typer.echo(
+            f"   take {r.take:<3} {r.outcome:<12}  {r.model:<14} {money(r.cost):>8}"
+            f"{' est.' if r.cost_is_estimate else '     '}           {r.time}  {where}"
+        )
+        typer.echo(f"            {r.text(sp.again, sp.free)}")
+    for j in running:
+        typer.echo(f"   take {j.take:<3} {'in flight':<12}  {j.model:<14}                     {j.time}")
+        typer.echo(f"            {in_flight_text(j, sp)}")
+
+
+def in_flight_text(entry: JournalEntry, sp: ShotPlan | None) -> str:
+    """What a journaled job means and what the next build does with it (`takes` and `cache verify` alike)."""
+    from shotlist.ledger import unknown_text
+
+    if entry.job:
+        return (
+            f"take {entry.take} is running at {entry.backend} (job {entry.job}); the next build resumes it "
+            "(already paid)"
+        )
+    if sp is not None and sp.free:
+        return f"take {entry.take}'s submit had no answer; the next build sends it again (free)"
+    if sp is not None and entry.take in sp.unknown:
+        return (
+            f"take {entry.take}'s submit had no answer; the next build looks it up at {entry.backend} "
+            "before anything is sent again"
+        )
+    why = entry.message or "the build was killed while submitting"
+    return unknown_text(entry.shot, entry.take, entry.backend, entry.time, why, sp.again if sp else None)
 
 
 def pick(
