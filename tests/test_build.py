@@ -24,6 +24,7 @@ from shotlist.journal import Journal
 from shotlist.ledger import Ledger
 from shotlist.lock import read_lock
 from shotlist.pipeline import BudgetError, BuildOptions
+from shotlist.store import Store
 from tests.tiny_project import actions, edit, fake, lock_text, make_project, plan, report, run, submits
 
 DRIVER = """\
@@ -32,8 +33,9 @@ from pathlib import Path
 from shotlist.backends.fake import FakeModels
 from shotlist.pipeline import BuildOptions, build
 root, jobs, latency = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+again = [s for s in sys.argv[4:5] for s in s.split(",") if s]
 models = FakeModels(jobs, latency=latency, concurrency=2)
-result = build(root, BuildOptions(models=models, yes=True, render=False,
+result = build(root, BuildOptions(models=models, yes=True, render=False, regenerate=again,
                                   on_wait=lambda message: print(message, flush=True)))
 print("failures:", result.failures, flush=True)
 sys.exit(0 if result.ok else 1)
@@ -50,9 +52,11 @@ def driver(tmp_path: Path) -> Path:
     return path
 
 
-def start(tmp_path: Path, root: Path, jobs: Path, latency: float = 1.0) -> subprocess.Popen[str]:
+def start(
+    tmp_path: Path, root: Path, jobs: Path, latency: float = 1.0, regenerate: str = ""
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(driver(tmp_path)), str(root), str(jobs), str(latency)],
+        [sys.executable, str(driver(tmp_path)), str(root), str(jobs), str(latency), regenerate],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -274,8 +278,31 @@ def test_a_build_killed_at_random_moments_never_submits_twice(tmp_path: Path, se
         s["pid"] for s in log
     } & killed  # jobs sent by builds that were killed were finished by later ones
     assert lock_text(root) == lock_text(reference)
+    stored = [t for r in Store(root).entries() for t in r.takes]
+    assert sum(t.cost or 0 for t in stored) == pytest.approx(0.1 * len(log))  # every paid job counted once
     verify = CliRunner().invoke(app, ["cache", "verify", str(root)])
     assert verify.exit_code == 0 and "all intact" in verify.output, verify.output
+    assert Journal(root / ".shotlist").entries() == []
+
+
+@pytest.mark.slow
+def test_a_plain_build_after_a_killed_regenerate_resumes_its_job(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "film")
+    jobs = tmp_path / "jobs"
+    models = FakeModels(jobs)
+    assert run(root, models).ok
+    proc = start(tmp_path, root, jobs, 30.0, regenerate="kite")
+    journal = Journal(root / ".shotlist")
+    while proc.poll() is None and not any(j.job for j in journal.entries()):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert submits(models).count("kite") == 2  # take 2 was sent and journaled, then the build died
+    kite = plan(root, models).shots[0]
+    assert kite.action == "generate" and kite.cost == 0 and "take 2 resumes job fake-" in kite.reasons[0]
+    result = run(root, models)
+    assert result.made["kite"][0].take == 2 and submits(models).count("kite") == 2
+    assert read_lock(root).entries["kite"].take == 2
     assert Journal(root / ".shotlist").entries() == []
 
 

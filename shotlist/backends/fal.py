@@ -77,10 +77,12 @@ class FalBackend(LazyHttp):
         )
         status = data.get("status")
         if status == "IN_QUEUE":
+            position = data.get("queue_position")
             return JobStatus(
                 JobState.QUEUED,
-                message=f"queue position {data.get('queue_position', '?')}",
+                message=f"queue position {position if position is not None else '?'}",
                 provider_job=request_id,
+                position=position if isinstance(position, int) else None,
             )
         if status == "IN_PROGRESS":
             return JobStatus(JobState.RUNNING, provider_job=request_id)

@@ -115,6 +115,7 @@ class RunwayBackend(LazyHttp):
             progress=float(progress) if isinstance(progress, (int, float)) else None,
             message=message,
             provider_job=job_id,
+            throttled=status == "THROTTLED",
         )
 
     async def fetch(self, job_id: str, dest: Path) -> None:
