@@ -23,7 +23,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from shotlist.backends.base import Backend, BackendError, JobState, JobStatus, Recoverable, SubmitUnknown
+from shotlist.backends.base import (
+    Backend,
+    BackendError,
+    JobGone,
+    JobState,
+    JobStatus,
+    Recoverable,
+    SubmitUnknown,
+)
 from shotlist.catalog.registry import ModelInfo, Models
 from shotlist.errors import ShotlistError
 from shotlist.journal import Journal, JournalEntry, JournalState
@@ -488,7 +496,11 @@ class Generation:
                 status = await backend.poll(job)
             except BackendError as exc:
                 if exc.gone:
-                    why = f"{spec.backend} no longer knows the job ({exc})"
+                    why = (
+                        str(exc)
+                        if isinstance(exc, JobGone)
+                        else f"{spec.backend} no longer knows the job ({exc})"
+                    )
                     raise self.end(spec, job, Outcome.LOST, why, estimate, True, info, estimate) from None
                 if exc.refused:
                     raise self.end(

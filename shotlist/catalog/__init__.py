@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from shotlist.resolve import ResolvedShot
 
 LOCAL_MODES = ("card",)  # rendered locally by the animatic backend, whatever the model
+#: How far the aspect of a size a model is asked for may be from the output's (the edit crops the rest).
+SIZE_ASPECT_TOLERANCE = 0.01
 
 
 class _Entry(BaseModel):
@@ -120,6 +123,29 @@ class ModelEntry(_Entry):
         if self.duration_format == "float":
             return float(seconds)
         return self.duration_format.format(seconds=f"{seconds:g}")
+
+    def size_for(self, width: int, height: int) -> tuple[int, int] | None:
+        """The frame size to ask this model for, for an output of ``width``×``height``.
+
+        A model whose sizes must be multiples of ``extra.size_multiple`` (up to ``extra.max_side``) is
+        asked for the allowed size nearest the output's area whose aspect is within 1 % of the
+        output's: the edit scales it, and the clip is never rejected for its shape after being paid
+        for. None when no allowed size has the shape. Other models get the output size.
+        """
+        multiple = int(self.extra.get("size_multiple", 0))
+        if not multiple:
+            return width, height
+        longest = int(self.extra.get("max_side", 2048))
+        aspect = width / height
+        best: tuple[float, tuple[int, int]] | None = None
+        for h in range(multiple, longest + 1, multiple):
+            w = round(h * aspect / multiple) * multiple
+            if not multiple <= w <= longest or abs(w / h - aspect) > SIZE_ASPECT_TOLERANCE * aspect:
+                continue
+            distance = abs(math.log(w * h / (width * height)))
+            if best is None or distance < best[0]:
+                best = (distance, (w, h))
+        return best[1] if best else None
 
     def resolution_for(self, wanted: str) -> str:
         """The resolution to generate at for an output resolution: itself if allowed, else the nearest above."""
@@ -273,6 +299,18 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
                 loc + ("refs",),
                 f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
                 "use fewer references",
+            )
+        )
+    width, height = project.board.output.size()
+    if entry.size_for(width, height) is None:
+        out.append(
+            Problem(
+                loc + ("model",),
+                f"{name} makes frames in multiples of {entry.extra.get('size_multiple')} px up to "
+                f"{entry.extra.get('max_side', 2048)} px, and none has the shape of the {width}x{height} "
+                "output; its clips could not be used",
+                "choose an output resolution and aspect it can make (16:9, 9:16, 1:1, 4:5, 21:9 all work), "
+                "or another model",
             )
         )
     aspect = project.board.output.aspect
