@@ -166,7 +166,7 @@ class Generation:
             spec = await self.spec(sp)
             if spec is None:
                 return  # resolved from the store once its upstream clip was known
-            maker = self.makers.setdefault(spec.key, sp.shot)
+            maker = sp.shares or self.makers.setdefault(spec.key, sp.shot)
             if maker != sp.shot:
                 await self.share(sp.shot, spec, maker)
                 return

@@ -175,38 +175,18 @@ def make_plan(
     history = History(store, journal or Journal(store.dir), Ledger(store.dir))
     infos: dict[str, ModelInfo] = {}
     plans: dict[str, ShotPlan] = {}
-    resolution = project.board.output.resolution
 
     for shot in project.shots:
         model_id = model_of(shot, model)
         info = infos.get(model_id) or infos.setdefault(model_id, models.info(model_id))
-        per_take = info.estimate(shot.duration, resolution, bool(shot.audio.native))
-        sp = ShotPlan(
-            shot=shot.id,
-            action=Action.GENERATE,
-            model=model_id,
-            backend=info.backend,
-            seconds=info.latency_s,
-            again=per_take,
-            free=info.free,
+        sp = plans[shot.id] = _plan_shot(
+            project, shot, info, lock.get(shot.id), history, plans, takes, shot.id in again
         )
-        plans[shot.id] = sp
-        # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
-        wanted = shot.takes
-        entry = lock.get(shot.id)
-        try:
-            sp.spec = shot_spec(project, shot, info, store, lambda up: plans[up].clip)
-        except Waiting as w:
-            sp.waits_for = w.upstream
-            sp.reasons = ["new shot"] if entry is None else [f"upstream shot {w.upstream} changes"]
-            sp.takes = list(range(1, ((takes or 1) if shot.id in again else max(wanted, takes or 0)) + 1))
-        if sp.spec is not None:
-            decide(sp, shot, sp.spec, entry, history, wanted, shot.id in again, takes, info)
-            if sp.action == Action.MISSING and regenerate_missing:
-                sp.action = Action.GENERATE
+        if sp.action == Action.MISSING and regenerate_missing:
+            sp.action = Action.GENERATE
         if sp.action in (Action.GENERATE, Action.MISSING):
             paid = len(sp.takes) - len(sp.resume)  # a resumed job was paid for by the build that submitted it
-            sp.cost = None if per_take is None else round(per_take * paid, 4)
+            sp.cost = None if sp.again is None else round(sp.again * paid, 4)
             if only_set and shot.id not in only_set:
                 sp.action = Action.SKIP
                 sp.reasons = [f"not in --only (it would generate: {sp.summary()})"]
@@ -216,6 +196,39 @@ def make_plan(
     plan.seconds = _wall_time(project, plan, infos)
     store.hashes.save()
     return plan
+
+
+def _plan_shot(
+    project: Project,
+    shot: ResolvedShot,
+    info: ModelInfo,
+    entry: LockEntry | None,
+    history: History,
+    plans: dict[str, ShotPlan],
+    takes: int | None,
+    new_take: bool,
+) -> ShotPlan:
+    """One shot's plan: its request when it is known (else what it waits for), then the decision."""
+    sp = ShotPlan(
+        shot=shot.id,
+        action=Action.GENERATE,
+        model=info.id,
+        backend=info.backend,
+        seconds=info.latency_s,
+        again=info.estimate(shot.duration, project.board.output.resolution, bool(shot.audio.native)),
+        free=info.free,
+    )
+    # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
+    wanted = shot.takes
+    try:
+        sp.spec = shot_spec(project, shot, info, history.store, lambda up: plans[up].clip)
+    except Waiting as w:
+        sp.waits_for = w.upstream
+        sp.reasons = ["new shot"] if entry is None else [f"upstream shot {w.upstream} changes"]
+        sp.takes = list(range(1, ((takes or 1) if new_take else max(wanted, takes or 0)) + 1))
+        return sp
+    decide(sp, shot, sp.spec, entry, history, wanted, new_take, takes, info)
+    return sp
 
 
 def _known(names: set[str], ids: list[str], option: str) -> set[str]:
@@ -281,14 +294,7 @@ def decide(
             _finish_in_flight(sp, spec, resume, history)
             return
     if not new_take and pinned_here and entry is not None and not store.has_object(entry.clip):
-        sp.action = Action.MISSING
-        sp.take = entry.as_take()
-        sp.reasons = [
-            f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
-            "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
-            "(`shotlist build --regenerate-missing` pays for it)"
-        ]
-        sp.takes = [history.used(key) + 1]
+        _missing(sp, entry, history.used(key) + 1)
         return
     if new_take:
         count = takes or 1
@@ -314,6 +320,17 @@ def decide(
         if count > 1:
             sp.reasons.append(f"{count} takes requested")
     _number(sp, spec, count, resume, history)
+
+
+def _missing(sp: ShotPlan, entry: LockEntry, take: int) -> None:
+    sp.action = Action.MISSING
+    sp.take = entry.as_take()
+    sp.reasons = [
+        f"its pinned clip (take {entry.take}, {entry.clip[:12]}) is missing: not in .shotlist/ nor in "
+        "the remote store; regenerating makes a new clip that will differ from the one the lock pins "
+        "(`shotlist build --regenerate-missing` pays for it)"
+    ]
+    sp.takes = [take]
 
 
 def _number(sp: ShotPlan, spec: ShotSpec, count: int, resume: list[JournalEntry], history: History) -> None:

@@ -181,8 +181,25 @@ def test_img2vid_shots_need_no_framing_or_lighting_of_their_own(tmp_path: Path) 
 
 
 def test_every_rule_has_a_case_that_triggers_it() -> None:
-    covered = {c[0] for c in CASES} | {"img2vid-redescribes"}
+    covered = {c[0] for c in CASES} | {"img2vid-redescribes", "same-request"}
     assert covered == set(RULES)
+
+
+def test_two_shots_sending_the_same_request_are_warned_about(tmp_path: Path) -> None:
+    a, b = {**GOOD, "id": "a"}, {**GOOD, "id": "b"}
+    write(tmp_path, a, b, defaults={"model": "runway/gen4.5"})
+    found = [f for f in lint_project(load_project(tmp_path)).findings if f.rule == "same-request"]
+    assert [(f.shot, f.message) for f in found] == [
+        ("b", "shots a and b send the same request: they will share one clip; change one's text or seed")
+    ]
+    write(
+        tmp_path, a, {**b, "seed": 7}, defaults={"model": "runway/gen4.5"}
+    )  # a seed makes it another request
+    assert not [f for f in lint_project(load_project(tmp_path)).findings if f.rule == "same-request"]
+    write(tmp_path, a, b)  # the animatic labels each clip with its shot: never the same request
+    assert not [f for f in lint_project(load_project(tmp_path)).findings if f.rule == "same-request"]
+    write(tmp_path, a, {**b, "lint": ["same-request"]}, defaults={"model": "runway/gen4.5"})
+    assert not [f for f in lint_project(load_project(tmp_path)).findings if f.rule == "same-request"]
 
 
 def test_a_dialects_band_decides_the_word_count(tmp_path: Path) -> None:

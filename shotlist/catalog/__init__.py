@@ -301,18 +301,7 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
                 "use fewer references",
             )
         )
-    width, height = project.board.output.size()
-    if entry.size_for(width, height) is None:
-        out.append(
-            Problem(
-                loc + ("model",),
-                f"{name} makes frames in multiples of {entry.extra.get('size_multiple')} px up to "
-                f"{entry.extra.get('max_side', 2048)} px, and none has the shape of the {width}x{height} "
-                "output; its clips could not be used",
-                "choose an output resolution and aspect it can make (16:9, 9:16, 1:1, 4:5, 21:9 all work), "
-                "or another model",
-            )
-        )
+    out += _size_problems(entry, project, loc)
     aspect = project.board.output.aspect
     if aspect not in entry.aspects and "*" not in entry.aspects:
         out.append(
@@ -326,6 +315,23 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
         # Not an error: the edit conforms every clip to the output rate. Models mostly have one rate.
         pass
     return out
+
+
+def _size_problems(entry: ModelEntry, project: Project, loc: Loc) -> list[Problem]:
+    """A model that makes no frame size with the output's shape: refused before anything is paid."""
+    width, height = project.board.output.size()
+    if entry.size_for(width, height) is not None:
+        return []
+    return [
+        Problem(
+            loc + ("model",),
+            f"{entry.id} makes frames in multiples of {entry.extra.get('size_multiple')} px up to "
+            f"{entry.extra.get('max_side', 2048)} px, and none has the shape of the {width}x{height} "
+            "output; its clips could not be used",
+            "choose an output resolution and aspect it can make (16:9, 9:16, 1:1, 4:5, 21:9 all work), "
+            "or another model",
+        )
+    ]
 
 
 def check_project(project: Project) -> list[Problem]:

@@ -13,7 +13,7 @@ from shotlist.cli.plan import plan_text
 
 if TYPE_CHECKING:
     from shotlist.generate import ShotEvent
-    from shotlist.pipeline import BuildResult
+    from shotlist.pipeline import BuildOptions, BuildResult
     from shotlist.plan import Plan
 
 
@@ -56,9 +56,33 @@ def build(
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
     from shotlist.pipeline import BuildOptions
+
+    options = BuildOptions(
+        only=only or (),
+        regenerate=regenerate or (),
+        takes=takes,
+        budget=parse_money(budget),
+        yes=yes,
+        dry_run=dry_run,
+        model=model,
+        preview=preview,
+        regenerate_missing=regenerate_missing,
+    )
+    result = run_with_display(project, options)
+    if dry_run:
+        typer.echo(plan_text(result.plan))
+        return
+    typer.echo(result_text(result))
+    if result.failures or result.plan.held:
+        raise typer.Exit(1)
+
+
+def run_with_display(project: Path, options: BuildOptions) -> BuildResult:
+    """Build with the live display, asking before spending when on a terminal."""
+    from dataclasses import replace
+
     from shotlist.pipeline import build as run_build
 
-    limit = parse_money(budget)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     display = Display(live=sys.stderr.isatty())
 
@@ -70,29 +94,12 @@ def build(
 
     try:
         with display:
-            options = BuildOptions(
-                only=only or (),
-                regenerate=regenerate or (),
-                takes=takes,
-                budget=limit,
-                yes=yes,
-                dry_run=dry_run,
-                model=model,
-                preview=preview,
-                regenerate_missing=regenerate_missing,
-                progress=display,
-                confirm=confirm if interactive else None,
-                on_wait=display.say,
+            watched = replace(
+                options, progress=display, confirm=confirm if interactive else None, on_wait=display.say
             )
-            result = run_build(project, options)
+            return run_build(project, watched)
     finally:
         display.stop()
-    if dry_run:
-        typer.echo(plan_text(result.plan))
-        return
-    typer.echo(result_text(result))
-    if result.failures or result.plan.held:
-        raise typer.Exit(1)
 
 
 def result_text(result: BuildResult) -> str:
@@ -208,7 +215,8 @@ class Display:
         if isinstance(self.progress, Progress):
             if event.shot not in self.tasks:
                 self.tasks[event.shot] = self.progress.add_task(text, total=1.0, shot=event.shot)
-            completed = 1.0 if event.state in ("done", "cached") else event.fraction or 0.0
+            # queued, throttled, retrying: the bar stays where it was
+            completed = 1.0 if event.state in ("done", "cached") else event.fraction
             self.progress.update(self.tasks[event.shot], description=text, completed=completed)
             return
         step = event_text(event)
