@@ -293,7 +293,7 @@ class Generation:
             record = _record(
                 entry,
                 Outcome.UNKNOWN,
-                entry.message or "the build was killed while submitting",
+                entry.why_unknown,
                 estimate,
                 True,
             )
@@ -414,7 +414,7 @@ class Generation:
             return job  # None: the provider never saw it, so submitting is not paying twice
         if info.free:
             return None
-        why = entry.message or "the build was killed while submitting"
+        why = entry.why_unknown
         raise ShotFailed(unknown_text(spec.shot, spec.take, spec.backend, entry.time, why, estimate))
 
     async def submit(self, spec: ShotSpec, backend: Backend, info: ModelInfo, estimate: float | None) -> str:
@@ -609,19 +609,7 @@ class Generation:
 
 
 def _record(entry: JournalEntry, outcome: Outcome, why: str, cost: float | None, estimate: bool) -> JobRecord:
-    return JobRecord(
-        key=entry.key,
-        take=entry.take,
-        shot=entry.shot,
-        outcome=outcome,
-        backend=entry.backend,
-        model=entry.model,
-        job=entry.job,
-        cost=cost,
-        cost_is_estimate=estimate and cost is not None,
-        message=why,
-        time=now(),
-    )
+    return JobRecord.of(entry, outcome, why, cost, estimate, now())
 
 
 def _take_text(take: Take) -> str:

@@ -51,6 +51,11 @@ class JournalEntry:
     message: str | None = None
     time: str = ""
 
+    @property
+    def why_unknown(self) -> str:
+        """Why a submit without a job id has no known outcome, in words."""
+        return self.message or "the build was killed while submitting"
+
 
 class Journal:
     """The ``journal/`` folder of a store."""

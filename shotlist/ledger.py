@@ -22,9 +22,12 @@ import logging
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shotlist import durable
+
+if TYPE_CHECKING:
+    from shotlist.journal import JournalEntry
 
 log = logging.getLogger("shotlist.ledger")
 
@@ -103,6 +106,25 @@ class JobRecord:
         return (
             f"take {self.take}{job} cost {self.cost_text()} and left no clip: {self.message}; "
             f"to pay for a new one, {regenerate(self.shot, again, full=full)}"
+        )
+
+    @classmethod
+    def of(
+        cls, entry: JournalEntry, outcome: Outcome, why: str, cost: float | None, estimate: bool, time: str
+    ) -> JobRecord:
+        """The record of a journaled job's ending."""
+        return cls(
+            key=entry.key,
+            take=entry.take,
+            shot=entry.shot,
+            outcome=outcome,
+            backend=entry.backend,
+            model=entry.model,
+            job=entry.job,
+            cost=cost,
+            cost_is_estimate=estimate and cost is not None,
+            message=why,
+            time=time,
         )
 
     def to_json(self) -> dict[str, Any]:

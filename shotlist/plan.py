@@ -374,19 +374,8 @@ def _held(
     if waiting:
         j = waiting[0]
         sp.action = Action.UNKNOWN
-        sp.record = JobRecord(
-            key=spec.key,
-            take=j.take,
-            shot=sp.shot,
-            outcome=Outcome.UNKNOWN,
-            backend=j.backend,
-            model=j.model,
-            job=None,
-            cost=sp.again,
-            cost_is_estimate=True,
-            message=j.message or "the build was killed while submitting",
-            time=j.time,
-        )
+        why = j.why_unknown
+        sp.record = JobRecord.of(j, Outcome.UNKNOWN, why, sp.again, True, j.time)
     elif records and records[-1].outcome is Outcome.REFUSED:
         sp.action, sp.record = Action.REFUSED, records[-1]
     elif records and records[-1].outcome in (Outcome.LOST, Outcome.UNKNOWN) and not sp.free:

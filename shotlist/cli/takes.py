@@ -88,7 +88,7 @@ def in_flight_text(entry: JournalEntry, sp: ShotPlan | None) -> str:
             f"take {entry.take}'s submit had no answer; the next build looks it up at {entry.backend} "
             "before anything is sent again"
         )
-    why = entry.message or "the build was killed while submitting"
+    why = entry.why_unknown
     return unknown_text(entry.shot, entry.take, entry.backend, entry.time, why, sp.again if sp else None)
 
 
