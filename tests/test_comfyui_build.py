@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from shotlist.backends import comfyui
 from shotlist.backends.comfyui import ComfyUIBackend
 from shotlist.cli import app
+from shotlist.journal import Journal
 from shotlist.lock import read_lock
 from shotlist.pipeline import BuildOptions, BuildResult, build
 from tests.fakes.comfyui import ComfyUIFake
@@ -146,11 +147,15 @@ def test_a_dead_servers_waiting_jobs_move_and_its_running_one_fails_with_a_clear
     ):
         monkeypatch.setenv("SHOTLIST_COMFYUI_URLS", f"{network_to_a.url},{b.url}")
         b.faults.rate_5xx = 1.0  # b refuses work until a has one prompt running and one waiting
-        root = project(tmp_path / "p", shot(1) + shot(2))
+        # [slow]: each prompt runs 20 times longer on the fake, so a's first one is still running when it dies
+        root = project(tmp_path / "p", (shot(1) + shot(2)).replace("Boat number", "[slow] Boat number"))
 
         def kill_a() -> None:
             deadline = time.monotonic() + 30
-            while not (a.running and a.pending) and time.monotonic() < deadline:
+            journal = Journal(root / ".shotlist")
+            while time.monotonic() < deadline and not (
+                a.running and a.pending and sum(1 for j in journal.entries() if j.job) == 2
+            ):
                 time.sleep(0.005)
             b.faults.rate_5xx = 0.0
             network_to_a.cut()  # the box dies: connections dropped, then refused

@@ -241,8 +241,11 @@ class ComfyUIBackend:
             response = await layer.request("POST", "/prompt", submit=True, json=payload, ok=(400,))
         except SubmitUnknown:
             # the id is ours, so a lost answer can be checked rather than guessed at
-            if await self._known(layer, prompt_id):
-                return
+            try:
+                if await self._known(layer, prompt_id):
+                    return
+            except BackendError:
+                pass  # the server cannot say either: the outcome stays unknown
             raise
         body = response.json()
         if response.status_code == 400 or body.get("node_errors"):
