@@ -372,7 +372,7 @@ def test_every_output_preset_is_asked_at_a_size_whose_clip_the_engine_accepts() 
         entry = get_model(model)
         for resolution in RESOLUTIONS:
             for aspect in ASPECTS:
-                w, h = Output(resolution=resolution, aspect=aspect).size()  # type: ignore[arg-type]
+                w, h = Output(resolution=resolution, aspect=aspect).size()
                 size = entry.size_for(w, h)
                 assert size is not None and size[0] % 32 == 0 and size[1] % 32 == 0
                 # within 1 %: the engine accepts a clip up to 3 % off the output's shape, and the edit crops the rest

@@ -9,7 +9,9 @@ works. Timings are shrunk (retry pauses, poll patience) so that a three-minute o
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -28,7 +30,7 @@ from shotlist.backends.fal import FalBackend
 from shotlist.backends.runway import USD_PER_CREDIT, RunwayBackend
 from shotlist.catalog.registry import CatalogModels
 from shotlist.cli import app
-from shotlist.cli.build import event_text
+from shotlist.cli.build import event_text, result_text
 from shotlist.generate import ShotEvent, ShotState
 from shotlist.journal import Journal
 from shotlist.ledger import Ledger
@@ -39,6 +41,7 @@ from shotlist.plan import Plan, make_plan
 from shotlist.store import Store
 from tests.fakes import fal, runway
 from tests.fakes.proxy import CuttableProxy
+from tests.fakes.server import Response
 from tests.media_factory import make_clip
 
 pytestmark = pytest.mark.slow  # real servers, threads and encodes
@@ -222,6 +225,9 @@ def test_a_provider_that_forgets_its_jobs_leaves_lost_paid_jobs_counted_and_held
     assert "cost $0.50 (estimate) and left no clip: runway no longer knows the job" in result.failures["s1"]
     assert result.failures["s1"].endswith(step)
     assert result.spent == billed[0] == 3 * 2 * PRICE and result.spent_is_estimate
+    summary = result_text(result)
+    assert "0 takes generated, spent $1.50 (estimate); 0/3 shots pinned" in summary
+    assert "of which $1.50 for 3 jobs that left no clip (`shotlist takes ID` lists them)" in summary
     assert Journal(root / ".shotlist").entries() == []
 
     p = plan(root)
@@ -309,12 +315,31 @@ def test_an_expired_result_link_is_a_lost_paid_job_with_its_cost_and_the_fix(
             "to pay for a new one, run `shotlist build --regenerate s1` (about $0.40)"
         )
         assert result.spent == 2 * 0.40 and result.spent_is_estimate  # fal bills a completed request
+        report = json.loads((root / ".shotlist" / "last-build.json").read_text())
+        assert report["spent"] == 0.8 and report["spent_is_estimate"] is True
+        (ended,) = report["shots"][0]["ended_without_take"]
+        assert (ended["outcome"], ended["cost"], ended["cost_is_estimate"]) == ("lost", 0.4, True)
         queued = [e for e in events if e.state is ShotState.QUEUED]
         assert queued and event_text(queued[0]).startswith("queued (position ")
         assert [s.action for s in plan(root).shots] == ["lost", "lost"]
         assert not run(root).made and fake.submissions == 2
         out = CliRunner().invoke(app, ["build", str(root), "--yes"])
         assert "lost  s1: take 1 (job fal-ai/veo3.1/fast::" in out.output and out.exit_code == 1
+
+
+def test_a_request_refused_at_submit_is_recorded_as_a_refusal(
+    provider: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path
+) -> None:
+    fake, _ = provider
+    flagged = Response(400, {"error": "Your prompt was flagged by our content moderation system."})
+    fake.routes.insert(0, ("POST", re.compile(r"^/v1/text_to_video$"), lambda req, m: flagged))
+    root = project(tmp_path / "p", 1)
+    result = run(root)
+    assert result.failures["s1"] == (
+        "take 1 refused by runway: runway: Your prompt was flagged by our content moderation system.; "
+        "edit the prompt, or run `shotlist build --regenerate s1` to try it again"
+    )
+    assert plan(root).shots[0].action == "refused" and Journal(root / ".shotlist").entries() == []
 
 
 def make_fal_clip(tmp_path: Path) -> Callable[[str, Any], bytes]:
