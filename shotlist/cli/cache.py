@@ -79,7 +79,7 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
     if paid:
         typer.echo(
             f"note: the ledger records {len(paid)} paid job{'s' if len(paid) > 1 else ''} that left no clip "
-            f"({money(sum(r.cost or 0.0 for r in paid))}); `shotlist takes ID` lists a shot's"
+            f"({money(sum(r.cost or 0.0 for r in paid))}); `shotlist takes ID` lists each shot's"
         )
     bad += [
         f"damaged: {path.relative_to(p.root)} (a ledger file that could not be read, kept aside)"
