@@ -46,7 +46,7 @@ def main() -> None:
 
         def watch(event: ShotEvent) -> None:
             nonlocal running, peak
-            if event.state == "queued" and not started:
+            if event.state == "waiting" and not started:
                 started.append(time.perf_counter())  # the plan is made: generation starts
             if event.state == "submitted":
                 running += 1

@@ -8,9 +8,13 @@ writes:
 - ``fetched``: the clip's content hash, once the clip is verified and stored;
 - ``unknown``: ``submit`` failed in a way that may have reached the provider (SubmitUnknown).
 
-The file is removed when the take is recorded in the store. A build killed at any moment leaves at
-most one file per take, and the next build reads it: a job id means poll that job (never submit
-again); an intent or unknown without a job id means the outcome is unknown, which is reported.
+The file is removed only when the job has ended in a way the provider confirmed: its clip is stored,
+the provider reported a failure or a refusal, or it says it does not know the job (the last three
+are recorded in shotlist.ledger). A timeout, a 5xx or a dropped connection while polling or fetching
+never removes it. A build killed at any moment leaves at most one file per take, and the next build
+reads it: a job id means poll that job (never submit again); an intent or unknown without a job id
+means the submit's outcome is unknown — looked up where the backend can, else held until the user
+sends it again with ``--regenerate`` (which records it in the ledger).
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ class JournalEntry:
     message: str | None = None
     time: str = ""
 
+    @property
+    def why_unknown(self) -> str:
+        """Why a submit without a job id has no known outcome, in words."""
+        return self.message or "the build was killed while submitting"
+
 
 class Journal:
     """The ``journal/`` folder of a store."""
@@ -71,6 +80,13 @@ class Journal:
                 out.append(_entry(raw))
         return out
 
+    def by_key(self) -> dict[str, list[JournalEntry]]:
+        """The entries grouped by recipe key, each group by take number."""
+        out: dict[str, list[JournalEntry]] = {}
+        for entry in sorted(self.entries(), key=lambda e: e.take):
+            out.setdefault(entry.key, []).append(entry)
+        return out
+
     def write(self, entry: JournalEntry) -> JournalEntry:
         """Record ``entry`` durably (fsync of the file and of the folder) and return it."""
         entry = JournalEntry(**{**asdict(entry), "time": now()})
@@ -78,7 +94,7 @@ class Journal:
         return entry
 
     def close(self, take_key: str) -> None:
-        """The take is in the store (or abandoned by the user): forget it."""
+        """The job has ended (its take is stored, or its ending is in the ledger): forget it."""
         self._path(take_key).unlink(missing_ok=True)
 
 

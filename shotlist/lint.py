@@ -149,6 +149,12 @@ RULES: dict[str, Rule] = _rules(
         "add lighting:, e.g. 'soft window light from the left'",
     ),
     Rule(
+        "same-request",
+        "warning",
+        "two shots send exactly the same request",
+        "they will share one clip; change one's text or seed if they should differ",
+    ),
+    Rule(
         "unknown-rule",
         "warning",
         "lint: names a rule that does not exist",
@@ -231,16 +237,59 @@ def lint_project(project: Project, dialect: str | None = None) -> Report:
     marks = project.marks or read_yaml(project.path)[1]
     findings: list[Finding] = []
     shot_lines: dict[str, tuple[int, int]] = {}
+    twins = same_requests(project)
+    also_ignore = tuple(project.board.defaults.lint or ())
     for shot in project.shots:
         start = locate(marks, ("shots", shot.index))
         if start is not None:
             shot_lines[shot.id] = start
         prompt = render_prompt(project, shot, dialect)
         # a shot's own lint: list replaces the defaults' when fields merge; project-wide ignores still hold
-        shared = overlaps(project.shots, shot.index)
-        for f in lint_shot(shot, prompt, tuple(project.board.defaults.lint or ()), shared):
-            findings.append(_at(f, locate(marks, f.loc) or start))
+        found = lint_shot(shot, prompt, also_ignore, overlaps(project.shots, shot.index))
+        if shot.id in twins and "same-request" not in set(shot.lint_ignore) | set(also_ignore):
+            rule = RULES["same-request"]
+            message = (
+                f"shots {twins[shot.id]} and {shot.id} send the same request: they will share one clip; "
+                "change one's text or seed"
+            )
+            found.append(
+                Finding(
+                    rule.id,
+                    rule.level,
+                    shot.id,
+                    prompt.dialect if prompt else "card",
+                    message,
+                    rule.fix,
+                    ("shots", shot.index),
+                )
+            )
+        findings += [_at(f, locate(marks, f.loc) or start) for f in found]
     return Report(project.path, dialect, len(project.shots), findings, shot_lines)
+
+
+def same_requests(project: Project) -> dict[str, str]:
+    """Shots whose request (prompt, inputs, settings, model) is an earlier shot's: shot → that shot.
+
+    A build generates such a request once and pins its clip for both, so a shot meant to differ
+    (another take, another angle) must differ in its text or its seed."""
+    from shotlist.catalog.registry import CatalogModels
+    from shotlist.errors import ShotlistError
+    from shotlist.request import Waiting, model_of, shot_spec
+    from shotlist.store import Store
+
+    store, models = Store(project.root), CatalogModels()  # reads the input-hash cache, writes nothing
+    first: dict[str, str] = {}
+    twins: dict[str, str] = {}
+    for shot in project.shots:
+        try:
+            info = models.info(model_of(shot, None))
+            # a frame of an upstream shot stands for that shot's clip, whatever it will be
+            spec = shot_spec(project, shot, info, store, lambda up: f"clip of {up}")
+        except (Waiting, ShotlistError, OSError):
+            continue
+        twins.update({shot.id: first[spec.key]} if spec.key in first else {})
+        first.setdefault(spec.key, shot.id)
+    return twins
 
 
 def lint_shot(
@@ -892,4 +941,6 @@ _CHECKS: dict[str, Check] = {
     "no-framing": check_no_framing,
     "no-lighting": check_no_lighting,
 }
-assert set(_CHECKS) | {"unknown-rule", "dialogue-fit"} == set(RULES), "every rule has a check"
+# unknown-rule is checked while reading a shot's `lint:`, same-request across shots (lint_project),
+# dialogue-fit with the shot's transitions (lint_shot)
+assert set(_CHECKS) | {"unknown-rule", "same-request", "dialogue-fit"} == set(RULES), "every rule has a check"

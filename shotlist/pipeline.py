@@ -2,7 +2,8 @@
 
 ``build()`` reads top to bottom as the list of stages: load (and resolve) → recover the journal →
 pull the pinned clips → plan → approve the spend → generate → the pinned clips → render the cut →
-report. It gathers what it needs first and writes only what each stage settles. Generation is the
+report. The report's ``spent`` counts every job the build paid for, the ones that left no take
+(lost, refused, unanswered: shotlist.ledger) too. It gathers what it needs first and writes only what each stage settles. Generation is the
 only stage that spends money: it runs exactly the reviewed plan, within the budget.
 """
 
@@ -21,6 +22,7 @@ from shotlist.clip import Clip, pinned_clips
 from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
+from shotlist.ledger import JobRecord
 from shotlist.load import Project, load_project
 from shotlist.lock import Lock, LockEntry, check_takes, read_lock, write_lock
 from shotlist.plan import Action, Plan, make_plan
@@ -67,7 +69,12 @@ class BuildResult:
     project: Project
     plan: Plan
     made: dict[str, list[Take]] = field(default_factory=dict)  # shot → the takes generated now
-    failures: dict[str, str] = field(default_factory=dict)  # shot → why it has no new clip
+    # shot → the jobs this build paid for (or may have) that left no take: lost, refused, unanswered
+    records: dict[str, list[JobRecord]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # shot → why it has no new clip, and what to do
+    shared: dict[str, str] = field(
+        default_factory=dict
+    )  # shot → the shot whose identical request made its clip
     missing: list[str] = field(default_factory=list)  # shots with no clip to cut
     qc: dict[str, dict[int, list[QcFinding]]] = field(default_factory=dict)  # shot → new take → QC findings
     cut: CutResult | None = None
@@ -79,7 +86,18 @@ class BuildResult:
 
     @property
     def spent(self) -> float:
-        return round(sum(t.cost or 0.0 for takes in self.made.values() for t in takes), 4)
+        """Every job this build paid for: its takes, and its jobs that left none (a lost clip is paid too)."""
+        return round(sum(c for c, _ in self._costs()), 4)
+
+    @property
+    def spent_is_estimate(self) -> bool:
+        """Some of ``spent`` is the catalog's estimate, not what the provider reported."""
+        return any(estimate for _, estimate in self._costs())
+
+    def _costs(self) -> list[tuple[float, bool]]:
+        takes = [(t.cost, t.cost_is_estimate) for ts in self.made.values() for t in ts]
+        ended = [(r.cost, r.cost_is_estimate) for rs in self.records.values() for r in rs]
+        return [(cost, estimate) for cost, estimate in takes + ended if cost]
 
 
 def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildResult:
@@ -125,6 +143,7 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         else:
             generation.pin_known()
         result.made, result.failures = generation.made, generation.failures
+        result.records, result.shared = generation.records, generation.shared
         result.qc = check_made(project, store, lock, result.made, best=o.pick == "best")
         clips, result.missing = pinned_clips(project, store=store, lock=lock)
         if o.render and not result.missing:
@@ -248,6 +267,7 @@ def write_report(result: BuildResult, clips: dict[str, Clip], lock: Lock) -> Pat
         entry = lock.get(sp.shot)
         clip = clips.get(sp.shot)
         made = result.made.get(sp.shot, [])
+        ended = result.records.get(sp.shot, [])
         shots.append(
             {
                 "shot": sp.shot,
@@ -261,7 +281,9 @@ def write_report(result: BuildResult, clips: dict[str, Clip], lock: Lock) -> Pat
                 "cost_is_estimate": entry.cost_is_estimate if entry else None,
                 "estimated_cost": sp.cost if sp.action == Action.GENERATE else 0.0,
                 "generated_takes": [t.take for t in made],
-                "spent": round(sum(t.cost or 0.0 for t in made), 4),
+                "ended_without_take": [r.to_json() for r in ended],
+                "shares_clip_of": result.shared.get(sp.shot),
+                "spent": round(sum(t.cost or 0.0 for t in made) + sum(r.cost or 0.0 for r in ended), 4),
                 "duration": round(clip.facts.duration, 3) if clip else None,
                 "failure": result.failures.get(sp.shot),
                 "qc": {
@@ -275,7 +297,7 @@ def write_report(result: BuildResult, clips: dict[str, Clip], lock: Lock) -> Pat
         "time": now(),
         "estimated_cost": result.plan.cost,
         "spent": result.spent,
-        "spent_is_estimate": any(t.cost_is_estimate for ts in result.made.values() for t in ts),
+        "spent_is_estimate": result.spent_is_estimate,
         "shots": shots,
         "failures": result.failures,
         "missing": result.missing,

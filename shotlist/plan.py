@@ -1,10 +1,13 @@
 """The plan: what a build would do about each shot, and why.
 
-``make_plan`` compares every shot's request (shotlist.request) with the lock and the store and says,
-per shot, ``pinned`` (the lock's take is this recipe's), ``cached`` (a take of this recipe is in the
-store: free), ``generate`` (with the reasons, as sentences), ``skip`` (``--only`` leaves it out) or
-``missing`` (pinned, but the clip is in no store), with the estimated cost and time. Nothing here
-writes or spends.
+``make_plan`` compares every shot's request (shotlist.request) with the lock, the store, the journal
+of jobs in flight and the ledger of jobs that ended without a take, and says, per shot, ``pinned``
+(the lock's take is this recipe's), ``cached`` (a take of this recipe is in the store: free),
+``generate`` (with the reasons, as sentences; a job an interrupted build submitted is resumed, never
+paid again), ``skip`` (``--only`` leaves it out), ``missing`` (pinned, but the clip is in no store),
+or one of the endings a plain build does not pay for again unasked — ``refused`` (moderation said
+no), ``lost`` (a paid job whose clip can never be had), ``unknown`` (a submit whose answer was lost)
+— each with the one command that moves it on. Nothing here writes or spends.
 """
 
 from __future__ import annotations
@@ -12,19 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shotlist.catalog.registry import ModelInfo, Models
 from shotlist.errors import ShotlistError, did_you_mean
+from shotlist.journal import Journal, JournalEntry
+from shotlist.ledger import JobRecord, Ledger, Outcome
 from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry
 from shotlist.request import Waiting, model_of, shot_spec
 from shotlist.resolve import ResolvedShot
 from shotlist.spec import ShotSpec
 from shotlist.store import Store, Take
-
-if TYPE_CHECKING:
-    from shotlist.journal import Journal
 
 
 class Action(StrEnum):
@@ -35,6 +37,13 @@ class Action(StrEnum):
     GENERATE = "generate"
     SKIP = "skip"  # left out by --only
     MISSING = "missing"  # pinned, but the clip is in no store: not regenerated unasked
+    # Endings a plain build does not pay for again unasked (`--regenerate ID` does):
+    REFUSED = "refused"  # the provider's moderation refused this recipe
+    LOST = "lost"  # a paid job of this recipe ran but its clip can never be had
+    UNKNOWN = "unknown"  # a submit of this recipe whose answer was lost: it may be running and billed
+
+
+HELD = (Action.REFUSED, Action.LOST, Action.UNKNOWN)
 
 
 @dataclass
@@ -51,8 +60,13 @@ class ShotPlan:
     take: Take | None = None  # the take a pinned or cached shot is built from
     takes: list[int] = field(default_factory=list)  # numbers of the takes to generate
     resume: dict[int, str] = field(default_factory=dict)  # take → job id an interrupted build submitted
-    unknown: list[int] = field(default_factory=list)  # takes whose submit has an unknown outcome
+    unknown: list[int] = field(default_factory=list)  # takes whose lost submit is looked up (or resent free)
+    abandon: list[int] = field(default_factory=list)  # takes whose lost submit --regenerate sends anew
+    record: JobRecord | None = None  # the ending that holds a refused / lost / unknown shot
+    shares: str | None = None  # an earlier shot sends the same request: this one pins its clip
     cost: float | None = 0.0  # estimated dollars of the new takes (None: unknown)
+    again: float | None = 0.0  # estimated dollars of one new take (what `--regenerate` costs)
+    free: bool = False  # made locally: nothing is paid, so nothing is held back
     seconds: float = 0.0  # estimated generation time of one take
 
     @property
@@ -91,6 +105,8 @@ class ShotPlan:
             "clip": self.clip,
             "new_takes": self.takes,
             "resumes_jobs": sorted(self.resume.values()),
+            "record": self.record.to_json() if self.record else None,
+            "shares": self.shares,
             "cost": self.cost,
             "seconds": self.seconds,
         }
@@ -107,6 +123,11 @@ class Plan:
     @property
     def generating(self) -> list[ShotPlan]:
         return [s for s in self.shots if s.action == Action.GENERATE]
+
+    @property
+    def held(self) -> list[ShotPlan]:
+        """Shots a plain build does not pay for again unasked: refused, lost, or sent with no answer."""
+        return [s for s in self.shots if s.action in HELD]
 
     @property
     def missing(self) -> list[ShotPlan]:
@@ -142,7 +163,8 @@ def make_plan(
     model: str | None = None,
     regenerate_missing: bool = False,
 ) -> Plan:
-    """Decide, for every shot, pinned / cached / generate / skip / missing, with reasons, cost and time.
+    """Decide, for every shot, pinned / cached / generate / skip / missing / a held ending, with reasons,
+    cost and time.
 
     Spends nothing. A shot whose pinned clip is in no store is ``missing`` (its cost is what
     regenerating would be), or ``generate`` with ``regenerate_missing``.
@@ -150,43 +172,63 @@ def make_plan(
     ids = [s.id for s in project.shots]
     only_set = _known(set(only or ()), ids, "--only")
     again = _known(set(regenerate or ()), ids, "--regenerate")
+    history = History(store, journal or Journal(store.dir), Ledger(store.dir))
     infos: dict[str, ModelInfo] = {}
     plans: dict[str, ShotPlan] = {}
-    resolution = project.board.output.resolution
 
     for shot in project.shots:
         model_id = model_of(shot, model)
         info = infos.get(model_id) or infos.setdefault(model_id, models.info(model_id))
-        sp = ShotPlan(
-            shot=shot.id, action=Action.GENERATE, model=model_id, backend=info.backend, seconds=info.latency_s
+        sp = plans[shot.id] = _plan_shot(
+            project, shot, info, lock.get(shot.id), history, plans, takes, shot.id in again
         )
-        plans[shot.id] = sp
-        wanted = (
-            shot.takes
-        )  # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
-        entry = lock.get(shot.id)
-        try:
-            sp.spec = shot_spec(project, shot, info, store, lambda up: plans[up].clip)
-        except Waiting as w:
-            sp.waits_for = w.upstream
-            sp.reasons = ["new shot"] if entry is None else [f"upstream shot {w.upstream} changes"]
-            sp.takes = list(range(1, ((takes or 1) if shot.id in again else max(wanted, takes or 0)) + 1))
-        if sp.spec is not None:
-            _decide(sp, shot, sp.spec, entry, store, wanted, shot.id in again, takes, journal)
-            if sp.action == Action.MISSING and regenerate_missing:
-                sp.action = Action.GENERATE
+        if sp.action == Action.MISSING and regenerate_missing:
+            sp.action = Action.GENERATE
         if sp.action in (Action.GENERATE, Action.MISSING):
-            per_take = info.estimate(shot.duration, resolution, bool(shot.audio.native))
             paid = len(sp.takes) - len(sp.resume)  # a resumed job was paid for by the build that submitted it
-            sp.cost = None if per_take is None else round(per_take * paid, 4)
+            sp.cost = None if sp.again is None else round(sp.again * paid, 4)
             if only_set and shot.id not in only_set:
                 sp.action = Action.SKIP
                 sp.reasons = [f"not in --only (it would generate: {sp.summary()})"]
                 sp.cost = 0.0
+    _share_identical(plans.values())
     plan = Plan(project=project, shots=[plans[i] for i in ids])
     plan.seconds = _wall_time(project, plan, infos)
     store.hashes.save()
     return plan
+
+
+def _plan_shot(
+    project: Project,
+    shot: ResolvedShot,
+    info: ModelInfo,
+    entry: LockEntry | None,
+    history: History,
+    plans: dict[str, ShotPlan],
+    takes: int | None,
+    new_take: bool,
+) -> ShotPlan:
+    """One shot's plan: its request when it is known (else what it waits for), then the decision."""
+    sp = ShotPlan(
+        shot=shot.id,
+        action=Action.GENERATE,
+        model=info.id,
+        backend=info.backend,
+        seconds=info.latency_s,
+        again=info.estimate(shot.duration, project.board.output.resolution, bool(shot.audio.native)),
+        free=info.free,
+    )
+    # the storyboard's `takes:` is kept topped up; --takes applies to what is generated
+    wanted = shot.takes
+    try:
+        sp.spec = shot_spec(project, shot, info, history.store, lambda up: plans[up].clip)
+    except Waiting as w:
+        sp.waits_for = w.upstream
+        sp.reasons = ["new shot"] if entry is None else [f"upstream shot {w.upstream} changes"]
+        sp.takes = list(range(1, ((takes or 1) if new_take else max(wanted, takes or 0)) + 1))
+        return sp
+    decide(sp, shot, sp.spec, entry, history, wanted, new_take, takes, info)
+    return sp
 
 
 def _known(names: set[str], ids: list[str], option: str) -> set[str]:
@@ -199,70 +241,172 @@ def _known(names: set[str], ids: list[str], option: str) -> set[str]:
     return names
 
 
-def _decide(
+@dataclass
+class History:
+    """What this project has of each recipe: stored takes, jobs in flight (journal), endings (ledger)."""
+
+    store: Store
+    journal: Journal
+    ledger: Ledger
+    _flight: dict[str, list[JournalEntry]] | None = None
+
+    def in_flight(self, key: str) -> list[JournalEntry]:
+        """The recipe's journaled jobs whose takes are not stored (read once per plan)."""
+        if self._flight is None:
+            self._flight = self.journal.by_key()
+        stored = self.store.entry(key)
+        return [j for j in self._flight.get(key, []) if stored is None or stored.take(j.take) is None]
+
+    def used(self, key: str) -> int:
+        """The highest take number the recipe has used: stored, in flight or ended without a take."""
+        numbers = [self.store.next_take(key) - 1]
+        numbers += [j.take for j in self.in_flight(key)] + [r.take for r in self.ledger.records(key)]
+        return max(numbers)
+
+
+def decide(
     sp: ShotPlan,
     shot: ResolvedShot,
     spec: ShotSpec,
     entry: LockEntry | None,
-    store: Store,
+    history: History,
     wanted: int,
     new_take: bool,
     takes: int | None,
-    journal: Journal | None,
+    info: ModelInfo,
 ) -> None:
-    key = spec.key
-    if not new_take and entry is not None and entry.key == key and store.has_object(entry.clip):
-        stored = store.takes(key)
+    """Fill ``sp`` with what a build does about a shot whose request is ``spec``, and why.
+
+    The build calls it again for a chained shot once its upstream clip is known: one rule, one place.
+    """
+    store, key = history.store, spec.key
+    flight = history.in_flight(key)
+    # A submit whose answer was lost is looked up where the backend can, or resent where it is free;
+    # otherwise it is held until the user sends it again (--regenerate).
+    lookup = info.free or info.recovers
+    resume = [j for j in flight if j.job or lookup]
+    stored = store.takes(key)
+    pinned_here = entry is not None and entry.key == key
+    if not new_take and pinned_here and entry is not None and store.has_object(entry.clip):
         if wanted == 1 or len(stored) >= wanted:
             take = next((t for t in stored if t.sha256 == entry.clip), None)
             sp.action, sp.take = Action.PINNED, take or _take_from_lock(entry, store)
+            _finish_in_flight(sp, spec, resume, history)
             return
-    existing = store.takes(key)
-    if not new_take and entry is not None and entry.key == key and not store.has_object(entry.clip):
-        sp.action = Action.MISSING
-        sp.take = entry.as_take()
-        sp.reasons = [  # what the remote store has of it is for the caller to add (only it asked)
-            f"its pinned clip (take {entry.take}, {entry.clip[:8]}) is missing: not in .shotlist/",
-            "regenerating makes a new clip that will differ from the one the lock pins "
-            "(`shotlist build --regenerate-missing` pays for it)",
-        ]
-        sp.takes = [store.next_take(key)]
+    if not new_take and pinned_here and entry is not None and not store.has_object(entry.clip):
+        _missing(sp, entry, history.used(key) + 1)
         return
     if new_take:
         count = takes or 1
         sp.reasons = ["new take requested" if count == 1 else f"{count} new takes requested"]
-    elif len(existing) < wanted and existing:
-        count = wanted - len(existing)
+        sp.abandon = [j.take for j in flight if j not in resume]
+    elif len(stored) < wanted and stored:
+        count = wanted - len(stored)
         sp.reasons = [f"{count} more take{'s' if count > 1 else ''} requested (takes: {wanted})"]
-    elif existing:
-        pinned_here = entry is not None and entry.key == key
+    elif stored:
         sp.action = Action.CACHED
         sp.take = next(
-            (t for t in existing if pinned_here and entry is not None and t.sha256 == entry.clip), existing[0]
+            (t for t in stored if pinned_here and entry is not None and t.sha256 == entry.clip), stored[0]
         )
         why = why_changed(shot, spec, entry, store) if entry is not None and not pinned_here else []
         sp.reasons = why + [f"take {sp.take.take} of this recipe is in the store: reused, free"]
+        _finish_in_flight(sp, spec, resume, history)
+        return
+    elif _held(sp, spec, flight, resume, history):
         return
     else:
         count = max(wanted, takes or 0)
-        sp.reasons = why_changed(shot, spec, entry, store)
+        sp.reasons = why_changed(shot, spec, entry, store) + _earlier_endings(sp, history.ledger.records(key))
         if count > 1:
             sp.reasons.append(f"{count} takes requested")
-    first = store.next_take(key)
-    sp.takes = list(range(first, first + count))
-    if journal is not None:
-        for n in sp.takes:
-            j = journal.get(spec.take_key(n))
-            if j is None:
-                continue
-            if j.job:
-                sp.resume[n] = j.job
-                sp.reasons.append(
-                    f"take {n} resumes job {j.job}, submitted by an interrupted build (already paid)"
-                )
-            else:
-                sp.unknown.append(n)
-                sp.reasons.append(f"take {n}: an interrupted build's submit has an unknown outcome")
+    _number(sp, spec, count, resume, history)
+
+
+def _missing(sp: ShotPlan, entry: LockEntry, take: int) -> None:
+    sp.action = Action.MISSING
+    sp.take = entry.as_take()
+    sp.reasons = [  # what the remote store has of it is for the caller to add (only it asked)
+        f"its pinned clip (take {entry.take}, {entry.clip[:8]}) is missing: not in .shotlist/",
+        "regenerating makes a new clip that will differ from the one the lock pins "
+        "(`shotlist build --regenerate-missing` pays for it)",
+    ]
+    sp.takes = [take]
+
+
+def _number(sp: ShotPlan, spec: ShotSpec, count: int, resume: list[JournalEntry], history: History) -> None:
+    """The takes to make: first the jobs in flight (never paid twice), then new numbers after every used one."""
+    sp.takes, sp.resume, sp.unknown = [], {}, []
+    for j in resume:
+        sp.takes.append(j.take)
+        if j.job:
+            sp.resume[j.take] = j.job
+            sp.reasons.append(
+                f"take {j.take} resumes job {j.job}, submitted by an interrupted build (already paid)"
+            )
+        else:
+            sp.unknown.append(j.take)
+            sp.reasons.append(
+                f"take {j.take}: the answer to its submit was lost; it is looked up at {spec.backend} "
+                "before anything is sent again"
+            )
+    for n in sp.abandon:
+        sp.reasons.append(
+            f"take {n}'s submit had no answer and may be billed; it stays in the shot's history "
+            "(`shotlist takes`) and a new take is sent"
+        )
+    first = history.used(spec.key) + 1
+    sp.takes += list(range(first, first + max(0, count - len(sp.takes))))
+
+
+def _finish_in_flight(sp: ShotPlan, spec: ShotSpec, resume: list[JournalEntry], history: History) -> None:
+    """A pinned or cached shot with jobs in flight (a killed `build --regenerate`): finish them, pay nothing."""
+    if resume:
+        sp.action, sp.take, sp.reasons = Action.GENERATE, None, []
+        _number(sp, spec, len(resume), resume, history)
+
+
+def _held(
+    sp: ShotPlan, spec: ShotSpec, flight: list[JournalEntry], resume: list[JournalEntry], history: History
+) -> bool:
+    """Hold a recipe whose last job ended refused, lost (paid) or unanswered: True when held."""
+    waiting = [j for j in flight if j not in resume]
+    records = history.ledger.records(spec.key)
+    if waiting:
+        j = waiting[0]
+        sp.action = Action.UNKNOWN
+        why = j.why_unknown
+        sp.record = JobRecord.of(j, Outcome.UNKNOWN, why, sp.again, True, j.time)
+    elif records and records[-1].outcome is Outcome.REFUSED:
+        sp.action, sp.record = Action.REFUSED, records[-1]
+    elif records and records[-1].outcome in (Outcome.LOST, Outcome.UNKNOWN) and not sp.free:
+        sp.action, sp.record = Action(records[-1].outcome.value), records[-1]
+    else:
+        return False
+    sp.reasons = [sp.record.text(sp.again, sp.free, full=False)]
+    return True
+
+
+def _earlier_endings(sp: ShotPlan, records: list[JobRecord]) -> list[str]:
+    """Why a recipe with earlier endings is generated again (a failure, a free clip lost)."""
+    if not records:
+        return []
+    last = records[-1]
+    if last.outcome is Outcome.FAILED:
+        return [f"take {last.take} failed at {last.backend} ({last.message}); trying again"]
+    return [f"take {last.take}'s clip was lost ({last.message}); made again, free"]
+
+
+def _share_identical(plans: Iterable[ShotPlan]) -> None:
+    """Shots that send the same request share one generation: the later ones pin the first one's clip."""
+    first: dict[str, str] = {}
+    for sp in plans:
+        if sp.action != Action.GENERATE or sp.key is None:
+            continue
+        if sp.key not in first:
+            first[sp.key] = sp.shot
+            continue
+        sp.shares, sp.takes, sp.resume, sp.cost = first[sp.key], [], {}, 0.0
+        sp.reasons.append(f"sends the same request as {first[sp.key]}: pins its clip, free")
 
 
 def _take_from_lock(entry: LockEntry, store: Store) -> Take:

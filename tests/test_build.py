@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -14,12 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 import shotlist
+from shotlist.backends.fake import FakeModels
 from shotlist.cli import app
+from shotlist.cli.plan import plan_text
 from shotlist.errors import BuildError
 from shotlist.journal import Journal
+from shotlist.ledger import Ledger
 from shotlist.lock import read_lock
 from shotlist.pipeline import BudgetError, BuildOptions
 from shotlist.plan import Plan
+from shotlist.store import Store
 from tests.tiny_project import (
     TinyProjects,
     actions,
@@ -39,18 +44,23 @@ from pathlib import Path
 from shotlist.backends.fake import FakeModels
 from shotlist.pipeline import BuildOptions, build
 root, jobs, latency = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+again = [s for s in sys.argv[4:5] for s in s.split(",") if s]
 models = FakeModels(jobs, latency=latency, concurrency=2)
-result = build(root, BuildOptions(models=models, yes=True, render=False,
+result = build(root, BuildOptions(models=models, yes=True, render=False, regenerate=again,
                                   on_wait=lambda message: print(message, flush=True)))
 print("failures:", result.failures, flush=True)
 sys.exit(0 if result.ok else 1)
 """
 
 
-def start(root: Path, latency: float) -> subprocess.Popen[str]:
+def submits_of(models: FakeModels, shot: str) -> list[dict[str, object]]:
+    return [s for s in models.backend_instance.submits() if s["shot"] == shot]
+
+
+def start(root: Path, latency: float, regenerate: str = "") -> subprocess.Popen[str]:
     """A build of ``root`` in a process of its own, with the fake models whose jobs are ``fake_jobs(root)``."""
     return subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(root), str(fake_jobs(root)), str(latency)],
+        [sys.executable, "-c", DRIVER, str(root), str(fake_jobs(root)), str(latency), regenerate],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -83,14 +93,46 @@ def test_build_generates_every_shot_pins_it_and_reports_costs(tiny_project: Tiny
 @pytest.mark.slow
 def test_one_failing_shot_does_not_stop_the_others(tiny_project: TinyProjects) -> None:
     root = tiny_project()
-    result = run(root, fake(root, fail=["door"], refuse=["kite"]))
-    assert result.failures.keys() == {"door", "kite"}
-    assert "take 1 failed: the generation failed (fake)" in result.failures["door"]
-    assert "refused by the provider: the prompt was flagged by moderation" in result.failures["kite"]
-    assert set(read_lock(root).entries) == {"street", "walk", "end"}
+    result = run(root, fake(root, fail=["door"]))
+    assert result.failures.keys() == {"door"}
+    assert "take 1 failed at fake (job fake-" in result.failures["door"]
+    assert result.failures["door"].endswith("the generation failed (fake); the next build tries it again")
+    assert set(read_lock(root).entries) == {"kite", "street", "walk", "end"}
     models = fake(root)
+    assert plan(root, models).shots[3].reasons == [
+        "new shot",
+        "take 1 failed at fake (the generation failed (fake)); trying again",
+    ]
     again = run(root, models)
-    assert again.ok and sorted(again.made) == ["door", "kite"]
+    assert again.ok and sorted(again.made) == ["door"] and again.made["door"][0].take == 2
+
+
+@pytest.mark.slow
+def test_a_refused_recipe_is_not_sent_again_until_asked_or_edited(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
+    result = run(root, fake(root, refuse=["kite"]))
+    assert re.fullmatch(
+        r"take 1 refused by fake \(job fake-\w+\): the prompt was flagged by moderation \(fake\); "
+        r"edit the prompt, or run `shotlist build --regenerate kite` to try it again",
+        result.failures["kite"],
+    )
+    models = fake(root)
+    kite = plan(root, models).shots[0]
+    assert kite.action == "refused" and kite.reasons == [
+        '"the prompt was flagged by moderation (fake)"  edit the prompt, or --regenerate kite to try it again'
+    ]
+    assert re.search(
+        r'^  refused   kite .*"the prompt was flagged by moderation \(fake\)"  edit',
+        plan_text(plan(root, models)),
+        re.M,
+    )
+    plain = run(root, models)
+    assert not plain.made and submits(models).count("kite") == 1  # a plain build does not resubmit it
+    edit(root, "A red kite", "A green kite")  # a new recipe: planned as usual
+    assert plan(root, models).shots[0].action == "generate"
+    edit(root, "A green kite", "A red kite")
+    forced = run(root, models, regenerate=["kite"])
+    assert forced.ok and forced.made["kite"][0].take == 2 and submits(models).count("kite") == 2
 
 
 @pytest.mark.slow
@@ -101,13 +143,20 @@ def test_a_failed_upstream_fails_its_chain_with_the_reason(tiny_project: TinyPro
 
 
 @pytest.mark.slow
-def test_a_clip_that_is_not_what_was_asked_is_not_stored(tiny_project: TinyProjects) -> None:
+def test_a_clip_that_is_not_what_was_asked_is_a_paid_job_held_until_asked(tiny_project: TinyProjects) -> None:
     root = tiny_project()
     result = run(root, fake(root, wrong_duration=["end"]))
     assert "the clip from fake is not what was asked: it lasts 0.50 s, not 1 s" in result.failures["end"]
+    assert result.failures["end"].endswith(
+        "to pay for a new one, run `shotlist build --regenerate end` (about $0.10)"
+    )
+    assert result.spent == pytest.approx(0.45)  # four takes and the rejected clip: all paid
     assert "end" not in read_lock(root).entries
-    assert Journal(root / ".shotlist").entries() == []  # not resumed forever: the next build asks anew
-    assert run(root, fake(root)).made.keys() == {"end"}
+    assert Journal(root / ".shotlist").entries() == []  # not resumed forever
+    models = fake(root)
+    assert actions(plan(root, models))["end"] == "lost"
+    assert not run(root, models).made
+    assert run(root, models, regenerate=["end"]).made.keys() == {"end"}
 
 
 @pytest.mark.slow
@@ -140,28 +189,40 @@ def test_paid_generation_without_a_terminal_needs_yes_or_a_budget(tiny_project: 
 
 
 @pytest.mark.slow
-def test_an_unknown_submit_is_reported_and_not_sent_again_until_asked(tiny_project: TinyProjects) -> None:
+def test_an_unknown_submit_is_reported_alike_everywhere_and_not_sent_again_until_asked(
+    tiny_project: TinyProjects,
+) -> None:
     root = tiny_project()
     result = run(root, fake(root, lose=["door"], can_recover=False))
-    assert "the submit's outcome is unknown" in result.failures["door"]
-    assert "shotlist build --regenerate door" in result.failures["door"]
+    door = result.failures["door"]
+    assert door.startswith("take 1 was sent to fake at ")
+    assert (
+        "the answer was lost (the connection dropped after sending shot door); it may be running and billed"
+        in door
+    )
+    step = "Check the fake dashboard; to send it again, run `shotlist build --regenerate door` (about $0.10)"
+    assert door.endswith(step)
+    assert result.spent == pytest.approx(0.5) and result.spent_is_estimate  # it may be billed: counted
     models = fake(root, can_recover=False)
-    p = plan(root, models)
-    assert "take 1: an interrupted build's submit has an unknown outcome" in p.shots[3].reasons
+    door_plan = plan(root, models).shots[3]
+    assert door_plan.action == "unknown" and door_plan.reasons[0].endswith(step) and door_plan.cost == 0
     again = run(root, models)
-    assert "never heard back" in again.failures["door"] and submits(models).count("door") == 1
+    assert not again.made and submits(models).count("door") == 1  # a plain build does not send it blindly
     forced = run(root, models, regenerate=["door"])
-    assert forced.ok and submits(models).count("door") == 2
+    assert forced.ok and forced.made["door"][0].take == 2 and submits(models).count("door") == 2
     assert Journal(root / ".shotlist").entries() == []
+    (record,) = Ledger(root / ".shotlist").all()  # the unanswered submit stays in the shot's history
+    assert (record.shot, record.take, record.outcome) == ("door", 1, "unknown")
+    assert actions(plan(root, models))["door"] == "pinned"
 
 
 @pytest.mark.slow
-def test_a_lost_submit_answer_is_recovered_without_paying_twice(tiny_project: TinyProjects) -> None:
+def test_a_lost_submit_answer_is_looked_up_at_once_without_paying_twice(tiny_project: TinyProjects) -> None:
     root = tiny_project()
-    assert "door" in run(root, fake(root, lose=["door"])).failures
-    models = fake(root)
-    assert run(root, models).ok
-    assert submits(models).count("door") == 1
+    models = fake(root, lose=["door"])
+    result = run(root, models)
+    assert result.ok and submits(models).count("door") == 1
+    assert result.made["door"][0].job == submits_of(models, "door")[0]["job"]
 
 
 @pytest.mark.slow
@@ -229,8 +290,30 @@ def test_a_build_killed_at_random_moments_never_submits_twice(tiny_project: Tiny
         s["pid"] for s in log
     } & killed  # jobs sent by builds that were killed were finished by later ones
     assert lock_text(root) == lock_text(reference)
+    stored = [t for r in Store(root).entries() for t in r.takes]
+    assert sum(t.cost or 0 for t in stored) == pytest.approx(0.1 * len(log))  # every paid job counted once
     verify = CliRunner().invoke(app, ["cache", "verify", str(root)])
     assert verify.exit_code == 0 and "all intact" in verify.output, verify.output
+    assert Journal(root / ".shotlist").entries() == []
+
+
+@pytest.mark.slow
+def test_a_plain_build_after_a_killed_regenerate_resumes_its_job(tiny_project: TinyProjects) -> None:
+    root = tiny_project()
+    models = fake(root)
+    assert run(root, models).ok
+    proc = start(root, 30.0, regenerate="kite")
+    journal = Journal(root / ".shotlist")
+    while proc.poll() is None and not any(j.job for j in journal.entries()):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert submits(models).count("kite") == 2  # take 2 was sent and journaled, then the build died
+    kite = plan(root, models).shots[0]
+    assert kite.action == "generate" and kite.cost == 0 and "take 2 resumes job fake-" in kite.reasons[0]
+    result = run(root, models)
+    assert result.made["kite"][0].take == 2 and submits(models).count("kite") == 2
+    assert read_lock(root).entries["kite"].take == 2
     assert Journal(root / ".shotlist").entries() == []
 
 

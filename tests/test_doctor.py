@@ -101,6 +101,32 @@ def test_doctor_asks_every_configured_comfyui_server(clean_env: pytest.MonkeyPat
     assert [r.path for r in server.log] == ["/system_stats"]
 
 
+def test_doctor_checks_the_default_comfyui_server_when_none_is_named(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    server = FakeProvider()
+    server.route(
+        "GET",
+        r"/system_stats",
+        lambda req, m: Response(
+            200, {"system": {"comfyui_version": "0.3.64"}, "devices": [{"name": "cuda:0"}]}
+        ),
+    )
+    clean_env.delenv("SHOTLIST_COMFYUI_URLS", raising=False)
+    with server:
+        clean_env.setattr("shotlist.backends.comfyui.DEFAULT_URL", server.url)  # stands for 127.0.0.1:8188
+        result = runner.invoke(app, ["doctor"])
+    assert re.search(
+        rf"^ok\s+comfyui\s+{re.escape(server.url)} answers \(ComfyUI 0\.3\.64; cuda:0\) \(the default;",
+        result.output,
+        re.M,
+    ), result.output
+    clean_env.setattr("shotlist.backends.comfyui.DEFAULT_URL", "http://127.0.0.1:9")
+    quiet = runner.invoke(app, ["doctor"])
+    assert re.search(r"^ok\s+comfyui\s+no ComfyUI at http://127\.0\.0\.1:9, the default", quiet.output, re.M)
+    assert comfyui_urls("") == ["http://127.0.0.1:9"]
+
+
 def test_comfyui_urls_are_split_on_commas_and_spaces_and_credentials_are_not_shown() -> None:
     assert comfyui_urls(" http://a:8188/, http://b:8188  http://c ") == [
         "http://a:8188",

@@ -203,7 +203,7 @@ def test_img2vid_shots_need_no_framing_or_lighting_of_their_own(rules: Rules) ->
 
 
 def test_every_rule_has_a_case_that_triggers_it() -> None:
-    covered = {c[0] for c in CASES} | {"img2vid-redescribes"}
+    covered = {c[0] for c in CASES} | {"img2vid-redescribes", "same-request"}
     assert covered == set(RULES)
 
 
@@ -227,6 +227,25 @@ def test_dialogue_fit_counts_only_the_time_outside_the_transitions_and_says_the_
     assert finding.shot == "speaking"
     assert "needs about 4.1 s" in finding.message and "on its own for 4.0 s" in finding.message
     assert "make it at least 6 s" in finding.message
+
+
+def test_two_shots_sending_the_same_request_are_warned_about(tiny_project: TinyProjects) -> None:
+    def same_request(*shots: dict[str, Any], **top: Any) -> list[tuple[str, str]]:
+        root = tiny_project(board(*shots, **top), name=f"film{len(seen)}")
+        seen.append(root)
+        return [
+            (f.shot, f.message) for f in lint_project(load_project(root)).findings if f.rule == "same-request"
+        ]
+
+    seen: list[Path] = []
+    a, b = {**GOOD, "id": "a"}, {**GOOD, "id": "b"}
+    paid = {"defaults": {"model": "runway/gen4.5"}}
+    assert same_request(a, b, **paid) == [
+        ("b", "shots a and b send the same request: they will share one clip; change one's text or seed")
+    ]
+    assert not same_request(a, {**b, "seed": 7}, **paid)  # a seed makes it another request
+    assert not same_request(a, b)  # the animatic labels each clip with its shot: never the same request
+    assert not same_request(a, {**b, "lint": ["same-request"]}, **paid)
 
 
 def test_a_dialects_band_decides_the_word_count(rules: Rules) -> None:

@@ -14,6 +14,7 @@ from shotlist.cli import app
 from shotlist.errors import ShotlistError
 from shotlist.lock import read_lock
 from tests.tiny_project import (
+    STORYBOARD,
     Built,
     TinyProjects,
     actions,
@@ -162,3 +163,23 @@ def test_a_pinned_clip_that_is_in_no_store_is_not_regenerated_unasked(built_proj
     assert read_lock(root).entries["street"].clip == street  # the pin is kept for whoever has the clip
     paid = run(root, models, regenerate_missing=True)
     assert sorted(paid.made) == ["street", "walk"] and not paid.missing  # walk starts from street's new clip
+
+
+@pytest.mark.slow
+def test_two_shots_sending_the_same_request_are_planned_paid_and_pinned_once(
+    tiny_project: TinyProjects,
+) -> None:
+    twin = '  - id: twin\n    subject: "A red kite"\n    action: "rises slowly over a green hill"\n    camera: static\n'
+    root = tiny_project(STORYBOARD + twin)
+    models = fake(root)
+    p = plan(root, models)
+    shared = p.shots[-1]
+    assert shared.shares == "kite" and shared.cost == 0 and shared.takes == []
+    assert shared.reasons[-1] == "sends the same request as kite: pins its clip, free"
+    assert p.cost == pytest.approx(0.5)  # five generations for six shots
+    result = run(root, models)
+    assert result.ok and result.shared == {"twin": "kite"} and submits(models).count("kite") == 1
+    assert "twin" not in submits(models)
+    lock = read_lock(root)
+    assert lock.entries["twin"].clip == lock.entries["kite"].clip
+    assert actions(plan(root, models))["twin"] == "pinned"

@@ -25,6 +25,13 @@ a new clip and not take 1 again.
 Server facts this relies on (observed on ComfyUI 0.3.64 run with --cpu): ``/history/{id}`` is
 ``{}`` both while a prompt waits and for an unknown id (``/queue`` tells them apart); HTTP 200 with
 non-empty ``node_errors`` is a failure; history is in memory only.
+
+The frame size asked for is the one the model's catalog entry allows (multiples of 32) with the
+output's aspect, so the clip is never rejected for its shape after the GPU time was spent. The
+servers are one pool for every ComfyUI model of a build. A server that stops answering is left out
+of the pool; its prompts that were still waiting in its queue are sent to a live server (they never
+ran; the job moves, see ``JobStatus.moved_to``), and a prompt it was running is given up after
+``DOWN_FOR_S`` with a message that says so (``JobGone``: the next build makes it again, free).
 """
 
 from __future__ import annotations
@@ -45,10 +52,11 @@ from typing import Any
 
 import httpx
 
-from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
+from shotlist.backends.base import BackendError, JobGone, JobState, JobStatus, SubmitUnknown
 from shotlist.backends.http import (
     ExpiredURL,
     HttpLayer,
+    RetryPolicy,
     input_image,
     job_parts,
     redact,
@@ -61,7 +69,11 @@ from shotlist.spec import ShotSpec
 log = logging.getLogger("shotlist.comfyui")
 
 DEFAULT_URL = "http://127.0.0.1:8188"
-DOWN_FOR_S = 30.0  # a server that did not answer is left out of the pool this long
+DOWN_FOR_S = (
+    30.0  # a server that did not answer is left out of the pool this long; its running prompt is given up
+)
+MOVE_AFTER_S = 5.0  # a server silent this long has its waiting prompts moved to a live one
+POLL_TIMEOUT = httpx.Timeout(10.0, connect=2.0)  # a local server answers a poll at once, or is in trouble
 WS_OPEN_WAIT_S = 2.0  # how long a submit waits for the progress socket before queueing anyway
 BUSY = 1_000_000  # the queue length assumed for a server that answered /queue with an error
 INPUTS: dict[str, tuple[str, ...]] = {
@@ -81,10 +93,11 @@ async def _none() -> None:
     return None
 
 
-def server_urls() -> list[str]:
-    """The ComfyUI servers to spread shots across: ``SHOTLIST_COMFYUI_URLS`` (comma-separated)."""
-    raw = os.environ.get("SHOTLIST_COMFYUI_URLS", "") or DEFAULT_URL
-    urls = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+def server_urls(value: str | None = None) -> list[str]:
+    """The ComfyUI servers to spread shots across: ``SHOTLIST_COMFYUI_URLS`` (commas or spaces between
+    them), else the default local server."""
+    raw = os.environ.get("SHOTLIST_COMFYUI_URLS", "") if value is None else value
+    urls = [u.rstrip("/") for u in re.split(r"[,\s]+", raw) if u]
     return urls or [DEFAULT_URL]
 
 
@@ -109,6 +122,11 @@ class ComfyUIBackend:
         self._pick_lock: asyncio.Lock | None = None
         self._sent: dict[str, int] = {}
         self._down: dict[str, float] = {}  # server → when it last failed to answer
+        self._silent: dict[str, float] = {}  # server → since when its polls get no answer
+        self._specs: dict[
+            str, ShotSpec
+        ] = {}  # job → its spec, to move it if its server dies before running it
+        self._state: dict[str, JobState] = {}  # job → the state its server last reported
         self._opened: dict[str, asyncio.Event] = {}
         token = os.environ.get("SHOTLIST_COMFYUI_TOKEN", "").strip()  # for servers behind an auth proxy
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -117,7 +135,10 @@ class ComfyUIBackend:
 
     def http(self, server: str) -> HttpLayer:
         if server not in self._layers:
-            layer = HttpLayer("comfyui", server, headers=self._headers, concurrency=4)
+            # A local server answers at once or is in trouble: short pauses between tries (about 3 s in
+            # all), so a dead box is noticed in seconds; the engine paces the polls after that.
+            policy = RetryPolicy(base=0.1, cap=2.0, timeout=httpx.Timeout(60.0, connect=2.0))
+            layer = HttpLayer("comfyui", server, headers=self._headers, concurrency=4, policy=policy)
             layer.sleep = self.sleep
             self._layers[server] = layer
         return self._layers[server]
@@ -152,7 +173,9 @@ class ComfyUIBackend:
             await self._watch(server)
             await self._queue(layer, server, prompt_id, graph)
         self._graphs[prompt_id] = graph
-        return f"{server}::{prompt_id}"
+        job = f"{server}::{prompt_id}"
+        self._specs[job] = spec
+        return job
 
     async def pick_server(self) -> str:
         """The answering server with the shortest queue (ties: the one this build has sent fewest shots)."""
@@ -218,8 +241,11 @@ class ComfyUIBackend:
             response = await layer.request("POST", "/prompt", submit=True, json=payload, ok=(400,))
         except SubmitUnknown:
             # the id is ours, so a lost answer can be checked rather than guessed at
-            if await self._known(layer, prompt_id):
-                return
+            try:
+                if await self._known(layer, prompt_id):
+                    return
+            except BackendError:
+                pass  # the server cannot say either: the outcome stays unknown
             raise
         body = response.json()
         if response.status_code == 400 or body.get("node_errors"):
@@ -237,14 +263,48 @@ class ComfyUIBackend:
     # -- poll and fetch ------------------------------------------------------------------------
     async def poll(self, job_id: str) -> JobStatus:
         server, prompt_id = job_parts(job_id, 2, "comfyui")
+        try:
+            status = await self._poll(job_id, server, prompt_id)
+        except BackendError as exc:
+            if exc.gone or not exc.retryable or exc.status is not None:
+                raise  # an answer, even a 5xx, means the server is there
+            return await self._no_answer(job_id, server, prompt_id, exc)
+        self._silent.pop(server, None)
+        self._state[job_id] = status.state
+        return status
+
+    async def _no_answer(self, job_id: str, server: str, prompt_id: str, exc: BackendError) -> JobStatus:
+        """A server that does not answer: move its waiting prompt to a live server, give up its running one."""
+        now = time.monotonic()
+        silent = now - self._silent.setdefault(server, now)
+        self._down[server] = now  # new shots go elsewhere
+        spec = self._specs.get(job_id)
+        if (
+            spec is not None
+            and self._state.get(job_id, JobState.QUEUED) is JobState.QUEUED
+            and silent >= MOVE_AFTER_S
+        ):
+            moved = await self.submit(spec)  # it never ran there: sending it elsewhere pays nothing twice
+            log.info("comfyui: %s does not answer; prompt %s moved to %s", server, prompt_id, moved)
+            return JobStatus(
+                JobState.QUEUED, moved_to=moved, message=f"moved off {server}, which does not answer"
+            )
+        if silent >= DOWN_FOR_S:
+            raise JobGone(
+                f"comfyui: {server} stopped answering while it had prompt {prompt_id} "
+                f"(no answer for {silent:.0f} s)"
+            )
+        raise BackendError(f"comfyui: {server} does not answer ({exc})", retryable=True)
+
+    async def _poll(self, job_id: str, server: str, prompt_id: str) -> JobStatus:
         layer = self.http(server)
         for second_look in (False, True):
-            history = await layer.json("GET", f"/history/{prompt_id}")
+            history = await layer.json("GET", f"/history/{prompt_id}", timeout=POLL_TIMEOUT)
             if prompt_id in history:
                 return self._finished(job_id, prompt_id, history[prompt_id])
             if second_look:
                 break
-            queue = await layer.json("GET", "/queue")
+            queue = await layer.json("GET", "/queue", timeout=POLL_TIMEOUT)
             if prompt_id in queued_ids(queue, "queue_running"):
                 return JobStatus(
                     JobState.RUNNING, progress=self.progress.get(prompt_id), provider_job=prompt_id
@@ -255,14 +315,15 @@ class ComfyUIBackend:
             if prompt_id in pending:
                 ahead = sum(1 for n in pending.values() if n < pending[prompt_id])
                 return JobStatus(
-                    JobState.QUEUED, message=f"{ahead} ahead on {server}", provider_job=prompt_id
+                    JobState.QUEUED,
+                    message=f"{ahead} ahead on {server}",
+                    provider_job=prompt_id,
+                    position=ahead + 1,
                 )
             # neither waiting nor running: it may have just finished, so look at the history once more
-        return JobStatus(
-            JobState.FAILED,
-            provider_job=prompt_id,
-            message=f"comfyui: {server} does not know prompt {prompt_id} (ComfyUI keeps history in "
-            "memory only: was the server restarted?); running it again costs nothing",
+        raise JobGone(
+            f"comfyui: {server} does not know prompt {prompt_id} (ComfyUI keeps history in memory only: "
+            "was the server restarted?)"
         )
 
     def _finished(self, job_id: str, prompt_id: str, entry: dict[str, Any]) -> JobStatus:
@@ -300,9 +361,9 @@ class ComfyUIBackend:
         try:
             await layer.download(str(layer.client.build_request("GET", "/view", params=params).url), dest)
         except ExpiredURL:
-            raise BackendError(
+            raise JobGone(
                 f"comfyui: {server} no longer has {out['filename']}, the output of prompt {prompt_id} "
-                "(deleted from its output folder?); generate it again (it costs nothing)"
+                "(deleted from its output folder?)"
             ) from None
 
     # -- progress over the websocket -----------------------------------------------------------
@@ -420,11 +481,11 @@ def inject(
         "output": f"shotlist/{re.sub(r'[^A-Za-z0-9_-]', '_', spec.shot)}-{spec.take_key()[:10]}-{nonce}",
         **uploads,
     }
-    multiple = int(entry.extra.get("size_multiple", 16))
-    size = (
-        max(multiple, spec.width // multiple * multiple),
-        max(multiple, spec.height // multiple * multiple),
-    )
+    size = entry.size_for(spec.width, spec.height)
+    if size is None:  # validation refuses such a storyboard; a hand-made spec can still get here
+        raise BackendError(
+            f"comfyui: {entry.id} makes no frame size with the shape of {spec.width}x{spec.height}"
+        )
     placed: set[str] = set()
     for node_id, node in graph.items():
         inputs = node.setdefault("inputs", {})

@@ -197,6 +197,7 @@ class FakeModels:
             concurrency=self.concurrency,
             latency_s=self.backend_instance.latency,
             estimate=lambda seconds, resolution, audio: None if price is None else round(price * seconds, 4),
+            recovers=hasattr(self.backend_instance, "recover"),
         )
 
     def backend(self, model_id: str, store_dir: Path) -> FakeBackend:

@@ -62,8 +62,13 @@ class FalBackend(HostedBackend):
         )
         state = self.state(data.get("status"))
         if state is JobState.QUEUED:
-            position = data.get("queue_position", "?")
-            return JobStatus(state, message=f"queue position {position}", provider_job=request_id)
+            position = data.get("queue_position")
+            return JobStatus(
+                state,
+                message=f"queue position {position if position is not None else '?'}",
+                provider_job=request_id,
+                position=position if isinstance(position, int) else None,
+            )
         if state is JobState.RUNNING:
             return JobStatus(state, provider_job=request_id)
         if data.get("error"):

@@ -174,19 +174,16 @@ class HttpLayer:
         allowed = set(ok)
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
+            started = time.monotonic()
             try:
                 async with self.limit:
                     self._log_request(method, url, kwargs)
                     response = await self.client.request(method, url, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self._log_outcome(method, url, type(exc).__name__, started)
                 last = exc  # the request never left: safe to send again
-            except (
-                httpx.ReadTimeout,
-                httpx.WriteTimeout,
-                httpx.RemoteProtocolError,
-                httpx.ReadError,
-                httpx.WriteError,
-            ) as exc:
+            except httpx.TransportError as exc:  # it may have reached the server
+                self._log_outcome(method, url, type(exc).__name__, started)
                 if submit:
                     raise SubmitUnknown(
                         f"{self.provider}: the answer to a submit was lost ({type(exc).__name__}); the job may exist "
@@ -195,12 +192,13 @@ class HttpLayer:
                     ) from None
                 last = exc
             else:
+                self._log_outcome(method, url, f"HTTP {response.status_code}", started)
                 self._log_response(response)
                 if response.status_code < 400 or response.status_code in allowed:
                     return response
                 if not _retryable_status(response.status_code):
-                    raise BackendError(self.describe(response), retryable=False)
-                last = BackendError(self.describe(response), retryable=True)
+                    raise BackendError(self.describe(response), retryable=False, status=response.status_code)
+                last = BackendError(self.describe(response), retryable=True, status=response.status_code)
                 if attempt + 1 < self.policy.attempts:
                     wait = self.policy.delay(
                         attempt, retry_after_seconds(response.headers.get("retry-after"))
@@ -258,8 +256,10 @@ class HttpLayer:
         for attempt in range(self.policy.attempts):
             digest = hashlib.sha256()
             size = 0
+            started = time.monotonic()
             try:
                 async with self.limit, self._stream_get(url, headers) as response:
+                    self._log_outcome("GET", url, f"HTTP {response.status_code}", started)
                     if response.status_code in gone:
                         raise ExpiredURL(
                             f"{self.provider}: the result link answered HTTP {response.status_code}"
@@ -339,6 +339,20 @@ class HttpLayer:
             yield response
         finally:
             await response.aclose()
+
+    def _log_outcome(self, method: str, url: str, outcome: str, started: float) -> None:
+        """One line per request for ``-v``: provider, method, host and path (no query), outcome, time."""
+        if log.isEnabledFor(logging.INFO):
+            target = self.client.base_url.join(url) if self.client.base_url.host else httpx.URL(url)
+            log.info(
+                "%s %s %s%s → %s in %.2f s",
+                self.provider,
+                method,
+                target.host,
+                redact(target.path),
+                outcome,
+                time.monotonic() - started,
+            )
 
     def _log_request(self, method: str, url: str, kwargs: Mapping[str, Any]) -> None:
         if log.isEnabledFor(logging.DEBUG):

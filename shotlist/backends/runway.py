@@ -84,6 +84,7 @@ class RunwayBackend(HostedBackend):
             if status == "THROTTLED"
             else None,
             provider_job=job_id,
+            throttled=status == "THROTTLED",
         )
 
 

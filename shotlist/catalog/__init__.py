@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from shotlist.resolve import ResolvedShot
 
 LOCAL_MODES = ("card",)  # rendered locally by the animatic backend, whatever the model
+#: How far the aspect of a size a model is asked for may be from the output's (the edit crops the rest).
+SIZE_ASPECT_TOLERANCE = 0.01
 
 
 class _Entry(BaseModel):
@@ -122,6 +125,29 @@ class ModelEntry(_Entry):
         if self.duration_format == "float":
             return float(seconds)
         return self.duration_format.format(seconds=f"{seconds:g}")
+
+    def size_for(self, width: int, height: int) -> tuple[int, int] | None:
+        """The frame size to ask this model for, for an output of ``width``×``height``.
+
+        A model whose sizes must be multiples of ``extra.size_multiple`` (up to ``extra.max_side``) is
+        asked for the allowed size nearest the output's area whose aspect is within 1 % of the
+        output's: the edit scales it, and the clip is never rejected for its shape after being paid
+        for. None when no allowed size has the shape. Other models get the output size.
+        """
+        multiple = int(self.extra.get("size_multiple", 0))
+        if not multiple:
+            return width, height
+        longest = int(self.extra.get("max_side", 2048))
+        aspect = width / height
+        best: tuple[float, tuple[int, int]] | None = None
+        for h in range(multiple, longest + 1, multiple):
+            w = round(h * aspect / multiple) * multiple
+            if not multiple <= w <= longest or abs(w / h - aspect) > SIZE_ASPECT_TOLERANCE * aspect:
+                continue
+            distance = abs(math.log(w * h / (width * height)))
+            if best is None or distance < best[0]:
+                best = (distance, (w, h))
+        return best[1] if best else None
 
     def resolution_for(self, wanted: str) -> str:
         """The resolution to generate at for an output resolution: itself if allowed, else the nearest above."""
@@ -288,6 +314,7 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
                 "use fewer references",
             )
         )
+    out += _size_problems(entry, project, loc)
     aspect = project.board.output.aspect
     if aspect not in entry.aspects and "*" not in entry.aspects:
         out.append(
@@ -301,6 +328,23 @@ def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> l
         # Not an error: the edit conforms every clip to the output rate. Models mostly have one rate.
         pass
     return out
+
+
+def _size_problems(entry: ModelEntry, project: Project, loc: Loc) -> list[Problem]:
+    """A model that makes no frame size with the output's shape: refused before anything is paid."""
+    width, height = project.board.output.size()
+    if entry.size_for(width, height) is not None:
+        return []
+    return [
+        Problem(
+            loc + ("model",),
+            f"{entry.id} makes frames in multiples of {entry.extra.get('size_multiple')} px up to "
+            f"{entry.extra.get('max_side', 2048)} px, and none has the shape of the {width}x{height} "
+            "output; its clips could not be used",
+            "choose an output resolution and aspect it can make (16:9, 9:16, 1:1, 4:5, 21:9 all work), "
+            "or another model",
+        )
+    ]
 
 
 def check_project(project: Project) -> list[Problem]:

@@ -6,6 +6,7 @@ catalog's models; tests pass a fake registry (``shotlist.backends.fake.FakeModel
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class ModelInfo:
     estimate: Callable[[float, str, bool], float | None]  # (seconds, output resolution, audio) → dollars
     free: bool = False  # a local render: a submit whose answer was lost can simply be sent again
     shot_params: ShotParams | None = None  # the backend's own keyed fields (the catalog's ``shot_params``)
+    recovers: bool = False  # its backend can look up a submit whose answer was lost (Recoverable)
 
 
 class Models(Protocol):
@@ -58,9 +60,22 @@ class CatalogModels:
             ),
             free=entry.local,
             shot_params=shot_params_for(entry),
+            recovers=not entry.local and _recovers(entry.backend),
         )
 
     def backend(self, model_id: str, store_dir: Path) -> Backend:
         from shotlist.catalog import backend_for, get_model
 
         return backend_for(get_model(model_id), store_dir)
+
+
+@functools.cache
+def _recovers(backend: str) -> bool:
+    """Whether the backend class named ``module:Class`` offers ``recover`` (imported only for paid models)."""
+    import importlib
+
+    module, _, cls = backend.partition(":")
+    try:
+        return hasattr(getattr(importlib.import_module(module), cls), "recover")
+    except (ImportError, AttributeError):
+        return False

@@ -6,6 +6,7 @@ at the top and the heavy parts inside the command, so `shotlist --help` starts f
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Annotated
@@ -45,6 +46,32 @@ def _root(
 ) -> None:
     STATE["debug"] = debug or bool(os.environ.get("SHOTLIST_DEBUG"))
     STATE["verbose"] = verbose
+    if verbose:
+        log_to_stderr()
+
+
+class _Stderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (a live display may have replaced it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # a log line must never break a build
+            self.handleError(record)
+
+
+def log_to_stderr() -> None:
+    """``-v``: every request (method, host, path, status, time) and every engine decision, keys hidden."""
+    from shotlist.backends.http import RedactingFilter
+
+    logger = logging.getLogger("shotlist")
+    if any(isinstance(h, _Stderr) for h in logger.handlers):
+        return
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _register() -> None:

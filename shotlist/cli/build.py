@@ -14,7 +14,7 @@ from shotlist.cli.plan import plan_text
 
 if TYPE_CHECKING:
     from shotlist.generate import ShotEvent
-    from shotlist.pipeline import BuildResult
+    from shotlist.pipeline import BuildOptions, BuildResult
     from shotlist.plan import Plan
 
 
@@ -70,9 +70,34 @@ def build(
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
     from shotlist.pipeline import BuildOptions
+
+    options = BuildOptions(
+        only=only or (),
+        regenerate=regenerate or (),
+        takes=takes,
+        budget=parse_money(budget),
+        yes=yes,
+        dry_run=dry_run,
+        model=model,
+        preview=preview,
+        regenerate_missing=regenerate_missing,
+        pick="best" if pick is PickRule.best else "newest",
+    )
+    result = run_with_display(project, options)
+    if dry_run:
+        typer.echo(plan_text(result.plan))
+        return
+    typer.echo(result_text(result))
+    if result.failures or result.plan.held:
+        raise typer.Exit(1)
+
+
+def run_with_display(project: Path, options: BuildOptions) -> BuildResult:
+    """Build with the live display, asking before spending when on a terminal."""
+    from dataclasses import replace
+
     from shotlist.pipeline import build as run_build
 
-    limit = parse_money(budget)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     display = Display(live=sys.stderr.isatty())
 
@@ -84,47 +109,45 @@ def build(
 
     try:
         with display:
-            options = BuildOptions(
-                only=only or (),
-                regenerate=regenerate or (),
-                takes=takes,
-                budget=limit,
-                yes=yes,
-                dry_run=dry_run,
-                model=model,
-                preview=preview,
-                regenerate_missing=regenerate_missing,
-                pick="best" if pick is PickRule.best else "newest",
-                progress=display,
-                confirm=confirm if interactive else None,
-                on_wait=display.say,
+            watched = replace(
+                options, progress=display, confirm=confirm if interactive else None, on_wait=display.say
             )
-            result = run_build(project, options)
+            return run_build(project, watched)
     finally:
         display.stop()
-    if dry_run:
-        typer.echo(plan_text(result.plan))
-        return
-    typer.echo(result_text(result))
-    if result.failures:
-        raise typer.Exit(1)
 
 
 def result_text(result: BuildResult) -> str:
+    """What the build did, each failure with its one next step, and every dollar it spent."""
     made = sum(len(t) for t in result.made.values())
-    lines = []
-    for shot, why in result.failures.items():
-        lines.append(f"failed  {shot}: {why}")
+    lines = [f"failed  {shot}: {why}" for shot, why in result.failures.items()]
+    lines += [
+        f"{sp.action}  {sp.shot}: {sp.record.text(sp.again, sp.free)}" for sp in result.plan.held if sp.record
+    ]
+    lines += [
+        f"shared  {shot}: sends the same request as {maker}; pinned its clip, free"
+        for shot, maker in result.shared.items()
+    ]
     lines += qc_lines(result)
-    spent = f"spent {money(result.spent)}" if result.spent else "nothing spent"
+    spent = "nothing spent"
+    if result.spent:
+        spent = f"spent {money(result.spent)}{' (estimate)' if result.spent_is_estimate else ''}"
     lines.append(
         f"{made} take{'s' if made != 1 else ''} generated, {spent}; "
         f"{len(result.plan.shots) - len(result.missing)}/{len(result.plan.shots)} shots pinned"
     )
-    if result.failures:
+    ended = [r for rs in result.records.values() for r in rs if r.cost]
+    if ended:
+        cost = sum(r.cost or 0.0 for r in ended)
         lines.append(
-            f"{len(result.failures)} shot{'s' if len(result.failures) > 1 else ''} failed; "
-            "every success is stored and pinned — run the build again to retry the failures"
+            f"  of which {money(cost)} for {len(ended)} job{'s' if len(ended) > 1 else ''} that left no clip "
+            "(`shotlist takes ID` lists them)"
+        )
+    if result.failures:
+        n = len(result.failures)
+        lines.append(
+            f"{n} shot{'s' if n > 1 else ''} failed; every success is stored and pinned, and each failure "
+            "above ends with its next step"
         )
     if result.cut is not None:
         lines.append(f"cut: {result.cut.path}")
@@ -152,6 +175,25 @@ def qc_lines(result: BuildResult) -> list[str]:
     return lines
 
 
+def elapsed_text(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} m {whole % 60:02d} s"
+
+
+def event_text(event: ShotEvent) -> str:
+    """One shot's state in words: ``queued (position 5)``, ``throttled by runway (account concurrency)``…"""
+    state, message = str(event.state), event.message
+    if state == "generating":
+        text = "generating" if event.fraction is None else f"generating {event.fraction * 100:.0f} %"
+    elif state == "queued":
+        text = f"queued ({message})" if message.startswith("position") else f"queued {message}".rstrip()
+    elif state in ("throttled", "retrying"):
+        text = f"{state} {message}" if state == "throttled" else f"retrying: {message}"
+    else:
+        text = state + (f" ({message})" if message else "")
+    return text
+
+
 class Display:
     """Per-shot progress: a rich display on a terminal, plain lines (state changes only) otherwise."""
 
@@ -166,13 +208,12 @@ class Display:
 
     def start(self) -> None:
         """Begin the live display at the first event, so a confirmation question is asked on a quiet screen."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn
 
         progress = Progress(
             TextColumn("{task.fields[shot]:<20}"),
             BarColumn(),
             TextColumn("{task.description}"),
-            TimeElapsedColumn(),
             transient=False,
         )
         progress.start()
@@ -194,25 +235,23 @@ class Display:
     def __call__(self, event: ShotEvent) -> None:
         from rich.progress import Progress
 
-        text = (
-            event.state
-            if event.fraction is None or event.state != "generating"
-            else f"generating {event.fraction * 100:.0f} %"
-        )
-        if event.message and event.state in ("done", "failed", "cached", "submitted", "queued"):
-            text += f" ({event.message})"
+        text = event_text(event)
+        if event.elapsed is not None:
+            text += f" · {elapsed_text(event.elapsed)}"
         if self.live and self.progress is None:
             self.start()
         if isinstance(self.progress, Progress):
             if event.shot not in self.tasks:
                 self.tasks[event.shot] = self.progress.add_task(text, total=1.0, shot=event.shot)
-            completed = 1.0 if event.state in ("done", "cached") else event.fraction or 0.0
+            # queued, throttled, retrying: the bar stays where it was
+            completed = 1.0 if event.state in ("done", "cached") else event.fraction
             self.progress.update(self.tasks[event.shot], description=text, completed=completed)
             return
+        step = event_text(event)
         if event.state == "generating":
             step = f"generating {int((event.fraction or 0) * 4) * 25} %"  # plain output: quarters, not every poll
-            if self.last.get(event.shot) == step:
-                return
-            self.last[event.shot] = step
-            text = step
+            text = step + (f" · {elapsed_text(event.elapsed)}" if event.elapsed is not None else "")
+        if event.state != "retrying" and self.last.get(event.shot) == step:
+            return  # state changes only; every poll in trouble is shown as it happens
+        self.last[event.shot] = step
         typer.echo(f"{event.shot}: {text}")

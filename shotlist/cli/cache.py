@@ -12,7 +12,9 @@ from shotlist.cli.options import ProjectArg, money
 
 if TYPE_CHECKING:
     from shotlist.load import Project
-    from shotlist.store import Take
+    from shotlist.lock import Lock
+    from shotlist.plan import ShotPlan
+    from shotlist.store import Store, Take
 
 cache_app = typer.Typer(
     help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True
@@ -51,8 +53,12 @@ def cache_ls(project: ProjectArg = Path(".")) -> None:
 
 
 def cache_verify(project: ProjectArg = Path(".")) -> None:
-    """Re-hash every object in the store; report any whose bytes no longer match its name, or pins that are missing."""
+    """Re-hash every object in the store; report any whose bytes no longer match its name, or pins that are missing.
+
+    Also notes every job in flight and every shot held by a refused, lost or unanswered job, with what
+    to do about it (the same words as `shotlist plan` and `shotlist takes`)."""
     from shotlist.journal import Journal
+    from shotlist.ledger import Ledger, in_flight_text
     from shotlist.load import load_project
     from shotlist.lock import read_lock
     from shotlist.store import Store
@@ -61,11 +67,23 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
     store = Store(p.root)
     lock = read_lock(p.root, store=store)
     count, bad = store.verify({shot: e.clip for shot, e in lock.entries.items()})
+    plans = _plans(p, store, lock)
     for j in Journal(store.dir).entries():
+        typer.echo(f"note: {j.shot}: {in_flight_text(j, plans.get(j.shot))}")
+    for sp in plans.values():
+        if sp.record is not None and sp.action in ("refused", "lost"):
+            typer.echo(f"note: {sp.shot}: {sp.record.text(sp.again, sp.free)}")
+    ledger = Ledger(store.dir)
+    paid = [r for r in ledger.all() if r.paid]
+    if paid:
         typer.echo(
-            f"note: an interrupted build left take {j.take} of {j.shot} {j.state}"
-            f"{f' (job {j.job})' if j.job else ''}; the next build resumes it"
+            f"note: the ledger records {len(paid)} paid job{'s' if len(paid) > 1 else ''} that left no clip "
+            f"({money(sum(r.cost or 0.0 for r in paid))}); `shotlist takes ID` lists each shot's"
         )
+    bad += [
+        f"damaged: {path.relative_to(p.root)} (a ledger file that could not be read, kept aside)"
+        for path in ledger.damaged()
+    ]
     for line in bad:
         typer.echo(line, err=True)
     if bad:
@@ -76,6 +94,18 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
         )
         raise typer.Exit(1)
     typer.echo(f"{count} objects verified: all intact; every pinned clip is present")
+
+
+def _plans(p: Project, store: Store, lock: Lock) -> dict[str, ShotPlan]:
+    """The plan of every shot, for what the notes say (none when the storyboard cannot be planned)."""
+    from shotlist.catalog.registry import CatalogModels
+    from shotlist.errors import ShotlistError
+    from shotlist.plan import make_plan
+
+    try:
+        return {sp.shot: sp for sp in make_plan(p, store, lock, CatalogModels()).shots}
+    except ShotlistError:
+        return {}
 
 
 def cache_gc(

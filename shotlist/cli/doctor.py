@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -46,7 +45,10 @@ def doctor(
     checks = [
         *check_ffmpeg(),
         *check_keys(entries, os.environ),
-        *check_comfyui(comfyui_urls(os.environ.get(COMFYUI_ENV, ""))),
+        *check_comfyui(
+            comfyui_urls(os.environ.get(COMFYUI_ENV, "")),
+            configured=bool(os.environ.get(COMFYUI_ENV, "").strip()),
+        ),
         *check_prices(entries, dt.date.today()),
     ]
     if as_json:
@@ -123,24 +125,20 @@ def check_keys(entries: Iterable[ModelEntry], environ: Mapping[str, str]) -> lis
 
 
 def comfyui_urls(value: str) -> list[str]:
-    """The ComfyUI servers named in SHOTLIST_COMFYUI_URLS (commas or spaces between them)."""
-    return [u.rstrip("/") for u in re.split(r"[,\s]+", value) if u]
+    """The ComfyUI servers a build uses: those SHOTLIST_COMFYUI_URLS names, else the default local one."""
+    from shotlist.backends.comfyui import server_urls
+
+    return server_urls(value)
 
 
-def check_comfyui(urls: list[str], timeout: float = 3.0) -> list[Check]:
-    """Each configured ComfyUI server answers ``GET /system_stats``."""
+def check_comfyui(urls: list[str], timeout: float = 3.0, *, configured: bool = True) -> list[Check]:
+    """Each ComfyUI server a build would use answers ``GET /system_stats``.
+
+    With SHOTLIST_COMFYUI_URLS unset the build uses 127.0.0.1:8188: it is checked too, and its
+    silence is only a note (most projects use no ComfyUI at all)."""
     import httpx
 
     out: list[Check] = []
-    if not urls:
-        return [
-            Check(
-                "ok",
-                "comfyui",
-                f"no ComfyUI server configured ({COMFYUI_ENV} names them, e.g. "
-                "http://gpu-box:8188); the comfyui/* models need one",
-            )
-        ]
     for url in urls:
         shown = str(httpx.URL(url).copy_with(username=None, password=None))
         try:
@@ -148,6 +146,16 @@ def check_comfyui(urls: list[str], timeout: float = 3.0) -> list[Check]:
             response.raise_for_status()
             system = response.json().get("system", {})
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            if not configured:
+                out.append(
+                    Check(
+                        "ok",
+                        "comfyui",
+                        f"no ComfyUI at {shown}, the default ({type(exc).__name__}); the comfyui/* models need "
+                        f"one: start it there or name your servers in {COMFYUI_ENV} (e.g. http://gpu-box:8188)",
+                    )
+                )
+                continue
             out.append(
                 Check(
                     "warn",
@@ -161,9 +169,12 @@ def check_comfyui(urls: list[str], timeout: float = 3.0) -> list[Check]:
             ", ".join(str(d.get("name", "?")) for d in response.json().get("devices", []))
             or "no device listed"
         )
+        where = "" if configured else f" (the default; {COMFYUI_ENV} names others)"
         out.append(
             Check(
-                "ok", "comfyui", f"{shown} answers (ComfyUI {system.get('comfyui_version', '?')}; {devices})"
+                "ok",
+                "comfyui",
+                f"{shown} answers (ComfyUI {system.get('comfyui_version', '?')}; {devices}){where}",
             )
         )
     return out

@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from shotlist.ledger import money
+
+__all__ = ["money"]
+
 ProjectArg = Annotated[
     Path, typer.Argument(help="A project folder or a storyboard file (default: the current folder).")
 ]
@@ -18,12 +22,6 @@ ModelOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def money(value: float | None) -> str:
-    if value is None:
-        return "cost unknown"
-    return "free" if value == 0 else f"${value:.2f}"
 
 
 def duration_text(seconds: float) -> str:

@@ -23,7 +23,10 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 2 when something would be generated, 0 when not."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 2 when something would be generated or needs a decision (missing, refused, lost), 0 when not.",
+        ),
     ] = False,
     model: ModelOpt = None,
 ) -> None:
@@ -54,7 +57,7 @@ def plan(
         typer.echo(json.dumps(the_plan.to_json(), indent=2))
     else:
         typer.echo(plan_text(the_plan))
-    if detailed_exitcode and (the_plan.generating or the_plan.missing):
+    if detailed_exitcode and (the_plan.generating or the_plan.missing or the_plan.held):
         raise typer.Exit(2)
 
 
@@ -98,7 +101,7 @@ def plan_text(the_plan: Plan) -> str:
     gen = the_plan.generating
     counts = {
         a: sum(1 for s in the_plan.shots if s.action == a)
-        for a in ("generate", "missing", "cached", "pinned", "skip")
+        for a in ("generate", "missing", "refused", "lost", "unknown", "cached", "pinned", "skip")
     }
     summary = ", ".join(f"{n} {a if a != 'generate' else 'to generate'}" for a, n in counts.items() if n)
     if gen:
@@ -108,4 +111,8 @@ def plan_text(the_plan: Plan) -> str:
         summary += ": nothing to generate"
     lines.append("")
     lines.append(summary)
+    if the_plan.held:
+        lines.append(
+            "a refused, lost or unanswered shot is not paid for again unasked: its line says what to do"
+        )
     return "\n".join(lines)

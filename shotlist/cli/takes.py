@@ -25,9 +25,14 @@ def takes(
     model: ModelOpt = None,
 ) -> None:
     """List a shot's takes (this recipe's first, then earlier recipes', then the remote's), with cost and QC;
-    * marks the pinned one."""
+    * marks the pinned one.
+
+    Jobs that left no take are listed too (refused, lost after being paid, sent with no answer, still
+    running), each with what to do about it."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.errors import ShotlistError, did_you_mean
+    from shotlist.journal import Journal
+    from shotlist.ledger import Ledger, in_flight_text
     from shotlist.load import load_project
     from shotlist.lock import read_lock
     from shotlist.plan import make_plan
@@ -43,9 +48,15 @@ def takes(
     lock = read_lock(p.root, lenient=True, store=store)
     sp = next(s for s in make_plan(p, store, lock, CatalogModels(), model=model).shots if s.shot == shot)
     _, remote, note = remote_takes(p, sp.key, say)
-    found = takes_by_shot(store).get(shot, [])
+    by_shot = takes_by_shot(store)
+    found = by_shot.get(shot, [])  # and a shot sharing another's request shares its takes:
+    found += [
+        (key, t) for other, rows in by_shot.items() if other != shot for key, t in rows if key == sp.key
+    ]
     rows = shot_takes(store, found, sp.key, lock.get(shot), qc=p.board.qc, measure=True, remote=remote)
-    if not rows:
+    ended = [r for r in Ledger(store.dir).all() if r.shot == shot or r.key == sp.key]
+    running = [j for j in Journal(store.dir).entries() if j.shot == shot or j.key == sp.key]
+    if not rows and not ended and not running:
         how = "`shotlist build` makes one" if sp.key else "its upstream shot must be built first"
         typer.echo(f"{shot}: no takes yet, here or in the remote store ({how})")
     else:
@@ -66,6 +77,16 @@ def takes(
         )
         if r.findings:
             typer.echo(f"      qc: {summary(r.findings)}")
+    for e in ended:
+        where = "this recipe" if e.key == sp.key else f"earlier recipe {e.key[:10]}"
+        typer.echo(
+            f"   take {e.take:<3} {e.outcome:<12}  {e.model:<14} {money(e.cost):>8}"
+            f"{' est.' if e.cost_is_estimate else '     '}           {e.time}  {where}"
+        )
+        typer.echo(f"            {e.text(sp.again, sp.free)}")
+    for j in running:
+        typer.echo(f"   take {j.take:<3} {'in flight':<12}  {j.model:<14}                     {j.time}")
+        typer.echo(f"            {in_flight_text(j, sp)}")
     if note:
         say(note)
 

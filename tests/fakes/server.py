@@ -52,6 +52,7 @@ class Response:
 
 
 Handler = Callable[[Request, re.Match[str]], Response]
+LOST_ANSWER = Response(0)  # a route's answer that is never sent: the connection closes instead
 
 
 def mp4(data: bytes) -> Response:
@@ -76,6 +77,9 @@ class Faults:
     rate_5xx: float = 0.0
     retry_after: str = "0"
     seed: int = 7
+    # A POST that the service carries out (a job is created) but whose answer never leaves: the
+    # connection closes first, as when a network drops after the request was sent.
+    rate_lost_answer: float = 0.0
 
 
 @dataclass
@@ -106,6 +110,8 @@ class FakeProvider:
         self.log: list[Request] = []
         self.faults = Faults()
         self._rng = random.Random(self.faults.seed)
+        self._loss_rng = random.Random(self.faults.seed + 1)
+        self.lost_answers: list[Request] = []  # POSTs carried out whose answer was dropped
         self._lock = threading.Lock()
         self._throttles: list[_Trap] = []
         self._losses: list[_Trap] = []
@@ -153,7 +159,7 @@ class FakeProvider:
                     body,
                 )
                 resp = fake.dispatch(req)
-                if fake.sprung(fake._losses, req):
+                if resp is LOST_ANSWER or fake.sprung(fake._losses, req):
                     self.close_connection = True  # the work is done; its answer never arrives
                     return
                 data, headers = resp.encoded()
@@ -202,10 +208,20 @@ class FakeProvider:
             m = pattern.match(req.path)
             if m and method == req.method:
                 try:
-                    return handler(req, m)
+                    resp = handler(req, m)
                 except Exception as exc:  # a fake's bug should show as a 500 with the reason, not hang
                     return Response(500, {"detail": f"fake error: {exc!r}"})
+                return self._answer_lost(req, resp)
         return Response(404, {"detail": f"no route {req.method} {req.path}"})
+
+    def _answer_lost(self, req: Request, resp: Response) -> Response:
+        if req.method == "POST" and resp.status < 300 and self.faults.rate_lost_answer:
+            with self._lock:
+                lost = self._loss_rng.random() < self.faults.rate_lost_answer
+            if lost:
+                self.lost_answers.append(req)
+                return LOST_ANSWER
+        return resp
 
     def calls(self, method: str, pattern: str) -> list[Request]:
         """Logged requests matching a method and a path regex."""
