@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.errors import ShotlistError
 from shotlist.store import Store, Take
 
@@ -279,8 +279,7 @@ def _recipe_of(remote: Remote, key: str, sha: str) -> dict[str, Any]:
 def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:
     """Remember which objects are known to be pushed to this remote (for ``shotlist status``)."""
     path = store.dir / "pushed.json"
-    data = durable.read_json(path)
-    known = data if isinstance(data, dict) else {}
+    known = salvage.read_cache(path, salvage.json_object, "the list of pushed clips") or {}
     urls = set(known.get(remote.url, []))
     urls.update(shas)
     known[remote.url] = sorted(urls)
@@ -288,5 +287,5 @@ def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:
 
 
 def pushed(store: Store, remote_url_: str) -> set[str]:
-    data = durable.read_json(store.dir / "pushed.json")
-    return set(data.get(remote_url_, [])) if isinstance(data, dict) else set()
+    data = salvage.read_cache(store.dir / "pushed.json", salvage.json_object, "the list of pushed clips")
+    return set(data.get(remote_url_, [])) if data else set()

@@ -395,14 +395,7 @@ class _Builder:
     def start(self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent) -> None:
         self.tick(event.start_mark)
         if len(self.stack) >= MAX_DEPTH:
-            raise _Stop(
-                Problem(
-                    (),
-                    f"the document nests deeper than {MAX_DEPTH} levels",
-                    "flatten it; a storyboard needs only a few levels",
-                    *_at(event.start_mark),
-                )
-            )
+            raise _Stop(_too_deep(event.start_mark))
         if event.tag and event.tag not in _STANDARD:
             where = self.next_loc(event.start_mark)
             raise _Stop(
@@ -500,12 +493,37 @@ _SYNTAX: list[tuple[str, str, str]] = [
 ]
 
 
+def _too_deep(mark: Any) -> Problem:
+    return Problem(
+        (),
+        f"the document nests deeper than {MAX_DEPTH} levels",
+        "flatten it; a storyboard needs only a few levels",
+        *_at(mark),
+    )
+
+
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 def _syntax_problem(text: str, fast_error: yaml.YAMLError) -> Problem:
     """A YAML syntax error as a Problem, worded from the pure-Python parser so it is the same everywhere."""
+    if (
+        isinstance(fast_error, yaml.MarkedYAMLError)
+        and fast_error.problem == "exceeded maximum nesting depth"
+    ):
+        return _too_deep(fast_error.problem_mark)  # libyaml's own limit (1,000 levels): far past ours
     error: yaml.YAMLError = fast_error
+    depth = 0
     try:
-        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
-            pass
+        # The pure-Python scanner's work grows with the nesting depth, so it stops where the builder would.
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, _OPENS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _too_deep(event.start_mark)
+            elif isinstance(event, _CLOSES):
+                depth -= 1
     except yaml.YAMLError as exc:
         error = exc
     if isinstance(error, yaml.reader.ReaderError):

@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from shotlist.backends.fake import FakeModels
-from shotlist.journal import Journal
+from shotlist.journal import Journal, JournalEntry, JournalState
 from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.pipeline import BuildOptions, BuildResult, build
@@ -97,3 +97,45 @@ def lock_text(root: Path) -> str:
 def report(root: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((root / ".shotlist" / "last-build.json").read_text())
     return data
+
+
+def make_built_project(root: Path) -> Path:
+    """The tiny project built through the CLI with the animatic, plus a paid job in its journal, a list of
+    pushed clips and a holder note: one of every kind of file ``.shotlist/`` holds."""
+    from tests.shotlist_cli import run_shotlist
+
+    make_project(root)
+    code, out, err = run_shotlist("build", str(root), "--yes")
+    assert code == 0, out + err
+    store = Store(root)
+    Journal(store.dir).write(
+        JournalEntry("f" * 64, "door", "e" * 64, 2, "kling", "kling-v2-1", JournalState.SUBMITTED, "job-77")
+    )
+    (store.dir / "pushed.json").write_text('{"s3://team/film": ["%s"]}\n' % ("a" * 64))
+    (store.dir / "store.holder").write_text('{"pid": 1, "purpose": "build"}\n')
+    return root
+
+
+#: What every command that reads ``.shotlist/`` is run as, after its state was damaged.
+STATE_COMMANDS = ("plan", "build --yes", "render", "cache verify", "cache gc --yes")
+
+
+def run_on_damaged_state(root: Path) -> list[tuple[str, int, str]]:
+    """Run each of STATE_COMMANDS on the project: (command, exit status, output); fails on a traceback or a hang."""
+    from tests.shotlist_cli import run_shotlist
+
+    ran = []
+    for command in STATE_COMMANDS:
+        words = command.split()
+        at = 2 if words[0] == "cache" else 1  # the project goes after the (sub)command's name
+        code, out, err = run_shotlist(*words[:at], str(root), *words[at:], timeout=120)
+        assert "Traceback" not in out + err, (command, out, err)
+        ran.append((command, code, out + err))
+    return ran
+
+
+def pins_are_kept(root: Path, pinned: dict[str, str]) -> None:
+    """The lock pins what it pinned, and every pinned clip is still in the store."""
+    assert {shot: e.clip for shot, e in read_lock(root).entries.items()} == pinned
+    for sha in pinned.values():
+        assert Store(root).object_path(sha).exists(), f"pinned clip {sha[:12]} was deleted"

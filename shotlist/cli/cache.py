@@ -58,6 +58,12 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
     lock = read_lock(p.root)
     count, bad = store.verify({shot: e.clip for shot, e in lock.entries.items()})
     for j in Journal(store.dir).entries():
+        if j.job is None and j.state == "unknown":
+            typer.echo(
+                f"note: take {j.take} of {j.shot} was submitted with an unknown outcome ({j.message}); "
+                "a build asks before submitting it again"
+            )
+            continue
         typer.echo(
             f"note: an interrupted build left take {j.take} of {j.shot} {j.state}"
             f"{f' (job {j.job})' if j.job else ''}; the next build resumes it"

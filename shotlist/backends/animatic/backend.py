@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.backends.animatic.render import render_animatic
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.spec import MediaInput, ShotSpec
@@ -130,9 +130,10 @@ def _save_spec(path: Path, spec: ShotSpec) -> None:
 
 
 def _load_spec(path: Path) -> ShotSpec | None:
-    try:
-        data = durable.read_json(path)
-        data["inputs"] = tuple(MediaInput(**i) for i in data["inputs"])
-        return ShotSpec(**data)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+    return salvage.read_cache(path, _spec_of, "a saved animatic job")
+
+
+def _spec_of(raw: bytes) -> ShotSpec:
+    data = salvage.json_object(raw)
+    data["inputs"] = tuple(MediaInput(**i) for i in data["inputs"])
+    return ShotSpec(**data)
