@@ -10,6 +10,7 @@ syntax errors are re-read with the pure-Python parser so their wording is the sa
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,31 @@ class Source:
         return value if at_value and value and value[0] == key[0] else key
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists but is no regular file ("a named pipe (FIFO)", "a folder", …), found
+    without opening it (opening a FIFO blocks until something writes to it); None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "a device")
+
+
 def read_source(path: Path) -> Source:
     """Parse a storyboard file; raise StoryboardError when it is not a YAML document we can read at all."""
+    kind = not_a_file(path)
+    if kind is not None:
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (), f"this is {kind}, not a file", "give the storyboard file, or the folder that holds it"
+                )
+            ],
+        )
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
