@@ -105,7 +105,9 @@ class Journal:
 def _lost_job(damage: salvage.Damage) -> str:
     read = damage.fields()
     if read.get("backend") == "animatic":  # the embedded backend is free: nothing to check anywhere
-        return f"an animatic job's record, {damage.name}, was unreadable: {damage.where()}; it is rendered again"
+        return (
+            f"an animatic job's record, {damage.name}, was unreadable: {damage.where()}; it is rendered again"
+        )
     backend = read.get("backend", "your video providers")
     job = f"job {read['job']}" if "job" in read else f"a job submitted around {_mtime(damage)}"
     held = ", ".join(f"{k} {read[k]}" for k in ("shot", "take", "model") if k in read)

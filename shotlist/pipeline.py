@@ -22,7 +22,7 @@ from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
 from shotlist.load import Project, load_project
-from shotlist.lock import Lock, read_lock
+from shotlist.lock import Lock, lock_path, read_lock
 from shotlist.plan import Action, Plan, make_plan
 from shotlist.store import Store, Take, now
 
@@ -87,6 +87,9 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
     project = load_project(path)  # load → resolve: every mistake is a StoryboardError with its line
     models = o.models or CatalogModels()
     store = Store(project.root)
+    durable.check_writable(
+        [store.dir, lock_path(project.root), project.file(project.board.output.file)], "build"
+    )
     with store.locked("build", on_wait=o.on_wait):
         journal = Journal(store.dir)
         recover_journal(journal, store)

@@ -96,7 +96,9 @@ class AnimaticBackend:
         """Stop renders in progress (at their next frame) and wait for their threads."""
         for job in self._jobs.values():
             job.cancel.set()
-        tasks = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
+        # Finished ones too: a render that failed because the build was interrupted (its ffmpeg got the
+        # Ctrl-C as well) is retrieved here, not reported later as "Task exception was never retrieved".
+        tasks = [j.task for j in self._jobs.values() if j.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _job(self, job_id: str) -> _Job | None:
