@@ -203,11 +203,15 @@ def _render(template: Template, shot_id: str, **context: Any) -> str:
         for chunk in template.generate(**context):
             size += len(chunk)
             if size > MAX_OUTPUT:
-                raise SecurityError(f"the template wrote more than {MAX_OUTPUT:,} characters")
+                raise _OverBudget(
+                    f"the template wrote more than {MAX_OUTPUT:,} characters",
+                    "a prompt is a few hundred words: write each part of the shot once",
+                )
             budget.check()
             out.append(chunk)
     except Exception as exc:  # anything a template does wrong is the template's error, shown at its line
-        raise TemplateError(_located(exc, str(template.filename)), shot_id, _fix(exc)) from None
+        fix = exc.fix if isinstance(exc, _OverBudget) else FIX
+        raise TemplateError(_located(exc, str(template.filename)), shot_id, fix) from None
     finally:
         _BUDGET.reset(token)
     return "".join(out)
@@ -379,7 +383,7 @@ class _Budget:
 
     def check(self) -> None:
         if time.monotonic() > self.deadline:
-            raise SecurityError(f"the template ran for over {MAX_SECONDS:g} s")
+            raise _OverBudget(f"the template ran for over {MAX_SECONDS:g} s", _LOOPS)
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
@@ -392,16 +396,21 @@ def _guarded(iterable: Any) -> Iterator[Any]:
         if budget is not None:
             budget.steps += 1
             if budget.steps > MAX_STEPS:
-                raise SecurityError(f"the template's loops ran more than {MAX_STEPS:,} steps")
+                raise _OverBudget(f"the template's loops ran more than {MAX_STEPS:,} steps", _LOOPS)
             if budget.steps % 1000 == 0:
                 budget.check()
         yield item
 
 
-def _fix(exc: BaseException) -> str:
-    if isinstance(exc, SecurityError) and "template" in str(exc):
-        return "loop over the shot's own lists (motion, still, characters), not over large ranges"
-    return FIX
+_LOOPS = "loop over the shot's own lists (motion, still, characters), not over large ranges"
+
+
+class _OverBudget(SecurityError):
+    """A template went past its budget of loop steps, time or output; says what to do instead."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -485,8 +494,8 @@ def _not_found(root: Path, name: str, shot: ResolvedShot) -> TemplateError:
     )
 
 
-def _located(exc: BaseException, filename: str | None = None) -> str:
-    """'templates/x.j2:3: what went wrong' from a Jinja error or a traceback through a template."""
+def _located(exc: BaseException, template: str | None = None) -> str:
+    """'templates/x.j2:3: what went wrong' from a Jinja error or a traceback through ``template``."""
     where = None
     lineno = getattr(exc, "lineno", None)
     filename = getattr(exc, "filename", None) or getattr(exc, "name", None)
@@ -502,4 +511,4 @@ def _located(exc: BaseException, filename: str | None = None) -> str:
         message = f"no template '{exc.name}' to import or include"
     else:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"{where or filename or 'template'}: {message}"
+    return f"{where or template or 'template'}: {message}"

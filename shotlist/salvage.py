@@ -89,13 +89,9 @@ class Damage:
 
 def read_cache(path: Path, parse: Callable[[bytes], T], what: str) -> T | None:
     """The cache in ``path`` parsed; None when it is absent or damaged (a damaged one is removed with a note)."""
-    raw = _read(path, record=False)
-    if raw is None:
-        return None
-    try:
-        return parse(raw)
-    except SHAPE_ERRORS:
-        pass
+    value, damaged = _parsed(path, parse, record=False)
+    if damaged is None:
+        return value
     if path.is_dir():
         done = "moved aside" if set_aside(path) else "ignored"
     else:
@@ -116,14 +112,10 @@ def read_record(
 ) -> T | None:
     """The record in ``path`` parsed; None when absent. A damaged one is moved under ``.shotlist/damaged/``
     and ``explain(damage)`` is noted; then ``replace(damage)`` (if given) is what the caller gets instead."""
-    raw = _read(path, record=True)
-    if raw is None:
-        return None
-    try:
-        return parse(raw)
-    except SHAPE_ERRORS:
-        pass
-    damage = Damage(path=path, kept=set_aside(path), text=raw.decode("utf-8", "replace"))
+    value, damaged = _parsed(path, parse, record=True)
+    if damaged is None:
+        return value
+    damage = Damage(path=path, kept=set_aside(path), text=damaged.decode("utf-8", "replace"))
     note(explain(damage))
     return replace(damage) if replace is not None else None
 
@@ -176,6 +168,17 @@ def kept_clips(store_dir: Path) -> set[str]:
                 except OSError:
                     continue
     return found
+
+
+def _parsed(path: Path, parse: Callable[[bytes], T], *, record: bool) -> tuple[T | None, bytes | None]:
+    """(what ``parse`` made of the file, None), (None, None) when it is absent, or (None, its bytes) when damaged."""
+    raw = _read(path, record=record)
+    if raw is None:
+        return None, None
+    try:
+        return parse(raw), None
+    except SHAPE_ERRORS:
+        return None, raw
 
 
 def _read(path: Path, *, record: bool) -> bytes | None:

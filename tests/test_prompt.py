@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +373,72 @@ def test_the_models_own_prompt_limit_applies_when_it_is_smaller(tmp_path: Path) 
     assert r.max_chars == min(dialects()["veo"].max_chars, entry.prompt_chars)
     forced = render_prompt(p, p.shots[0], "veo")
     assert forced is not None and forced.max_chars == dialects()["veo"].max_chars
+
+
+# -- the budget of a template: loops, time and output -------------------------------------------------------
+
+ENDLESS = "Close-up.\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n"
+
+
+@pytest.mark.parametrize("command", ["prompts", "lint"])
+def test_nested_loops_over_huge_ranges_stop_prompts_and_lint_at_the_template_line(
+    tmp_path: Path, command: str
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    project(tmp_path, {**MASK, "template": "endless"}, files={"templates/endless.j2": ENDLESS})
+    began = time.monotonic()
+    code, out, err = run_shotlist(command, str(tmp_path), timeout=30)
+    assert time.monotonic() - began < 10
+    assert code == 2 and out == ""
+    assert err == (
+        "templates/endless.j2:2: the template's loops ran more than 10,000 steps (rendering shot 'mask')\n"
+        "  fix: loop over the shot's own lists (motion, still, characters), not over large ranges\n"
+    )
+
+
+def test_a_template_that_writes_without_end_is_stopped_at_the_output_limit(tmp_path: Path) -> None:
+    flood = "Close-up.\n{% for i in range(9000) %}{{ 'word ' * 2000 }}{% endfor %}\n"
+    project(tmp_path, {**MASK, "template": "flood"}, files={"templates/flood.j2": flood})
+    with pytest.raises(
+        TemplateError, match=r"^templates/flood\.j2: the template wrote more than 100,000 char"
+    ):
+        rendered(tmp_path)
+
+
+def test_loops_over_a_shots_own_lists_are_not_limited_by_the_budget(tmp_path: Path) -> None:
+    many = {**MASK, "motion": [f"leaf {i} drifts slowly down" for i in range(60)], "template": "lists"}
+    lists = "Close-up.{% for m in shot.motion %}{% for s in shot.motion %}{% endfor %} {{ m }}.{% endfor %}"
+    project(tmp_path, many, files={"templates/lists.j2": lists})
+    assert (
+        rendered(tmp_path).count("drifts slowly down") == 60
+    )  # 3,660 loop steps: far more than a prompt needs
+
+
+def test_an_empty_template_is_an_error_not_a_zero_word_prompt(tmp_path: Path) -> None:
+    project(tmp_path, files={"templates/generic.j2": "{# nothing yet #}\n"})
+    with pytest.raises(TemplateError, match=r"^templates/generic\.j2: the template writes an empty prompt"):
+        rendered(tmp_path)
+
+
+def test_a_template_that_is_a_named_pipe_is_refused_without_waiting_on_it(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "templates").mkdir()
+    os.mkfifo(tmp_path / "templates" / "generic.j2")  # would shadow the built-in dialect; reading it blocks
+    with pytest.raises(TemplateError, match=r"^templates/generic\.j2: this is a named pipe \(FIFO\)"):
+        rendered(tmp_path)
+
+
+def test_validate_renders_every_prompt_and_names_each_failing_shot_once(tmp_path: Path) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    shots = [{**MASK, "id": f"s{i}"} for i in range(5)]
+    project(tmp_path, *shots, files={"templates/generic.j2": "{{ shot.subjcet }}"})
+    code, out, err = run_shotlist("validate", str(tmp_path))
+    assert code == 2 and out == ""
+    first, *_, last = err.splitlines()
+    assert first.endswith(
+        "storyboard.yaml:11:3: shots[0]: templates/generic.j2:1: 'dict object' has no attribute 'subjcet' "
+        "(in shots 's0', 's1', 's2' and 2 more)"
+    )
+    assert last.endswith("1 problem in " + str(tmp_path / "storyboard.yaml"))

@@ -188,3 +188,60 @@ def test_init_refuses_to_overwrite_a_storyboard(tmp_path: Path) -> None:
     assert code == 1
     assert "already exists" in err
     assert (tmp_path / "storyboard.yaml").read_text() == "version: 1\n"
+
+
+# --- inputs that used to hang or to pass validate and fail the build ----------------------------------------
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure-python"])
+def test_a_storyboard_nested_100000_levels_deep_is_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    import time
+
+    import yaml
+
+    from shotlist import source
+
+    if not fast:
+        monkeypatch.setattr(source, "_FAST_LOADER", yaml.SafeLoader)  # a machine without libyaml
+    _nested(100_000)(tmp_path)  # 200 KB of brackets: 5,000 levels took 4.9 s, 20,000 took 22 s
+    began = time.monotonic()
+    with pytest.raises(StoryboardError, match="the document nests deeper than 64 levels"):
+        source.read_source(tmp_path / "storyboard.yaml")
+    assert time.monotonic() - began < 2
+
+
+def test_a_device_named_as_the_storyboard_is_refused_without_reading_it() -> None:
+    code, out, err = run_shotlist("validate", "/dev/zero", timeout=10)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == "/dev/zero: this is a device, not a file"
+
+
+def test_each_sound_file_is_probed_once_per_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shotlist import media
+    from tests.media_factory import make_tone
+
+    (tmp_path / "assets").mkdir()
+    make_tone(tmp_path / "assets" / "score.wav", seconds=1)
+    (tmp_path / "storyboard.yaml").write_text(
+        "version: 1\nshots:\n  - id: a\n    subject: 'A kite'\nsoundtrack:\n  music: {file: assets/score.wav}\n"
+        "  effects:\n    - {file: assets/score.wav, at: 0.5}\n"
+    )
+    probed: list[str] = []
+    real = media.sound_problem
+    monkeypatch.setattr(media, "sound_problem", lambda path: probed.append(path.name) or real(path))
+    assert run_shotlist("validate", str(tmp_path))[0] == 0
+    assert run_shotlist("validate", str(tmp_path))[0] == 0
+    assert probed == ["score.wav"]  # named twice, validated twice: probed once
+    (tmp_path / "assets" / "score.wav").write_text("not a sound any more")
+    code, _, err = run_shotlist("validate", str(tmp_path))
+    assert code == 2 and "'assets/score.wav' is not a sound file ffmpeg can read" in err
+    assert probed == ["score.wav", "score.wav"]
+
+
+def test_the_presets_validate_accepts_are_the_ones_every_encoder_maps() -> None:
+    from shotlist.pieces import SVT_PRESETS
+    from shotlist.storyboard import PRESETS
+
+    assert tuple(SVT_PRESETS) == PRESETS
