@@ -196,6 +196,8 @@ class _Sounds:
         return str(self.known[sha]) or None
 
     def save(self) -> None:
+        if not self.file.parent.is_dir():
+            return  # loading a project makes no .shotlist/ of its own: a project never built probes again
         self.hashes.save()
         if self.dirty:
             try:

@@ -1,7 +1,7 @@
 """Damaged files under .shotlist/: a cache is dropped and rebuilt with a note; a record is kept aside and named.
 
 Every kind of file a command reads is damaged (bytes flipped, truncated, a folder in its place) and
-plan, build, render, cache verify and cache gc are run through the CLI: never a traceback, never a
+plan, status, build, render, cache verify and cache gc are run through the CLI: never a traceback, never a
 hang, nothing pinned lost.
 """
 

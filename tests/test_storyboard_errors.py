@@ -232,12 +232,16 @@ def test_each_sound_file_is_probed_once_per_content(tmp_path: Path, monkeypatch:
     real = media.sound_problem
     monkeypatch.setattr(media, "sound_problem", lambda path: probed.append(path.name) or real(path))
     assert run_shotlist("validate", str(tmp_path))[0] == 0
+    assert not (tmp_path / ".shotlist").exists()  # validating a project never built makes no folder in it
+    (tmp_path / ".shotlist").mkdir()  # as a first plan or build makes it
+    probed.clear()
+    assert run_shotlist("validate", str(tmp_path))[0] == 0
     assert run_shotlist("validate", str(tmp_path))[0] == 0
     assert probed == ["score.wav"]  # named twice, validated twice: probed once
     (tmp_path / "assets" / "score.wav").write_text("not a sound any more")
     code, _, err = run_shotlist("validate", str(tmp_path))
     assert code == 2 and "'assets/score.wav' is not a sound file ffmpeg can read" in err
-    assert probed == ["score.wav", "score.wav"]
+    assert probed == ["score.wav", "score.wav"]  # new content: probed again
 
 
 def test_the_presets_validate_accepts_are_the_ones_every_encoder_maps() -> None:

@@ -117,7 +117,7 @@ def make_built_project(root: Path) -> Path:
 
 
 #: What every command that reads ``.shotlist/`` is run as, after its state was damaged.
-STATE_COMMANDS = ("plan", "build --yes", "render", "cache verify", "cache gc --yes")
+STATE_COMMANDS = ("plan", "status", "build --yes", "render", "cache verify", "cache gc --yes")
 
 
 def run_on_damaged_state(root: Path) -> list[tuple[str, int, str]]:
