@@ -87,9 +87,8 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
     project = load_project(path)  # load → resolve: every mistake is a StoryboardError with its line
     models = o.models or CatalogModels()
     store = Store(project.root)
-    durable.check_writable(
-        [store.dir, lock_path(project.root), project.file(project.board.output.file)], "build"
-    )
+    cut = [project.file(project.board.output.file)] if o.render else []
+    durable.check_writable([store.dir, lock_path(project.root), *cut], "build")  # before anything changes
     with store.locked("build", on_wait=o.on_wait):
         journal = Journal(store.dir)
         recover_journal(journal, store)

@@ -67,73 +67,7 @@ def not_a_file(path: Path) -> str | None:
 
 def read_source(path: Path) -> Source:
     """Parse a storyboard file; raise StoryboardError when it is not a YAML document we can read at all."""
-    kind = not_a_file(path)
-    if kind is not None:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (), f"this is {kind}, not a file", "give the storyboard file, or the folder that holds it"
-                )
-            ],
-        )
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    "no storyboard here",
-                    "give a project folder that holds storyboard.yaml, or the file itself "
-                    "(`shotlist init` makes one)",
-                )
-            ],
-        ) from None
-    except OSError as exc:
-        raise StoryboardError(
-            path,
-            [Problem((), f"cannot read the file: {exc.strerror or exc}", "check that it is a readable file")],
-        ) from None
-    if len(raw) > MAX_BYTES:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    f"the file is {len(raw) // 1024} KiB; a storyboard is at most "
-                    f"{MAX_BYTES // 1024 // 1024} MiB",
-                    "split it or remove pasted data",
-                )
-            ],
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
-        raise StoryboardError(
-            path,
-            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
-            raw.decode("utf-8", "replace"),
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    "the file holds a NUL byte; it is not a text file",
-                    "save the storyboard as plain UTF-8 text",
-                    line,
-                    1,
-                )
-            ],
-        )
+    text = _text(path, _raw(path))
     source = Source(path=path, text=text, data=None)
     try:
         source.data = _Builder(source).run(yaml.parse(text, Loader=_FAST_LOADER))
@@ -156,6 +90,61 @@ def read_source(path: Path) -> Source:
             text,
         )
     return source
+
+
+def _refused(path: Path, message: str, fix: str) -> StoryboardError:
+    return StoryboardError(path, [Problem((), message, fix)])
+
+
+def _raw(path: Path) -> bytes:
+    """The storyboard file's bytes, refused before reading when it is no file or too big to be one."""
+    kind = not_a_file(path)
+    if kind is not None:
+        raise _refused(
+            path, f"this is {kind}, not a file", "give the storyboard file, or the folder that holds it"
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _refused(
+            path,
+            "no storyboard here",
+            "give a project folder that holds storyboard.yaml, or the file itself (`shotlist init` makes one)",
+        ) from None
+    except OSError as exc:
+        raise _refused(
+            path, f"cannot read the file: {exc.strerror or exc}", "check that it is a readable file"
+        ) from None
+    if len(raw) > MAX_BYTES:
+        raise _refused(
+            path,
+            f"the file is {len(raw) // 1024} KiB; a storyboard is at most {MAX_BYTES // 1024 // 1024} MiB",
+            "split it or remove pasted data",
+        )
+    return raw
+
+
+def _text(path: Path, raw: bytes) -> str:
+    """The storyboard's bytes as text: UTF-8, a byte-order mark dropped, no NUL byte."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        raise StoryboardError(
+            path,
+            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
+            raw.decode("utf-8", "replace"),
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        message, fix = (
+            "the file holds a NUL byte; it is not a text file",
+            "save the storyboard as plain UTF-8 text",
+        )
+        raise StoryboardError(path, [Problem((), message, fix, line, 1)])
+    return text
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks, str]:
