@@ -8,12 +8,15 @@ moment (kill -9, power loss) leaves no torn JSON behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from shotlist.errors import ShotlistError
 
 
 @contextlib.contextmanager
@@ -27,6 +30,11 @@ def replacing(path: Path, *, sync: bool = True) -> Iterator[Path]:
         if sync:
             _sync_file(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # a write or an fsync failed (a full disk): name the file it was for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -47,6 +55,57 @@ def write_text(path: Path, text: str, *, sync: bool = True) -> None:
 def write_json(path: Path, value: Any, *, sync: bool = True) -> None:
     """JSON with sorted keys and a final newline, written atomically."""
     write_text(path, json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + "\n", sync=sync)
+
+
+class NotWritable(ShotlistError):
+    """A command that writes was pointed at a place it cannot write (a read-only project, another user's files)."""
+
+
+def check_writable(paths: Iterable[Path], command: str) -> None:
+    """Refuse ``command`` before it changes anything when one of ``paths`` (files or folders it will write,
+    existing or not) cannot be written."""
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the folder that will hold what is made
+        if not os.access(folder, os.W_OK):
+            raise NotWritable(
+                f"cannot write {path}: {why_not_writable(folder)}; {command} changed nothing\n"
+                f"  fix: make the project writable (or copy it somewhere writable) and run {command} again; "
+                "validate, lint, plan, status and cache verify work on a read-only project"
+            )
+
+
+def why_not_writable(path: Path) -> str:
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "the file system is read-only"
+    except OSError:
+        pass
+    return f"this user ({_user()}) may not write there"
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def failed_write(exc: OSError) -> str:
+    """What to tell a user when a file operation failed half-way through a command."""
+    what = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+    fix = (
+        "free some space on that disk and run it again"
+        if exc.errno == errno.ENOSPC
+        else "fix that and run it again"
+    )
+    return (
+        f"{what}\n  shotlist writes every file whole, so none was left half-written; takes made before this "
+        f"are stored and pinned\n  fix: {fix}"
+    )
 
 
 def read_json(path: Path) -> Any:

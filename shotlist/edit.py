@@ -238,30 +238,38 @@ def _memo_path(project: Project, out: Path) -> Path:
 
 def _unchanged(project: Project, out: Path, key: str) -> CutResult | None:
     """The previous render's result when the cut it wrote is still there, untouched, with this key."""
-    from shotlist import durable
-    from shotlist.audio import AudioResult
+    from shotlist import salvage
 
-    memo = durable.read_json(_memo_path(project, out))
-    if not isinstance(memo, dict) or memo.get("key") != key or not out.is_file():
+    memo = salvage.read_cache(
+        _memo_path(project, out), lambda raw: _memo(raw, out), "the record of the last render"
+    )
+    if memo is None or memo[0] != key or not out.is_file():
         return None
     st = out.stat()
-    if [st.st_size, st.st_mtime_ns] != memo.get("file"):
+    if [st.st_size, st.st_mtime_ns] != memo[1] or not all(p.is_file() for p in memo[2].sidecars):
         return None
-    sidecars = [Path(p) for p in memo.get("sidecars", [])]
-    if not all(p.is_file() for p in sidecars):
-        return None
+    return memo[2]
+
+
+def _memo(raw: bytes, out: Path) -> tuple[str, list[int], CutResult]:
+    """(cut key, [size, mtime] of the cut, its result) from a render record; KeyError/ValueError if damaged."""
+    from shotlist import salvage
+    from shotlist.audio import AudioResult
+
+    memo = salvage.json_object(raw)
     r = memo["result"]
     audio = AudioResult(path=out, **r["audio"]) if r.get("audio") else None
-    return CutResult(
+    result = CutResult(
         path=out,
-        frames=r["frames"],
-        duration=r["duration"],
-        width=r["width"],
-        height=r["height"],
-        fps=r["fps"],
-        sidecars=sidecars,
+        frames=int(r["frames"]),
+        duration=float(r["duration"]),
+        width=int(r["width"]),
+        height=int(r["height"]),
+        fps=int(r["fps"]),
+        sidecars=[Path(str(p)) for p in memo.get("sidecars", [])],
         audio=audio,
     )
+    return str(memo["key"]), list(memo["file"]), result
 
 
 def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:

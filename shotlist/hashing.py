@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from shotlist import durable
+from shotlist import durable, salvage
 
 CHUNK = 1 << 20
 
@@ -30,8 +30,9 @@ class HashCache:
 
     def __init__(self, file: Path) -> None:
         self.file = file
-        raw = durable.read_json(file) if file.is_file() else None
-        self.entries: dict[str, list[object]] = raw if isinstance(raw, dict) else {}
+        self.entries: dict[str, list[object]] = (
+            salvage.read_cache(file, salvage.json_object, "the input-file hash cache") or {}
+        )
         self.dirty = False
 
     def digest(self, path: Path) -> str:

@@ -20,11 +20,12 @@ sends it again with ``--regenerate`` (which records it in the ledger).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.store import now
 
 
@@ -67,18 +68,37 @@ class Journal:
         return self.dir / f"{take_key}.json"
 
     def get(self, take_key: str) -> JournalEntry | None:
-        raw = durable.read_json(self._path(take_key))
-        return _entry(raw) if isinstance(raw, dict) else None
+        return self._read(self._path(take_key))
 
     def entries(self) -> list[JournalEntry]:
         if not self.dir.is_dir():
             return []
-        out = []
-        for p in sorted(self.dir.glob("*.json")):
-            raw = durable.read_json(p)
-            if isinstance(raw, dict):
-                out.append(_entry(raw))
-        return out
+        return [e for p in sorted(self.dir.glob("*.json")) if (e := self._read(p)) is not None]
+
+    def _read(self, path: Path) -> JournalEntry | None:
+        """The entry in ``path``; a damaged one is kept aside and stands as a submit of unknown outcome."""
+        return salvage.read_record(
+            path, lambda raw: _entry(salvage.json_object(raw)), _lost_job, self._unknown
+        )
+
+    def _unknown(self, damage: salvage.Damage) -> JournalEntry:
+        # A paid submit may be behind it: the next build asks before submitting that take again.
+        read = damage.fields()
+        job = f"; it named job {read['job']}" if "job" in read else ""
+        entry = JournalEntry(
+            take_key=damage.path.stem,
+            shot=read.get("shot", "?"),
+            key=read.get("key", ""),
+            take=int(read["take"]) if read.get("take", "").isdigit() else 0,
+            backend=read.get("backend", "?"),
+            model=read.get("model", "?"),
+            state=JournalState.UNKNOWN,
+            message=f"its journal record was damaged and {damage.where()}{job}",
+        )
+        try:
+            return self.write(entry)
+        except OSError:
+            return entry  # a read-only project: it stands for this command only
 
     def by_key(self) -> dict[str, list[JournalEntry]]:
         """The entries grouped by recipe key, each group by take number."""
@@ -96,6 +116,30 @@ class Journal:
     def close(self, take_key: str) -> None:
         """The job has ended (its take is stored, or its ending is in the ledger): forget it."""
         self._path(take_key).unlink(missing_ok=True)
+
+
+def _lost_job(damage: salvage.Damage) -> str:
+    read = damage.fields()
+    if read.get("backend") == "animatic":  # the embedded backend is free: nothing to check anywhere
+        return (
+            f"an animatic job's record, {damage.name}, was unreadable: {damage.where()}; it is rendered again"
+        )
+    backend = read.get("backend", "your video providers")
+    job = f"job {read['job']}" if "job" in read else f"a job submitted around {_mtime(damage)}"
+    held = ", ".join(f"{k} {read[k]}" for k in ("shot", "take", "model") if k in read)
+    return (
+        f"a paid job's record was unreadable; check {backend} for {job}: it may have run and been billed. "
+        f"{damage.name}{f' ({held})' if held else ''} was {damage.where()}; "
+        "a build asks before submitting that take again (`shotlist build --regenerate SHOT` does)"
+    )
+
+
+def _mtime(damage: salvage.Damage) -> str:
+    path = damage.kept or damage.path
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except OSError:
+        return "the last build"
 
 
 def _entry(raw: dict[str, Any]) -> JournalEntry:

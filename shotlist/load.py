@@ -81,6 +81,12 @@ def _load(root: Path, file: Path, source: Source) -> Project:
     return project
 
 
+def refused(project: Project, problems: list[Problem]) -> StoryboardError:
+    """The error for problems found in a loaded project (a later stage's checks), each at its storyboard line."""
+    source = read_source(project.path)
+    return StoryboardError(project.path, _placed(source, problems), source.text)
+
+
 def load(path: str | Path = ".") -> Storyboard:
     """The validated Storyboard of a project; raise StoryboardError naming file:line for any mistake."""
     return load_project(path).board

@@ -206,6 +206,19 @@ def probe(path: Path, *, count_frames: bool = True) -> ClipFacts:
     return ClipFacts(**facts)
 
 
+def sound_problem(path: Path) -> str | None:
+    """What keeps the edit from mixing this sound file ("is empty (0 bytes)", …), or None when it is sound."""
+    if path.stat().st_size == 0:
+        return "is empty (0 bytes)"
+    try:
+        facts = probe(path, count_frames=False)
+    except MediaError:
+        return "is not a sound file ffmpeg can read"
+    if not facts.has_audio:
+        return "has no sound in it"
+    return None
+
+
 def _count_frames(path: Path) -> int:
     out = subprocess.run(
         [

@@ -24,7 +24,7 @@ from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
 from shotlist.ledger import JobRecord
 from shotlist.load import Project, load_project
-from shotlist.lock import Lock, LockEntry, check_takes, read_lock, write_lock
+from shotlist.lock import Lock, LockEntry, check_takes, lock_path, read_lock, write_lock
 from shotlist.plan import Action, Plan, make_plan
 from shotlist.qc import QcFinding
 from shotlist.store import Store, Take, now
@@ -110,6 +110,8 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
     project = load_project(path)  # load → resolve: every mistake is a StoryboardError with its line
     models = o.models or CatalogModels()
     store = Store(project.root)
+    cut = [project.file(project.board.output.file)] if o.render else []
+    durable.check_writable([store.dir, lock_path(project.root), *cut], "build")  # before anything changes
     with store.locked("build", on_wait=o.on_wait):
         journal = Journal(store.dir)
         recover_journal(journal, store)

@@ -8,25 +8,29 @@ objects. The output is whitespace-collapsed so the same shot always gives byte-i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound
+from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, nodes
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from shotlist.errors import ShotlistError, did_you_mean
+from shotlist.errors import Problem, ShotlistError, did_you_mean
 from shotlist.load import Project
-from shotlist.resolve import ResolvedShot, confine
+from shotlist.resolve import ResolvedShot, confine, from_defaults, shots_named
+from shotlist.source import not_a_file
 
 DEFAULT_DIALECT = "generic"
 BUILTIN_PACKAGE = "shotlist.templates"
@@ -35,10 +39,20 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _MAX_REPEAT = 10_000  # sandbox: the longest string or list a template may build with * or **
 
 
+FIX = "fix the template at that line"
+
+
 class TemplateError(ShotlistError):
-    """A prompt template is missing, invalid or failed; the message names the file and line."""
+    """A prompt template is missing, invalid or failed; the message names the file and line, and the shot."""
 
     exit_code = 2
+
+    def __init__(self, what: str, shot: str | None = None, fix: str = FIX) -> None:
+        text = f"{what} (rendering shot '{shot}')" if shot else what
+        super().__init__(text if fix == FIX else f"{text}\n  fix: {fix}")
+        self.what = what  # the message without the shot: the same for every shot a broken template fails
+        self.shot = shot
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -154,19 +168,26 @@ def render_prompt(project: Project, shot: ResolvedShot, dialect: str | None = No
         limit = min(limit, int(entry.prompt_chars))
     if shot.prompt is not None:
         text = collapse(shot.prompt)
+        if not text:
+            raise TemplateError(
+                "the prompt is empty", shot.id, "write the prompt, or remove prompt: to use a template"
+            )
         return RenderedPrompt(shot.id, text, negative, name, "prompt:", word_count(text), len(text), limit)
     template_name = shot.template or name
     env = _environment(project.root.resolve())
     try:
         template = env.get_template(f"{template_name}.j2")
     except TemplateNotFound:
-        raise TemplateError(_not_found(project.root, template_name, shot)) from None
+        raise _not_found(project.root, template_name, shot) from None
     except JinjaTemplateError as exc:
-        raise TemplateError(_located(exc, shot)) from None
-    try:
-        text = collapse(template.render(shot=template_context(shot), dialect=_dialect_context(spec)))
-    except Exception as exc:  # anything a template does wrong is the template's error, shown at its line
-        raise TemplateError(_located(exc, shot)) from None
+        raise TemplateError(_located(exc), shot.id) from None
+    text = collapse(_render(template, shot.id, shot=template_context(shot), dialect=_dialect_context(spec)))
+    if not text:
+        raise TemplateError(
+            f"{template.filename}: the template writes an empty prompt",
+            shot.id,
+            "make the template write the prompt (`shotlist prompts` shows what each shot sends)",
+        )
     return RenderedPrompt(
         shot.id, text, negative, name, str(template.filename), word_count(text), len(text), limit
     )
@@ -178,13 +199,57 @@ def render_document(root: Path, name: str, context: dict[str, Any]) -> tuple[str
     env = _environment(root.resolve())
     try:
         template = env.get_template(f"{name}.j2")
-        text = template.render(**context)
     except TemplateNotFound:
         raise TemplateError(f"no template '{name}.j2' in {root / 'templates'} or the built-ins") from None
     except Exception as exc:  # the template's mistake, shown at its line
         where = getattr(exc, "lineno", None)
         raise TemplateError(f"{name}.j2{f':{where}' if where else ''}: {exc}") from None
+    text = _render(template, name, **context)  # the same budget of loop steps, time and output as a prompt
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", str(template.filename)
+
+
+def _render(template: Template, shot_id: str, **context: Any) -> str:
+    """The template's text within the budget of loop steps, time and output; TemplateError naming its line."""
+    budget = _Budget(time.monotonic() + MAX_SECONDS)
+    token = _BUDGET.set(budget)
+    out: list[str] = []
+    size = 0
+    try:
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise _OverBudget(
+                    f"the template wrote more than {MAX_OUTPUT:,} characters",
+                    "a prompt is a few hundred words: write each part of the shot once",
+                )
+            budget.check()
+            out.append(chunk)
+    except Exception as exc:  # anything a template does wrong is the template's error, shown at its line
+        fix = exc.fix if isinstance(exc, _OverBudget) else FIX
+        raise TemplateError(_located(exc, str(template.filename)), shot_id, fix) from None
+    finally:
+        _BUDGET.reset(token)
+    return "".join(out)
+
+
+def check_prompts(project: Project) -> list[Problem]:
+    """Every shot's prompt rendered: a problem for each template error, at the shot (or the defaults) that
+    chose the template; a dialect's own template that fails many shots is one problem that names them."""
+    problems: list[Problem] = []
+    unnamed: dict[str, tuple[Problem, list[str]]] = {}
+    for shot in project.shots:
+        try:
+            render_prompt(project, shot)
+        except TemplateError as exc:
+            field = "prompt" if shot.prompt is not None else "template" if shot.template else None
+            if field is not None:
+                problems.append(Problem(("shots", shot.index, field), exc.what, exc.fix))
+            else:
+                problem = Problem(("shots", shot.index), exc.what, exc.fix)
+                unnamed.setdefault(exc.what, (problem, []))[1].append(shot.id)
+    for problem, ids in unnamed.values():
+        problems.append(dataclasses.replace(problem, message=f"{problem.message} (in {shots_named(ids)})"))
+    return from_defaults(project.board, problems)
 
 
 def render_all(
@@ -318,11 +383,64 @@ def _place(value: Any) -> str:
 
 _FILTERS: dict[str, Callable[..., str]] = {"sentence": _sentence, "lcfirst": _lcfirst, "place": _place}
 
+#: A prompt template's budget: loop steps, seconds and characters written. A prompt is a few hundred
+#: characters from loops over a shot's short lists; nested loops over big ranges would spin for hours.
+MAX_STEPS = 10_000
+MAX_SECONDS = 2.0
+MAX_OUTPUT = 100_000
+_GUARD = "_shotlist_loop"  # what every {% for %} iterates through (see _Sandbox._parse)
+
+
+@dataclass
+class _Budget:
+    deadline: float
+    steps: int = 0
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OverBudget(f"the template ran for over {MAX_SECONDS:g} s", _LOOPS)
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
+
+
+def _guarded(iterable: Any) -> Iterator[Any]:
+    """A template loop's items, counted against the render's budget."""
+    budget = _BUDGET.get()
+    for item in iterable:
+        if budget is not None:
+            budget.steps += 1
+            if budget.steps > MAX_STEPS:
+                raise _OverBudget(f"the template's loops ran more than {MAX_STEPS:,} steps", _LOOPS)
+            if budget.steps % 1000 == 0:
+                budget.check()
+        yield item
+
+
+_LOOPS = "loop over the shot's own lists (motion, still, characters), not over large ranges"
+
+
+class _OverBudget(SecurityError):
+    """A template went past its budget of loop steps, time or output; says what to do instead."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
 
 class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus a cap on ``*`` and ``**`` so a template cannot build a huge string."""
+    """Jinja's sandbox, plus a cap on ``*`` and ``**`` so a template cannot build a huge string, and every
+    loop counted (``_guarded``) so it cannot spin for ever."""
 
     intercepted_binops = frozenset(["*", "**"])
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(
+                nodes.Name(_GUARD, "load"), [loop.iter], [], None, None, lineno=loop.lineno
+            )
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > 64:
@@ -347,7 +465,10 @@ class _Loader(BaseLoader):
         rel = f"templates/{stem}.j2"
         path, why = confine(self.root, rel)
         if why is not None:
-            raise TemplateError(f"{rel}: {why}")
+            raise TemplateError(f"{rel}: {why}", fix="keep templates inside the project's templates/ folder")
+        kind = None if path is None else not_a_file(path)
+        if kind is not None:  # reading a FIFO would wait for ever
+            raise TemplateError(f"{rel}: this is {kind}, not a template file", fix=f"make {rel} a text file")
         if path is not None and path.is_file():
             mtime = path.stat().st_mtime
             return path.read_text(encoding="utf-8"), rel, lambda: path.stat().st_mtime == mtime
@@ -373,20 +494,23 @@ def _environment(root: Path) -> _Sandbox:
         auto_reload=True,
     )
     env.filters.update(_FILTERS)
+    env.globals[_GUARD] = _guarded
     return env
 
 
-def _not_found(root: Path, name: str, shot: ResolvedShot) -> str:
+def _not_found(root: Path, name: str, shot: ResolvedShot) -> TemplateError:
     local = sorted(p.stem for p in (root / "templates").glob("*.j2")) if (root / "templates").is_dir() else []
     known = sorted(set(local) | set(dialects()))
-    return (
-        f"shot '{shot.id}': no template '{name}' in {root / 'templates'} or the built-in dialects"
-        f"{did_you_mean(name, known)}; templates: {', '.join(known)}"
+    return TemplateError(
+        f"no template '{name}' in the project's templates/ folder or the built-in dialects"
+        f"{did_you_mean(name, known)}",
+        shot.id,
+        f"add templates/{name}.j2, or name one of: {', '.join(known)}",
     )
 
 
-def _located(exc: BaseException, shot: ResolvedShot) -> str:
-    """'templates/x.j2:3: what went wrong (shot 'id')' from a Jinja error or a traceback through a template."""
+def _located(exc: BaseException, template: str | None = None) -> str:
+    """'templates/x.j2:3: what went wrong' from a Jinja error or a traceback through ``template``."""
     where = None
     lineno = getattr(exc, "lineno", None)
     filename = getattr(exc, "filename", None) or getattr(exc, "name", None)
@@ -402,4 +526,4 @@ def _located(exc: BaseException, shot: ResolvedShot) -> str:
         message = f"no template '{exc.name}' to import or include"
     else:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"{where or 'template'}: {message} (rendering shot '{shot.id}')"
+    return f"{where or template or 'template'}: {message}"

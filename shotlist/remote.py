@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.errors import ShotlistError
 from shotlist.store import Store, Take
 
@@ -590,8 +590,7 @@ def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:
     """Remember which objects are known to be on this remote (for ``shotlist status`` without asking it)."""
     shas = set(shas)
     path = store.dir / "pushed.json"
-    data = durable.read_json(path)
-    known = data if isinstance(data, dict) else {}
+    known = salvage.read_cache(path, salvage.json_object, "the list of pushed clips") or {}
     before = set(known.get(remote.url, []))
     if shas <= before:
         return
@@ -601,5 +600,5 @@ def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:
 
 def pushed(store: Store, remote_url_: str) -> set[str]:
     """The objects last seen on the remote ``remote_url_`` (pushed or pulled by this clone)."""
-    data = durable.read_json(store.dir / "pushed.json")
-    return set(data.get(remote_url_, [])) if isinstance(data, dict) else set()
+    data = salvage.read_cache(store.dir / "pushed.json", salvage.json_object, "the list of pushed clips")
+    return set(data.get(remote_url_, [])) if data else set()

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from shotlist import durable, salvage
 from shotlist.errors import Loc, Problem, did_you_mean
+from shotlist.hashing import HashCache
+from shotlist.source import not_a_file
 from shotlist.storyboard import (
     Camera,
     Card,
@@ -126,10 +130,17 @@ def _has_symlink(root: Path, rel: Path) -> bool:
     return False
 
 
-_OPENED: dict[tuple[str, int, int], tuple[str, tuple[int, int]] | str] = {}
+class _Refused(NamedTuple):
+    """Why an input image cannot be used, and what to do about it."""
+
+    message: str
+    fix: str = "export it again as PNG, JPEG or WebP"
 
 
-def _open_image(path: Path) -> tuple[str, tuple[int, int]] | str:
+_OPENED: dict[tuple[str, int, int], tuple[str, tuple[int, int]] | _Refused] = {}
+
+
+def _open_image(path: Path) -> tuple[str, tuple[int, int]] | _Refused:
     """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
     # Decoding is most of a validate's time; a file that has not changed need not be decoded twice.
     stat = path.stat()
@@ -139,7 +150,7 @@ def _open_image(path: Path) -> tuple[str, tuple[int, int]] | str:
     return _OPENED[key]
 
 
-def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | str:
+def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | _Refused:
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -152,16 +163,50 @@ def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | str:
                 fmt = im.format or "?"
                 size = im.size
                 if fmt not in IMAGE_FORMATS:
-                    return f"is a {fmt} image, not PNG, JPEG or WebP"
+                    return _Refused(f"is a {fmt} image, not PNG, JPEG or WebP")
                 im.draft("RGB", (64, 64))  # JPEG decodes at a fraction of its size: enough to prove it opens
                 im.load()
     except UnidentifiedImageError:
-        return "is not a PNG, JPEG or WebP image (it does not open as an image)"
+        return _Refused("is not a PNG, JPEG or WebP image (it does not open as an image)")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "is too large to open safely (over 89 megapixels)"
+        most = Image.MAX_IMAGE_PIXELS or 0
+        return _Refused(
+            f"is too large to open safely (over {most / 1e6:.0f} megapixels)",
+            f"make it smaller than {most:,} pixels (width × height); 7680x4320 (8K) is 33 million",
+        )
     except (OSError, SyntaxError, ValueError, EOFError):
-        return "is damaged: it does not decode"
+        return _Refused("is damaged: it does not decode")
     return fmt, size
+
+
+class _Sounds:
+    """Every sound file probed once per content: ``.shotlist/probes.json`` maps a file's sha256 to what is wrong
+    with it ("" when nothing), so a validate probes only the files that changed."""
+
+    def __init__(self, root: Path) -> None:
+        self.hashes = HashCache(root / salvage.STORE / "hashes.json")
+        self.file = root / salvage.STORE / "probes.json"
+        self.known = salvage.read_cache(self.file, salvage.json_object, "the sound-file probe cache") or {}
+        self.dirty = False
+
+    def problem(self, path: Path) -> str | None:
+        from shotlist.media import sound_problem
+
+        sha = self.hashes.digest(path)
+        if not isinstance(self.known.get(sha), str):
+            self.known[sha] = sound_problem(path) or ""
+            self.dirty = True
+        return str(self.known[sha]) or None
+
+    def save(self) -> None:
+        if not self.file.parent.is_dir():
+            return  # loading a project makes no .shotlist/ of its own: a project never built probes again
+        self.hashes.save()
+        if self.dirty:
+            try:
+                durable.write_json(self.file, self.known, sync=False)
+            except OSError:
+                pass  # a read-only project: it probes again next time
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -174,30 +219,54 @@ class _Resolver:
         self.board = board
         self.problems: list[Problem] = []
         self.images: dict[str, ImageInfo] = {}
+        self._sounds: _Sounds | None = None
 
     def problem(self, loc: Loc, message: str, fix: str | None = None) -> None:
         self.problems.append(Problem(loc, message, fix))
 
-    def image(self, rel: str, loc: Loc) -> ImageInfo | None:
-        if rel in self.images:
-            return self.images[rel]
+    def existing(self, rel: str, loc: Loc, what: str) -> Path | None:
+        """The file ``rel`` names inside the project, or None after saying why there is none (``what``: "image")."""
         path, why = confine(self.root, rel)
         if path is None:
             self.problem(loc, why or "refused", CONFINE_FIX)
             return None
-        if path.is_dir():
-            self.problem(loc, f"'{rel}' is a folder, not an image", "name the image file inside it")
-            return None
-        if not path.is_file():
+        a_what = f"{'an' if what[0] in 'aeiou' else 'a'} {what}"
+        noun = what if what.endswith("file") else f"{what} file"
+        kind = not_a_file(path)
+        if kind == "a folder":
+            self.problem(loc, f"'{rel}' is a folder, not {a_what}", f"name the {noun} inside it")
+        elif kind is not None:  # opening it could block forever (a FIFO) or read without end (a device)
+            self.problem(loc, f"'{rel}' is {kind}, not {a_what}", f"name a regular {noun}")
+        elif not path.is_file():
             self.problem(
                 loc,
-                f"image '{rel}' does not exist",
+                f"{what} '{rel}' does not exist",
                 "check the path; it is relative to the storyboard's folder",
             )
+        else:
+            return path
+        return None
+
+    def sound(self, rel: str, loc: Loc) -> None:
+        path = self.existing(rel, loc, "audio file")
+        if path is not None and (wrong := self.sounds.problem(path)):
+            self.problem(loc, f"'{rel}' {wrong}", "export it again as WAV, MP3, M4A or FLAC")
+
+    @property
+    def sounds(self) -> _Sounds:
+        if self._sounds is None:
+            self._sounds = _Sounds(self.root)
+        return self._sounds
+
+    def image(self, rel: str, loc: Loc) -> ImageInfo | None:
+        if rel in self.images:
+            return self.images[rel]
+        path = self.existing(rel, loc, "image")
+        if path is None:
             return None
         found = _open_image(path)
-        if isinstance(found, str):
-            self.problem(loc, f"'{rel}' {found}", "export it again as PNG, JPEG or WebP")
+        if isinstance(found, _Refused):
+            self.problem(loc, f"'{rel}' {found.message}", found.fix)
             return None
         fmt, size = found
         info = ImageInfo(rel=_rel(self.root, path), path=path, width=size[0], height=size[1], format=fmt)
@@ -412,10 +481,10 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
         seen.append(shot.id)
     _check_transitions(r, shots)
     _check_soundtrack(r, board, seen)
-    return shots, _from_defaults(board, r.problems)
+    return shots, from_defaults(board, r.problems)
 
 
-def _from_defaults(board: Storyboard, problems: list[Problem]) -> list[Problem]:
+def from_defaults(board: Storyboard, problems: list[Problem]) -> list[Problem]:
     """Problems with a field shots took from ``defaults:`` point at the defaults' line, said once for all."""
     out: list[Problem] = []
     inherited: dict[tuple[Loc, str, str | None], list[str]] = {}
@@ -428,11 +497,14 @@ def _from_defaults(board: Storyboard, problems: list[Problem]) -> list[Problem]:
                 continue
         out.append(p)
     for (loc, message, fix), ids in inherited.items():
-        named = ", ".join(f"'{i}'" for i in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        out.append(
-            Problem(loc, f"{message} (in shot{'s' if len(ids) > 1 else ''} {named}, from defaults)", fix)
-        )
+        out.append(Problem(loc, f"{message} (in {shots_named(ids)}, from defaults)", fix))
     return out
+
+
+def shots_named(ids: list[str]) -> str:
+    """ "shot 'a'", "shots 'a', 'b', 'c' and 4 more": the shots one problem is about."""
+    named = ", ".join(f"'{i}'" for i in ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    return f"shot{'s' if len(ids) > 1 else ''} {named}"
 
 
 def _check_transitions(r: _Resolver, shots: list[ResolvedShot]) -> None:
@@ -467,15 +539,9 @@ def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
                     "name a shot id from shots:",
                 )
     for rel, loc in files:
-        path, why = confine(r.root, rel)
-        if path is None:
-            r.problem(loc, why or "refused", CONFINE_FIX)
-        elif not path.is_file():
-            r.problem(
-                loc,
-                f"audio file '{rel}' does not exist",
-                "check the path; it is relative to the storyboard's folder",
-            )
+        r.sound(rel, loc)
+    if r._sounds is not None:
+        r._sounds.save()
     for name, char in board.characters.items():
         for i, ref in enumerate(char.ref):
             r.image(ref, ("characters", name, "ref", i))

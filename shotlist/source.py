@@ -10,6 +10,7 @@ syntax errors are re-read with the pure-Python parser so their wording is the sa
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,70 +52,34 @@ class Source:
         return value if at_value and value and value[0] == key[0] else key
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists but is no regular file ("a named pipe (FIFO)", "a folder", …), found
+    without opening it (opening a FIFO blocks until something writes to it); None otherwise."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "a device")
+
+
 def read_source(path: Path) -> Source:
     """Parse a storyboard file; raise StoryboardError when it is not a YAML document we can read at all."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    "no storyboard here",
-                    "give a project folder that holds storyboard.yaml, or the file itself "
-                    "(`shotlist init` makes one)",
-                )
-            ],
-        ) from None
-    except OSError as exc:
-        raise StoryboardError(
-            path,
-            [Problem((), f"cannot read the file: {exc.strerror or exc}", "check that it is a readable file")],
-        ) from None
-    if len(raw) > MAX_BYTES:
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    f"the file is {len(raw) // 1024} KiB; a storyboard is at most "
-                    f"{MAX_BYTES // 1024 // 1024} MiB",
-                    "split it or remove pasted data",
-                )
-            ],
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
-        raise StoryboardError(
-            path,
-            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
-            raw.decode("utf-8", "replace"),
-        ) from None
-    return parse_source(path, text)
+    return parse_source(path, _text(path, _raw(path)))
 
 
 def parse_source(path: Path, text: str) -> Source:
     """Parse storyboard text as the file at ``path`` (a draft not yet written); raise StoryboardError."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise StoryboardError(
-            path,
-            [
-                Problem(
-                    (),
-                    "the file holds a NUL byte; it is not a text file",
-                    "save the storyboard as plain UTF-8 text",
-                    line,
-                    1,
-                )
-            ],
+        message, fix = (
+            "the file holds a NUL byte; it is not a text file",
+            "save the storyboard as plain UTF-8 text",
         )
+        raise StoryboardError(path, [Problem((), message, fix, line, 1)])
     refuse_merge_conflict(path, text)
     source = Source(path=path, text=text, data=None)
     try:
@@ -153,6 +118,53 @@ def refuse_merge_conflict(path: Path, text: str) -> None:
             )
             problem = Problem((), f"git merge conflict markers at line {start}", fix, start, 1)
             raise StoryboardError(path, [problem], text)
+
+
+def _refused(path: Path, message: str, fix: str) -> StoryboardError:
+    return StoryboardError(path, [Problem((), message, fix)])
+
+
+def _raw(path: Path) -> bytes:
+    """The storyboard file's bytes, refused before reading when it is no file or too big to be one."""
+    kind = not_a_file(path)
+    if kind is not None:
+        raise _refused(
+            path, f"this is {kind}, not a file", "give the storyboard file, or the folder that holds it"
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _refused(
+            path,
+            "no storyboard here",
+            "give a project folder that holds storyboard.yaml, or the file itself (`shotlist init` makes one)",
+        ) from None
+    except OSError as exc:
+        raise _refused(
+            path, f"cannot read the file: {exc.strerror or exc}", "check that it is a readable file"
+        ) from None
+    if len(raw) > MAX_BYTES:
+        raise _refused(
+            path,
+            f"the file is {len(raw) // 1024} KiB; a storyboard is at most {MAX_BYTES // 1024 // 1024} MiB",
+            "split it or remove pasted data",
+        )
+    return raw
+
+
+def _text(path: Path, raw: bytes) -> str:
+    """The storyboard's bytes as text (UTF-8)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        raise StoryboardError(
+            path,
+            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
+            raw.decode("utf-8", "replace"),
+        ) from None
+    return text
 
 
 def read_yaml(path: Path) -> tuple[Any, Marks, str]:
@@ -416,14 +428,7 @@ class _Builder:
     def start(self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent) -> None:
         self.tick(event.start_mark)
         if len(self.stack) >= MAX_DEPTH:
-            raise _Stop(
-                Problem(
-                    (),
-                    f"the document nests deeper than {MAX_DEPTH} levels",
-                    "flatten it; a storyboard needs only a few levels",
-                    *_at(event.start_mark),
-                )
-            )
+            raise _Stop(_too_deep(event.start_mark))
         if event.tag and event.tag not in _STANDARD:
             where = self.next_loc(event.start_mark)
             raise _Stop(
@@ -521,12 +526,37 @@ _SYNTAX: list[tuple[str, str, str]] = [
 ]
 
 
+def _too_deep(mark: Any) -> Problem:
+    return Problem(
+        (),
+        f"the document nests deeper than {MAX_DEPTH} levels",
+        "flatten it; a storyboard needs only a few levels",
+        *_at(mark),
+    )
+
+
+_OPENS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 def _syntax_problem(text: str, fast_error: yaml.YAMLError) -> Problem:
     """A YAML syntax error as a Problem, worded from the pure-Python parser so it is the same everywhere."""
+    if (
+        isinstance(fast_error, yaml.MarkedYAMLError)
+        and fast_error.problem == "exceeded maximum nesting depth"
+    ):
+        return _too_deep(fast_error.problem_mark)  # libyaml's own limit (1,000 levels): far past ours
     error: yaml.YAMLError = fast_error
+    depth = 0
     try:
-        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
-            pass
+        # The pure-Python scanner's work grows with the nesting depth, so it stops where the builder would.
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, _OPENS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _too_deep(event.start_mark)
+            elif isinstance(event, _CLOSES):
+                depth -= 1
     except yaml.YAMLError as exc:
         error = exc
     if isinstance(error, yaml.reader.ReaderError):

@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.errors import ShotlistError
 from shotlist.hashing import HashCache, sha256_file
 from shotlist.media import ClipFacts
+from shotlist.salvage import STORE
 
-STORE = ".shotlist"
 ID_LENGTH = 8
 
 
@@ -178,7 +178,7 @@ class Store:
         for sub in sorted(base.iterdir()):
             if sub.is_dir():
                 for p in sorted(sub.iterdir()):
-                    if not p.name.startswith("."):
+                    if not p.name.startswith(".") and p.is_file():
                         yield p.name, p
 
     def remove_object(self, sha: str) -> int:
@@ -196,12 +196,9 @@ class Store:
     def frame(self, clip_sha: str, selector: str) -> tuple[str, Path]:
         """The frame ``selector`` ("first", "last", seconds) of a stored clip, extracted once; (sha, path)."""
         ref = self.dir / "frames" / f"{clip_sha}.{selector}"
-        try:
-            sha = ref.read_text().strip()
-            if self.has_object(sha):
-                return sha, self.object_path(sha)
-        except FileNotFoundError:
-            pass
+        sha = salvage.read_cache(ref, _sha_of, "a frame reference")
+        if sha is not None and self.has_object(sha):
+            return sha, self.object_path(sha)
         from shotlist.media import extract_frame
 
         at: str | float = selector if selector in ("first", "last") else float(selector)
@@ -218,7 +215,9 @@ class Store:
         for p in sorted(base.iterdir()):
             clip, _, selector = p.name.partition(".")
             if selector and not p.name.startswith("."):
-                yield clip, selector, p.read_text().strip()
+                frame = salvage.read_cache(p, _sha_of, "a frame reference")
+                if frame is not None:
+                    yield clip, selector, frame
 
     def forget_frame(self, clip_sha: str, selector: str) -> None:
         (self.dir / "frames" / f"{clip_sha}.{selector}").unlink(missing_ok=True)
@@ -232,15 +231,7 @@ class Store:
         """The recipe with this key and its takes, or None."""
         if key in self._entries:
             return self._entries[key]
-        raw = durable.read_json(self._entry_path(key))
-        e = None
-        if isinstance(raw, dict):
-            e = Recipe(
-                key=key,
-                shot=str(raw.get("shot", "")),
-                recipe=dict(raw.get("recipe", {})),
-                takes=[Take.from_json(t) for t in raw.get("takes", [])],
-            )
+        e = salvage.read_record(self._entry_path(key), lambda raw: _recipe(key, raw), _lost_takes)
         self._entries[key] = e
         return e
 
@@ -319,7 +310,7 @@ class Store:
     def sweep(self, pins: set[str], *, keep_scratch: bool) -> Sweep:
         """What ``gc`` would remove to keep only the pinned clips (and their frames)."""
         frames = list(self.frame_refs())
-        keep = set(pins) | {frame for clip, _, frame in frames if clip in pins}
+        keep = set(pins) | {frame for clip, _, frame in frames if clip in pins} | salvage.kept_clips(self.dir)
         work = self.dir / "work"
         scratch = 0
         if not keep_scratch and work.is_dir():
@@ -369,6 +360,8 @@ class Store:
         _ignore_in_git(self.dir)
         lock = FileLock(str(self.dir / "store.lock"))
         holder = self.dir / "store.holder"
+        salvage.make_way(self.dir / "store.lock", "the store's lock file")
+        salvage.make_way(holder, "the note of who holds the store")
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -393,6 +386,33 @@ class Store:
         finally:
             holder.unlink(missing_ok=True)
             lock.release()
+
+
+def _sha_of(raw: bytes) -> str:
+    """A frame reference's content: the frame's sha256, or ValueError."""
+    sha = raw.decode("ascii").strip()
+    if len(sha) != 64 or sha.strip("0123456789abcdef"):
+        raise ValueError("not a sha256")
+    return sha
+
+
+def _recipe(key: str, raw: bytes) -> Recipe:
+    """An index entry from its file's bytes; ValueError (or KeyError, TypeError) when damaged."""
+    data = salvage.json_object(raw)
+    takes = [Take.from_json(t) for t in data.get("takes", [])]
+    if not all(t.facts.duration > 0 and len(t.sha256) == 64 for t in takes):
+        raise ValueError("a take without its clip's facts")
+    return Recipe(key=key, shot=str(data.get("shot", "")), recipe=dict(data.get("recipe", {})), takes=takes)
+
+
+def _lost_takes(damage: salvage.Damage) -> str:
+    read = damage.fields()
+    held = ", ".join(f"{k} {read[k]}" for k in ("shot", "take", "job", "backend", "model") if k in read)
+    return (
+        f"{damage.name}, a record of takes that were paid for, was unreadable"
+        f"{f' (it held: {held})' if held else ''}: {damage.where()}; its clips stay in the store "
+        "(`cache gc` keeps them) and shotlist.lock's pins are unaffected"
+    )
 
 
 def _holder_text(holder: Path) -> str:

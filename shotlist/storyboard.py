@@ -77,6 +77,19 @@ CameraMove = Literal[
 ]
 
 RESOLUTIONS: dict[str, int] = {"480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
+#: x264's and x265's presets, fastest first (SVT-AV1's numbered presets are mapped from these names).
+PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
 ASPECTS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9),
     "9:16": (9, 16),
@@ -399,7 +412,7 @@ class Output(Strict):
     file: str = "out/cut.mp4"
     codec: Literal["h264", "h265", "av1"] = "h264"
     crf: Annotated[int, Field(ge=0, le=51)] = 20
-    preset: str = "medium"
+    preset: Annotated[str, Field(json_schema_extra={"enum": list(PRESETS)})] = "medium"
     fade_in: Annotated[float, Field(ge=0)] = 0.0
     fade_out: Annotated[float, Field(ge=0)] = 0.0
 
@@ -413,6 +426,20 @@ class Output(Strict):
         raise user_error(
             f"'{value}' is not a resolution{hint}",
             f"use one of {', '.join(RESOLUTIONS)}, or width x height like 1280x720",
+        )
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        # The preset goes to ffmpeg as one argument: only a name the encoders know may reach it.
+        if value in PRESETS:
+            return value
+        guess = closest(value.strip().lower(), PRESETS)
+        hint = f" — did you mean '{guess}'?" if guess else ""
+        raise user_error(
+            f"'{value}' is not an encoder preset{hint}",
+            f"use one of {', '.join(PRESETS)} (slower presets make smaller files; the same names for h264, "
+            "h265 and av1)",
         )
 
     def size(self) -> tuple[int, int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -346,3 +348,70 @@ def test_the_models_own_prompt_limit_applies_when_it_is_smaller(project: Project
     assert r.max_chars == min(dialects()["veo"].max_chars, entry.prompt_chars)
     forced = render_prompt(p, p.shots[0], "veo")
     assert forced is not None and forced.max_chars == dialects()["veo"].max_chars
+
+
+# -- the budget of a template: loops, time and output -------------------------------------------------------
+
+ENDLESS = "Close-up.\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n"
+
+
+@pytest.mark.parametrize("command", ["prompts", "lint"])
+def test_nested_loops_over_huge_ranges_stop_prompts_and_lint_at_the_template_line(
+    project: Project, command: str
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = project({**MASK, "template": "endless"}, files={"templates/endless.j2": ENDLESS})
+    began = time.monotonic()
+    code, out, err = run_shotlist(command, str(root), timeout=30)
+    assert time.monotonic() - began < 10
+    assert code == 2 and out == ""
+    assert err == (
+        "templates/endless.j2:2: the template's loops ran more than 10,000 steps (rendering shot 'mask')\n"
+        "  fix: loop over the shot's own lists (motion, still, characters), not over large ranges\n"
+    )
+
+
+def test_a_template_that_writes_without_end_is_stopped_at_the_output_limit(project: Project) -> None:
+    flood = "Close-up.\n{% for i in range(9000) %}{{ 'word ' * 2000 }}{% endfor %}\n"
+    root = project({**MASK, "template": "flood"}, files={"templates/flood.j2": flood})
+    with pytest.raises(
+        TemplateError, match=r"^templates/flood\.j2: the template wrote more than 100,000 char"
+    ):
+        rendered(root)
+
+
+def test_loops_over_a_shots_own_lists_are_not_limited_by_the_budget(project: Project) -> None:
+    many = {**MASK, "motion": [f"leaf {i} drifts slowly down" for i in range(60)], "template": "lists"}
+    lists = "Close-up.{% for m in shot.motion %}{% for s in shot.motion %}{% endfor %} {{ m }}.{% endfor %}"
+    root = project(many, files={"templates/lists.j2": lists})
+    assert rendered(root).count("drifts slowly down") == 60  # 3,660 loop steps: far more than a prompt needs
+
+
+def test_an_empty_template_is_an_error_not_a_zero_word_prompt(project: Project) -> None:
+    root = project(files={"templates/generic.j2": "{# nothing yet #}\n"})
+    with pytest.raises(TemplateError, match=r"^templates/generic\.j2: the template writes an empty prompt"):
+        rendered(root)
+
+
+def test_a_template_that_is_a_named_pipe_is_refused_without_waiting_on_it(project: Project) -> None:
+    root = project()
+    (root / "templates").mkdir()
+    os.mkfifo(root / "templates" / "generic.j2")  # would shadow the built-in dialect; reading it blocks
+    with pytest.raises(TemplateError, match=r"^templates/generic\.j2: this is a named pipe \(FIFO\)"):
+        rendered(root)
+
+
+def test_validate_renders_every_prompt_and_names_each_failing_shot_once(project: Project) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    shots = [{**MASK, "id": f"s{i}"} for i in range(5)]
+    root = project(*shots, files={"templates/generic.j2": "{{ shot.subjcet }}"})
+    code, out, err = run_shotlist("validate", str(root))
+    assert code == 2 and out == ""
+    first, *_, last = err.splitlines()
+    assert first.endswith(
+        "storyboard.yaml:11:3: shots[0]: templates/generic.j2:1: 'dict object' has no attribute 'subjcet' "
+        "(in shots 's0', 's1', 's2' and 2 more)"
+    )
+    assert last.endswith("1 problem in " + str(root / "storyboard.yaml"))

@@ -1,4 +1,5 @@
-"""Random damage to the example storyboards never gives a traceback: exit 0, or exit 2 with file:line:col."""
+"""Random damage never gives a traceback: to the example storyboards (exit 0, or exit 2 with file:line:col),
+and to the files a built project keeps in .shotlist/ (every command still runs, nothing pinned is lost)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.tiny_project import run_shotlist
+from shotlist.lock import read_lock
+from tests.shotlist_cli import run_shotlist
+from tests.tiny_project import make_built_project, pins_are_kept, run_on_damaged_state
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "projects").glob("*/storyboard.yaml"))
@@ -166,3 +169,57 @@ def test_the_examples_themselves_validate(example: tuple[Path, str]) -> None:
     (project / "storyboard.yaml").write_text(text, encoding="utf-8")
     code, out, err = run_shotlist("validate", str(project))
     assert (code, err) == (0, ""), err
+
+
+# --- damage to the project's state (.shotlist/) -----------------------------------------------------
+
+
+@st.composite
+def byte_damage(draw: st.DrawFn, raw: bytes) -> bytes:
+    """Bytes flipped, cut short, or foreign bytes put in: what a bad disk or a bad copy does to a file."""
+    kind = draw(st.sampled_from(["flip", "truncate", "insert"]))
+    if kind == "truncate" or not raw:
+        return raw[: draw(st.integers(0, max(len(raw) - 1, 0)))]
+    at = draw(st.integers(0, len(raw) - 1))
+    if kind == "insert":
+        return raw[:at] + draw(st.binary(min_size=1, max_size=8)) + raw[at:]
+    flips = draw(st.lists(st.integers(1, 255), min_size=1, max_size=4))
+    out = bytearray(raw)
+    for i, x in enumerate(flips):
+        out[(at + i * 7) % len(out)] ^= x
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_built_project(tmp_path_factory.mktemp("state") / "film")
+
+
+@pytest.mark.slow
+def test_damaged_state_files_never_give_a_traceback_or_lose_a_pin(
+    built: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    kinds: dict[
+        str, list[str]
+    ] = {}  # index, journal, objects, hashes.json, …: each kind as likely as the others
+    for p in sorted((built / ".shotlist").rglob("*")):
+        if p.is_file():
+            kinds.setdefault(p.relative_to(built / ".shotlist").parts[0], []).append(
+                p.relative_to(built).as_posix()
+            )
+    files = st.sampled_from(sorted(kinds)).flatmap(lambda kind: st.sampled_from(kinds[kind]))
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(files, st.data())
+    def run(name: str, data: st.DataObject) -> None:
+        root = tmp_path_factory.mktemp("damaged") / "film"
+        shutil.copytree(built, root)
+        pinned = {shot: e.clip for shot, e in read_lock(root).entries.items()}
+        target = root / name
+        target.write_bytes(data.draw(byte_damage(target.read_bytes()), label=name))
+        for command, code, output in run_on_damaged_state(root):
+            assert code in (0, 1), (command, output)
+        pins_are_kept(root, pinned)
+        shutil.rmtree(root.parent)
+
+    run()

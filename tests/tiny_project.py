@@ -11,25 +11,18 @@ whenever a test counts submits or needs latency, failures or refusals, and with 
 
 from __future__ import annotations
 
-import functools
-import io
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-import typer.main
 import yaml
 from PIL import Image
 
 from shotlist.backends.fake import FakeModels
-from shotlist.cli import main
-from shotlist.journal import Journal
+from shotlist.journal import Journal, JournalEntry, JournalState
 from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.media import ClipFacts
@@ -159,28 +152,6 @@ def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return out
 
 
-# typer rebuilds its click command tree on every call (most of a validate's time); build it once.
-_COMMAND = functools.cache(typer.main.get_command)
-
-
-def run_shotlist(*args: str) -> tuple[int, str, str]:
-    """Run the `shotlist` entry point in-process: (exit status, stdout, stderr), as a user sees them."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        redirect_stdout(out),
-        redirect_stderr(err),
-        mock.patch.object(sys, "argv", ["shotlist", *args]),
-        mock.patch.dict(os.environ, {"SHOTLIST_DEBUG": ""}),
-        mock.patch.object(typer.main, "get_command", _COMMAND),
-    ):
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    return code, out.getvalue(), err.getvalue()
-
-
 def edit(root: Path, old: str, new: str) -> None:
     """Replace text in the storyboard (the test fails if the text is not there)."""
     path = root / "storyboard.yaml"
@@ -250,3 +221,50 @@ def report(root: Path) -> dict[str, Any]:
     """The last build's report (.shotlist/last-build.json)."""
     data: dict[str, Any] = json.loads((root / ".shotlist" / "last-build.json").read_text())
     return data
+
+
+def make_project(root: Path, storyboard: str | Mapping[str, Any] = STORYBOARD) -> Path:
+    """The tiny project written at ``root`` (for fixtures of a wider scope than one test's folder)."""
+    return TinyProjects(root.parent)(storyboard, name=root.name)
+
+
+def make_built_project(root: Path) -> Path:
+    """The tiny project built through the CLI with the animatic, plus a paid job in its journal, a list of
+    pushed clips and a holder note: one of every kind of file ``.shotlist/`` holds."""
+    from tests.shotlist_cli import run_shotlist
+
+    make_project(root)
+    code, out, err = run_shotlist("build", str(root), "--yes")
+    assert code == 0, out + err
+    store = Store(root)
+    Journal(store.dir).write(
+        JournalEntry("f" * 64, "door", "e" * 64, 2, "kling", "kling-v2-1", JournalState.SUBMITTED, "job-77")
+    )
+    (store.dir / "pushed.json").write_text('{"s3://team/film": ["%s"]}\n' % ("a" * 64))
+    (store.dir / "store.holder").write_text('{"pid": 1, "purpose": "build"}\n')
+    return root
+
+
+#: What every command that reads ``.shotlist/`` is run as, after its state was damaged.
+STATE_COMMANDS = ("plan", "status", "build --yes", "render", "cache verify", "cache gc --yes")
+
+
+def run_on_damaged_state(root: Path) -> list[tuple[str, int, str]]:
+    """Run each of STATE_COMMANDS on the project: (command, exit status, output); fails on a traceback or a hang."""
+    from tests.shotlist_cli import run_shotlist
+
+    ran = []
+    for command in STATE_COMMANDS:
+        words = command.split()
+        at = 2 if words[0] == "cache" else 1  # the project goes after the (sub)command's name
+        code, out, err = run_shotlist(*words[:at], str(root), *words[at:], timeout=120)
+        assert "Traceback" not in out + err, (command, out, err)
+        ran.append((command, code, out + err))
+    return ran
+
+
+def pins_are_kept(root: Path, pinned: dict[str, str]) -> None:
+    """The lock pins what it pinned, and every pinned clip is still in the store."""
+    assert {shot: e.clip for shot, e in read_lock(root).entries.items()} == pinned
+    for sha in pinned.values():
+        assert Store(root).object_path(sha).exists(), f"pinned clip {sha[:12]} was deleted"

@@ -121,8 +121,12 @@ def _register() -> None:
 _register()
 
 
+INTERRUPTED = "interrupted: nothing is left half-written, and takes already made are stored and pinned"
+
+
 def main() -> None:
     """Entry point: run the CLI; a user's mistake prints a message and an exit status, not a traceback."""
+    from shotlist.durable import failed_write
     from shotlist.errors import ShotlistError
 
     try:
@@ -132,6 +136,15 @@ def main() -> None:
             raise
         typer.echo(str(exc), err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full disk, a file another user owns: the file and the reason, no traceback
+        if STATE["debug"]:
+            raise
+        typer.echo(failed_write(exc), err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo(INTERRUPTED, err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a quiet exit 130; say what it left behind
+            typer.echo(INTERRUPTED, err=True)
+        raise

@@ -113,6 +113,7 @@ def cache_gc(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
 ) -> None:
     """Delete the takes and frames no lock entry pins (shows the bytes and what those takes cost first)."""
+    from shotlist.durable import check_writable
     from shotlist.journal import Journal
     from shotlist.load import load_project
     from shotlist.lock import read_lock
@@ -120,6 +121,7 @@ def cache_gc(
 
     p = load_project(project)
     store = Store(p.root)
+    check_writable([store.dir], "cache gc")
     with store.locked("cache gc", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
         # Backends' scratch (e.g. the animatic's renders) is needed only to resume a job still in the journal.
         sweep = store.sweep(read_lock(p.root).pins(), keep_scratch=bool(Journal(store.dir).entries()))

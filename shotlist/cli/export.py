@@ -42,6 +42,7 @@ def export(
 ) -> None:
     """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
     from shotlist.clip import pinned_clips
+    from shotlist.durable import check_writable
     from shotlist.errors import BuildError
     from shotlist.export import FORMATS, editor_media, export_timeline
     from shotlist.load import load_project
@@ -55,6 +56,7 @@ def export(
             "(`shotlist plan` says what generating them costs)"
         )
     dest = output if output is not None else p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
+    check_writable([dest], "export")
     clips = editor_media(clips, dest.with_name(f"{dest.stem}.media"))  # named files an editor imports
     try:
         timeline = assemble(p, clips)

@@ -29,11 +29,13 @@ def render(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from shotlist.clip import pinned_clips
-    from shotlist.edit import render_cut
+    from shotlist.durable import check_writable
+    from shotlist.edit import output_path, pieces_dir, render_cut
     from shotlist.errors import BuildError
     from shotlist.load import load_project
 
     p = load_project(project)
+    check_writable([pieces_dir(p), output_path(p, preview=preview)], "render")
     clips, missing = pinned_clips(p)
     if missing:
         raise BuildError(

@@ -19,10 +19,14 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(project: ProjectArg = Path(".")) -> None:
-    """Check a storyboard and every file it names; print each problem with its line."""
-    from shotlist.load import load_project
+    """Check a storyboard, every file it names and every prompt it renders; print each problem with its line."""
+    from shotlist.load import load_project, refused
+    from shotlist.prompt import check_prompts
 
     p = load_project(project)
+    problems = check_prompts(p)  # cheap, and a template error found now is not a build failing later
+    if problems:
+        raise refused(p, problems)
     typer.echo(summary(p))
 
 

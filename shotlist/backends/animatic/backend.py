@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.backends.animatic.render import render_animatic
 from shotlist.backends.base import BackendError, JobState, JobStatus
 from shotlist.spec import MediaInput, ShotSpec
@@ -96,7 +96,9 @@ class AnimaticBackend:
         """Stop renders in progress (at their next frame) and wait for their threads."""
         for job in self._jobs.values():
             job.cancel.set()
-        tasks = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
+        # Finished ones too: a render that failed because the build was interrupted (its ffmpeg got the
+        # Ctrl-C as well) is retrieved here, not reported later as "Task exception was never retrieved".
+        tasks = [j.task for j in self._jobs.values() if j.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _job(self, job_id: str) -> _Job | None:
@@ -130,9 +132,10 @@ def _save_spec(path: Path, spec: ShotSpec) -> None:
 
 
 def _load_spec(path: Path) -> ShotSpec | None:
-    try:
-        data = durable.read_json(path)
-        data["inputs"] = tuple(MediaInput(**i) for i in data["inputs"])
-        return ShotSpec(**data)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+    return salvage.read_cache(path, _spec_of, "a saved animatic job")
+
+
+def _spec_of(raw: bytes) -> ShotSpec:
+    data = salvage.json_object(raw)
+    data["inputs"] = tuple(MediaInput(**i) for i in data["inputs"])
+    return ShotSpec(**data)
