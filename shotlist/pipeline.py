@@ -1,7 +1,7 @@
 """``shotlist build``: the pipeline of stages, one after the other.
 
 ``build()`` reads top to bottom as the list of stages: load (and resolve) → recover the journal →
-pull the pinned clips → plan → approve the spend → generate → the pinned clips → render the cut →
+set damaged pinned clips aside → pull the pinned clips → plan → approve the spend → generate → the pinned clips → render the cut →
 report. It gathers what it needs first and writes only what each stage settles. Generation is the
 only stage that spends money: it runs exactly the reviewed plan, within the budget.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shotlist import durable
 from shotlist.catalog.registry import CatalogModels, Models
-from shotlist.clip import Clip, pinned_clips
+from shotlist.clip import Clip, pinned_clips, pull_pinned, set_aside_damaged
 from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
@@ -91,6 +91,9 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         journal = Journal(store.dir)
         recover_journal(journal, store)
         lock = read_lock(project.root)
+        for damaged in set_aside_damaged(project, store, lock).values():  # never used: pulled again or planned
+            if o.on_wait is not None:
+                o.on_wait(damaged)
         pull_pinned(project, store, lock, o.on_wait)  # a teammate's clips come from the shared store
         plan = make_plan(
             project,
@@ -132,21 +135,6 @@ def recover_journal(journal: Journal, store: Store) -> None:
         stored = store.entry(entry.key)
         if stored is not None and stored.take(entry.take) is not None:
             journal.close(entry.take_key)
-
-
-def pull_pinned(project: Project, store: Store, lock: Lock, say: Callable[[str], None] | None) -> None:
-    """Download the pinned clips this store lacks from the project's remote store, when it names one."""
-    wanted = {e.key: e.clip for e in lock.entries.values() if not store.has_object(e.clip)}
-    if not wanted:
-        return
-    from shotlist.remote import Remote, pull, remote_url
-
-    url = remote_url(project.board.remote, project.root)
-    if url is None:
-        return
-    if say is not None:
-        say(f"pulling {len(wanted)} pinned clip{'s' if len(wanted) > 1 else ''} from {url}…")
-    pull(store, Remote(url), wanted)
 
 
 def approve(plan: Plan, budget: float | None, *, yes: bool, confirm: Confirm | None) -> None:

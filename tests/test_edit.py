@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from shotlist.clip import Clip
-from shotlist.edit import XFADE_TRANSITIONS, binary_transitions, check_transitions, clear_pieces, render_cut
+from shotlist.edit import binary_transitions, clear_pieces, render_cut
+from shotlist.errors import StoryboardError
 from shotlist.load import Project, load_project
 from shotlist.media import ClipFacts, MediaError, available, ffmpeg_exe, probe
 from shotlist.pieces import Encoder, Overlays, plan
-from shotlist.storyboard import Transition
+from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import assemble
 from tests.media_factory import clip_of, frame_rgb, make_clip, near
 
@@ -134,17 +135,18 @@ def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
 
 
 def test_an_unknown_transition_is_reported_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(StoryboardError) as caught:
+        write_project(tmp_path, [{"id": "a", "transition": "disolve"}, {"id": "b"}])
+    assert "shots[0].transition.type: 'disolve' is not a transition — did you mean 'dissolve'?" in str(caught.value)
+
+
+def test_dissolve_is_a_cross_dissolve_and_xfades_dither_is_called_dither(tmp_path: Path) -> None:
+    names = {"dissolve": "fade", "dither": "dissolve", "dip-to-black": "fadeblack", "wipeleft": "wipeleft"}
     project = write_project(
-        tmp_path, [{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}]
+        tmp_path, [{"id": f"s{k}", "transition": name} for k, name in enumerate(names)] + [{"id": "end"}]
     )
-    assert check_transitions(project) == []
-    # The storyboard's own validation may already refuse the name; this check stands on its own.
-    typo = Transition.model_construct(type="disolve", duration=0.5)
-    project.shots[0] = dataclasses.replace(project.shots[0], transition=typo)
-    problems = check_transitions(project)
-    assert [p.loc for p in problems] == [("shots", 0, "transition", "type")]
-    assert "unknown transition 'disolve'" in problems[0].message
-    assert "did you mean 'dissolve'" in problems[0].message
+    tl = assemble(project, {s.id: _fake_clip(s.id, s.id * 8) for s in project.shots})
+    assert [i.transition for i in tl.items] == [*names.values(), "cut"]
 
 
 def _fake_clip(shot: str, digest: str) -> Clip:
@@ -160,7 +162,7 @@ def _keys(project: Project, digests: dict[str, str]) -> dict[str, str]:
 
 
 def test_changing_one_clip_changes_one_body_and_its_two_seams(tmp_path: Path) -> None:
-    project = write_project(tmp_path, [{"id": i, "transition": "dissolve"} for i in "abcd"])
+    project = write_project(tmp_path, [*({"id": i, "transition": "dissolve"} for i in "abc"), {"id": "d"}])
     before = _keys(project, {i: i * 8 for i in "abcd"})
     after = _keys(project, {**{i: i * 8 for i in "abcd"}, "b": "changed"})
     assert sorted(before) == ["body a", "body b", "body c", "body d", "seam a>b", "seam b>c", "seam c>d"]

@@ -55,6 +55,9 @@ def build(
     ] = False,
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
+    from shotlist.cli import STATE
+    from shotlist.cli.render import no_cut_reason
+    from shotlist.errors import ShotlistError
     from shotlist.pipeline import BuildOptions
     from shotlist.pipeline import build as run_build
 
@@ -85,14 +88,21 @@ def build(
                 on_wait=display.say,
             )
             result = run_build(project, options)
+    except ShotlistError as exc:
+        if STATE["debug"] or dry_run:
+            raise
+        display.stop()
+        typer.echo(str(exc), err=True)
+        typer.echo(f"no cut written: {no_cut_reason(exc)}", err=True)
+        raise typer.Exit(exc.exit_code) from None
     finally:
         display.stop()
     if dry_run:
         typer.echo(plan_text(result.plan))
         return
     typer.echo(result_text(result))
-    if result.failures:
-        raise typer.Exit(1)
+    if result.failures or result.cut is None:
+        raise typer.Exit(1)  # the cut was asked for and not written: the last line says why
 
 
 def result_text(result: BuildResult) -> str:
@@ -110,17 +120,17 @@ def result_text(result: BuildResult) -> str:
             f"{len(result.failures)} shot{'s' if len(result.failures) > 1 else ''} failed; "
             "every success is stored and pinned — run the build again to retry the failures"
         )
+    if result.report is not None:
+        lines.append(f"report: {result.report}")
     if result.cut is not None:
         lines.append(f"cut: {result.cut.path}")
-    elif result.missing:
-        lines.append(f"no cut: no clip for {', '.join(result.missing)}")
+    else:
         if result.plan.missing:
             lines.append(
                 "a pinned clip that is in no store is not regenerated unasked: `shotlist pull` if a teammate "
                 "has it, else `shotlist build --regenerate-missing` pays for new ones"
             )
-    if result.report is not None:
-        lines.append(f"report: {result.report}")
+        lines.append(f"no cut written: no clip for {', '.join(result.missing) or 'some shots'}")
     return "\n".join(lines)
 
 
