@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,9 @@ def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
 def test_an_unknown_transition_is_reported_with_a_suggestion(tmp_path: Path) -> None:
     with pytest.raises(StoryboardError) as caught:
         write_project(tmp_path, [{"id": "a", "transition": "disolve"}, {"id": "b"}])
-    assert "shots[0].transition.type: 'disolve' is not a transition — did you mean 'dissolve'?" in str(caught.value)
+    assert "shots[0].transition.type: 'disolve' is not a transition — did you mean 'dissolve'?" in str(
+        caught.value
+    )
 
 
 def test_dissolve_is_a_cross_dissolve_and_xfades_dither_is_called_dither(tmp_path: Path) -> None:
@@ -439,3 +442,120 @@ def test_a_truncated_clip_is_caught_by_the_frame_count(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match=r"red"):
         render_cut(project, clips)
     assert not (tmp_path / "out" / "cut.mp4").exists()
+
+
+# --- the edit means what an editor means ------------------------------------------------------------------
+
+
+def _problems(root: Path, shots: list[dict[str, Any]], **board: Any) -> list[Any]:
+    with pytest.raises(StoryboardError) as caught:
+        write_project(root, shots, **board)
+    assert all(p.line for p in caught.value.problems), "every problem points at its line"
+    return caught.value.problems
+
+
+def test_a_transition_that_rounds_to_the_whole_shot_is_a_validate_error_with_its_line(tmp_path: Path) -> None:
+    # 0.99 s is shorter than 1 s, but at 24 fps both are 24 frames: the edit could not place it.
+    problems = _problems(
+        tmp_path,
+        [
+            {"id": "a", "duration": 1, "transition": {"type": "dissolve", "duration": 0.99}},
+            {"id": "b", "duration": 3},
+        ],
+    )
+    assert [p.loc for p in problems] == [("shots", 0, "transition", "duration")]
+    assert "24 frames at 24 fps, not shorter than 'a' itself (24 frames)" in problems[0].message
+    assert problems[0].fix == "make it at most 23 frames (0.958 s), or the shot longer"
+
+
+def test_two_transitions_meeting_inside_a_shot_are_a_validate_error(tmp_path: Path) -> None:
+    shots = [
+        {"id": "a", "transition": {"type": "dissolve", "duration": 1}},
+        {"id": "b", "transition": {"type": "wipeleft", "duration": 1}},  # b is 2 s: no frame of its own
+        {"id": "c"},
+    ]
+    problems = _problems(tmp_path, shots)
+    assert [p.loc for p in problems] == [("shots", 1, "transition", "duration")]
+    assert "shot 'b' is 48 frames (2 s) and its transitions in (from 'a', 24 frames) and out (24 frames)" in (
+        problems[0].message
+    )
+
+
+def test_a_transition_on_the_last_shot_is_a_validate_error(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, [{"id": "a"}, {"id": "b", "transition": "dissolve"}])
+    assert [p.loc for p in problems] == [("shots", 1, "transition")]
+    assert "the last shot 'b' has a transition, but no shot follows it" in problems[0].message
+    # From defaults it applies between shots and simply has nothing to do after the last one.
+    write_project(tmp_path, [{"id": "a"}, {"id": "b"}], defaults={"transition": "dissolve"})
+
+
+def test_a_fade_longer_than_the_cut_is_a_validate_error(tmp_path: Path) -> None:
+    output = {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4", "fade_out": 5}
+    problems = _problems(tmp_path, [{"id": "a"}, {"id": "b"}], output=output)
+    assert [p.loc for p in problems] == [("output", "fade_out")]
+    assert "longer than the whole cut (96 frames, 4 s)" in problems[0].message
+
+
+def test_clips_too_short_for_their_transitions_are_a_shotlist_error(tmp_path: Path) -> None:
+    from shotlist.errors import ShotlistError
+    from shotlist.timeline import TimelineError
+
+    project = write_project(
+        tmp_path, [{"id": "a", "transition": {"type": "dissolve", "duration": 1}}, {"id": "b"}]
+    )
+    short = dataclasses.replace(_fake_clip("a", "a" * 8), facts=ClipFacts(duration=0.5, fps="24", frames=12))
+    with pytest.raises(TimelineError, match="shorter than the storyboard planned") as caught:
+        assemble(project, {"a": short, "b": _fake_clip("b", "b" * 8)})
+    assert isinstance(caught.value, ShotlistError)
+
+
+def test_captions_change_at_the_middle_of_each_transition_as_the_export_cuts(tmp_path: Path) -> None:
+    from shotlist.captions import srt_text
+    from shotlist.export import _visible
+
+    # 13 frames of dissolve: the outgoing shot keeps 6 of them, the incoming one 7.
+    project = write_project(
+        tmp_path,
+        [
+            {"id": "a", "caption": "one", "transition": {"type": "dissolve", "duration": 13 / FPS}},
+            {"id": "b", "caption": "two"},
+        ],
+    )
+    tl = assemble(project, {s.id: _fake_clip(s.id, s.id * 8) for s in project.shots})
+    a, b = tl.captions
+    assert (a.start, a.end) == (0, Fraction(48 - 7, FPS)) and (b.start, b.end) == (
+        Fraction(48 - 7, FPS),
+        Fraction(83, FPS),
+    )
+    assert [n for _, n in _visible(tl)] == [41, 42]  # the export's cut point is the same frame
+    assert "00:00:01,708 --> 00:00:03,458\ntwo" in srt_text(tl)
+
+
+def _pixels(video: Path, seconds: float) -> bytes:
+    out = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-ss", f"{seconds:.4f}", "-i", str(video)]
+        + ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "smooth"), [("dissolve", True), ("dither", False)])
+def test_a_dissolve_blends_every_pixel_and_a_dither_does_not(tmp_path: Path, name: str, smooth: bool) -> None:
+    project, clips = colour_project(tmp_path, ["red", "blue"], {"type": name, "duration": 1})
+    result = render_cut(project, clips)
+    reds = _pixels(result.path, 1.5)[0::3]  # the middle of the transition: half red, half blue
+    spread = max(reds) - min(reds)
+    assert (spread < 40) == smooth, spread
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_the_cut_can_be_a_mov_or_mkv_file(tmp_path: Path, suffix: str) -> None:
+    output = {"resolution": "320x180", "fps": FPS, "file": f"out/cut{suffix}", "preset": "ultrafast"}
+    project, clips = colour_project(tmp_path, ["red", "blue"], "dissolve", output=output)
+    result = render_cut(project, clips)
+    facts = probe(result.path)
+    assert result.path.suffix == suffix and facts.frames == 2 * 48 - 12 and facts.has_audio
