@@ -43,7 +43,8 @@ def _clip(
     name: str, path: Path, source: tuple[int, int], available_s: float, fps: int, metadata: dict[str, Any]
 ) -> Any:
     ref = otio.schema.ExternalReference(
-        target_url=path.resolve().as_uri(), available_range=_range(0, max(frames_of(available_s, fps), 1), fps)
+        target_url=path.resolve().as_uri(),
+        available_range=_range(0, max(frames_of(available_s, fps), 1), fps),
     )
     return otio.schema.Clip(
         name=name, media_reference=ref, source_range=_range(*source, fps), metadata={"shotlist": metadata}

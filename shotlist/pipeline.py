@@ -91,7 +91,8 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         journal = Journal(store.dir)
         recover_journal(journal, store)
         lock = read_lock(project.root)
-        for damaged in set_aside_damaged(project, store, lock).values():  # never used: pulled again or planned
+        # A damaged pinned clip is never used: set aside, it is pulled again below or planned as missing.
+        for damaged in set_aside_damaged(project, store, lock).values():
             if o.on_wait is not None:
                 o.on_wait(damaged)
         pull_pinned(project, store, lock, o.on_wait)  # a teammate's clips come from the shared store

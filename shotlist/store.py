@@ -332,6 +332,9 @@ class Store:
         os.chmod(src, 0o444)  # an object is never edited in place: its name is its content
         os.replace(src, dest)
         durable.sync_dir(dest.parent)
+        # Just hashed: the next check of it (the edit's, a chained frame's) need not read it again.
+        self.verified.entries[str(dest)] = [*_signature(dest), sha]
+        self.verified.dirty = True
         return sha
 
     @property

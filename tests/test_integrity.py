@@ -315,3 +315,14 @@ def test_frame_counts_counts_each_file(tmp_path: Path) -> None:
     a = make_clip(tmp_path / "a.mp4", seconds=1, fps=8, size="64x36")
     b = make_clip(tmp_path / "b.mp4", seconds=2, fps=8, size="64x36")
     assert frame_counts([a, b]) == [8, 16]
+
+
+def test_a_chained_shot_never_starts_from_a_frame_of_a_damaged_clip(tmp_path: Path) -> None:
+    from shotlist.store import DamagedObject
+
+    store = Store(tmp_path)
+    sha = store.add_file(make_clip(tmp_path / "up.mp4", "red", size="64x36", fps=8, seconds=1))
+    _flip(store.object_path(sha))
+    with pytest.raises(DamagedObject, match=f"{sha[:12]} is damaged"):
+        store.frame(sha, "last")
+    assert not store.has_object(sha) and (tmp_path / ".shotlist" / "corrupt" / sha).is_file()

@@ -13,7 +13,7 @@ from shotlist.cli.plan import plan_text
 
 if TYPE_CHECKING:
     from shotlist.generate import ShotEvent
-    from shotlist.pipeline import BuildResult
+    from shotlist.pipeline import BuildOptions, BuildResult
     from shotlist.plan import Plan
 
 
@@ -55,11 +55,7 @@ def build(
     ] = False,
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
-    from shotlist.cli import STATE
-    from shotlist.cli.render import no_cut_reason
-    from shotlist.errors import ShotlistError
     from shotlist.pipeline import BuildOptions
-    from shotlist.pipeline import build as run_build
 
     limit = parse_money(budget)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
@@ -71,25 +67,41 @@ def build(
             f"Spend {money(the_plan.cost)} on {len(the_plan.generating)} shots?", default=False
         )
 
+    options = BuildOptions(
+        only=only or (),
+        regenerate=regenerate or (),
+        takes=takes,
+        budget=limit,
+        yes=yes,
+        dry_run=dry_run,
+        model=model,
+        preview=preview,
+        regenerate_missing=regenerate_missing,
+        progress=display,
+        confirm=confirm if interactive else None,
+        on_wait=display.say,
+    )
+    result = _run(project, options, display)
+    if dry_run:
+        typer.echo(plan_text(result.plan))
+        return
+    typer.echo(result_text(result))
+    if result.failures or result.cut is None:
+        raise typer.Exit(1)  # the cut was asked for and not written: the last line says why
+
+
+def _run(project: Path, options: BuildOptions, display: Display) -> BuildResult:
+    """The build, with its display; an error is said with the reason the cut was not written last."""
+    from shotlist.cli import STATE
+    from shotlist.cli.render import no_cut_reason
+    from shotlist.errors import ShotlistError
+    from shotlist.pipeline import build as run_build
+
     try:
         with display:
-            options = BuildOptions(
-                only=only or (),
-                regenerate=regenerate or (),
-                takes=takes,
-                budget=limit,
-                yes=yes,
-                dry_run=dry_run,
-                model=model,
-                preview=preview,
-                regenerate_missing=regenerate_missing,
-                progress=display,
-                confirm=confirm if interactive else None,
-                on_wait=display.say,
-            )
-            result = run_build(project, options)
+            return run_build(project, options)
     except ShotlistError as exc:
-        if STATE["debug"] or dry_run:
+        if STATE["debug"] or options.dry_run:
             raise
         display.stop()
         typer.echo(str(exc), err=True)
@@ -97,12 +109,6 @@ def build(
         raise typer.Exit(exc.exit_code) from None
     finally:
         display.stop()
-    if dry_run:
-        typer.echo(plan_text(result.plan))
-        return
-    typer.echo(result_text(result))
-    if result.failures or result.cut is None:
-        raise typer.Exit(1)  # the cut was asked for and not written: the last line says why
 
 
 def result_text(result: BuildResult) -> str:
