@@ -469,7 +469,7 @@ def test_a_transition_that_rounds_to_the_whole_shot_is_a_validate_error_with_its
 
 
 def test_two_transitions_meeting_inside_a_shot_are_a_validate_error(tmp_path: Path) -> None:
-    shots = [
+    shots: list[dict[str, Any]] = [
         {"id": "a", "transition": {"type": "dissolve", "duration": 1}},
         {"id": "b", "transition": {"type": "wipeleft", "duration": 1}},  # b is 2 s: no frame of its own
         {"id": "c"},
@@ -523,7 +523,7 @@ def test_captions_change_at_the_middle_of_each_transition_as_the_export_cuts(tmp
     )
     tl = assemble(project, {s.id: _fake_clip(s.id, s.id * 8) for s in project.shots})
     a, b = tl.captions
-    assert (a.start, a.end) == (0, Fraction(48 - 7, FPS)) and (b.start, b.end) == (
+    assert (a.start, a.end) == (Fraction(0), Fraction(48 - 7, FPS)) and (b.start, b.end) == (
         Fraction(48 - 7, FPS),
         Fraction(83, FPS),
     )

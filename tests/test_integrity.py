@@ -70,7 +70,7 @@ def test_a_cut_is_byte_identical_whatever_was_rendered_before(tmp_path: Path) ->
     colours = ["red", "green", "blue", "yellow"]
     board = {"soundtrack": {"music": {"file": "bed.m4a", "gain_db": -12}}}
     make_tone(tmp_path / "bed.m4a", seconds=3)
-    shots = [
+    shots: list[dict[str, Any]] = [
         {"id": "red", "transition": {"type": "wipeleft", "duration": 0.5}},
         {"id": "green", "transition": {"type": "dissolve", "duration": 0.5}},
         {"id": "blue", "transition": {"type": "dip-to-black", "duration": 0.5}},
@@ -91,7 +91,7 @@ def test_a_cut_is_byte_identical_whatever_was_rendered_before(tmp_path: Path) ->
     assert back.rendered == [] and back.path.read_bytes() == fresh
 
     # Pieces left over from another storyboard (other order, other transitions) in the same store.
-    reordered = [
+    reordered: list[dict[str, Any]] = [
         {"id": "blue", "transition": {"type": "slideup", "duration": 0.25}},
         {"id": "red"},
         {"id": "green"},
@@ -129,12 +129,13 @@ def test_a_film_of_seventy_shots_renders_with_no_process_holding_more_than_two_c
     clips = {f"s{k}": clip_of(f"s{k}", tmp_path / f"c{k}.mp4") for k in range(n)}
     calls: list[list[str]] = []
     import shotlist.edit
+    from shotlist import media
 
-    real = shotlist.edit.run_ffmpeg
+    real = media.run_ffmpeg
 
     def spy(args: Any, **kw: Any) -> str:
         calls.append(list(args))
-        return real(args, **kw)
+        return str(real(args, **kw))
 
     monkeypatch.setattr(shotlist.edit, "run_ffmpeg", spy)
     result = render_cut(project, clips)
@@ -202,7 +203,12 @@ def test_an_unchanged_object_is_not_hashed_again(tmp_path: Path, monkeypatch: py
     assert store.damaged([sha]) == set()
     hashed: list[Path] = []
     real = hashing.sha256_file
-    monkeypatch.setattr(hashing, "sha256_file", lambda p: hashed.append(p) or real(p))
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "sha256_file", counting)
     assert Store(tmp_path).damaged([sha]) == set()  # a later command: the verified-at record says so
     assert hashed == []
     _flip(store.object_path(sha))
