@@ -460,7 +460,9 @@ def piece_graph(
     branch: dict[tuple[int, int], str] = {}
     for i, (k, users) in enumerate(sorted(uses.items())):
         item = tl.items[k]
-        inputs += ["-i", str(item.clip.path)]
+        # One decoder thread: pieces are encoded several at once, so the cores are busy anyway, and
+        # frame-threaded decoding of a clip only adds threads that wait on each other.
+        inputs += ["-threads", "1", "-i", str(item.clip.path)]
         labels = [f"[i{i}b{j}]" for j in range(len(users))]
         split = f"split={len(users)}" if len(users) > 1 else "null"
         chains.append(f"[{i}:v:0]fps={f},{split}{''.join(labels)}")
@@ -547,7 +549,7 @@ def _encode_job(r: _Render, pieces: list[Piece], progress: Callable[[float], Non
     ]
     try:
         run_ffmpeg(
-            [*inputs, "-filter_complex", graph, *outputs],
+            [*inputs, "-filter_complex_threads", "1", "-filter_complex", graph, *outputs],
             duration=pieces[0].frames / r.encoder.fps,  # the first output's clock is the one reported
             progress=progress,
             what=f"rendering {' and '.join(p.label for p in pieces)}",
