@@ -74,10 +74,6 @@ class CutResult:
     sound_seconds: float = 0.0  # wall time of the sound (0 when the kept sound was reused)
 
 
-def pieces_dir(project: Project) -> Path:
-    return Store(project.root).pieces.dir
-
-
 def output_path(project: Project, *, preview: bool = False) -> Path:
     """Where the cut goes; a preview goes beside it (``cut.preview.mp4``) so it never replaces the real cut."""
     out = project.root / project.board.output.file

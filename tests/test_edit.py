@@ -559,3 +559,16 @@ def test_the_cut_can_be_a_mov_or_mkv_file(tmp_path: Path, suffix: str) -> None:
     result = render_cut(project, clips)
     facts = probe(result.path)
     assert result.path.suffix == suffix and facts.frames == 2 * 48 - 12 and facts.has_audio
+
+
+@pytest.mark.slow
+def test_a_change_to_the_picture_alone_keeps_the_sound(tmp_path: Path) -> None:
+    project, clips = colour_project(tmp_path, ["red", "green"], {"type": "wipeleft", "duration": 0.5})
+    first = render_cut(project, clips)
+    assert first.sound_seconds > 0
+    slide = write_project(
+        tmp_path, [{"id": "red", "transition": {"type": "slideup", "duration": 0.5}}, {"id": "green"}]
+    )
+    again = render_cut(slide, clips)
+    assert again.rendered == ["seam red>green"] and again.sound_seconds == 0.0
+    assert again.audio is not None and first.audio is not None and again.audio.lufs == first.audio.lufs
