@@ -276,7 +276,9 @@ def test_each_shots_sound_is_decoded_once_and_kept_by_content(
     clips = [make_clip(tmp_path, f"t{k}", 2, tone=300 + 100 * k) for k in range(3)]
     kept = Derived(tmp_path / "kept", ".f32")
     decoded: list[int] = []
-    real = audio.run_ffmpeg
+    from shotlist import media
+
+    real = media.run_ffmpeg
 
     def spy(args: list[str], **kw: object) -> str:
         if kw.get("what") == "decoding the shots' sound":
