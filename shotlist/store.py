@@ -142,7 +142,10 @@ class Derived:
         sha = sha256_file(made)
         dest = self.path(key)
         os.replace(made, dest)
-        durable.write_json(self._record_path(key), {**info, "sha256": sha, "verified": _signature(dest)})
+        # No fsync (hundreds of pieces per render): a record lost or torn by a crash only makes its file
+        # be made again.
+        record = {**info, "sha256": sha, "verified": _signature(dest)}
+        durable.write_json(self._record_path(key), record, sync=False)
         return dest
 
     def record(self, key: str) -> dict[str, Any] | None:
