@@ -1,22 +1,21 @@
 """The edit: render the timeline into the final cut, re-encoding only the pieces that changed.
 
-The picture is planned as bodies and seams (``shotlist.pieces``). Pieces missing from the store are
-rendered by ONE ffmpeg process: one filter graph (each clip decoded once, conformed, trimmed, the
-seams crossfaded, the pieces concatenated) and one encode, which the segment muxer splits at the piece
-boundaries with keyframes forced at the same frames. The cut is then the stored pieces joined by the
-concat demuxer (stream copy, exact durations) and muxed with the sound, which is rendered once over
-the whole timeline by ``shotlist.audio`` (never segmented: per-segment AAC clicks at the joins).
+The picture is planned as bodies and seams (``shotlist.pieces``). Each piece missing from the store
+is encoded by its own ffmpeg process, from its own clips only, so its bytes are a function of its key
+alone (an encoder's look-ahead and rate control never see a neighbour) and memory does not grow with
+the film; several pieces are encoded at once where there are cores for it. The cut is then the stored
+pieces joined by the concat demuxer (stream copy, exact durations) and muxed with the sound, which is
+rendered once over the whole timeline by ``shotlist.audio`` (never segmented: per-segment AAC clicks
+at the joins) and kept by its own key, so a change to the picture alone does not touch it.
 
-On a first render every piece is missing, so the cost is one decode and one encode of the cut; after
-a one-shot change only that shot's body and its seams are encoded.
+On a first render every piece is missing, so the cost is about one decode and one encode of the cut;
+after a one-shot change only that shot's body and its seams are encoded.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
-import itertools
 import os
 import re
 import shutil
@@ -25,37 +24,27 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from shotlist import durable
+from shotlist.audio import AudioResult, render_audio, shot_sounds, sound_identity, sound_key
 from shotlist.clip import Clip
-from shotlist.errors import Problem, did_you_mean
+from shotlist.hashing import sha256_file
 from shotlist.load import Project
-from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, run_ffmpeg
-from shotlist.pieces import CODECS, Encoder, Overlays, Piece, captions_over, fades, plan
+from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, frame_counts, run_ffmpeg
+from shotlist.pieces import CODECS, THREADS, Encoder, Overlays, Piece, captions_over, fades, plan
 from shotlist.spec import sha256_json
-from shotlist.storyboard import XFADE_TRANSITIONS
+from shotlist.store import Store, sweep_leftovers, temp_name
 from shotlist.timeline import Item, Timeline, assemble
 
 PREVIEW_PRESET = "veryfast"
-
-
-def check_transitions(project: Project) -> list[Problem]:
-    """A problem for every transition name that is neither ``cut`` nor an xfade transition."""
-    problems = []
-    for shot in project.shots:
-        name = shot.transition.type
-        if name != "cut" and name not in XFADE_TRANSITIONS:
-            problems.append(
-                Problem(
-                    ("shots", shot.index, "transition", "type"),
-                    f"unknown transition '{name}'{did_you_mean(name, ('cut', *XFADE_TRANSITIONS))}",
-                    "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...), a slide (slideleft, ...), "
-                    "circleopen, or another ffmpeg xfade transition",
-                )
-            )
-    return problems
+#: Where the identities of the clips' sounds are kept (``audio.sound_identity``), by clip hash.
+SOUND_IDS = "sound-ids"
+#: Pieces whose frame counts one ffmpeg process checks (a stream copy: it opens them all at once).
+COUNT_BATCH = 64
 
 
 @functools.cache
@@ -82,11 +71,9 @@ class CutResult:
     rendered: list[str] = field(default_factory=list)  # pieces encoded this time ("body mika", "seam a>b")
     reused: list[str] = field(default_factory=list)  # pieces taken from the store
     seconds: float = 0.0
-    audio: Any = None  # shotlist.audio.AudioResult: loudness measured on the rendered sound
-
-
-def pieces_dir(project: Project) -> Path:
-    return project.root / ".shotlist" / "pieces"
+    audio: AudioResult | None = None  # loudness measured on the rendered sound
+    picture_seconds: float = 0.0  # wall time of the picture's encodes (beside the sound)
+    sound_seconds: float = 0.0  # wall time of the sound (0 when the kept sound was reused)
 
 
 def output_path(project: Project, *, preview: bool = False) -> Path:
@@ -111,6 +98,20 @@ def encoder_for(project: Project, *, preview: bool = False) -> Encoder:
     )
 
 
+@dataclass
+class _Render:
+    """One render in progress: what it works from and where."""
+
+    project: Project
+    store: Store
+    timeline: Timeline
+    encoder: Encoder
+    overlays: Overlays
+    ass: Path | None
+    out: Path
+    work: Path
+
+
 def render_cut(
     project: Project,
     clips: dict[str, Clip],
@@ -120,128 +121,191 @@ def render_cut(
 ) -> CutResult:
     """Render the final cut of ``project`` from its picked ``clips`` (by shot id); MediaError on failure.
 
-    The cut is written to a temporary file beside the output and renamed, so the output is either
-    the previous cut or the new one, never half of one.
+    Every clip must still hash to its ``sha256``. The cut is written to a temporary file beside the
+    output and renamed, so the output is either the previous cut or the new one, never half of one.
     """
     began = time.perf_counter()
+    store = Store(project.root)
+    _check_clips(project, clips, store)
+    encoder = encoder_for(project, preview=preview)
+    timeline = assemble(project, clips)
+    _check_binary(timeline, encoder)
+    out = output_path(project, preview=preview)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(out.parent, out.name)  # what a killed render of this cut left
+    (store.dir / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=store.dir / "tmp", prefix=f"{os.getpid()}-cut-") as tmp:
+        r = _Render(project, store, timeline, encoder, Overlays(), None, out, Path(tmp))
+        if project.board.captions.burn_in:
+            r.ass = _captions_file(project, timeline, r.work)
+            r.overlays = Overlays(
+                captions=tuple((c.start, c.end, c.text, c.who) for c in timeline.captions),
+                captions_style=_style_digest(r.ass),
+            )
+        r.overlays = replace(r.overlays, fade_in=timeline.fade_in, fade_out=timeline.fade_out)
+        pieces = plan(timeline, encoder, r.overlays, ffmpeg_version())
+        sound = sound_key(timeline, _digest(store), sound_identity(store.dir / SOUND_IDS))
+        cut_key = sha256_json(
+            {
+                "pieces": [p.key for p in pieces],
+                "sound": sound,
+                "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
+                "sidecars": list(project.board.captions.sidecars),
+                "out": out.name,
+            }
+        )
+        memo = _unchanged(store, out, cut_key)
+        if memo is not None:  # a no-op build: the same pieces, the same sound, the cut untouched
+            return replace(memo, reused=[p.label for p in pieces], seconds=time.perf_counter() - began)
+        result = _render(r, pieces, sound, progress)
+    result.sidecars = _sidecars(project, timeline, out)
+    result.seconds = time.perf_counter() - began
+    _remember(store, out, cut_key, result, pieces, sound, timeline)
+    if progress is not None:
+        progress(1.0)
+    return result
+
+
+def _render(
+    r: _Render, pieces: list[Piece], sound: str, progress: Callable[[float], None] | None
+) -> CutResult:
+    """Encode the missing pieces beside the sound, join them with it, and put the cut in place."""
+    todo = _unique([p for p in pieces if r.store.pieces.get(p.key) is None])
+    box: dict[str, Any] = {}
+    # The sound is one render over the whole timeline; it runs beside the picture's encodes.
+    sound_thread = threading.Thread(target=_sound_into, args=(r, sound, box), daemon=True)
+    sound_thread.start()
+    began = time.perf_counter()
+    try:
+        _encode_pieces(r, todo, None if progress is None else (lambda x: progress(0.95 * x)))
+    finally:
+        picture_seconds = time.perf_counter() - began
+        sound_thread.join()
+    if "error" in box:
+        raise box["error"]
+    audio: AudioResult = box["result"]
+    joined = r.out.with_name(temp_name(r.out.name) + r.out.suffix)
+    try:
+        _join(r.store, pieces, r.encoder.fps, audio.path, joined, r.work)
+        frames = frame_counts([joined])[0]
+        if frames != r.timeline.frames:
+            raise MediaError(
+                f"the joined cut has {frames} frames where the timeline has {r.timeline.frames}; "
+                "run `shotlist cache verify`, then render again"
+            )
+        os.replace(joined, r.out)
+    finally:
+        joined.unlink(missing_ok=True)
+    rendered = {p.key for p in todo}
+    return CutResult(
+        path=r.out,
+        frames=frames,
+        duration=float(r.timeline.duration),
+        width=r.encoder.width,
+        height=r.encoder.height,
+        fps=r.encoder.fps,
+        rendered=[p.label for p in pieces if p.key in rendered],
+        reused=[p.label for p in pieces if p.key not in rendered],
+        audio=replace(audio, path=r.out),  # the sound now lives in the cut
+        picture_seconds=picture_seconds,
+        sound_seconds=box.get("seconds", 0.0),
+    )
+
+
+def _check_clips(project: Project, clips: dict[str, Clip], store: Store) -> None:
+    """Every shot has a clip, on disk, with the bytes its hash names (re-hashed only if the file changed)."""
     missing = [s.id for s in project.shots if s.id not in clips]
     if missing:
         raise MediaError(f"no clip for shot{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     for shot in project.shots:
-        if not clips[shot.id].path.is_file():
-            raise MediaError(f"shot '{shot.id}': its clip {clips[shot.id].path} is missing")
-    encoder = encoder_for(project, preview=preview)
+        clip = clips[shot.id]
+        if not clip.path.is_file():
+            raise MediaError(f"shot '{shot.id}': its clip {clip.path} is missing")
+        if store.verified.digest(clip.path) != clip.sha256:
+            store.verified.save()
+            raise MediaError(
+                f"shot '{shot.id}': its clip {clip.path} is damaged (its bytes no longer match its hash "
+                f"{clip.sha256[:12]}); `shotlist cache verify` lists what else is"
+            )
+    store.verified.save()
+
+
+def _check_binary(timeline: Timeline, encoder: Encoder) -> None:
     if CODECS[encoder.codec] not in available("encoders"):
         raise MediaError(
             f"this ffmpeg ({ffmpeg_version()}) has no {CODECS[encoder.codec]} encoder for "
             f"codec: {encoder.codec}; use codec: h264"
         )
-    timeline = assemble(project, clips)
     unknown = {i.transition for i in timeline.items} - {"cut"} - binary_transitions()
     if unknown:
         raise MediaError(
             f"this ffmpeg ({ffmpeg_version()}) has no xfade transition {', '.join(sorted(unknown))}"
         )
-    out = output_path(project, preview=preview)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    store = pieces_dir(project)
-    store.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        work = Path(tmp)
-        ass = _captions_file(project, timeline, work) if project.board.captions.burn_in else None
-        overlays = Overlays(
-            fade_in=timeline.fade_in,
-            fade_out=timeline.fade_out,
-            captions=tuple((c.start, c.end, c.text, c.who) for c in timeline.captions) if ass else (),
-            captions_style=_style_digest(ass) if ass else "",
-        )
-        pieces = plan(timeline, encoder, overlays, ffmpeg_version())
-        cut_key = _cut_key(project, timeline, pieces, out)
-        memo = _unchanged(project, out, cut_key)
-        if memo is not None:  # a no-op build: the same pieces, the same sound, the cut untouched
-            return replace(memo, reused=[p.label for p in pieces], seconds=time.perf_counter() - began)
-        todo = _unique([p for p in pieces if not (store / f"{p.key}.mp4").is_file()])
 
-        # The sound is one render over the whole timeline; it runs beside the picture's encode.
-        audio_box: dict[str, Any] = {}
-        audio_thread = threading.Thread(
-            target=_render_sound,
-            args=(timeline, work / "sound.m4a", audio_box, project.root / ".shotlist" / "sounds"),
-            daemon=True,
-        )
-        audio_thread.start()
+def _digest(store: Store) -> Callable[[Path], str]:
+    """A file's content hash (cached by its stat signature), as a MediaError when it cannot be read."""
+
+    def digest(path: Path) -> str:
         try:
-            if todo:
-                report = None if progress is None else (lambda x: progress(0.95 * x))
-                _render_pieces(todo, timeline, encoder, overlays, ass, store, report)
-        finally:
-            audio_thread.join()
-        if "error" in audio_box:
-            raise audio_box["error"]
-        tmp_out = work / f"cut{out.suffix}"
-        _join(
-            [store / f"{p.key}.mp4" for p in pieces],
-            [p.frames for p in pieces],
-            encoder.fps,
-            work / "sound.m4a",
-            tmp_out,
-            work,
-        )
-        frames = count_frames([tmp_out])[0]
-        if frames != timeline.frames:
-            raise MediaError(
-                f"the joined cut has {frames} frames where the timeline has {timeline.frames}; "
-                f"delete {store} and render again"
+            return store.hashes.digest(path)
+        except OSError as exc:
+            raise MediaError(f"{path}: cannot be read ({exc.strerror})") from None
+
+    return digest
+
+
+def _sound_into(r: _Render, key: str, box: dict[str, Any]) -> None:
+    """The cut's sound, from the kept one when nothing it depends on changed (in a thread: result in ``box``)."""
+    began = time.perf_counter()
+    try:
+        mixes = r.store.mixes
+        path = mixes.get(key)
+        record = mixes.record(key) if path else None
+        if path is not None and record is not None and "lufs" in record:
+            box["result"] = AudioResult(
+                path, record["lufs"], record["true_peak_db"], record["normalization_type"]
             )
-        os.replace(tmp_out, out)
-    sidecars = _sidecars(project, timeline, out)
-    if progress is not None:
-        progress(1.0)
-    rendered = {p.key for p in todo}
-    result = CutResult(
-        path=out,
-        frames=frames,
-        duration=float(timeline.duration),
-        width=encoder.width,
-        height=encoder.height,
-        fps=encoder.fps,
-        sidecars=sidecars,
-        rendered=[p.label for p in pieces if p.key in rendered],
-        reused=[p.label for p in pieces if p.key not in rendered],
-        seconds=time.perf_counter() - began,
-        audio=_in_cut(audio_box.get("result"), out),
-    )
-    _remember(project, out, cut_key, result)
-    return result
+            return
+        made = render_audio(
+            r.timeline,
+            mixes.scratch(key),
+            kept=r.store.sounds,
+            identity=sound_identity(r.store.dir / SOUND_IDS),
+        )
+        kept = mixes.add(
+            key,
+            made.path,
+            lufs=made.lufs,
+            true_peak_db=made.true_peak_db,
+            normalization_type=made.normalization_type,
+        )
+        box["result"] = replace(made, path=kept)
+        box["seconds"] = time.perf_counter() - began
+    except BaseException as exc:  # handed to the main thread, which raises it
+        box["error"] = exc
 
 
-def _cut_key(project: Project, timeline: Timeline, pieces: list[Piece], out: Path) -> str:
-    """Everything the finished cut depends on: its pieces' keys, the sound's inputs, the captions."""
-    from shotlist.sounds import sound_inputs
-
-    return sha256_json(
-        {
-            "pieces": [p.key for p in pieces],
-            **sound_inputs(timeline, lambda item: item.clip.sha256),
-            "captions": [[str(c.start), str(c.end), c.text, c.who] for c in timeline.captions],
-            "sidecars": list(project.board.captions.sidecars),
-            "out": out.name,
-            "ffmpeg": ffmpeg_version(),
-        }
-    )
+def _unique(pieces: list[Piece]) -> list[Piece]:
+    """Pieces with distinct keys (a repeated piece is encoded once)."""
+    seen: set[str] = set()
+    out = []
+    for p in pieces:
+        if p.key not in seen:
+            seen.add(p.key)
+            out.append(p)
+    return out
 
 
-def _memo_path(project: Project, out: Path) -> Path:
-    return project.root / ".shotlist" / "cuts" / f"{out.name}.json"
+# --- the cut's record: what it was made from, for the next render, `cache gc` and `cache verify` --------------
 
 
-def _unchanged(project: Project, out: Path, key: str) -> CutResult | None:
+def _unchanged(store: Store, out: Path, key: str) -> CutResult | None:
     """The previous render's result when the cut it wrote is still there, untouched, with this key."""
     from shotlist import salvage
 
     memo = salvage.read_cache(
-        _memo_path(project, out), lambda raw: _memo(raw, out), "the record of the last render"
+        store.cut_record_path(out), lambda raw: _memo(raw, out), "the record of the last render"
     )
     if memo is None or memo[0] != key or not out.is_file():
         return None
@@ -254,7 +318,6 @@ def _unchanged(project: Project, out: Path, key: str) -> CutResult | None:
 def _memo(raw: bytes, out: Path) -> tuple[str, list[int], CutResult]:
     """(cut key, [size, mtime] of the cut, its result) from a render record; KeyError/ValueError if damaged."""
     from shotlist import salvage
-    from shotlist.audio import AudioResult
 
     memo = salvage.json_object(raw)
     r = memo["result"]
@@ -272,16 +335,27 @@ def _memo(raw: bytes, out: Path) -> tuple[str, list[int], CutResult]:
     return str(memo["key"]), list(memo["file"]), result
 
 
-def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:
-    from shotlist import durable
-
+def _remember(
+    store: Store, out: Path, key: str, result: CutResult, pieces: list[Piece], sound: str, tl: Timeline
+) -> None:
     st = out.stat()
     audio = result.audio
+    try:
+        rel = out.relative_to(store.root).as_posix()
+    except ValueError:
+        rel = str(out)
     durable.write_json(
-        _memo_path(project, out),
+        store.cut_record_path(out),
         {
             "key": key,
+            "cut": rel,
             "file": [st.st_size, st.st_mtime_ns],
+            "sha256": sha256_file(out),
+            "pieces": sorted({p.key for p in pieces}),
+            "sound": sound,
+            "sounds": sorted(
+                {s.key for s in shot_sounds(tl, sound_identity(store.dir / SOUND_IDS)) if s.key}
+            ),
             "sidecars": [str(p) for p in result.sidecars],
             "result": {
                 "frames": result.frames,
@@ -299,33 +373,6 @@ def _remember(project: Project, out: Path, key: str, result: CutResult) -> None:
             },
         },
     )
-
-
-def _unique(pieces: list[Piece]) -> list[Piece]:
-    """Pieces with distinct keys (a repeated piece is encoded once)."""
-    seen: set[str] = set()
-    out = []
-    for p in pieces:
-        if p.key not in seen:
-            seen.add(p.key)
-            out.append(p)
-    return out
-
-
-def _render_sound(timeline: Timeline, dest: Path, box: dict[str, Any], cache: Path) -> None:
-    try:
-        from shotlist.sounds import render_sound  # a picture-only change reuses the rendered sound
-
-        box["result"] = render_sound(timeline, dest, cache)
-    except BaseException as exc:  # handed to the main thread, which raises it
-        box["error"] = exc
-
-
-def _in_cut(audio: Any, cut: Path) -> Any:
-    """The audio step's report, pointing at the cut that now holds the sound (its own file was temporary)."""
-    if dataclasses.is_dataclass(audio) and not isinstance(audio, type) and hasattr(audio, "path"):
-        return dataclasses.replace(audio, path=cut)
-    return audio
 
 
 def _captions_file(project: Project, timeline: Timeline, work: Path) -> Path:
@@ -349,7 +396,7 @@ def _sidecars(project: Project, timeline: Timeline, out: Path) -> list[Path]:
     return write_sidecars(timeline, out, kinds)  # kitsune.v2.mp4 → kitsune.v2.srt
 
 
-# --- the filter graph ---------------------------------------------------------------------------------------
+# --- the filter graph of one piece ---------------------------------------------------------------------------
 
 
 def escape(value: str) -> str:
@@ -386,7 +433,7 @@ def overlay_filters(piece: Piece, tl: Timeline, overlays: Overlays, ass: Path | 
     """The cut-wide filters (fades, burned captions) for one piece, applied at the piece's own times on the cut.
 
     Each piece is stamped with its frame numbers on the cut before these filters and back to 0 after,
-    so a piece rendered alone gets exactly the pixels it gets in a full render.
+    so the piece has exactly the pixels it would have in one render of the whole cut.
     """
     f = tl.fps
     fade_in, fade_out = fades(piece.start, piece.frames, tl, overlays)
@@ -409,10 +456,11 @@ def overlay_filters(piece: Piece, tl: Timeline, overlays: Overlays, ass: Path | 
 def piece_graph(
     pieces: list[Piece], tl: Timeline, encoder: Encoder, overlays: Overlays, ass: Path | None
 ) -> tuple[list[str], str]:
-    """(input args, filter graph) rendering ``pieces`` back to back as one stream labelled [cut].
+    """(input args, filter graph) rendering ``pieces`` as separate streams labelled [p0], [p1], ...
 
-    Each clip is an input once; its frames are split to every branch that needs them (a body and up
-    to two seams). Filter instances are named after the shot or seam so that ffmpeg's errors say which.
+    Each clip is an input once; its frames are split to every piece that needs them (a body and the
+    seam after it), so a clip is decoded once. Filter instances are named after the seam, so that
+    ffmpeg's errors say which.
     """
     f = encoder.fps
     uses: dict[int, list[tuple[int, int]]] = {}  # item -> (piece, source) that read it
@@ -424,7 +472,9 @@ def piece_graph(
     branch: dict[tuple[int, int], str] = {}
     for i, (k, users) in enumerate(sorted(uses.items())):
         item = tl.items[k]
-        inputs += ["-i", str(item.clip.path)]
+        # One decoder thread: pieces are encoded several at once, so the cores are busy anyway, and
+        # frame-threaded decoding of a clip only adds threads that wait on each other.
+        inputs += ["-threads", "1", "-i", str(item.clip.path)]
         labels = [f"[i{i}b{j}]" for j in range(len(users))]
         split = f"split={len(users)}" if len(users) > 1 else "null"
         chains.append(f"[{i}:v:0]fps={f},{split}{''.join(labels)}")
@@ -433,118 +483,125 @@ def piece_graph(
             out = f"[p{j}s{n}]"
             chains.append(f"{label}{conform(item, s.first, s.last, encoder)}{out}")
             branch[(j, n)] = out
-    names = []
     for j, p in enumerate(pieces):
-        name = f"[p{j}]"
+        overlay = overlay_filters(p, tl, overlays, ass)
         if p.kind == "seam":
-            a, b = branch[(j, 0)], branch[(j, 1)]
             seam_id = re.sub(r"[^A-Za-z0-9_-]", "_", p.label)
             chains.append(
-                f"{a}{b}xfade@{seam_id}=transition={p.transition}:duration={p.frames / f:.6f}:offset=0"
-                f"{overlay_filters(p, tl, overlays, ass)}{name}"
+                f"{branch[(j, 0)]}{branch[(j, 1)]}xfade@{seam_id}=transition={p.transition}"
+                f":duration={p.frames / f:.6f}:offset=0{overlay}[p{j}]"
             )
         else:
-            chains.append(f"{branch[(j, 0)]}null{overlay_filters(p, tl, overlays, ass)}{name}")
-        names.append(name)
-    # The concat filter stamps in microseconds; back to frame numbers at 1/fps for the encoder.
-    chains.append(f"{''.join(names)}concat=n={len(names)}:v=1:a=0,settb=1/{f},setpts=N[cut]")
+            chains.append(f"{branch[(j, 0)]}null{overlay}[p{j}]")
     return inputs, ";\n".join(chains)
 
 
-def _render_pieces(
-    todo: list[Piece],
-    tl: Timeline,
-    encoder: Encoder,
-    overlays: Overlays,
-    ass: Path | None,
-    store: Path,
-    progress: Callable[[float], None] | None,
-) -> None:
-    """Encode ``todo`` in one ffmpeg process, split into one file per piece, and store each under its key."""
-    inputs, graph = piece_graph(todo, tl, encoder, overlays, ass)
-    bounds = list(itertools.accumulate(p.frames for p in todo))
-    total = bounds.pop()
-    keyframes = ["-force_key_frames", "expr:" + "+".join(f"eq(n,{b})" for b in bounds)] if bounds else []
-    # One piece alone: a split point after its last frame, i.e. no split.
-    split = ["-segment_frames", ",".join(map(str, bounds or [total]))]
-    # Segments are written inside the store, so each piece is renamed into place on the same file system.
-    with tempfile.TemporaryDirectory(dir=store, prefix=".segments-") as tmp:
-        segments = Path(tmp)
-        args = [
-            *inputs,
-            "-filter_complex",
-            graph,
-            "-map",
-            "[cut]",
-            "-an",
-            *encoder.args(),
-            *keyframes,
-            "-f",
-            "segment",
-            *split,
-            "-reset_timestamps",
-            "1",
-            "-segment_format",
-            "mp4",
-            str(segments / "%05d.mp4"),
-        ]
-        try:
-            run_ffmpeg(args, duration=total / encoder.fps, progress=progress, what="rendering the cut")
-        except MediaError as exc:
-            raise _named(exc, tl) from None
-        files = sorted(segments.iterdir())
-        if len(files) != len(todo):
-            raise MediaError(
-                f"rendering the cut made {len(files)} pieces where {len(todo)} were planned: "
-                f"{_sources_text(todo, tl)} may be damaged or shorter than its probe said"
-            )
-        for got, p in zip(count_frames(files), todo, strict=True):
+# --- encoding the pieces ------------------------------------------------------------------------------------
+
+
+def workers() -> int:
+    """Pieces encoded at once: enough to keep every core busy (each encode runs THREADS threads, and
+    spends part of its time starting, decoding and muxing, when its threads idle)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(2, -(-cores // THREADS))
+
+
+def _encode_pieces(r: _Render, todo: list[Piece], progress: Callable[[float], None] | None) -> None:
+    """Encode ``todo``, each piece by itself, several at once; check each one's frames; store it by its key.
+
+    The pieces of one shot (its body, and the seam after it, which needs its last frames) are made by
+    one ffmpeg process that decodes the shot's clip once and feeds one encoder per piece: each
+    piece's bytes still depend on its own frames alone.
+    """
+    if not todo:
+        return
+    jobs: dict[int, list[Piece]] = {}
+    for p in todo:
+        jobs.setdefault(p.sources[0].item, []).append(p)
+    total = sum(p.frames for p in todo)
+    done: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def one(job: tuple[int, list[Piece]]) -> list[Path]:
+        home, pieces = job
+        frames = sum(p.frames for p in pieces)
+
+        def tell(x: float) -> None:
+            with lock:
+                done[home] = max(done.get(home, 0.0), min(x, 1.0) * frames)
+                if progress is not None:
+                    progress(sum(done.values()) / total)
+
+        return _encode_job(r, pieces, tell)
+
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        made = [path for paths in pool.map(one, jobs.items()) for path in paths]
+    ordered = [p for pieces in jobs.values() for p in pieces]
+    for lo in range(0, len(ordered), COUNT_BATCH):
+        batch = list(zip(ordered[lo : lo + COUNT_BATCH], made[lo : lo + COUNT_BATCH], strict=True))
+        for (p, path), got in zip(batch, frame_counts([path for _, path in batch]), strict=True):
             if got != p.frames:
+                for _, other in batch:
+                    other.unlink(missing_ok=True)
                 raise MediaError(
                     f"{p.label} came out with {got} frames instead of {p.frames}: "
-                    f"{_sources_text([p], tl)} may be damaged or shorter than its probe said"
+                    f"{_sources_text(p, r.timeline)} may be damaged or shorter than its probe said"
                 )
-        for path, p in zip(files, todo, strict=True):
-            os.replace(path, store / f"{p.key}.mp4")
+            r.store.pieces.add(p.key, path, frames=p.frames, label=p.label)
 
 
-def count_frames(files: list[Path]) -> list[int]:
-    """Video frames in each file, counted by one stream-copy pass over all of them (no decode)."""
-    args = [a for f in files for a in ("-i", str(f))] + [
-        a for i in range(len(files)) for a in ("-map", f"{i}:v:0")
+def _encode_job(r: _Render, pieces: list[Piece], progress: Callable[[float], None]) -> list[Path]:
+    """Encode the pieces of one shot in one ffmpeg process, one output (and encoder) each; their files."""
+    inputs, graph = piece_graph(pieces, r.timeline, r.encoder, r.overlays, r.ass)
+    scratch = [r.store.pieces.scratch(p.key) for p in pieces]
+    outputs = [
+        a
+        for j, path in enumerate(scratch)
+        for a in ("-map", f"[p{j}]", "-an", *r.encoder.args(), "-f", "mp4", str(path))
     ]
-    err = run_ffmpeg(["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"], what="counting frames")
-    counts = {
-        int(m.group(1)): int(m.group(2))
-        for m in re.finditer(r"Output stream #0:(\d+) \(video\): (\d+) packets muxed", err)
-    }
-    return [counts.get(i, 0) for i in range(len(files))]
+    try:
+        run_ffmpeg(
+            [*inputs, "-filter_complex_threads", "1", "-filter_complex", graph, *outputs],
+            duration=pieces[0].frames / r.encoder.fps,  # the first output's clock is the one reported
+            progress=progress,
+            what=f"rendering {' and '.join(p.label for p in pieces)}",
+        )
+    except MediaError as exc:
+        for path in scratch:
+            path.unlink(missing_ok=True)
+        raise _named(exc, pieces, r.timeline) from None
+    progress(1.0)
+    return scratch
 
 
-def _sources_text(pieces: list[Piece], tl: Timeline) -> str:
-    items = sorted({s.item for p in pieces for s in p.sources})
-    return " or ".join(f"the clip of '{tl.items[k].shot}' ({tl.items[k].clip.path})" for k in items)
+def _sources_text(piece: Piece, tl: Timeline) -> str:
+    items = [tl.items[s.item] for s in piece.sources]
+    return " or ".join(f"the clip of '{i.shot}' ({i.clip.path})" for i in items)
 
 
-def _named(exc: MediaError, tl: Timeline) -> MediaError:
-    """ffmpeg's failure, saying which shot's clip or which filter it is about."""
+def _named(exc: MediaError, pieces: list[Piece], tl: Timeline) -> MediaError:
+    """ffmpeg's failure on some pieces, saying which shot's clip or which filter it is about."""
     text = str(exc)
-    for item in tl.items:
+    for item in sorted({tl.items[s.item] for p in pieces for s in p.sources}, key=lambda i: i.start):
         if str(item.clip.path) in text:
             return MediaError(f"shot '{item.shot}': cannot read its clip {item.clip.path}: {text}")
     m = re.search(r"\[(\w+)@([\w-]+)", text)
     if m:
         return MediaError(f"filter {m.group(1)} of {m.group(2).replace('_', ' ')} failed: {text}")
-    return exc
+    return MediaError(f"{text} (while rendering from {_sources_text(pieces[0], tl)})")
 
 
-def _join(files: list[Path], frames: list[int], fps: int, sound: Path, dest: Path, work: Path) -> None:
+def _join(store: Store, pieces: list[Piece], fps: int, sound: Path, dest: Path, work: Path) -> None:
     """The pieces, stream-copied one after another with exact durations, plus the sound: the cut."""
     lines = ["ffconcat version 1.0"]
-    for path, n in zip(files, frames, strict=True):
+    for p in pieces:
+        # Absolute paths: the concat demuxer resolves relative ones against the list's own folder.
         # Each next file starts where the previous one's `duration` ends; the container's own duration
         # could be off by a frame, so the planned one is written.
-        lines += [f"file '{_concat_quote(path)}'", f"duration {n / fps:.9f}"]
+        lines += [
+            f"file '{_concat_quote(store.pieces.path(p.key).absolute())}'",
+            f"duration {p.frames / fps:.9f}",
+        ]
     listing = work / "pieces.ffconcat"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
     run_ffmpeg(
@@ -563,8 +620,9 @@ def _join(files: list[Path], frames: list[int], fps: int, sound: Path, dest: Pat
             "1:a:0",
             "-c",
             "copy",
-            "-movflags",
-            "+faststart",
+            *(["-movflags", "+faststart"] if dest.suffix.lower() in (".mp4", ".mov", ".m4v") else []),
+            "-f",
+            {".mkv": "matroska", ".mov": "mov"}.get(dest.suffix.lower(), "mp4"),
             str(dest),
         ],
         what="joining the pieces of the cut",
@@ -576,5 +634,7 @@ def _concat_quote(path: Path) -> str:
 
 
 def clear_pieces(project: Project) -> None:
-    """Forget every stored piece (the next render is a full one)."""
-    shutil.rmtree(pieces_dir(project), ignore_errors=True)
+    """Forget every stored piece and kept sound, and the cut records (the next render is a full one)."""
+    store = Store(project.root)
+    for folder in (*(d.dir for d in store.derived()), store.dir / "cuts"):
+        shutil.rmtree(folder, ignore_errors=True)

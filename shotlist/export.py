@@ -11,14 +11,13 @@ render used, so they always exist. Track lengths equal the cut's length to the f
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
 
 from shotlist.media import probe
-from shotlist.timeline import Item, Timeline
+from shotlist.timeline import Item, Timeline, frames_of, on_screen
 
 #: --format → (OTIO adapter, file suffix).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -27,8 +26,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "xml": ("fcp_xml", ".xml"),
     "edl": ("cmx_3600", ".edl"),
 }
-#: xfade transitions that are a plain blend of A into B (the rest are dips, wipes, slides, …).
-DISSOLVES = frozenset({"fade", "dissolve", "fadefast", "fadeslow"})
+#: xfade transitions that are an editor's cross-dissolve, a plain blend of A into B (the rest are dips,
+#: wipes, slides, …; xfade's own `dissolve` is a per-pixel dither, not a cross-dissolve).
+DISSOLVES = frozenset({"fade", "fadefast", "fadeslow"})
 
 
 def _rt(frames: int, fps: int) -> Any:
@@ -39,15 +39,12 @@ def _range(start: int, duration: int, fps: int) -> Any:
     return otio.opentime.TimeRange(_rt(start, fps), _rt(duration, fps))
 
 
-def _frames(seconds: float | Fraction, fps: int) -> int:
-    return int(Fraction(seconds).limit_denominator(10**6) * fps + Fraction(1, 2))
-
-
 def _clip(
     name: str, path: Path, source: tuple[int, int], available_s: float, fps: int, metadata: dict[str, Any]
 ) -> Any:
     ref = otio.schema.ExternalReference(
-        target_url=path.resolve().as_uri(), available_range=_range(0, max(_frames(available_s, fps), 1), fps)
+        target_url=path.resolve().as_uri(),
+        available_range=_range(0, max(frames_of(available_s, fps), 1), fps),
     )
     return otio.schema.Clip(
         name=name, media_reference=ref, source_range=_range(*source, fps), metadata={"shotlist": metadata}
@@ -71,18 +68,16 @@ def _transition(item: Item, following: Item, fps: int) -> Any:
 
 
 def _visible(timeline: Timeline) -> list[tuple[int, int]]:
-    """Per item, the source frames shown outside transitions: (first frame, count), cut at each overlap's midpoint."""
-    out, head = [], 0
-    for item in timeline.items:
-        tail = item.transition_frames - item.transition_frames // 2
-        if item.length - head - tail < 1:
+    """Per item, the source frames it shows on the track: (first frame, count), cut at each overlap's middle."""
+    out = []
+    for item, (first, end) in zip(timeline.items, on_screen(timeline.items), strict=True):
+        if end <= first:
             # An editor's track has no room for a shot its two transitions cover entirely.
             raise ValueError(
                 f"shot '{item.shot}' ({item.length} frames) is covered by its transitions; "
                 "shorten them to export the cut"
             )
-        out.append((item.src_in + head, item.length - head - tail))
-        head = item.transition_frames // 2
+        out.append((item.src_in + first - item.start, end - first))
     return out
 
 
@@ -117,9 +112,9 @@ def _placed_tracks(timeline: Timeline) -> list[Any]:
     fps, end = timeline.fps, timeline.frames
     lanes: list[tuple[Any, int]] = []  # (track, first free frame)
     for p in sorted(timeline.placed, key=lambda p: p.start):
-        start = _frames(p.start, fps)
+        start = frames_of(p.start, fps)
         seconds = probe(p.path, count_frames=False).duration
-        length = min(_frames(seconds, fps), end - start)
+        length = min(frames_of(seconds, fps), end - start)
         if length <= 0:
             continue
         lane = next((n for n, (_, free) in enumerate(lanes) if free <= start), None)
@@ -147,8 +142,8 @@ def _music_track(timeline: Timeline) -> Any | None:
 
     facts = music_facts(path)
     fps, remaining = timeline.fps, timeline.frames
-    whole = _frames(facts.duration, fps)
-    first = min(_frames(music.start, fps), max(whole - 1, 0))
+    whole = frames_of(facts.duration, fps)
+    first = min(frames_of(music.start, fps), max(whole - 1, 0))
     track = otio.schema.Track(name="A music", kind=otio.schema.TrackKind.Audio)
     meta = {
         "gain_db": music.gain_db,

@@ -5,24 +5,30 @@ after it, its body is frames [start_k + t_{k-1}, end_k - t_k) and the seam after
 frames of shot k crossfaded with the first t_k frames of shot k+1. Bodies and seams tile the cut, so
 the cut is their concatenation, and a piece depends only on its own clips: a key made of what goes
 into it (clip hashes, trims, conform, transition, fades and captions it overlaps, encoder, ffmpeg)
-names its file in the store. Editing one shot changes one body and at most two seams; inserting a
-shot changes nothing else (keys are content, not positions).
+names its file in the store. Each piece is encoded by itself, from its own clips, so its bytes are a
+function of its key alone: a cut joined from stored pieces is byte-identical to a fresh render, whatever
+was built before. Editing one shot changes one body and at most two seams; inserting a shot changes
+nothing else (keys are content, not positions).
 
 This module is pure (no ffmpeg is run): planning and keys, so they can be tested without encodes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from shotlist.spec import sha256_json
 from shotlist.timeline import Item, Timeline
 
 #: Bumped when the filters a piece is made with change, so stored pieces of an older recipe are not reused.
-RECIPE = 1
+#: 2: every piece is its own encode (its bytes depend on its key alone); `dissolve` is a cross-dissolve.
+RECIPE = 2
+#: Encoder threads per piece. An encoder's output depends on its thread count (x264 and x265 split the
+#: motion search by frame threads), so it is fixed, not taken from the machine: the same key gives the
+#: same bytes on every machine. Pieces are encoded several at once instead.
+THREADS = 2
 
 CODECS = {"h264": "libx264", "h265": "libx265", "av1": "libsvtav1"}
 #: SVT-AV1 counts presets 0 (slowest) .. 13; the nearest match for x264's names.
@@ -58,7 +64,7 @@ class Encoder:
 
     def args(self) -> list[str]:
         """ffmpeg output options for the video stream."""
-        common = ["-pix_fmt", "yuv420p", "-r", str(self.fps), "-g", str(self.gop)]
+        common = ["-pix_fmt", "yuv420p", "-r", str(self.fps), "-g", str(self.gop), "-threads", str(THREADS)]
         if self.codec == "h264":
             # stitchable=1: x264 keeps SPS/PPS independent of the content, so separately encoded
             # pieces share the parameter sets the concat demuxer takes from the first file.
@@ -76,8 +82,7 @@ class Encoder:
                 "stitchable=1",
             ]
         if self.codec == "h265":
-            # Closed GOPs (an open GOP's leading pictures would reference the previous piece), and forced
-            # keyframes as IDR pictures, where the segment muxer can cut.
+            # Closed GOPs: an open GOP's leading pictures would reference the previous piece.
             return [
                 "-c:v",
                 "libx265",
@@ -88,10 +93,8 @@ class Encoder:
                 "-profile:v",
                 "main",
                 *common,
-                "-forced-idr",
-                "1",
                 "-x265-params",
-                "open-gop=0:log-level=error",
+                f"open-gop=0:pools={THREADS}:frame-threads=1:log-level=error",
                 "-tag:v",
                 "hvc1",
             ]
@@ -216,8 +219,7 @@ def _piece(
     if transition is not None:
         recipe["transition"] = transition
     recipe.update(_overlay_key(start, frames, tl, overlays))
-    blob = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
-    return Piece(kind, label, start, frames, sources, transition, hashlib.sha256(blob.encode()).hexdigest())
+    return Piece(kind, label, start, frames, sources, transition, sha256_json(recipe))
 
 
 def fades(start: int, frames: int, tl: Timeline, overlays: Overlays) -> tuple[bool, bool]:

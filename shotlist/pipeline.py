@@ -1,9 +1,10 @@
 """``shotlist build``: the pipeline of stages, one after the other.
 
 ``build()`` reads top to bottom as the list of stages: load (and resolve) → recover the journal →
-pull the pinned clips → plan → approve the spend → generate → the pinned clips → render the cut →
-report. The report's ``spent`` counts every job the build paid for, the ones that left no take
-(lost, refused, unanswered: shotlist.ledger) too. It gathers what it needs first and writes only what each stage settles. Generation is the
+set damaged pinned clips aside → pull the pinned clips → plan → approve the spend → generate → the
+pinned clips → render the cut → report. The report's ``spent`` counts every job the build paid for,
+the ones that left no take (lost, refused, unanswered: shotlist.ledger) too. It gathers what it needs
+first and writes only what each stage settles. Generation is the
 only stage that spends money: it runs exactly the reviewed plan, within the budget.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from shotlist import durable
 from shotlist.catalog.registry import CatalogModels, Models
-from shotlist.clip import Clip, pinned_clips
+from shotlist.clip import Clip, pinned_clips, pull_pinned, set_aside_damaged
 from shotlist.errors import BuildError
 from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
@@ -116,6 +117,10 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
         journal = Journal(store.dir)
         recover_journal(journal, store)
         lock = read_lock(project.root)
+        # A damaged pinned clip is never used: set aside, it is pulled again below or planned as missing.
+        for damaged in set_aside_damaged(project, store, lock).values():
+            if o.on_wait is not None:
+                o.on_wait(damaged)
         pulled = pull_pinned(project, store, lock, o.on_wait)  # a teammate's clips come from the shared store
         check_takes(lock, store)  # after the pull: a teammate's take records are known now
         plan = make_plan(
@@ -176,35 +181,6 @@ def recover_journal(journal: Journal, store: Store) -> None:
         stored = store.entry(entry.key)
         if stored is not None and stored.take(entry.take) is not None:
             journal.close(entry.take_key)
-
-
-def pull_pinned(
-    project: Project, store: Store, lock: Lock, say: Callable[[str], None] | None
-) -> tuple[str, Transfer] | None:
-    """Download the pinned clips (and take records) this store lacks from the project's remote store, if any.
-
-    Returns the remote's URL and what the pull did, or None when nothing was asked of a remote.
-    """
-    from shotlist.remote import Remote, RemoteError, pull, remote_url
-
-    url = remote_url(project.board.remote, project.root)
-    clips, records = {}, {}
-    for e in lock.entries.values():
-        recipe = store.entry(e.key)
-        if not store.has_object(e.clip):
-            clips[e.key] = e.clip
-        elif recipe is None or recipe.by_clip(e.clip) is None:
-            records[e.key] = e.clip  # a teammate's take: its record says what made it
-    if url is None or not (clips or records):
-        return None
-    if say is not None and clips:
-        say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {url}…")
-    try:
-        return url, pull(store, Remote(url, on_wait=say), {**records, **clips})
-    except RemoteError:
-        if clips:
-            raise
-        return None  # only records were wanted: the clips are here, so the build goes on without them
 
 
 def explain_missing(plan: Plan, url: str, transfer: Transfer | set[str]) -> None:

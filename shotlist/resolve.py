@@ -26,6 +26,7 @@ from shotlist.storyboard import (
     Transition,
     Trim,
 )
+from shotlist.timeline import frames_of, planned_frames, timing_problems
 
 DEFAULT_MODEL = "animatic"
 DEFAULT_DURATION = 5.0
@@ -479,7 +480,8 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
         )
         shots.append(rs)
         seen.append(shot.id)
-    _check_transitions(r, shots)
+    _check_timing(r, board, shots)
+    _check_output(r, board)
     _check_soundtrack(r, board, seen)
     return shots, from_defaults(board, r.problems)
 
@@ -507,21 +509,40 @@ def shots_named(ids: list[str]) -> str:
     return f"shot{'s' if len(ids) > 1 else ''} {named}"
 
 
-def _check_transitions(r: _Resolver, shots: list[ResolvedShot]) -> None:
-    for k, shot in enumerate(shots):
-        t = shot.transition
-        if t.type == "cut" or k == len(shots) - 1:
-            continue
-        nxt = shots[k + 1]
-        mine = shot.trim.end - shot.trim.start if shot.trim and shot.trim.end else shot.duration
-        if t.duration >= mine or t.duration >= nxt.duration:
-            shorter = min(mine, nxt.duration)
-            r.problem(
-                ("shots", shot.index, "transition", "duration"),
-                f"a {t.duration:g} s transition is not shorter than both shots "
-                f"('{shot.id}' {mine:g} s, '{nxt.id}' {nxt.duration:g} s)",
-                f"make it shorter than {shorter:g} s",
-            )
+def _check_timing(r: _Resolver, board: Storyboard, shots: list[ResolvedShot]) -> None:
+    """Transitions and fades that cannot be rendered, by the edit's own rule in frames (shotlist.timeline)."""
+    last = board.shots[-1]
+    if last.transition is not None and last.transition.type != "cut":
+        r.problem(
+            ("shots", len(shots) - 1, "transition"),
+            f"the last shot '{last.id}' has a transition, but no shot follows it",
+            "remove it; for a fade to black at the end use output: {fade_out: SECONDS}",
+        )
+    fps = board.output.fps
+    lengths = [planned_frames(s, fps)[1] for s in shots]
+    o = board.output
+    r.problems += timing_problems(shots, lengths, fps, frames_of(o.fade_in, fps), frames_of(o.fade_out, fps))
+
+
+#: What the cut may be written as: containers that take H.264/H.265/AV1 with AAC sound.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
+
+
+def _check_output(r: _Resolver, board: Storyboard) -> None:
+    """The cut, its report and its sidecars are written inside the project, to a video file name."""
+    rel = board.output.file
+    loc: Loc = ("output", "file")
+    path, why = confine(r.root, rel)
+    if path is None:
+        r.problem(loc, why or "refused", "name a file inside the project folder, e.g. out/cut.mp4")
+    elif path.is_dir():
+        r.problem(loc, f"'{rel}' is a folder", "name the video file, e.g. out/cut.mp4")
+    elif path.suffix.lower() not in VIDEO_SUFFIXES:
+        r.problem(
+            loc,
+            f"'{rel}' is not a video file name ({path.suffix or 'no extension'})",
+            f"end it with {', '.join(VIDEO_SUFFIXES[:-1])} or {VIDEO_SUFFIXES[-1]}",
+        )
 
 
 def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:

@@ -7,18 +7,26 @@
   newest first — one recipe can hold many results, so a retry never destroys an earlier one;
 - ``frames/<clip sha>.<selector>``: which object is the frame ``selector`` of a clip;
 - ``hashes.json``: the input-file digest cache (shotlist.hashing);
+- ``verified.json``: the (size, mtime, inode) at which each object was last found to hash to its name;
+- ``corrupt/``: objects whose bytes no longer hash to their name, moved aside (never used);
+- ``pieces/``, ``sound/``, ``mix/``: what the edit made from the clips (the cut's picture pieces, each
+  shot's conformed sound, the finished sound of a cut), by recipe key, each with a record of its own hash;
+- ``cuts/``: one record per rendered cut: its hash and the pieces and sound it was joined from;
 - ``journal/``: paid submits in flight (shotlist.journal);
 - ``store.lock``: the file lock that keeps two shotlist processes from writing at once.
 
-Every write is atomic (shotlist.durable), so a reader never sees half a file.
+Every write is atomic (shotlist.durable), so a reader never sees half a file. Temporary files carry
+the pid of the process writing them; the next process to take the store lock removes those of dead
+processes (a killed render leaves nothing behind for long).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +44,166 @@ ID_LENGTH = 8
 
 class StoreBusy(ShotlistError):
     """Another shotlist process holds the project's store."""
+
+
+class DamagedObject(ShotlistError):
+    """A stored object's bytes no longer hash to its name; it was moved aside and is not used."""
+
+    def __init__(self, sha: str, moved_to: Path) -> None:
+        super().__init__(
+            f"the stored clip {sha[:12]} is damaged (its bytes no longer match its hash); "
+            f"it was moved to {moved_to} and is not used"
+        )
+        self.sha = sha
+        self.moved_to = moved_to
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+#: A temporary name: ``.<what>.<pid>.tmp…`` (the pid of the process that writes it).
+_TEMP = re.compile(r"^\.(?P<what>.+?)\.(?P<pid>\d+)\.(?:\d+\.)?tmp")
+
+
+def temp_name(what: str) -> str:
+    """The name of a temporary file or folder for ``what``, which ``sweep_leftovers`` knows to be ours."""
+    return f".{what}.{os.getpid()}.tmp"
+
+
+def sweep_leftovers(folder: Path, what: str | None = None) -> int:
+    """Remove temporary files and folders that dead processes left in ``folder``; return the bytes freed.
+
+    Only names made by ``temp_name`` (for ``what``, when given) whose process is gone are removed,
+    and hidden folders of earlier shotlist versions (``.<cut>.mp4.XXXXXXXX/``, ``.segments-*``,
+    ``.shotlist-audio-*``), whose writer took no pid into the name: the caller holds the store lock.
+    """
+    freed = 0
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is not None:
+            stale = (what is None or m.group("what") == what) and not _alive(int(m.group("pid")))
+        else:
+            legacy = (".segments-", ".shotlist-audio-", *([f".{what}."] if what else []))
+            stale = entry.is_dir() and entry.name.startswith(legacy)
+        if stale:
+            freed += _remove(entry)
+    return freed
+
+
+def _remove(path: Path) -> int:
+    """Delete a file or a folder; the bytes it held."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            shutil.rmtree(path, ignore_errors=True)
+            return size
+        size = path.stat().st_size
+        path.unlink()
+        return size
+    except FileNotFoundError:
+        return 0
+
+
+class Derived:
+    """Files the edit makes from content (picture pieces, conformed sound), named by their recipe key.
+
+    Next to each ``<key><suffix>`` is its record ``<key>.json``: the file's own sha256 and the (size,
+    mtime, inode) at which it last hashed to it. ``get`` hands a file out only while it still has
+    those bytes: on the record's word while the file is untouched, else by hashing it again. A file
+    that fails is deleted and made again, never used.
+    """
+
+    def __init__(self, folder: Path, suffix: str) -> None:
+        self.dir = folder
+        self.suffix = suffix
+
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}{self.suffix}"
+
+    def _record_path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def scratch(self, key: str) -> Path:
+        """Where to make the file for ``key`` before ``add`` (same folder, so adding is a rename)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return self.dir / f"{temp_name(key)}{self.suffix}"
+
+    def add(self, key: str, made: Path, **info: Any) -> Path:
+        """Move ``made`` in as the file of ``key``, with a record of its hash and ``info``."""
+        sha = sha256_file(made)
+        dest = self.path(key)
+        os.replace(made, dest)
+        # No fsync (hundreds of pieces per render): a record lost or torn by a crash only makes its file
+        # be made again.
+        record = {**info, "sha256": sha, "verified": _signature(dest)}
+        durable.write_json(self._record_path(key), record, sync=False)
+        return dest
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = durable.read_json(self._record_path(key))
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    def get(self, key: str) -> Path | None:
+        """The file of ``key`` if it is there with the bytes its record names; None (and it is gone) otherwise."""
+        record, path = self.record(key), self.path(key)
+        if record is None or not path.is_file():
+            self.drop(key)
+            return None
+        signature = _signature(path)
+        if record.get("verified") == signature:
+            return path
+        if sha256_file(path) != record.get("sha256"):
+            self.drop(key)
+            return None
+        durable.write_json(self._record_path(key), {**record, "verified": signature}, sync=False)
+        return path
+
+    def problem(self, key: str) -> str | None:
+        """Re-hash the file of ``key`` against its record: what is wrong, or None."""
+        record, path = self.record(key), self.path(key)
+        if record is None:
+            return f"{path.name}: its record is missing or unreadable"
+        if not path.is_file():
+            return f"{path.name}: the file its record names is missing"
+        if sha256_file(path) != record.get("sha256"):
+            return f"{path.name}: its bytes no longer match its record's hash"
+        return None
+
+    def drop(self, key: str) -> int:
+        """Forget ``key``: its file and record; the bytes freed."""
+        freed = _remove(self.path(key))
+        self._record_path(key).unlink(missing_ok=True)
+        return freed
+
+    def keys(self) -> list[str]:
+        """Every key with a file or a record here."""
+        if not self.dir.is_dir():
+            return []
+        names = {p.name[: -len(self.suffix)] for p in self.dir.glob(f"*{self.suffix}")}
+        names |= {p.stem for p in self.dir.glob("*.json")}
+        return sorted(n for n in names if not n.startswith("."))
+
+    def size(self, key: str) -> int:
+        path = self.path(key)
+        return path.stat().st_size if path.is_file() else 0
+
+
+def _signature(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 @dataclass(frozen=True)
@@ -106,16 +274,22 @@ class Recipe:
 
 @dataclass
 class Sweep:
-    """What ``Store.gc`` would remove: the unpinned takes, the objects nothing pinned needs, backend scratch."""
+    """What ``Store.gc`` would remove: the unpinned takes, the objects nothing pinned needs, backend scratch,
+    and the pieces and sound no current cut was made from."""
 
     takes: list[tuple[str, Take]]  # (recipe key, take)
     objects: list[tuple[str, Path]]
     frames: list[tuple[str, str]]  # (clip sha, selector) of frames of unpinned clips
     scratch: int  # bytes of backends' scratch folders (0 when a journaled job may still need them)
+    derived: list[tuple[Derived, str, int]] = field(default_factory=list)  # made by the edit, used by no cut
 
     @property
     def bytes(self) -> int:
-        return sum(p.stat().st_size for _, p in self.objects) + self.scratch
+        return sum(p.stat().st_size for _, p in self.objects) + self.scratch + self.derived_bytes
+
+    @property
+    def derived_bytes(self) -> int:
+        return sum(size for _, _, size in self.derived)
 
     @property
     def cost(self) -> float:
@@ -123,7 +297,7 @@ class Sweep:
         return sum(t.cost or 0.0 for _, t in self.takes)
 
     def __bool__(self) -> bool:
-        return bool(self.takes or self.objects or self.scratch)
+        return bool(self.takes or self.objects or self.scratch or self.derived)
 
 
 def now() -> str:
@@ -138,6 +312,7 @@ class Store:
         self.root = project_root.absolute()
         self.dir = self.root / STORE
         self._hashes: HashCache | None = None
+        self._verified: HashCache | None = None
         # Index entries read so far. Writers hold the store lock, so within one command what this process
         # read stays true except for its own writes, which update the memo too.
         self._entries: dict[str, Recipe | None] = {}
@@ -169,7 +344,41 @@ class Store:
         os.chmod(src, 0o444)  # an object is never edited in place: its name is its content
         os.replace(src, dest)
         durable.sync_dir(dest.parent)
+        # Just hashed: the next check of it (the edit's, a chained frame's) need not read it again.
+        self.verified.entries[str(dest)] = [*_signature(dest), sha]
+        self.verified.dirty = True
         return sha
+
+    @property
+    def verified(self) -> HashCache:
+        """When each object last hashed to its name, by (size, mtime, inode): a no-op build rehashes nothing."""
+        if self._verified is None:
+            self._verified = HashCache(self.dir / "verified.json")
+        return self._verified
+
+    def damaged(self, shas: Iterable[str]) -> set[str]:
+        """The objects among ``shas`` present in the store whose bytes no longer hash to their name.
+
+        An object is re-hashed only when its size, modification time or inode changed since it was last
+        found intact; any write to it changes one of them.
+        """
+        bad = set()
+        for sha in shas:
+            path = self.object_path(sha)
+            try:
+                if self.verified.digest(path) != sha:
+                    bad.add(sha)
+            except FileNotFoundError:
+                continue
+        self.verified.save()
+        return bad
+
+    def set_aside(self, sha: str) -> Path:
+        """Move a damaged object out of the objects (into ``corrupt/``), so nothing uses it; its new path."""
+        dest = self.dir / "corrupt" / sha
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.object_path(sha), dest)
+        return dest
 
     def objects(self) -> Iterator[tuple[str, Path]]:
         base = self.dir / "objects"
@@ -197,8 +406,10 @@ class Store:
         """The frame ``selector`` ("first", "last", seconds) of a stored clip, extracted once; (sha, path)."""
         ref = self.dir / "frames" / f"{clip_sha}.{selector}"
         sha = salvage.read_cache(ref, _sha_of, "a frame reference")
-        if sha is not None and self.has_object(sha):
+        if sha is not None and self.has_object(sha) and not self.damaged([sha]):
             return sha, self.object_path(sha)
+        if self.damaged([clip_sha]):
+            raise DamagedObject(clip_sha, self.set_aside(clip_sha))
         from shotlist.media import extract_frame
 
         at: str | float = selector if selector in ("first", "last") else float(selector)
@@ -293,7 +504,11 @@ class Store:
     # --- checking and sweeping ----------------------------------------------------------------------
 
     def verify(self, pins: dict[str, str]) -> tuple[int, list[str]]:
-        """Re-hash every object; (objects checked, problems): corrupt objects, and pinned clips (shot → clip) absent."""
+        """Re-hash everything kept by content; (files checked, problems).
+
+        Objects against their names, pieces and sounds against their records, each rendered cut against
+        the hash its record took when it was written; and every pinned clip (shot → sha) must be present.
+        """
         problems: list[str] = []
         count = 0
         for sha, path in self.objects():
@@ -302,24 +517,40 @@ class Store:
                 problems.append(
                     f"corrupt: {path.relative_to(self.root)} (its bytes no longer hash to its name)"
                 )
+        for derived in self.derived():
+            for key in derived.keys():
+                count += 1
+                problem = derived.problem(key)
+                if problem:
+                    problems.append(f"corrupt: {derived.dir.relative_to(self.root)}/{problem}")
+        for cut, record in self.cut_records():
+            if cut.is_file():
+                count += 1
+                if sha256_file(cut) != record.get("sha256"):
+                    problems.append(
+                        f"changed: {cut.relative_to(self.root)} is not the cut shotlist rendered "
+                        "(the next render writes it again)"
+                    )
         for shot, clip in pins.items():
             if not self.has_object(clip):
                 problems.append(f"missing: the clip {clip[:12]} pinned for {shot} is not in the store")
         return count, problems
 
     def sweep(self, pins: set[str], *, keep_scratch: bool) -> Sweep:
-        """What ``gc`` would remove to keep only the pinned clips (and their frames)."""
+        """What ``gc`` would remove: takes and frames no pin needs, and what no current cut was made from."""
         frames = list(self.frame_refs())
         keep = set(pins) | {frame for clip, _, frame in frames if clip in pins} | salvage.kept_clips(self.dir)
         work = self.dir / "work"
         scratch = 0
         if not keep_scratch and work.is_dir():
             scratch = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
+        used = self.used_by_cuts()
         return Sweep(
             takes=[(r.key, t) for r in self.entries() for t in r.takes if t.sha256 not in pins],
             objects=[(sha, path) for sha, path in self.objects() if sha not in keep],
             frames=[(clip, selector) for clip, selector, _ in frames if clip not in pins],
             scratch=scratch,
+            derived=[(d, k, d.size(k)) for d in self.derived() for k in d.keys() if k not in used],
         )
 
     def gc(self, sweep: Sweep) -> int:
@@ -332,12 +563,70 @@ class Store:
         for clip, selector in sweep.frames:
             self.forget_frame(clip, selector)
         freed = sum(self.remove_object(sha) for sha, _ in sweep.objects)
+        freed += sum(derived.drop(key) for derived, key, _ in sweep.derived)
         tmp = self.dir / "tmp"
         for leftover in tmp.glob("*") if tmp.is_dir() else []:
-            leftover.unlink(missing_ok=True)
+            _remove(leftover)
         if sweep.scratch:
             shutil.rmtree(self.dir / "work", ignore_errors=True)
         return freed + sweep.scratch
+
+    # --- what the edit made: pieces, sound, cut records ------------------------------------------
+
+    @property
+    def pieces(self) -> Derived:
+        """The cut's picture pieces (bodies and seams), one encoded file each."""
+        return Derived(self.dir / "pieces", ".mp4")
+
+    @property
+    def sounds(self) -> Derived:
+        """Each shot's own sound, decoded and conformed to the cut (raw 48 kHz stereo float)."""
+        return Derived(self.dir / "sound", ".f32")
+
+    @property
+    def mixes(self) -> Derived:
+        """The finished sound of a cut (mixed, loudness-normalised AAC)."""
+        return Derived(self.dir / "mix", ".m4a")
+
+    def derived(self) -> tuple[Derived, Derived, Derived]:
+        return self.pieces, self.sounds, self.mixes
+
+    def cut_record_path(self, cut: Path) -> Path:
+        return self.dir / "cuts" / f"{cut.name}.json"
+
+    def cut_records(self) -> list[tuple[Path, dict[str, Any]]]:
+        """(cut file, record) of every cut rendered in this project, whether the file is still there or not."""
+        base = self.dir / "cuts"
+        out = []
+        for p in sorted(base.glob("*.json")) if base.is_dir() else []:
+            try:
+                record = durable.read_json(p)
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and isinstance(record.get("cut"), str):
+                out.append((self.root / record["cut"], record))
+        return out
+
+    def used_by_cuts(self) -> set[str]:
+        """Keys of the pieces and sound that the cuts still on disk were made from."""
+        used: set[str] = set()
+        for cut, record in self.cut_records():
+            if cut.is_file():
+                used.update(record.get("pieces", []), record.get("sounds", []))
+                used.add(str(record.get("sound", "")))
+        return used
+
+    def sweep_leftovers(self) -> int:
+        """Remove what dead processes left in the store's scratch places; the bytes freed."""
+        freed = 0
+        tmp = self.dir / "tmp"
+        for entry in sorted(tmp.iterdir()) if tmp.is_dir() else []:
+            m = re.match(r"^(\d+)-", entry.name)
+            if m and not _alive(int(m.group(1))):
+                freed += _remove(entry)
+        for folder in (*(d.dir for d in self.derived()), self.dir / "cuts"):
+            freed += sweep_leftovers(folder)
+        return freed
 
     # --- the input-file hash cache -------------------------------------------------------------
 
@@ -382,6 +671,7 @@ class Store:
         try:
             # Only read to name the holder in a message: not worth an fsync.
             durable.write_json(holder, {"pid": os.getpid(), "purpose": purpose, "since": now()}, sync=False)
+            self.sweep_leftovers()  # whoever left them is dead: nobody else writes here while we hold it
             yield
         finally:
             holder.unlink(missing_ok=True)

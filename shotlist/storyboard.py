@@ -190,8 +190,27 @@ XFADE_TRANSITIONS: tuple[str, ...] = (
     "revealup",
     "revealdown",
 )
-#: Transition types: a hard cut, or one of ffmpeg's xfade transitions.
-TRANSITIONS: tuple[str, ...] = ("cut", *XFADE_TRANSITIONS)
+#: The names an editor uses where xfade's differ, and the xfade transition each renders with. An editor's
+#: dissolve is a cross-dissolve (xfade's ``fade``); xfade's own ``dissolve`` is a per-pixel random dither
+#: (Premiere's "Dither Dissolve"), so it is written ``dither`` here.
+EDITOR_TRANSITIONS: dict[str, str] = {
+    "dissolve": "fade",
+    "dither": "dissolve",
+    "dip-to-black": "fadeblack",
+    "dip-to-white": "fadewhite",
+}
+#: Transition types: a hard cut, an editor's name above, or any other xfade transition by its own name.
+TRANSITIONS: tuple[str, ...] = (
+    "cut",
+    *EDITOR_TRANSITIONS,
+    *(n for n in XFADE_TRANSITIONS if n not in EDITOR_TRANSITIONS),
+)
+
+
+def xfade_name(transition: str) -> str:
+    """The xfade transition a storyboard's transition type renders with (``cut`` stays ``cut``)."""
+    return EDITOR_TRANSITIONS.get(transition, transition)
+
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -296,7 +315,7 @@ class ShotAudio(Strict):
 
 
 class Transition(Strict):
-    """The transition from this shot to the next: ``cut`` or an ffmpeg xfade name."""
+    """The transition from this shot to the next: ``cut``, an editor's name (``dissolve``) or an xfade name."""
 
     type: str = "cut"
     duration: Annotated[float, Field(ge=0)] = 0.0
@@ -316,8 +335,8 @@ class Transition(Strict):
             hint = f" — did you mean '{guess}'?" if guess else ""
             raise user_error(
                 f"'{value}' is not a transition{hint}",
-                "use cut, dissolve, fade, fadeblack, fadewhite, a wipe (wipeleft, ...) or a slide "
-                "(slideleft, ...): ffmpeg's xfade names",
+                "use cut, dissolve, dip-to-black, dip-to-white, a wipe (wipeleft, ...), a slide "
+                "(slideleft, ...) or another of ffmpeg's xfade transitions (the README lists them)",
             )
         return value
 

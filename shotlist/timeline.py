@@ -3,18 +3,28 @@
 Shot k occupies frames [start_k, start_k + length_k) of the cut. A transition of t frames between
 shots k and k+1 overlaps them: start_{k+1} = start_k + length_k - t. So the cut lasts
 sum(length) - sum(t), to the frame, exactly what a chain of xfade filters produces.
+
+The rules on those frames live here, once (``timing_problems``): ``resolve`` calls them with the
+planned lengths, so ``validate`` reports a transition or a fade that cannot be rendered with its line,
+and ``assemble`` with the lengths of the clips actually made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shotlist.clip import Clip
-from shotlist.load import Project
-from shotlist.resolve import ResolvedShot
-from shotlist.storyboard import Music, ShotAudio
+from shotlist.errors import Problem, ShotlistError
+from shotlist.storyboard import xfade_name
+
+if TYPE_CHECKING:
+    from shotlist.clip import Clip
+    from shotlist.load import Project
+    from shotlist.resolve import ResolvedShot
+    from shotlist.storyboard import Music, ShotAudio
 
 
 @dataclass(frozen=True)
@@ -86,19 +96,96 @@ class Timeline:
         return Fraction(frame, self.fps)
 
 
-class TimelineError(ValueError):
-    """The clips cannot be placed as the storyboard asks (e.g. a clip shorter than its shot needs)."""
+class TimelineError(ShotlistError):
+    """The clips cannot be placed as the storyboard asks (e.g. a clip much shorter than its shot needs)."""
 
 
-def frames_of(seconds: float, fps: int) -> int:
+def frames_of(seconds: float | Fraction, fps: int) -> int:
     """Seconds → whole frames at ``fps`` (round half up, as editors do)."""
     return int(Fraction(seconds).limit_denominator(10**6) * fps + Fraction(1, 2))
 
 
-def _planned_frames(shot: ResolvedShot, fps: int) -> tuple[int, int]:
+def planned_frames(shot: ResolvedShot, fps: int) -> tuple[int, int]:
+    """(first frame used, frames used) of a shot's clip, from its duration and trim."""
     start = shot.trim.start if shot.trim else 0.0
     end = shot.trim.end if shot.trim and shot.trim.end is not None else shot.duration
     return frames_of(start, fps), frames_of(end, fps) - frames_of(start, fps)
+
+
+def transition_frames(shots: Sequence[ResolvedShot], fps: int) -> list[int]:
+    """Frames of each shot's transition into the next (0 for a cut and for the last shot, which has no next)."""
+    last = len(shots) - 1
+    return [
+        0 if k == last or s.transition.type == "cut" else frames_of(s.transition.duration, fps)
+        for k, s in enumerate(shots)
+    ]
+
+
+def timing_problems(
+    shots: Sequence[ResolvedShot], lengths: Sequence[int], fps: int, fade_in: int, fade_out: int
+) -> list[Problem]:
+    """What of the cut's timing cannot be rendered, found in frames (where rounding has happened).
+
+    Every shot must be on screen on its own for at least one frame: the transitions into and out of
+    it may not meet inside it (nor one of them cover it whole). The fade from black at the start and
+    to black at the end may each be at most as long as the cut.
+    """
+    t = transition_frames(shots, fps)
+    found: dict[int, Problem] = {}  # by the shot whose transition is to blame, one problem each
+    for k in range(len(shots)):
+        t_in = t[k - 1] if k else 0
+        if t_in + t[k] < lengths[k]:
+            continue
+        blamed = k if t[k] else k - 1
+        found.setdefault(blamed, _overlap(shots, k, blamed, t_in, t[k], lengths[k], fps))
+    problems = [found[k] for k in sorted(found)]
+    if problems:
+        return problems
+    total = sum(lengths) - sum(t)
+    for name, frames in (("fade_in", fade_in), ("fade_out", fade_out)):
+        if frames > total:
+            problems.append(
+                Problem(
+                    ("output", name),
+                    f"the {name.replace('_', ' ')} is {frames} frames ({_seconds(frames, fps)} s), "
+                    f"longer than the whole cut ({total} frames, {_seconds(total, fps)} s)",
+                    f"make it at most {_seconds(total, fps)} s",
+                )
+            )
+    return problems
+
+
+def _overlap(
+    shots: Sequence[ResolvedShot], k: int, blamed: int, t_in: int, t_out: int, length: int, fps: int
+) -> Problem:
+    """The problem of shot k having no frame of its own, pointing at the transition ``blamed``."""
+    shot, at = shots[k], f"{fps} fps"
+    loc = ("shots", shots[blamed].index, "transition", "duration")
+    if t_in and t_out:
+        return Problem(
+            loc,
+            f"shot '{shot.id}' is {length} frames ({length / fps:g} s) and its transitions in "
+            f"(from '{shots[k - 1].id}', {t_in} frames) and out ({t_out} frames) together take "
+            f"{t_in + t_out}: they would overlap inside it",
+            f"shorten them to at most {length - 1} frames together ({_seconds(length - 1, fps)} s at {at}), "
+            "or make the shot longer: every shot needs a frame on screen on its own",
+        )
+    t = t_in or t_out
+    seconds = shots[blamed].transition.duration
+    where = "after" if t_out else "into"
+    return Problem(
+        loc,
+        f"the {seconds:g} s transition {where} '{shot.id}' is {t} frames at {at}, not shorter than "
+        f"'{shot.id}' itself ({length} frames)",
+        f"make it at most {length - 1} frames ({_seconds(length - 1, fps)} s), or the shot longer"
+        if length > 1
+        else "use transition: cut here, or make the shot longer",
+    )
+
+
+def _seconds(frames: int, fps: int) -> str:
+    """Frames as seconds, written so that ``frames_of`` gives the same frames back."""
+    return f"{round(frames / fps, 3):g}"
 
 
 def assemble(project: Project, clips: dict[str, Clip]) -> Timeline:
@@ -106,49 +193,57 @@ def assemble(project: Project, clips: dict[str, Clip]) -> Timeline:
     board = project.board
     fps = board.output.fps
     width, height = board.output.size()
+    planned = [planned_frames(shot, fps) for shot in project.shots]
+    lengths = []
+    for shot, (src_in, length) in zip(project.shots, planned, strict=True):
+        available = int(Fraction(clips[shot.id].facts.duration).limit_denominator(10**6) * fps)
+        # A provider may return a few frames less than asked; use what exists rather than freeze.
+        lengths.append(max(min(length, available - src_in), 1))
+    fade_in, fade_out = frames_of(board.output.fade_in, fps), frames_of(board.output.fade_out, fps)
+    problems = timing_problems(project.shots, lengths, fps, fade_in, fade_out)
+    if problems:
+        raise TimelineError(
+            "the clips are shorter than the storyboard planned: "
+            + "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
+        )
     items: list[Item] = []
     start = 0
-    for k, shot in enumerate(project.shots):
-        clip = clips[shot.id]
-        src_in, length = _planned_frames(shot, fps)
-        available = int(Fraction(clip.facts.duration).limit_denominator(10**6) * fps)
-        if src_in + length > available:
-            # A provider may return a few frames less than asked; use what exists rather than freeze.
-            length = max(available - src_in, 1)
-        last = k == len(project.shots) - 1
-        t = 0 if last or shot.transition.type == "cut" else frames_of(shot.transition.duration, fps)
+    for shot, (src_in, _), length, t in zip(
+        project.shots, planned, lengths, transition_frames(project.shots, fps), strict=True
+    ):
         items.append(
             Item(
                 shot=shot.id,
-                clip=clip,
+                clip=clips[shot.id],
                 src_in=src_in,
                 length=length,
                 start=start,
                 fit=shot.fit,
                 audio=shot.audio,
-                transition="cut" if t == 0 else shot.transition.type,
+                transition="cut" if t == 0 else xfade_name(shot.transition.type),
                 transition_frames=t,
             )
         )
         start += length - t
-    for prev, item in zip(items, items[1:], strict=False):
-        if prev.transition_frames >= min(prev.length, item.length):
-            raise TimelineError(
-                f"the transition after '{prev.shot}' ({prev.transition_frames} frames) is not shorter "
-                f"than both of its shots ({prev.length} and {item.length} frames)"
-            )
     tl = Timeline(
         fps=fps,
         width=width,
         height=height,
         items=items,
-        fade_in=frames_of(board.output.fade_in, fps),
-        fade_out=frames_of(board.output.fade_out, fps),
+        fade_in=fade_in,
+        fade_out=fade_out,
         loudness_lufs=board.soundtrack.loudness_lufs,
         true_peak_db=board.soundtrack.true_peak_db,
     )
-    by_id = {i.shot: i for i in items}
-    st = board.soundtrack
+    _place_sound(project, tl)
+    tl.captions = _captions(project, items, fps)
+    return tl
+
+
+def _place_sound(project: Project, tl: Timeline) -> None:
+    """The music bed, voice-over and effects, at their times on the cut."""
+    by_id = {i.shot: i for i in tl.items}
+    st = project.board.soundtrack
     if st.music:
         tl.music = st.music
         tl.music_path = project.file(st.music.file)
@@ -163,18 +258,33 @@ def assemble(project: Project, clips: dict[str, Clip]) -> Timeline:
             tl.placed.append(
                 Placed(kind=kind, path=project.file(p.file), start=max(at, Fraction(0)), gain_db=p.gain_db)
             )
-    tl.captions = _captions(project, items, fps)
-    return tl
+
+
+def on_screen(items: Sequence[Item]) -> list[tuple[int, int]]:
+    """Per item, the frames of the cut where it is *the* shot: [first, end).
+
+    A transition hands over at its middle, where an editor would put the cut: the outgoing shot
+    keeps the first ⌊t/2⌋ frames of the overlap and the incoming one the last ⌈t/2⌉. So the spans tile
+    the cut with no gap and no overlap; captions switch there, and an export cuts there.
+    """
+    out = []
+    t_in = 0
+    for item in items:
+        t_out = item.transition_frames
+        out.append((item.start + t_in // 2, item.end - (t_out - t_out // 2)))
+        t_in = item.transition_frames
+    return out
 
 
 def _captions(project: Project, items: list[Item], fps: int) -> list[Caption]:
-    """Dialogue and ``caption:`` text, shown while the shot is on screen on its own (between its transitions)."""
+    """Dialogue and ``caption:`` text, each shown while its shot is *the* shot (``on_screen``).
+
+    Subtitle practice: a caption changes with the shot and does not straddle the cut; during a
+    transition the outgoing caption stays up to the transition's middle and the incoming one takes
+    over there, so no frame of dialogue is left uncaptioned.
+    """
     out: list[Caption] = []
-    prev_t = 0
-    for shot, item in zip(project.shots, items, strict=True):
-        begin = item.start + prev_t // 2
-        end = item.end - item.transition_frames // 2
-        prev_t = item.transition_frames
+    for shot, (begin, end) in zip(project.shots, on_screen(items), strict=True):
         d = shot.audio.dialogue
         if d is not None:
             out.append(Caption(Fraction(begin, fps), Fraction(end, fps), d.says, who=d.who, shot=shot.id))

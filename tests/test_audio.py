@@ -255,3 +255,32 @@ def test_a_shots_gain_and_mute_are_heard_in_the_mix(tmp_path: Path, media: Media
     full, lowered, muted = level_db(out, 0.2, 1.8), level_db(out, 2.2, 3.8), level_db(out, 4.2, 5.8)
     assert full - lowered == pytest.approx(6.0, abs=0.3)
     assert muted < -80
+
+
+@pytest.mark.slow
+def test_each_shots_sound_is_decoded_once_and_kept_by_content(
+    tmp_path: Path, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shotlist import audio
+    from shotlist.store import Derived
+
+    clips = [tiny_clip(media, f"t{k}", 2, tone=300 + 100 * k) for k in range(3)]
+    kept = Derived(tmp_path / "kept", ".f32")
+    decoded: list[int] = []
+    from shotlist import media as ffmpeg_layer
+
+    real = ffmpeg_layer.run_ffmpeg
+
+    def spy(args: list[str], **kw: object) -> str:
+        if kw.get("what") == "decoding the shots' sound":
+            decoded.append(list(args).count("-i"))
+        return str(real(args, **kw))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audio, "run_ffmpeg", spy)
+    first = render_audio(cut(clips, [48, 48, 48], [12, 0]), tmp_path / "a.m4a", kept=kept)
+    assert decoded == [3] and len(kept.keys()) == 3
+    other = tiny_clip(media, "other", 2, tone=900)
+    render_audio(cut([clips[0], other, clips[2]], [48, 48, 48], [12, 0]), tmp_path / "b.m4a", kept=kept)
+    assert decoded == [3, 1]  # only the changed shot is decoded again
+    again = render_audio(cut(clips, [48, 48, 48], [12, 0]), tmp_path / "c.m4a", kept=kept)
+    assert decoded == [3, 1] and (again.lufs, again.true_peak_db) == (first.lufs, first.true_peak_db)

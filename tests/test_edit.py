@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from shotlist.clip import Clip
-from shotlist.edit import binary_transitions, check_transitions, clear_pieces, render_cut
+from shotlist.edit import binary_transitions, clear_pieces, render_cut
+from shotlist.errors import StoryboardError
 from shotlist.load import Project, load_project
 from shotlist.media import ClipFacts, MediaError, available, probe
 from shotlist.pieces import Encoder, Overlays, plan
-from shotlist.storyboard import XFADE_TRANSITIONS, Transition
+from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import assemble
 from tests.media_factory import Media, ffmpeg_log, frame_rgb, near, raw_frame
 from tests.tiny_project import TinyProjects, edit_storyboard
@@ -79,15 +80,20 @@ def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
 
 
 def test_an_unknown_transition_is_reported_with_a_suggestion(cut_project: CutProject) -> None:
-    project = cut_project([{"id": "a", "transition": "circleopen"}, {"id": "b", "transition": "cut"}])
-    assert check_transitions(project) == []
-    # The storyboard's own validation may already refuse the name; this check stands on its own.
-    typo = Transition.model_construct(type="disolve", duration=0.5)
-    project.shots[0] = dataclasses.replace(project.shots[0], transition=typo)
-    problems = check_transitions(project)
-    assert [p.loc for p in problems] == [("shots", 0, "transition", "type")]
-    assert "unknown transition 'disolve'" in problems[0].message
-    assert "did you mean 'dissolve'" in problems[0].message
+    with pytest.raises(StoryboardError) as caught:
+        cut_project([{"id": "a", "transition": "disolve"}, {"id": "b"}])
+    assert "shots[0].transition.type: 'disolve' is not a transition — did you mean 'dissolve'?" in str(
+        caught.value
+    )
+
+
+def test_dissolve_is_a_cross_dissolve_and_xfades_dither_is_called_dither(cut_project: CutProject) -> None:
+    names = {"dissolve": "fade", "dither": "dissolve", "dip-to-black": "fadeblack", "wipeleft": "wipeleft"}
+    project = cut_project(
+        [{"id": f"s{k}", "transition": name} for k, name in enumerate(names)] + [{"id": "end"}]
+    )
+    tl = assemble(project, {s.id: _fake_clip(s.id, s.id * 8) for s in project.shots})
+    assert [i.transition for i in tl.items] == [*names.values(), "cut"]
 
 
 def _fake_clip(shot: str, digest: str) -> Clip:
@@ -103,7 +109,7 @@ def _keys(project: Project, digests: dict[str, str]) -> dict[str, str]:
 
 
 def test_changing_one_clip_changes_one_body_and_its_two_seams(cut_project: CutProject) -> None:
-    project = cut_project([{"id": i, "transition": "dissolve"} for i in "abcd"])
+    project = cut_project([*({"id": i, "transition": "dissolve"} for i in "abc"), {"id": "d"}])
     before = _keys(project, {i: i * 8 for i in "abcd"})
     after = _keys(project, {**{i: i * 8 for i in "abcd"}, "b": "changed"})
     assert sorted(before) == ["body a", "body b", "body c", "body d", "seam a>b", "seam b>c", "seam c>d"]
@@ -348,3 +354,124 @@ def test_a_truncated_clip_is_caught_by_the_frame_count(colour_project: ColourPro
     with pytest.raises(MediaError, match=r"red"):
         render_cut(project, clips)
     assert not (project.root / "out" / "cut.mp4").exists()
+
+
+# --- the edit means what an editor means ------------------------------------------------------------------
+
+
+def _problems(cut_project: CutProject, shots: list[dict[str, Any]], **board: Any) -> list[Any]:
+    with pytest.raises(StoryboardError) as caught:
+        cut_project(shots, **board)
+    assert all(p.line for p in caught.value.problems), "every problem points at its line"
+    return caught.value.problems
+
+
+def test_a_transition_that_rounds_to_the_whole_shot_is_a_validate_error_with_its_line(
+    cut_project: CutProject,
+) -> None:
+    # 0.99 s is shorter than 1 s, but at 24 fps both are 24 frames: the edit could not place it.
+    problems = _problems(
+        cut_project,
+        [
+            {"id": "a", "duration": 1, "transition": {"type": "dissolve", "duration": 0.99}},
+            {"id": "b", "duration": 3},
+        ],
+    )
+    assert [p.loc for p in problems] == [("shots", 0, "transition", "duration")]
+    assert "24 frames at 24 fps, not shorter than 'a' itself (24 frames)" in problems[0].message
+    assert problems[0].fix == "make it at most 23 frames (0.958 s), or the shot longer"
+
+
+def test_two_transitions_meeting_inside_a_shot_are_a_validate_error(cut_project: CutProject) -> None:
+    shots: list[dict[str, Any]] = [
+        {"id": "a", "transition": {"type": "dissolve", "duration": 1}},
+        {"id": "b", "transition": {"type": "wipeleft", "duration": 1}},  # b is 2 s: no frame of its own
+        {"id": "c"},
+    ]
+    problems = _problems(cut_project, shots)
+    assert [p.loc for p in problems] == [("shots", 1, "transition", "duration")]
+    assert "shot 'b' is 48 frames (2 s) and its transitions in (from 'a', 24 frames) and out (24 frames)" in (
+        problems[0].message
+    )
+
+
+def test_a_transition_on_the_last_shot_is_a_validate_error(cut_project: CutProject) -> None:
+    problems = _problems(cut_project, [{"id": "a"}, {"id": "b", "transition": "dissolve"}])
+    assert [p.loc for p in problems] == [("shots", 1, "transition")]
+    assert "the last shot 'b' has a transition, but no shot follows it" in problems[0].message
+    # From defaults it applies between shots and simply has nothing to do after the last one.
+    cut_project([{"id": "a"}, {"id": "b"}], defaults={"transition": "dissolve"})
+
+
+def test_a_fade_longer_than_the_cut_is_a_validate_error(cut_project: CutProject) -> None:
+    output = {"resolution": "320x180", "fps": FPS, "file": "out/cut.mp4", "fade_out": 5}
+    problems = _problems(cut_project, [{"id": "a"}, {"id": "b"}], output=output)
+    assert [p.loc for p in problems] == [("output", "fade_out")]
+    assert "longer than the whole cut (96 frames, 4 s)" in problems[0].message
+
+
+def test_clips_too_short_for_their_transitions_are_a_shotlist_error(cut_project: CutProject) -> None:
+    from shotlist.errors import ShotlistError
+    from shotlist.timeline import TimelineError
+
+    project = cut_project([{"id": "a", "transition": {"type": "dissolve", "duration": 1}}, {"id": "b"}])
+    short = dataclasses.replace(_fake_clip("a", "a" * 8), facts=ClipFacts(duration=0.5, fps="24", frames=12))
+    with pytest.raises(TimelineError, match="shorter than the storyboard planned") as caught:
+        assemble(project, {"a": short, "b": _fake_clip("b", "b" * 8)})
+    assert isinstance(caught.value, ShotlistError)
+
+
+def test_captions_change_at_the_middle_of_each_transition_as_the_export_cuts(cut_project: CutProject) -> None:
+    from shotlist.captions import srt_text
+    from shotlist.export import _visible
+
+    # 13 frames of dissolve: the outgoing shot keeps 6 of them, the incoming one 7.
+    project = cut_project(
+        [
+            {"id": "a", "caption": "one", "transition": {"type": "dissolve", "duration": 13 / FPS}},
+            {"id": "b", "caption": "two"},
+        ],
+    )
+    tl = assemble(project, {s.id: _fake_clip(s.id, s.id * 8) for s in project.shots})
+    a, b = tl.captions
+    assert (a.start, a.end) == (Fraction(0), Fraction(48 - 7, FPS)) and (b.start, b.end) == (
+        Fraction(48 - 7, FPS),
+        Fraction(83, FPS),
+    )
+    assert [n for _, n in _visible(tl)] == [41, 42]  # the export's cut point is the same frame
+    assert "00:00:01,708 --> 00:00:03,458\ntwo" in srt_text(tl)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "smooth"), [("dissolve", True), ("dither", False)])
+def test_a_dissolve_blends_every_pixel_and_a_dither_does_not(
+    colour_project: ColourProject, name: str, smooth: bool
+) -> None:
+    project, clips = colour_project(["red", "blue"], {"type": name, "duration": 1})
+    result = render_cut(project, clips)
+    reds = raw_frame(result.path, 1.5)[0::3]  # the middle of the transition: half red, half blue
+    spread = max(reds) - min(reds)
+    assert (spread < 40) == smooth, spread
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_the_cut_can_be_a_mov_or_mkv_file(colour_project: ColourProject, suffix: str) -> None:
+    output = {"resolution": "320x180", "fps": FPS, "file": f"out/cut{suffix}", "preset": "ultrafast"}
+    project, clips = colour_project(["red", "blue"], "dissolve", output=output)
+    result = render_cut(project, clips)
+    facts = probe(result.path)
+    assert result.path.suffix == suffix and facts.frames == 2 * 48 - 12 and facts.has_audio
+
+
+@pytest.mark.slow
+def test_a_change_to_the_picture_alone_keeps_the_sound(
+    cut_project: CutProject, colour_project: ColourProject
+) -> None:
+    project, clips = colour_project(["red", "green"], {"type": "wipeleft", "duration": 0.5})
+    first = render_cut(project, clips)
+    assert first.sound_seconds > 0
+    slide = cut_project([{"id": "red", "transition": {"type": "slideup", "duration": 0.5}}, {"id": "green"}])
+    again = render_cut(slide, clips)
+    assert again.rendered == ["seam red>green"] and again.sound_seconds == 0.0
+    assert again.audio is not None and first.audio is not None and again.audio.lufs == first.audio.lufs

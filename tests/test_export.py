@@ -41,9 +41,9 @@ def fake_clip(folder: Path, name: str, seconds: float = 5.0, audio: bool = True)
 
 
 def three_shots(folder: Path, *, second_transition: str = "wipeleft") -> Timeline:
-    """a (96 frames) dissolve 12 → b (100) <second_transition> 13 → c (80) → 251 frames; b is muted."""
+    """a (96 frames) cross-dissolve 12 → b (100) <second_transition> 13 → c (80) → 251 frames; b is muted."""
     plan = [
-        ("a", 96, 12, "dissolve", "keep"),
+        ("a", 96, 12, "fade", "keep"),  # items carry xfade names: `fade` is a cross-dissolve
         ("b", 100, 13, second_transition, "mute"),
         ("c", 80, 0, "cut", "keep"),
     ]

@@ -103,3 +103,31 @@ def test_the_music_file_is_confined_too(project: Path) -> None:
     with pytest.raises(StoryboardError) as info:
         load_project(project)
     assert [p.message for p in info.value.problems] == ["'../score.wav' is outside the project folder"]
+
+
+def _output_problem(root: Path, file: str) -> tuple[str, int | None]:
+    (root / "storyboard.yaml").write_text(f"version: 1\noutput: {{file: '{file}'}}\nshots:\n  - id: a\n")
+    with pytest.raises(StoryboardError) as info:
+        load_project(root)
+    [problem] = info.value.problems
+    assert problem.loc == ("output", "file")
+    return problem.message, problem.line
+
+
+@pytest.mark.parametrize("where", ["../../elsewhere/x.mp4", "ABSOLUTE"])
+def test_the_cut_is_never_written_outside_the_project(project: Path, where: str) -> None:
+    file = str(project.parent / "elsewhere" / "x.mp4") if where == "ABSOLUTE" else where
+    message, line = _output_problem(project, file)
+    assert message == f"'{file}' is outside the project folder" and line == 2
+
+
+@pytest.mark.parametrize("name", ["out/cut.gif", "out/cut", "out/cut.wav"])
+def test_the_cut_must_be_named_as_a_video_file(project: Path, name: str) -> None:
+    message, line = _output_problem(project, name)
+    assert message.startswith(f"'{name}' is not a video file name") and line == 2
+
+
+@pytest.mark.parametrize("name", ["out/cut.mp4", "film.mov", "out/v2/cut.MKV", "cut.m4v"])
+def test_a_video_file_inside_the_project_is_fine(project: Path, name: str) -> None:
+    (project / "storyboard.yaml").write_text(f"version: 1\noutput: {{file: '{name}'}}\nshots:\n  - id: a\n")
+    assert load_project(project).board.output.file == name

@@ -270,7 +270,6 @@ def test_with_the_endpoint_down_every_command_says_one_line(tmp_path: Path, s3: 
     for args in (
         ["pull", str(b)],
         ["status", str(b), "--remote"],
-        ["build", str(b)],
         ["lock", "resolve", str(b)],
         ["remote", "gc", str(b)],
     ):
@@ -278,6 +277,9 @@ def test_with_the_endpoint_down_every_command_says_one_line(tmp_path: Path, s3: 
         assert isinstance(out.exception, ShotlistError) and "cannot reach the remote store" in str(
             out.exception
         ), args
+    built = runner.invoke(app, ["build", str(b)])  # build says why no cut was written, last
+    assert built.exit_code == 1 and "cannot reach the remote store" in built.output
+    assert built.output.strip().splitlines()[-1].startswith("no cut written: cannot reach the remote store")
     for args in (["plan", str(b)], ["takes", "one", str(a)]):  # they work without the remote, and say so
         out = runner.invoke(app, args)
         assert out.exit_code == 0 and "cannot reach the remote store" in out.output, args

@@ -48,8 +48,8 @@ def test_a_save_remakes_only_the_changed_shot_and_the_preview_and_reuses_the_sou
     assert preview.stat().st_mtime_ns != before
     assert "door: prompt changed" in "\n".join(said)
     assert read_lock(root).entries["door"].model == "animatic"  # a free shot is pinned, as a build would
-    sounds = list((root / ".shotlist" / "sounds").glob("*.m4a"))
-    assert len(sounds) == 1  # the animatic's clips are silent: the new picture needed no new sound pass
+    mixes = list((root / ".shotlist" / "mix").glob("*.m4a"))
+    assert len(mixes) == 1  # the animatic's clips are silent: the new picture needed no new sound pass
 
 
 def test_a_paid_shot_is_previewed_by_the_animatic_and_never_pinned(tiny_project: TinyProjects) -> None:

@@ -88,14 +88,18 @@ def build(
         typer.echo(plan_text(result.plan))
         return
     typer.echo(result_text(result))
-    if result.failures or result.plan.held:
-        raise typer.Exit(1)
+    if result.failures or result.plan.held or result.cut is None:
+        raise typer.Exit(1)  # the cut was asked for and not written: the last line says why
 
 
 def run_with_display(project: Path, options: BuildOptions) -> BuildResult:
-    """Build with the live display, asking before spending when on a terminal."""
+    """Build with the live display, asking before spending when on a terminal; an error is said with the
+    reason the cut was not written last."""
     from dataclasses import replace
 
+    from shotlist.cli import STATE
+    from shotlist.cli.render import no_cut_reason
+    from shotlist.errors import ShotlistError
     from shotlist.pipeline import build as run_build
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
@@ -113,6 +117,13 @@ def run_with_display(project: Path, options: BuildOptions) -> BuildResult:
                 options, progress=display, confirm=confirm if interactive else None, on_wait=display.say
             )
             return run_build(project, watched)
+    except ShotlistError as exc:
+        if STATE["debug"] or options.dry_run:
+            raise
+        display.stop()
+        typer.echo(str(exc), err=True)
+        typer.echo(f"no cut written: {no_cut_reason(exc)}", err=True)
+        raise typer.Exit(exc.exit_code) from None
     finally:
         display.stop()
 
@@ -149,17 +160,17 @@ def result_text(result: BuildResult) -> str:
             f"{n} shot{'s' if n > 1 else ''} failed; every success is stored and pinned, and each failure "
             "above ends with its next step"
         )
+    if result.report is not None:
+        lines.append(f"report: {result.report}")
     if result.cut is not None:
         lines.append(f"cut: {result.cut.path}")
-    elif result.missing:
-        lines.append(f"no cut: no clip for {', '.join(result.missing)}")
+    else:
         if result.plan.missing:
             lines.append(
                 "a pinned clip that is in no store is not regenerated unasked: `shotlist pull` if a teammate "
                 "has it, else `shotlist build --regenerate-missing` pays for new ones"
             )
-    if result.report is not None:
-        lines.append(f"report: {result.report}")
+        lines.append(f"no cut written: no clip for {', '.join(result.missing) or 'some shots'}")
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from shotlist.load import Project
     from shotlist.lock import Lock
     from shotlist.plan import ShotPlan
-    from shotlist.store import Store, Take
+    from shotlist.store import Store, Sweep, Take
 
 cache_app = typer.Typer(
     help="The project's clip store (.shotlist/): list, verify, clean up.", no_args_is_help=True
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def cache_ls(project: ProjectArg = Path(".")) -> None:
-    """List the takes in the store by shot: size, cost, and * for the pinned ones."""
+    """List the takes in the store by shot (size, cost, * for the pinned ones), then what the edit keeps."""
     from shotlist.load import load_project
     from shotlist.lock import read_lock
     from shotlist.store import Store
@@ -50,10 +50,44 @@ def cache_ls(project: ProjectArg = Path(".")) -> None:
         total += path.stat().st_size
         count += 1
     typer.echo(f"{count} objects, {total / 1e6:.2f} MB in {store.dir}")
+    for line in edit_store_text(store):
+        typer.echo(line)
+
+
+def edit_store_text(store: Store) -> list[str]:
+    """What the edit keeps: pieces, shot sounds and finished sounds (how many, how big, how many no cut
+    uses), and one line per cut record."""
+    used = store.used_by_cuts()
+    lines = []
+    for what, derived in (
+        ("pieces", store.pieces),
+        ("shot sounds", store.sounds),
+        ("cut sounds", store.mixes),
+    ):
+        keys = derived.keys()
+        unused = [k for k in keys if k not in used]
+        size = sum(derived.size(k) for k in keys)
+        spare = sum(derived.size(k) for k in unused)
+        lines.append(
+            f"{len(keys)} {what}, {size / 1e6:.2f} MB"
+            + (
+                f" ({len(unused)} used by no cut: {spare / 1e6:.2f} MB, `shotlist cache gc` removes them)"
+                if unused
+                else ""
+            )
+        )
+    for cut, record in store.cut_records():
+        shown = f"{cut.stat().st_size / 1e6:.2f} MB" if cut.is_file() else "file gone"
+        pieces = len(record.get("pieces", []))
+        lines.append(
+            f"cut {record.get('cut')}: {shown}, joined from {pieces} piece{'s' if pieces != 1 else ''}"
+        )
+    return lines
 
 
 def cache_verify(project: ProjectArg = Path(".")) -> None:
-    """Re-hash every object in the store; report any whose bytes no longer match its name, or pins that are missing.
+    """Re-hash the store: objects against their names, pieces and sounds against their records, cuts against
+    theirs; report any that differ, and pinned clips that are missing.
 
     Also notes every job in flight and every shot held by a refused, lost or unanswered job, with what
     to do about it (the same words as `shotlist plan` and `shotlist takes`)."""
@@ -88,12 +122,12 @@ def cache_verify(project: ProjectArg = Path(".")) -> None:
         typer.echo(line, err=True)
     if bad:
         typer.echo(
-            f"{len(bad)} problem{'s' if len(bad) > 1 else ''}; remove corrupt objects with `shotlist cache gc` "
-            "after re-picking, or rebuild the shots",
+            f"{len(bad)} problem{'s' if len(bad) > 1 else ''}; the next build or render sets a damaged pinned "
+            "clip aside and pulls it again (or says how to replace it), and remakes a damaged piece or sound",
             err=True,
         )
         raise typer.Exit(1)
-    typer.echo(f"{count} objects verified: all intact; every pinned clip is present")
+    typer.echo(f"{count} files verified: all intact; every pinned clip is present")
 
 
 def _plans(p: Project, store: Store, lock: Lock) -> dict[str, ShotPlan]:
@@ -112,37 +146,62 @@ def cache_gc(
     project: ProjectArg = Path("."),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
 ) -> None:
-    """Delete the takes and frames no lock entry pins (shows the bytes and what those takes cost first)."""
+    """Delete the takes and frames no lock entry pins (shows the bytes and what those takes cost first), the
+    pieces and sounds no current cut was made from, and what killed renders left behind."""
     from shotlist.durable import check_writable
+    from shotlist.edit import output_path
     from shotlist.journal import Journal
     from shotlist.load import load_project
     from shotlist.lock import read_lock
-    from shotlist.store import Store
+    from shotlist.store import Store, sweep_leftovers
 
     p = load_project(project)
     store = Store(p.root)
     check_writable([store.dir], "cache gc")
     with store.locked("cache gc", timeout=30, on_wait=lambda m: typer.echo(m, err=True)):
+        left = sum(
+            sweep_leftovers(out.parent, out.name) for out in (output_path(p), output_path(p, preview=True))
+        )
         # Backends' scratch (e.g. the animatic's renders) is needed only to resume a job still in the journal.
         sweep = store.sweep(read_lock(p.root).pins(), keep_scratch=bool(Journal(store.dir).entries()))
         if not sweep:
-            typer.echo("nothing to remove: every object is pinned by shotlist.lock")
+            typer.echo(
+                "nothing to remove: every object is pinned by shotlist.lock and every piece is in a cut"
+            )
             return
-        n, objects = len(sweep.takes), len(sweep.objects)
-        typer.echo(
-            f"would remove {n} unpinned take{'s' if n != 1 else ''} and "
-            f"{objects} object{'s' if objects != 1 else ''}: {(sweep.bytes - sweep.scratch) / 1e6:.2f} MB; "
-            f"those takes cost {money(sweep.cost)} to generate{_refetchable(p, [t for _, t in sweep.takes])}"
-            + (f"; and {sweep.scratch / 1e6:.2f} MB of backend scratch" if sweep.scratch else "")
-        )
-        if not yes:
+        typer.echo("would remove " + sweep_text(sweep, _refetchable(p, [t for _, t in sweep.takes])))
+        # Takes were paid for: ask. Pieces and sounds are remade from the clips if ever needed.
+        if not yes and (sweep.takes or sweep.objects):
             if not sys.stdin.isatty():
                 typer.echo("not removed: pass --yes to delete without a terminal", err=True)
                 raise typer.Exit(1)
             if not typer.confirm("Delete them?", default=False):
                 raise typer.Exit(1)
-        freed = store.gc(sweep)
-    typer.echo(f"removed {objects} objects, {freed / 1e6:.2f} MB freed")
+        freed = store.gc(sweep) + left
+    typer.echo(
+        f"removed {len(sweep.objects)} objects and {len(sweep.derived)} pieces and sounds, "
+        f"{freed / 1e6:.2f} MB freed"
+    )
+
+
+def sweep_text(sweep: Sweep, refetch: str = " and cannot be fetched again") -> str:
+    """What a gc would remove, in one sentence; ``refetch`` ends the clause about the takes."""
+    n, objects, derived = len(sweep.takes), len(sweep.objects), len(sweep.derived)
+    parts = []
+    if n or objects:
+        clips = sweep.bytes - sweep.scratch - sweep.derived_bytes
+        parts.append(
+            f"{n} unpinned take{'s' if n != 1 else ''} and {objects} object{'s' if objects != 1 else ''}: "
+            f"{clips / 1e6:.2f} MB; those takes cost {money(sweep.cost)} to generate{refetch}"
+        )
+    if derived:
+        parts.append(
+            f"{derived} piece{'s' if derived != 1 else ''} and sound{'s' if derived != 1 else ''} no current cut "
+            f"uses: {sweep.derived_bytes / 1e6:.2f} MB (remade if ever needed)"
+        )
+    if sweep.scratch:
+        parts.append(f"{sweep.scratch / 1e6:.2f} MB of backend scratch")
+    return "; and ".join(parts)
 
 
 def _refetchable(p: Project, takes: list[Take]) -> str:

@@ -61,7 +61,7 @@ def export(
     try:
         timeline = assemble(p, clips)
         warnings = export_timeline(timeline, dest, fmt.value)
-    except ValueError as exc:  # the cut cannot be placed or exported as asked (TimelineError included)
+    except ValueError as exc:  # the format cannot carry the cut as asked
         raise BuildError(str(exc)) from exc
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
