@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shotlist.clip import Clip
-from shotlist.edit import CutResult, clear_pieces, render_cut
+from shotlist.cut import CutResult
+from shotlist.edit import clear_pieces, render_cut
 from shotlist.hashing import sha256_file
 from shotlist.load import load_project
 from shotlist.media import ffmpeg_exe, ffmpeg_version, probe

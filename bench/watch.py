@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from shotlist.edit import output_path
+from shotlist.cut import output_path
 from shotlist.load import load_project
 from shotlist.watch import Round, watch
 

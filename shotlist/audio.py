@@ -29,6 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from shotlist.cut import AudioResult
 from shotlist.media import ClipFacts, MediaError, ffmpeg_exe, ffmpeg_version, probe, run_ffmpeg
 from shotlist.spec import sha256_json
 from shotlist.timeline import Timeline
@@ -49,16 +50,6 @@ AAC_FRAME = Fraction(1024, RATE)
 RECIPE = 1
 #: Shots decoded by one ffmpeg process: enough to amortise its start, few enough to bound its memory.
 DECODE_BATCH = 16
-
-
-@dataclass(frozen=True)
-class AudioResult:
-    """The rendered sound of the cut and what an independent pass measured on it."""
-
-    path: Path
-    lufs: float  # integrated loudness after normalisation (ebur128)
-    true_peak_db: float  # dBTP after normalisation (ebur128 peak=true)
-    normalization_type: str  # linear | dynamic (loudnorm fell back) | none (silence: nothing to normalise)
 
 
 def samples(seconds: Fraction) -> int:

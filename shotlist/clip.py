@@ -110,9 +110,6 @@ def pull_pinned(
 
     Returns the remote's URL and what the pull did, or None when nothing was asked of a remote.
     """
-    from shotlist.remote import Remote, RemoteError, pull, remote_url
-
-    url = remote_url(project.board.remote, project.root)
     clips, records = {}, {}
     for shot, e in lock.entries.items():
         if shots is not None and shot not in shots:
@@ -122,7 +119,12 @@ def pull_pinned(
             clips[e.key] = e.clip
         elif recipe is None or recipe.by_clip(e.clip) is None:
             records[e.key] = e.clip  # a teammate's take: its record says what made it
-    if url is None or not (clips or records):
+    if not (clips or records):
+        return None  # nothing to ask for: the remote store's module is not even imported
+    from shotlist.remote import Remote, RemoteError, pull, remote_url
+
+    url = remote_url(project.board.remote, project.root)
+    if url is None:
         return None
     if say is not None and clips:
         say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {url}…")

@@ -14,27 +14,33 @@ after a one-shot change only that shot's body and its seams are encoded.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from shotlist import durable
-from shotlist.audio import AudioResult, render_audio, shot_sounds, sound_identity, sound_key
+from shotlist.audio import render_audio, shot_sounds, sound_identity, sound_key
 from shotlist.clip import Clip
+from shotlist.cut import AudioResult, CutResult, inputs_of, output_path, unchanged
 from shotlist.hashing import sha256_file
 from shotlist.load import Project
-from shotlist.media import MediaError, available, ffmpeg_exe, ffmpeg_version, frame_counts, run_ffmpeg
+from shotlist.media import (
+    MediaError,
+    available,
+    ffmpeg_version,
+    frame_counts,
+    run_ffmpeg,
+    xfade_transitions,
+)
 from shotlist.pieces import CODECS, THREADS, Encoder, Overlays, Piece, captions_over, fades, plan
 from shotlist.spec import sha256_json
 from shotlist.store import Store, sweep_leftovers, temp_name
@@ -45,41 +51,6 @@ PREVIEW_PRESET = "veryfast"
 SOUND_IDS = "sound-ids"
 #: Pieces whose frame counts one ffmpeg process checks (a stream copy: it opens them all at once).
 COUNT_BATCH = 64
-
-
-@functools.cache
-def binary_transitions() -> frozenset[str]:
-    """The transitions this ffmpeg's xfade knows (older builds have fewer)."""
-    out = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-h", "filter=xfade"], capture_output=True, text=True, check=False
-    )
-    names = re.findall(r"^\s+(\w+)\s+-?\d+\s+\.\.FV", out.stdout, re.M)
-    return frozenset(n for n in names if n != "custom")
-
-
-@dataclass
-class CutResult:
-    """What a render produced and what it cost."""
-
-    path: Path
-    frames: int
-    duration: float  # seconds
-    width: int
-    height: int
-    fps: int
-    sidecars: list[Path] = field(default_factory=list)
-    rendered: list[str] = field(default_factory=list)  # pieces encoded this time ("body mika", "seam a>b")
-    reused: list[str] = field(default_factory=list)  # pieces taken from the store
-    seconds: float = 0.0
-    audio: AudioResult | None = None  # loudness measured on the rendered sound
-    picture_seconds: float = 0.0  # wall time of the picture's encodes (beside the sound)
-    sound_seconds: float = 0.0  # wall time of the sound (0 when the kept sound was reused)
-
-
-def output_path(project: Project, *, preview: bool = False) -> Path:
-    """Where the cut goes; a preview goes beside it (``cut.preview.mp4``) so it never replaces the real cut."""
-    out = project.root / project.board.output.file
-    return out.with_name(f"{out.stem}.preview{out.suffix}") if preview else out
 
 
 def encoder_for(project: Project, *, preview: bool = False) -> Encoder:
@@ -129,7 +100,6 @@ def render_cut(
     _check_clips(project, clips, store)
     encoder = encoder_for(project, preview=preview)
     timeline = assemble(project, clips)
-    _check_binary(timeline, encoder)
     out = output_path(project, preview=preview)
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(out.parent, out.name)  # what a killed render of this cut left
@@ -154,13 +124,15 @@ def render_cut(
                 "out": out.name,
             }
         )
-        memo = _unchanged(store, out, cut_key)
+        inputs = inputs_of(project, clips, preview)
+        memo = unchanged(store, out, cut_key, inputs)
         if memo is not None:  # a no-op build: the same pieces, the same sound, the cut untouched
             return replace(memo, reused=[p.label for p in pieces], seconds=time.perf_counter() - began)
+        _check_binary(timeline, encoder)
         result = _render(r, pieces, sound, progress)
     result.sidecars = _sidecars(project, timeline, out)
     result.seconds = time.perf_counter() - began
-    _remember(store, out, cut_key, result, pieces, sound, timeline)
+    _remember(store, out, cut_key, result, pieces, sound, timeline, inputs)
     if progress is not None:
         progress(1.0)
     return result
@@ -236,7 +208,7 @@ def _check_binary(timeline: Timeline, encoder: Encoder) -> None:
             f"this ffmpeg ({ffmpeg_version()}) has no {CODECS[encoder.codec]} encoder for "
             f"codec: {encoder.codec}; use codec: h264"
         )
-    unknown = {i.transition for i in timeline.items} - {"cut"} - binary_transitions()
+    unknown = {i.transition for i in timeline.items} - {"cut"} - xfade_transitions()
     if unknown:
         raise MediaError(
             f"this ffmpeg ({ffmpeg_version()}) has no xfade transition {', '.join(sorted(unknown))}"
@@ -300,43 +272,15 @@ def _unique(pieces: list[Piece]) -> list[Piece]:
 # --- the cut's record: what it was made from, for the next render, `cache gc` and `cache verify` --------------
 
 
-def _unchanged(store: Store, out: Path, key: str) -> CutResult | None:
-    """The previous render's result when the cut it wrote is still there, untouched, with this key."""
-    from shotlist import salvage
-
-    memo = salvage.read_cache(
-        store.cut_record_path(out), lambda raw: _memo(raw, out), "the record of the last render"
-    )
-    if memo is None or memo[0] != key or not out.is_file():
-        return None
-    st = out.stat()
-    if [st.st_size, st.st_mtime_ns] != memo[1] or not all(p.is_file() for p in memo[2].sidecars):
-        return None
-    return memo[2]
-
-
-def _memo(raw: bytes, out: Path) -> tuple[str, list[int], CutResult]:
-    """(cut key, [size, mtime] of the cut, its result) from a render record; KeyError/ValueError if damaged."""
-    from shotlist import salvage
-
-    memo = salvage.json_object(raw)
-    r = memo["result"]
-    audio = AudioResult(path=out, **r["audio"]) if r.get("audio") else None
-    result = CutResult(
-        path=out,
-        frames=int(r["frames"]),
-        duration=float(r["duration"]),
-        width=int(r["width"]),
-        height=int(r["height"]),
-        fps=int(r["fps"]),
-        sidecars=[Path(str(p)) for p in memo.get("sidecars", [])],
-        audio=audio,
-    )
-    return str(memo["key"]), list(memo["file"]), result
-
-
 def _remember(
-    store: Store, out: Path, key: str, result: CutResult, pieces: list[Piece], sound: str, tl: Timeline
+    store: Store,
+    out: Path,
+    key: str,
+    result: CutResult,
+    pieces: list[Piece],
+    sound: str,
+    tl: Timeline,
+    inputs: str,
 ) -> None:
     st = out.stat()
     audio = result.audio
@@ -348,6 +292,8 @@ def _remember(
         store.cut_record_path(out),
         {
             "key": key,
+            "inputs": inputs,
+            "labels": [p.label for p in pieces],
             "cut": rel,
             "file": [st.st_size, st.st_mtime_ns],
             "sha256": sha256_file(out),

@@ -39,7 +39,7 @@ from shotlist.ledger import JobRecord, Ledger, Outcome, money, unknown_text
 from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry, write_lock
 from shotlist.media import ClipFacts
-from shotlist.plan import HELD, Action, History, Plan, ShotPlan, decide
+from shotlist.plan import HELD, Action, History, Plan, ShotPlan, decide, pin_found
 from shotlist.qc import check_stored
 from shotlist.request import shot_spec
 from shotlist.spec import ShotSpec
@@ -122,9 +122,7 @@ class Generation:
 
     def pin_known(self) -> None:
         """Pin the takes the plan found (pinned or cached), and drop removed shots from the lock."""
-        for sp in self.plan.shots:
-            if sp.clip and sp.take and sp.action in (Action.PINNED, Action.CACHED):
-                self.pin(sp.shot, sp.key, sp.take, write=False)
+        pin_found(self.plan, self.lock)
         self.write_lock()
 
     async def run(self) -> None:

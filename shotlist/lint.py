@@ -17,7 +17,15 @@ from typing import Any, Literal
 
 from shotlist.errors import Loc, did_you_mean
 from shotlist.load import Project
-from shotlist.prompt import Dialect, RenderedPrompt, collapse, dialects, render_prompt, word_count
+from shotlist.prompt import (
+    Dialect,
+    RenderedPrompt,
+    collapse,
+    dialects,
+    render_prompt,
+    save_prompts,
+    word_count,
+)
 from shotlist.resolve import ResolvedShot
 
 Level = Literal["error", "warning", "info"]
@@ -264,6 +272,7 @@ def lint_project(project: Project, dialect: str | None = None) -> Report:
                 )
             )
         findings += [_at(f, locate(marks, f.loc) or start) for f in found]
+    save_prompts(project.root)
     return Report(project.path, dialect, len(project.shots), findings, shot_lines)
 
 

@@ -8,6 +8,7 @@ versions, so the filters shotlist needs are checked, not assumed (``missing_filt
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -59,33 +60,110 @@ def ffmpeg_exe() -> str:
     exe = os.environ.get("SHOTLIST_FFMPEG")
     if exe:
         return exe
+    known = _known().get("exe")
+    if isinstance(known, list) and len(known) == 3 and _signature(str(known[0])) == known[1:]:
+        return str(known[0])  # imageio checks the binary by running it: once, not on every command
     import imageio_ffmpeg
 
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+    exe = str(imageio_ffmpeg.get_ffmpeg_exe())
+    _remember("exe", [exe, *_signature(exe)])
+    return exe
 
 
 @functools.cache
 def ffmpeg_version() -> str:
     """The version line of the ffmpeg binary, e.g. ``n9.0.2-17-g2a571b6068-20260930``."""
-    out = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False
-    )
-    m = re.match(r"ffmpeg version (\S+)", out.stdout)
-    return m.group(1) if m else "unknown"
+
+    def ask() -> str:
+        out = _ffmpeg_says("-version")
+        m = re.match(r"ffmpeg version (\S+)", out)
+        return m.group(1) if m else "unknown"
+
+    return str(_fact("version", ask))
 
 
 @functools.cache
 def available(kind: str) -> frozenset[str]:
     """Names ffmpeg lists for ``-filters`` or ``-encoders``."""
-    out = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False
-    )
-    names = set()
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and re.fullmatch(r"[A-Z.|]{2,8}", parts[0]):
-            names.add(parts[1])
-    return frozenset(names)
+
+    def ask() -> list[str]:
+        names = set()
+        for line in _ffmpeg_says(f"-{kind}").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and re.fullmatch(r"[A-Z.|]{2,8}", parts[0]):
+                names.add(parts[1])
+        return sorted(names)
+
+    return frozenset(_fact(kind, ask))
+
+
+@functools.cache
+def xfade_transitions() -> frozenset[str]:
+    """The transitions this ffmpeg's xfade knows (older builds have fewer)."""
+
+    def ask() -> list[str]:
+        names = re.findall(r"^\s+(\w+)\s+-?\d+\s+\.\.FV", _ffmpeg_says("-h", "filter=xfade"), re.M)
+        return sorted(n for n in names if n != "custom")
+
+    return frozenset(_fact("xfade", ask))
+
+
+# --- what shotlist learnt of its ffmpeg, kept between commands --------------------------------------------
+# Asking ffmpeg its version, encoders and filters costs a process each (~15 ms), on every command that
+# renders or checks media. The answers are kept per binary (path, size, mtime) in the user's cache
+# folder; a lost or unwritable cache only costs asking again.
+
+
+def _ffmpeg_says(*args: str) -> str:
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", *args], capture_output=True, text=True, check=False)
+    return out.stdout
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "shotlist" / "ffmpeg.json"
+
+
+def _signature(path: str) -> list[int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [-1, -1]
+    return [st.st_size, st.st_mtime_ns]
+
+
+@functools.cache
+def _known() -> dict[str, Any]:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _fact(name: str, ask: Callable[[], Any]) -> Any:
+    """A fact of this ffmpeg binary, asked of it once per binary."""
+    exe = ffmpeg_exe()
+    key = f"{exe}|{_signature(exe)}"
+    facts = _known().get(key)
+    if not isinstance(facts, dict) or name not in facts:
+        facts = dict(facts) if isinstance(facts, dict) else {}
+        facts[name] = ask()
+        _remember(key, facts)
+    return facts[name]
+
+
+def _remember(key: str, value: Any) -> None:
+    known = _known()
+    known[key] = value
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def missing_filters() -> list[str]:

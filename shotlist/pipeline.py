@@ -10,7 +10,6 @@ only stage that spends money: it runs exactly the reviewed plan, within the budg
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,19 +19,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from shotlist import durable
 from shotlist.catalog.registry import CatalogModels, Models
 from shotlist.clip import Clip, pinned_clips, pull_pinned, set_aside_damaged
+from shotlist.cut import kept
 from shotlist.errors import BuildError
-from shotlist.generate import Generation, Progress
 from shotlist.journal import Journal
 from shotlist.ledger import JobRecord
 from shotlist.load import Project, load_project
 from shotlist.lock import Lock, LockEntry, check_takes, lock_path, read_lock, write_lock
-from shotlist.plan import Action, Plan, make_plan
-from shotlist.qc import QcFinding
+from shotlist.plan import Action, Plan, make_plan, pin_found
 from shotlist.store import Store, Take, now
-from shotlist.takes import best_take, made_findings
 
 if TYPE_CHECKING:
-    from shotlist.edit import CutResult
+    from shotlist.cut import CutResult
+    from shotlist.generate import Progress
+    from shotlist.qc import QcFinding
     from shotlist.remote import Transfer
 
 Confirm = Callable[[Plan], bool]
@@ -142,29 +141,52 @@ def build(path: str | Path = ".", options: BuildOptions | None = None) -> BuildR
             return result
         budget = o.budget if o.budget is not None else project.board.budget
         approve(plan, budget, yes=o.yes, confirm=o.confirm)
-        generation = Generation(
-            project, plan, store, journal, lock, models, budget, set(o.regenerate), o.progress
-        )
         if plan.generating:
-            asyncio.run(generation.run())  # every success is stored and pinned as it lands
-        else:
-            generation.pin_known()
-        result.made, result.failures = generation.made, generation.failures
-        result.records, result.shared = generation.records, generation.shared
-        result.qc = check_made(project, store, lock, result.made, best=o.pick == "best")
+            generate(result, store, journal, lock, models, budget, o)  # stored and pinned as each lands
+        else:  # a build that generates nothing imports no scheduler and no backend
+            pin_found(plan, lock)
+            write_lock(project.root, lock, [s.id for s in project.shots])  # drops removed shots' entries
         clips, result.missing = pinned_clips(project, store=store, lock=lock)
         if o.render and not result.missing:
-            from shotlist.edit import render_cut  # the edit (and ffmpeg) only when there is a cut to make
+            result.cut = kept(store, project, clips, o.preview)  # made from these very inputs: no edit at all
+            if result.cut is None:
+                from shotlist.edit import render_cut  # the edit (and ffmpeg) only when there is a cut to make
 
-            result.cut = render_cut(project, clips, preview=o.preview)
+                result.cut = render_cut(project, clips, preview=o.preview)
         result.report = write_report(result, clips, lock)
     return result
+
+
+def generate(
+    result: BuildResult,
+    store: Store,
+    journal: Journal,
+    lock: Lock,
+    models: Models,
+    budget: float | None,
+    o: BuildOptions,
+) -> None:
+    """Run the plan's generation (the asyncio scheduler) and put what it made, failed and recorded in ``result``."""
+    import asyncio
+
+    from shotlist.generate import Generation
+
+    project, plan = result.project, result.plan
+    generation = Generation(
+        project, plan, store, journal, lock, models, budget, set(o.regenerate), o.progress
+    )
+    asyncio.run(generation.run())
+    result.made, result.failures = generation.made, generation.failures
+    result.records, result.shared = generation.records, generation.shared
+    result.qc = check_made(project, store, lock, result.made, best=o.pick == "best")
 
 
 def check_made(
     project: Project, store: Store, lock: Lock, made: dict[str, list[Take]], *, best: bool
 ) -> dict[str, dict[int, list[QcFinding]]]:
     """The QC findings of the new takes; with ``best``, pin each shot's take with the fewest findings."""
+    from shotlist.takes import best_take, made_findings
+
     keys = {shot: entry.key for shot in made if (entry := lock.get(shot)) is not None}
     if best:
         for shot, key in keys.items():

@@ -23,6 +23,7 @@ from shotlist.journal import Journal, JournalEntry
 from shotlist.ledger import JobRecord, Ledger, Outcome
 from shotlist.load import Project
 from shotlist.lock import Lock, LockEntry
+from shotlist.prompt import save_prompts
 from shotlist.request import Waiting, model_of, shot_spec
 from shotlist.resolve import ResolvedShot
 from shotlist.spec import ShotSpec
@@ -195,6 +196,7 @@ def make_plan(
     plan = Plan(project=project, shots=[plans[i] for i in ids])
     plan.seconds = _wall_time(project, plan, infos)
     store.hashes.save()
+    save_prompts(project.root)
     return plan
 
 
@@ -528,3 +530,15 @@ def _wall_time(project: Project, plan: Plan, infos: dict[str, ModelInfo]) -> flo
             end = max(end, slots[i])
         done[shot.id] = end
     return max(done.values(), default=0.0)
+
+
+def pin_found(plan: Plan, lock: Lock) -> bool:
+    """Pin in ``lock`` the takes the plan found without generating (pinned or cached); whether it changed."""
+    changed = False
+    for sp in plan.shots:
+        if sp.clip and sp.take and sp.key and sp.action in (Action.PINNED, Action.CACHED):
+            entry = LockEntry.pinning(sp.shot, sp.key, sp.take)
+            if lock.get(sp.shot) != entry:
+                lock.entries[sp.shot] = entry
+                changed = True
+    return changed

@@ -11,32 +11,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, nodes
-from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.environment import Environment
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
-
+from shotlist import durable, salvage
 from shotlist.errors import Problem, ShotlistError, did_you_mean
 from shotlist.load import Project
-from shotlist.resolve import ResolvedShot, confine, from_defaults, shots_named
-from shotlist.source import not_a_file
+from shotlist.resolve import ResolvedShot, from_defaults, shots_named
+from shotlist.salvage import STORE
+from shotlist.spec import sha256_json
 
 DEFAULT_DIALECT = "generic"
 BUILTIN_PACKAGE = "shotlist.templates"
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")  # '_macros': a partial, never a dialect
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_MAX_REPEAT = 10_000  # sandbox: the longest string or list a template may build with * or **
 
 
 FIX = "fix the template at that line"
@@ -122,9 +112,9 @@ _FAMILIES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def _catalog_entry(model_id: str) -> Any:
     """The model's catalog entry, or None for a model the catalog does not list."""
-    from shotlist.catalog import catalog
+    from shotlist.catalog import find
 
-    return catalog().get(model_id)
+    return find(model_id)
 
 
 def dialect_for_model(model_id: str) -> str:
@@ -174,62 +164,115 @@ def render_prompt(project: Project, shot: ResolvedShot, dialect: str | None = No
             )
         return RenderedPrompt(shot.id, text, negative, name, "prompt:", word_count(text), len(text), limit)
     template_name = shot.template or name
-    env = _environment(project.root.resolve())
+    context = {"shot": template_context(shot), "dialect": _dialect_context(spec)}
+    kept = _kept(project.root)
+    key = kept.key(template_name, context)
+    found = kept.get(key)
+    if found is None:
+        found = _render_template(project, shot, template_name, context)
+        kept.put(key, found)
+    text, filename = found
+    return RenderedPrompt(shot.id, text, negative, name, filename, word_count(text), len(text), limit)
+
+
+def _render_template(
+    project: Project, shot: ResolvedShot, name: str, context: dict[str, Any]
+) -> tuple[str, str]:
+    """(text, template file) of a shot's prompt rendered by its template; TemplateError naming the shot."""
+    from shotlist import templating
+
     try:
-        template = env.get_template(f"{template_name}.j2")
-    except TemplateNotFound:
-        raise _not_found(project.root, template_name, shot) from None
-    except JinjaTemplateError as exc:
-        raise TemplateError(_located(exc), shot.id) from None
-    text = collapse(_render(template, shot.id, shot=template_context(shot), dialect=_dialect_context(spec)))
+        template = templating.template(project.root, name)
+        if template is None:
+            raise _not_found(project.root, name, shot)
+        text = collapse(templating.render(template, shot.id, **context))
+    except TemplateError as exc:
+        raise TemplateError(exc.what, shot.id, exc.fix) from None
     if not text:
         raise TemplateError(
             f"{template.filename}: the template writes an empty prompt",
             shot.id,
             "make the template write the prompt (`shotlist prompts` shows what each shot sends)",
         )
-    return RenderedPrompt(
-        shot.id, text, negative, name, str(template.filename), word_count(text), len(text), limit
-    )
+    return text, str(template.filename)
 
 
-def render_document(root: Path, name: str, context: dict[str, Any]) -> tuple[str, str]:
-    """A template that is not a shot's prompt (``draft.j2``: the instructions to a language model), from the
-    project's ``templates/`` or the built-ins, line breaks kept; (text, the file it came from)."""
-    env = _environment(root.resolve())
-    try:
-        template = env.get_template(f"{name}.j2")
-    except TemplateNotFound:
-        raise TemplateError(f"no template '{name}.j2' in {root / 'templates'} or the built-ins") from None
-    except Exception as exc:  # the template's mistake, shown at its line
-        where = getattr(exc, "lineno", None)
-        raise TemplateError(f"{name}.j2{f':{where}' if where else ''}: {exc}") from None
-    text = _render(template, name, **context)  # the same budget of loop steps, time and output as a prompt
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", str(template.filename)
+# --- prompts kept by what they were rendered from -------------------------------------------------------------
+# Rendering is deterministic, so a prompt is kept in ``.shotlist/prompts.json`` under the sha256 of all it
+# was made from: the template's name, what the template saw (shot and dialect), and every template source
+# that could be read (the project's templates/, the built-ins, this code and Jinja's). A build that
+# changes nothing renders nothing and never imports Jinja. A lost or damaged file only costs a render.
 
 
-def _render(template: Template, shot_id: str, **context: Any) -> str:
-    """The template's text within the budget of loop steps, time and output; TemplateError naming its line."""
-    budget = _Budget(time.monotonic() + MAX_SECONDS)
-    token = _BUDGET.set(budget)
-    out: list[str] = []
-    size = 0
-    try:
-        for chunk in template.generate(**context):
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise _OverBudget(
-                    f"the template wrote more than {MAX_OUTPUT:,} characters",
-                    "a prompt is a few hundred words: write each part of the shot once",
-                )
-            budget.check()
-            out.append(chunk)
-    except Exception as exc:  # anything a template does wrong is the template's error, shown at its line
-        fix = exc.fix if isinstance(exc, _OverBudget) else FIX
-        raise TemplateError(_located(exc, str(template.filename)), shot_id, fix) from None
-    finally:
-        _BUDGET.reset(token)
-    return "".join(out)
+class _Kept:
+    def __init__(self, root: Path) -> None:
+        self.file = root / STORE / "prompts.json"
+        self.known: dict[str, Any] = (
+            salvage.read_cache(self.file, salvage.json_object, "the rendered prompts") or {}
+            if self.file.parent.is_dir()
+            else {}
+        )
+        self.on_disk = dict(self.known)
+        self.sources = _sources(root)
+        self.used: dict[str, Any] = {}
+
+    def key(self, template: str, context: dict[str, Any]) -> str:
+        return sha256_json({"sources": self.sources, "template": template, "context": context})
+
+    def get(self, key: str) -> tuple[str, str] | None:
+        found = self.known.get(key)
+        if not (isinstance(found, list) and len(found) == 2 and all(isinstance(x, str) for x in found)):
+            return None
+        self.used[key] = found
+        return found[0], found[1]
+
+    def put(self, key: str, found: tuple[str, str]) -> None:
+        self.known[key] = self.used[key] = list(found)
+
+    def save(self) -> None:
+        """Keep the prompts used since the last save (the others belong to storyboards that are gone)."""
+        if self.used == self.on_disk or not self.file.parent.is_dir():
+            return
+        try:
+            durable.write_json(self.file, self.used, sync=False)
+            self.on_disk = dict(self.used)
+        except OSError:
+            pass  # a read-only project renders again next time
+
+
+_KEPT: dict[Path, _Kept] = {}
+
+
+def _kept(root: Path) -> _Kept:
+    root = root.resolve()
+    if root not in _KEPT:
+        _KEPT[root] = _Kept(root)
+    return _KEPT[root]
+
+
+def save_prompts(root: Path) -> None:
+    """Write the prompts rendered for the project at ``root`` (called when a plan or a check is done)."""
+    kept = _KEPT.get(root.resolve())
+    if kept is not None:
+        kept.save()
+
+
+def _sources(root: Path) -> list[Any]:
+    """What any template render could read, by name, size and time: templates, and the code that renders."""
+    from importlib.util import find_spec
+
+    def signature(path: Path) -> list[Any]:
+        st = path.stat()
+        return [path.name, st.st_size, st.st_mtime_ns]
+
+    local = root / "templates"
+    files = sorted(local.glob("*.j2")) if local.is_dir() else []
+    builtin = resources.files(BUILTIN_PACKAGE)
+    files += sorted(Path(str(f)) for f in builtin.iterdir() if f.name.endswith((".j2", ".json")))
+    jinja = find_spec("jinja2")
+    code = [Path(__file__), Path(__file__).with_name("templating.py")]
+    code += [Path(jinja.origin)] if jinja is not None and jinja.origin else []
+    return [signature(f) for f in files + code if f.is_file()]
 
 
 def check_prompts(project: Project) -> list[Problem]:
@@ -249,6 +292,7 @@ def check_prompts(project: Project) -> list[Problem]:
                 unnamed.setdefault(exc.what, (problem, []))[1].append(shot.id)
     for problem, ids in unnamed.values():
         problems.append(dataclasses.replace(problem, message=f"{problem.message} (in {shots_named(ids)})"))
+    save_prompts(project.root)
     return from_defaults(project.board, problems)
 
 
@@ -321,183 +365,6 @@ def _line(says: str) -> str:
 # -- filters: small text helpers every dialect needs, deterministic and side-effect free ------------
 
 
-def _sentence(value: Any) -> str:
-    """Capitalised, ending in a full stop (an empty value stays empty)."""
-    if value is None:
-        return ""
-    text = re.sub(r"\s+", " ", str(value)).strip().rstrip(",;:")
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in '.!?…"' else text + "."
-
-
-def _lcfirst(value: Any) -> str:
-    """Lower-case a leading article ('A mask' → 'a mask') so a phrase can continue a sentence; names stay."""
-    text = str(value).strip()
-    first = text.split(" ", 1)[0].lower() if text else ""
-    return text[0].lower() + text[1:] if first in _ARTICLES else text
-
-
-_ARTICLES = {"a", "an", "the", "this", "that", "two", "three", "some"}
-_PREPOSITIONS = {
-    "in",
-    "on",
-    "at",
-    "inside",
-    "outside",
-    "under",
-    "over",
-    "near",
-    "by",
-    "beside",
-    "across",
-    "along",
-    "through",
-    "above",
-    "below",
-    "within",
-    "amid",
-    "among",
-    "against",
-    "into",
-    "onto",
-    "behind",
-    "before",
-    "beneath",
-    "around",
-    "between",
-    "from",
-    "during",
-}
-
-
-def _place(value: Any) -> str:
-    """A scene as a place phrase: 'a misty forest' → 'in a misty forest'; 'on a roof' stays."""
-    text = str(value).strip()
-    first = text.split(" ", 1)[0].lower() if text else ""
-    if not text or first in _PREPOSITIONS:
-        return text
-    return "in " + text[0].lower() + text[1:] if first in _ARTICLES else "in " + text
-
-
-_FILTERS: dict[str, Callable[..., str]] = {"sentence": _sentence, "lcfirst": _lcfirst, "place": _place}
-
-#: A prompt template's budget: loop steps, seconds and characters written. A prompt is a few hundred
-#: characters from loops over a shot's short lists; nested loops over big ranges would spin for hours.
-MAX_STEPS = 10_000
-MAX_SECONDS = 2.0
-MAX_OUTPUT = 100_000
-_GUARD = "_shotlist_loop"  # what every {% for %} iterates through (see _Sandbox._parse)
-
-
-@dataclass
-class _Budget:
-    deadline: float
-    steps: int = 0
-
-    def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise _OverBudget(f"the template ran for over {MAX_SECONDS:g} s", _LOOPS)
-
-
-_BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
-
-
-def _guarded(iterable: Any) -> Iterator[Any]:
-    """A template loop's items, counted against the render's budget."""
-    budget = _BUDGET.get()
-    for item in iterable:
-        if budget is not None:
-            budget.steps += 1
-            if budget.steps > MAX_STEPS:
-                raise _OverBudget(f"the template's loops ran more than {MAX_STEPS:,} steps", _LOOPS)
-            if budget.steps % 1000 == 0:
-                budget.check()
-        yield item
-
-
-_LOOPS = "loop over the shot's own lists (motion, still, characters), not over large ranges"
-
-
-class _OverBudget(SecurityError):
-    """A template went past its budget of loop steps, time or output; says what to do instead."""
-
-    def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.fix = fix
-
-
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus a cap on ``*`` and ``**`` so a template cannot build a huge string, and every
-    loop counted (``_guarded``) so it cannot spin for ever."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Call(
-                nodes.Name(_GUARD, "load"), [loop.iter], [], None, None, lineno=loop.lineno
-            )
-        return tree
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise SecurityError("exponent too large in a template")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > _MAX_REPEAT:
-                    raise SecurityError(f"a template may not build sequences longer than {_MAX_REPEAT}")
-        return super().call_binop(context, operator, left, right)
-
-
-class _Loader(BaseLoader):
-    """The project's ``templates/`` first (confined to the project), then the built-in dialects."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        stem = template.removesuffix(".j2")
-        if not _NAME.match(stem):
-            raise TemplateNotFound(template)
-        rel = f"templates/{stem}.j2"
-        path, why = confine(self.root, rel)
-        if why is not None:
-            raise TemplateError(f"{rel}: {why}", fix="keep templates inside the project's templates/ folder")
-        kind = None if path is None else not_a_file(path)
-        if kind is not None:  # reading a FIFO would wait for ever
-            raise TemplateError(f"{rel}: this is {kind}, not a template file", fix=f"make {rel} a text file")
-        if path is not None and path.is_file():
-            mtime = path.stat().st_mtime
-            return path.read_text(encoding="utf-8"), rel, lambda: path.stat().st_mtime == mtime
-        builtin = resources.files(BUILTIN_PACKAGE).joinpath(f"{stem}.j2")
-        if builtin.is_file():
-            # stale as soon as the project adds its own template of that name
-            local = self.root / rel
-            return (
-                builtin.read_text(encoding="utf-8"),
-                f"shotlist/templates/{stem}.j2",
-                lambda: not local.exists(),
-            )
-        raise TemplateNotFound(template)
-
-
-@cache
-def _environment(root: Path) -> _Sandbox:
-    env = _Sandbox(
-        loader=_Loader(root),
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=False,
-        auto_reload=True,
-    )
-    env.filters.update(_FILTERS)
-    env.globals[_GUARD] = _guarded
-    return env
-
-
 def _not_found(root: Path, name: str, shot: ResolvedShot) -> TemplateError:
     local = sorted(p.stem for p in (root / "templates").glob("*.j2")) if (root / "templates").is_dir() else []
     known = sorted(set(local) | set(dialects()))
@@ -507,23 +374,3 @@ def _not_found(root: Path, name: str, shot: ResolvedShot) -> TemplateError:
         shot.id,
         f"add templates/{name}.j2, or name one of: {', '.join(known)}",
     )
-
-
-def _located(exc: BaseException, template: str | None = None) -> str:
-    """'templates/x.j2:3: what went wrong' from a Jinja error or a traceback through ``template``."""
-    where = None
-    lineno = getattr(exc, "lineno", None)
-    filename = getattr(exc, "filename", None) or getattr(exc, "name", None)
-    if lineno and filename:
-        where = f"{filename}:{lineno}"
-    else:
-        # Jinja rewrites tracebacks so that template frames carry the template's file name and line
-        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if frame.filename.endswith(".j2"):
-                where = f"{frame.filename}:{frame.lineno}"
-                break
-    if isinstance(exc, TemplateNotFound):
-        message = f"no template '{exc.name}' to import or include"
-    else:
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"{where or template or 'template'}: {message}"

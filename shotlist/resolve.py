@@ -138,19 +138,6 @@ class _Refused(NamedTuple):
     fix: str = "export it again as PNG, JPEG or WebP"
 
 
-_OPENED: dict[tuple[str, int, int], tuple[str, tuple[int, int]] | _Refused] = {}
-
-
-def _open_image(path: Path) -> tuple[str, tuple[int, int]] | _Refused:
-    """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
-    # Decoding is most of a validate's time; a file that has not changed need not be decoded twice.
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _OPENED:
-        _OPENED[key] = _decode_image(path)
-    return _OPENED[key]
-
-
 def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | _Refused:
     import warnings
 
@@ -180,17 +167,24 @@ def _decode_image(path: Path) -> tuple[str, tuple[int, int]] | _Refused:
     return fmt, size
 
 
-class _Sounds:
-    """Every sound file probed once per content: ``.shotlist/probes.json`` maps a file's sha256 to what is wrong
-    with it ("" when nothing), so a validate probes only the files that changed."""
+class _Probes:
+    """Every image and sound file opened once per content: ``.shotlist/probes.json`` maps a file's sha256 to
+    what it is, so a load decodes only the files that changed (decoding the images was most of its time).
+
+    A sound maps to what is wrong with it ("" when nothing); an image (key ``image:<sha>``) to
+    ``[format, width, height]``, or ``[message, fix]`` when it cannot be used.
+    """
 
     def __init__(self, root: Path) -> None:
         self.hashes = HashCache(root / salvage.STORE / "hashes.json")
         self.file = root / salvage.STORE / "probes.json"
-        self.known = salvage.read_cache(self.file, salvage.json_object, "the sound-file probe cache") or {}
+        self.known = (
+            salvage.read_cache(self.file, salvage.json_object, "the probe cache of input files") or {}
+        )
         self.dirty = False
 
     def problem(self, path: Path) -> str | None:
+        """What keeps the edit from mixing this sound file, or None."""
         from shotlist.media import sound_problem
 
         sha = self.hashes.digest(path)
@@ -198,6 +192,19 @@ class _Sounds:
             self.known[sha] = sound_problem(path) or ""
             self.dirty = True
         return str(self.known[sha]) or None
+
+    def image(self, path: Path) -> tuple[str, tuple[int, int]] | _Refused:
+        """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
+        key = f"image:{self.hashes.digest(path)}"
+        known = self.known.get(key)
+        if isinstance(known, list) and len(known) == 3:
+            return str(known[0]), (int(known[1]), int(known[2]))
+        if isinstance(known, list) and len(known) == 2:
+            return _Refused(str(known[0]), str(known[1]))
+        found = _decode_image(path)
+        self.known[key] = list(found) if isinstance(found, _Refused) else [found[0], *found[1]]
+        self.dirty = True
+        return found
 
     def save(self) -> None:
         if not self.file.parent.is_dir():
@@ -220,7 +227,7 @@ class _Resolver:
         self.board = board
         self.problems: list[Problem] = []
         self.images: dict[str, ImageInfo] = {}
-        self._sounds: _Sounds | None = None
+        self._probes: _Probes | None = None
 
     def problem(self, loc: Loc, message: str, fix: str | None = None) -> None:
         self.problems.append(Problem(loc, message, fix))
@@ -250,14 +257,14 @@ class _Resolver:
 
     def sound(self, rel: str, loc: Loc) -> None:
         path = self.existing(rel, loc, "audio file")
-        if path is not None and (wrong := self.sounds.problem(path)):
+        if path is not None and (wrong := self.probes.problem(path)):
             self.problem(loc, f"'{rel}' {wrong}", "export it again as WAV, MP3, M4A or FLAC")
 
     @property
-    def sounds(self) -> _Sounds:
-        if self._sounds is None:
-            self._sounds = _Sounds(self.root)
-        return self._sounds
+    def probes(self) -> _Probes:
+        if self._probes is None:
+            self._probes = _Probes(self.root)
+        return self._probes
 
     def image(self, rel: str, loc: Loc) -> ImageInfo | None:
         if rel in self.images:
@@ -265,7 +272,7 @@ class _Resolver:
         path = self.existing(rel, loc, "image")
         if path is None:
             return None
-        found = _open_image(path)
+        found = self.probes.image(path)
         if isinstance(found, _Refused):
             self.problem(loc, f"'{rel}' {found.message}", found.fix)
             return None
@@ -561,8 +568,8 @@ def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
                 )
     for rel, loc in files:
         r.sound(rel, loc)
-    if r._sounds is not None:
-        r._sounds.save()
+    if r._probes is not None:
+        r._probes.save()
     for name, char in board.characters.items():
         for i, ref in enumerate(char.ref):
             r.image(ref, ("characters", name, "ref", i))

@@ -26,6 +26,8 @@ import json
 import os
 import re
 import shutil
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -643,31 +645,25 @@ class Store:
         self, purpose: str, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
     ) -> Iterator[None]:
         """Hold the store for ``purpose``; wait for another process (saying who) or raise StoreBusy after ``timeout``."""
-        from filelock import FileLock, Timeout
-
         self.dir.mkdir(parents=True, exist_ok=True)
         _ignore_in_git(self.dir)
-        lock = FileLock(str(self.dir / "store.lock"))
         holder = self.dir / "store.holder"
         salvage.make_way(self.dir / "store.lock", "the store's lock file")
         salvage.make_way(holder, "the note of who holds the store")
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        lock = _FileLock(self.dir / "store.lock")
+        if not lock.acquire(timeout=0):
             who = _holder_text(holder)
             if timeout is not None and timeout <= 0:
                 raise StoreBusy(
                     f"{who} is using this project's store ({self.dir}); try again when it has finished"
-                ) from None
+                )
             if on_wait is not None:
                 on_wait(f"waiting for {who} to finish with this project's store…")
-            try:
-                lock.acquire(timeout=-1 if timeout is None else timeout)
-            except Timeout:
+            if not lock.acquire(timeout=timeout):
                 raise StoreBusy(
                     f"{who} still holds this project's store after {timeout:g} s; "
                     "try again when it has finished"
-                ) from None
+                )
         try:
             # Only read to name the holder in a message: not worth an fsync.
             durable.write_json(holder, {"pid": os.getpid(), "purpose": purpose, "since": now()}, sync=False)
@@ -676,6 +672,57 @@ class Store:
         finally:
             holder.unlink(missing_ok=True)
             lock.release()
+
+
+class _FileLock:
+    """An exclusive lock on a file, held by this process until released; the kernel drops it if the process
+    dies, so a killed build never leaves the store locked. (The standard library's flock: the filelock
+    package took 38 ms to import, on every command.)"""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, *, timeout: float | None) -> bool:
+        """Whether the lock was taken within ``timeout`` seconds (None: wait as long as it takes)."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                _try_lock(fd)
+            except OSError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.05)
+                continue
+            self.fd = fd
+            return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            _unlock(self.fd)
+            os.close(self.fd)
+            self.fd = None
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _sha_of(raw: bytes) -> str:

@@ -160,7 +160,7 @@ def watch(
     """Refresh now, then after every save until ``stop`` (a threading.Event) is set or Ctrl-C."""
     from watchfiles import watch as changes
 
-    from shotlist.edit import output_path
+    from shotlist.cut import output_path
     from shotlist.resolve import project_root
 
     root = project_root(Path(path))[0].absolute()

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from shotlist.clip import Clip
-from shotlist.edit import binary_transitions, clear_pieces, render_cut
+from shotlist.edit import clear_pieces, render_cut
 from shotlist.errors import StoryboardError
 from shotlist.load import Project, load_project
-from shotlist.media import ClipFacts, MediaError, available, probe
+from shotlist.media import ClipFacts, MediaError, available, probe, xfade_transitions
 from shotlist.pieces import Encoder, Overlays, plan
 from shotlist.storyboard import XFADE_TRANSITIONS
 from shotlist.timeline import assemble
@@ -76,7 +76,7 @@ def psnr(a: Path, b: Path) -> float:
 
 
 def test_xfade_transition_names_are_the_ones_the_binary_knows() -> None:
-    assert set(XFADE_TRANSITIONS) == binary_transitions()
+    assert set(XFADE_TRANSITIONS) == xfade_transitions()
 
 
 def test_an_unknown_transition_is_reported_with_a_suggestion(cut_project: CutProject) -> None:

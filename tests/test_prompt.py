@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from shotlist import prompt, templating
 from shotlist.cli import app, main
 from shotlist.load import load_project
 from shotlist.prompt import (
     TemplateError,
-    _environment,
     dialect_for_model,
     dialects,
     render_prompt,
@@ -69,7 +69,8 @@ def rendered(root: Path, dialect: str | None = None, index: int = 0) -> str:
 def test_the_same_shot_renders_byte_identical_text(project: Project) -> None:
     root = project()
     first = {d: rendered(root, d) for d in dialects()}
-    _environment.cache_clear()  # a fresh environment, as in a new process
+    templating.environment.cache_clear()  # a fresh environment, as in a new process
+    prompt._KEPT.clear()  # and no prompt kept from the first render
     again = {d: rendered(root, d) for d in dialects()}
     assert first == again
     assert all("  " not in t and "\n" not in t for t in first.values())

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shotlist.cli import app
-from shotlist.edit import output_path
+from shotlist.cut import output_path
 from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.watch import Round, refresh, watch

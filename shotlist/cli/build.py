@@ -13,6 +13,8 @@ from shotlist.cli.options import ModelOpt, ProjectArg, money, parse_money
 from shotlist.cli.plan import plan_text
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from shotlist.generate import ShotEvent
     from shotlist.pipeline import BuildOptions, BuildResult
     from shotlist.plan import Plan
@@ -176,6 +178,8 @@ def result_text(result: BuildResult) -> str:
 
 def qc_lines(result: BuildResult) -> list[str]:
     """One line per new take with QC findings ("qc  take 3 of door: frozen 1.2 s at 2.0 s")."""
+    if not result.qc:
+        return []
     from shotlist.qc import summary
 
     lines = []
@@ -210,7 +214,7 @@ class Display:
 
     def __init__(self, live: bool) -> None:
         self.live = live
-        self.progress: object | None = None
+        self.progress: Progress | None = None
         self.tasks: dict[str, Any] = {}  # rich TaskIDs
         self.last: dict[str, str] = {}
 
@@ -234,9 +238,7 @@ class Display:
         self.stop()
 
     def stop(self) -> None:
-        from rich.progress import Progress
-
-        if isinstance(self.progress, Progress):
+        if self.progress is not None:  # rich is imported only once the live display has started
             self.progress.stop()
             self.progress = None
 
@@ -244,14 +246,12 @@ class Display:
         typer.echo(message, err=True)
 
     def __call__(self, event: ShotEvent) -> None:
-        from rich.progress import Progress
-
         text = event_text(event)
         if event.elapsed is not None:
             text += f" · {elapsed_text(event.elapsed)}"
         if self.live and self.progress is None:
             self.start()
-        if isinstance(self.progress, Progress):
+        if self.progress is not None:
             if event.shot not in self.tasks:
                 self.tasks[event.shot] = self.progress.add_task(text, total=1.0, shot=event.shot)
             # queued, throttled, retrying: the bar stays where it was

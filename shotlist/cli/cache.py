@@ -148,8 +148,8 @@ def cache_gc(
 ) -> None:
     """Delete the takes and frames no lock entry pins (shows the bytes and what those takes cost first), the
     pieces and sounds no current cut was made from, and what killed renders left behind."""
+    from shotlist.cut import output_path
     from shotlist.durable import check_writable
-    from shotlist.edit import output_path
     from shotlist.journal import Journal
     from shotlist.load import load_project
     from shotlist.lock import read_lock

@@ -49,8 +49,9 @@ def _render(project: Path, preview: bool) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from shotlist.clip import pinned_clips
+    from shotlist.cut import output_path
     from shotlist.durable import check_writable
-    from shotlist.edit import output_path, render_cut
+    from shotlist.edit import render_cut
     from shotlist.errors import BuildError
     from shotlist.load import load_project
     from shotlist.salvage import STORE

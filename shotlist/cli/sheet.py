@@ -25,7 +25,7 @@ def sheet(
     ] = False,
 ) -> None:
     """One row per shot: the first, middle and last frame of its pinned take, with id, duration, model and take."""
-    from shotlist.edit import output_path
+    from shotlist.cut import output_path
     from shotlist.errors import BuildError
     from shotlist.load import load_project
     from shotlist.sheet import contact_sheet, project_rows

@@ -9,8 +9,9 @@ from typing import Any
 
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.lint import BEAT_SECONDS, MAX_CLIP_SECONDS, MAX_DIALOGUE_WORDS, RULES, WORDS_PER_SECOND
-from shotlist.prompt import dialect_for_model, dialects, render_document
+from shotlist.prompt import dialect_for_model, dialects
 from shotlist.storyboard import CAMERA_MOVES, Angle, Framing, Mode, Speed
+from shotlist.templating import render_document
 
 MIN_CLIP_SECONDS = 4.0  # shorter clips give a model no time to move anything
 COMMON_TRANSITIONS = (

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shotlist.catalog.registry import Models
-from shotlist.edit import output_path
+from shotlist.cut import output_path
 from shotlist.errors import ShotlistError
 from shotlist.generate import ShotEvent
 from shotlist.load import load_project

@@ -91,7 +91,7 @@ def money(value: float | None) -> str:
 
 def current_cut(project: Project) -> Cut | None:
     """The final cut if it is there, else the preview, else None."""
-    from shotlist.edit import output_path
+    from shotlist.cut import output_path
 
     for kind, path in (("cut", output_path(project)), ("preview", output_path(project, preview=True))):
         if path.is_file():
@@ -177,7 +177,7 @@ def _view(r: TakeRow) -> TakeView:
 
 def last_failures(project: Project) -> dict[str, str]:
     """Shot → why it failed, from the newest build report (beside the cuts, or in .shotlist/)."""
-    from shotlist.edit import output_path
+    from shotlist.cut import output_path
 
     reports = [
         p
