@@ -60,14 +60,14 @@ class ResolvedShot:
     """A shot with defaults merged, styles and characters expanded and every path checked."""
 
     id: str
-    index: int
+    index: int  # its place in the storyboard's shots
     mode: str
-    model: str
-    duration: float
+    model: str  # the shot's model id, else the defaults', else the animatic
+    duration: float  # seconds
     camera: Camera
     framing: str | None = None
     angle: str | None = None
-    subject: str | None = None
+    subject: str | None = None  # the prompt's clauses, as the storyboard writes them
     action: str | None = None
     scene: str | None = None
     lighting: str | None = None
@@ -75,21 +75,21 @@ class ResolvedShot:
     motion: tuple[str, ...] = ()
     still: tuple[str, ...] = ()
     template: str | None = None
-    prompt: str | None = None
+    prompt: str | None = None  # the prompt as written, sent instead of a rendered one
     negative: str | None = None
     constraints: str = DEFAULT_CONSTRAINTS
     seed: int | None = None
     takes: int = 1
-    image: ImageInfo | FrameRef | None = None
+    image: ImageInfo | FrameRef | None = None  # checked and measured, or a frame of an earlier shot
     end_image: ImageInfo | FrameRef | None = None
     refs: tuple[Ref, ...] = ()
     audio: ShotAudio = field(default_factory=ShotAudio)
-    transition: Transition = field(default_factory=Transition)
+    transition: Transition = field(default_factory=Transition)  # into the next shot; ``cut`` when none
     trim: Trim | None = None
     fit: str = "cover"
     caption: str | None = None
     card: Card | None = None
-    lint_ignore: tuple[str, ...] = ()
+    lint_ignore: tuple[str, ...] = ()  # the shot's ``lint:``: rules not checked on it
     notes: str | None = None
     characters: tuple[Ref, ...] = ()  # characters named by refs or by the dialogue's speaker
 
