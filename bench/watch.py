@@ -41,6 +41,27 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _edit(
+    i: int, storyboard: Path, preview: Path, rounds: list[Round], done: threading.Condition
+) -> tuple[float, float]:
+    """Save edit ``i`` (one shot's subject) and wait for the new preview: the seconds from the save to the
+    preview on disk, and the CPU seconds spent meanwhile."""
+    text = storyboard.read_text()
+    actions = list(re.finditer(r'^    subject: "([^"]*)"$', text, re.M))
+    m = actions[i % len(actions)]
+    before = preview.stat().st_mtime_ns
+    count = len(rounds)
+    cpu0 = _cpu()
+    new = text[: m.start(1)] + m.group(1).rstrip(".") + f" (take {i + 1})" + text[m.end(1) :]
+    saved = time.perf_counter()
+    storyboard.write_text(new)
+    with done:
+        done.wait_for(functools.partial(_more, rounds, count), timeout=120)
+    while preview.stat().st_mtime_ns == before and time.perf_counter() - saved < 60:
+        time.sleep(0.005)
+    return time.perf_counter() - saved, _cpu() - cpu0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("project", nargs="?", default=str(ROOT / "projects" / "kitsune-dawn"))
@@ -80,21 +101,9 @@ def main() -> None:
         cpu: list[float] = []
         for i in range(args.edits):
             time.sleep(0.5)  # a person types between saves
-            text = storyboard.read_text()
-            actions = list(re.finditer(r'^    subject: "([^"]*)"$', text, re.M))
-            m = actions[i % len(actions)]
-            before = preview.stat().st_mtime_ns
-            count = len(rounds)
-            cpu0 = _cpu()
-            new = text[: m.start(1)] + m.group(1).rstrip(".") + f" (take {i + 1})" + text[m.end(1) :]
-            saved = time.perf_counter()
-            storyboard.write_text(new)
-            with done:
-                done.wait_for(functools.partial(_more, rounds, count), timeout=120)
-            while preview.stat().st_mtime_ns == before and time.perf_counter() - saved < 60:
-                time.sleep(0.005)
-            latencies.append(time.perf_counter() - saved)
-            cpu.append(_cpu() - cpu0)
+            latency, used = _edit(i, storyboard, preview, rounds, done)
+            latencies.append(latency)
+            cpu.append(used)
             r = rounds[-1]
             print(
                 f"edit {i + 1}: made {', '.join(r.made) or 'nothing'}; preview on disk {latencies[-1]:.2f} s after "

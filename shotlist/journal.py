@@ -40,17 +40,17 @@ class JournalState(StrEnum):
 class JournalEntry:
     """Where one take's submit stands."""
 
-    take_key: str
+    take_key: str  # the recipe and the take number, hashed: one paid generation, and the file's name
     shot: str
-    key: str
+    key: str  # the recipe
     take: int
     backend: str
     model: str
     state: JournalState
-    job: str | None = None
-    clip: str | None = None
-    message: str | None = None
-    time: str = ""
+    job: str | None = None  # the provider's job id, once submit returned it
+    clip: str | None = None  # the stored clip's content hash, once fetched
+    message: str | None = None  # why the outcome is unknown
+    time: str = ""  # when this state was written, ISO 8601 UTC
 
     @property
     def why_unknown(self) -> str:

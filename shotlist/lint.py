@@ -49,15 +49,20 @@ class Rule:
 class Finding:
     """One rule broken by one shot."""
 
-    rule: str
+    rule: str  # the rule's id
     level: Level
-    shot: str
-    dialect: str
+    shot: str  # the shot's id
+    dialect: str  # the dialect the prompt was rendered in
     message: str
     fix: str
-    loc: Loc
-    line: int | None = None
+    loc: Loc  # where in the storyboard document
+    line: int | None = None  # the storyboard line and column of ``loc``, once located
     col: int | None = None
+
+    @classmethod
+    def of(cls, rule: Rule, shot: str, dialect: str, message: str, loc: Loc) -> Finding:
+        """``rule`` broken by ``shot`` at ``loc``, said with ``message`` and the rule's fix."""
+        return cls(rule.id, rule.level, shot, dialect, message, rule.fix, loc)
 
 
 def _rules(*rules: Rule) -> dict[str, Rule]:
@@ -260,17 +265,8 @@ def lint_project(project: Project, dialect: str | None = None) -> Report:
                 f"shots {twins[shot.id]} and {shot.id} send the same request: they will share one clip; "
                 "change one's text or seed"
             )
-            found.append(
-                Finding(
-                    rule.id,
-                    rule.level,
-                    shot.id,
-                    prompt.dialect if prompt else "card",
-                    message,
-                    rule.fix,
-                    ("shots", shot.index),
-                )
-            )
+            dialect = prompt.dialect if prompt else "card"
+            found.append(Finding.of(rule, shot.id, dialect, message, ("shots", shot.index)))
         findings += [_at(f, locate(marks, f.loc) or start) for f in found]
     save_prompts(project.root)
     return Report(project.path, dialect, len(project.shots), findings, shot_lines)
@@ -323,30 +319,15 @@ def lint_shot(
         if rule_id in ignored:
             continue
         for message, loc in findings:
-            rule = RULES[rule_id]
             found.append(
-                Finding(
-                    rule_id,
-                    rule.level,
-                    shot.id,
-                    prompt.dialect,
-                    message,
-                    rule.fix,
-                    ("shots", shot.index) + loc,
-                )
+                Finding.of(RULES[rule_id], shot.id, prompt.dialect, message, ("shots", shot.index) + loc)
             )
     for name in sorted(ignored):
         if name not in RULES and "unknown-rule" not in ignored:
-            rule = RULES["unknown-rule"]
+            message = f"lint: names '{name}', which is not a rule{did_you_mean(name, list(RULES))}"
             found.append(
-                Finding(
-                    "unknown-rule",
-                    rule.level,
-                    shot.id,
-                    prompt.dialect,
-                    f"lint: names '{name}', which is not a rule{did_you_mean(name, list(RULES))}",
-                    rule.fix,
-                    ("shots", shot.index, "lint"),
+                Finding.of(
+                    RULES["unknown-rule"], shot.id, prompt.dialect, message, ("shots", shot.index, "lint")
                 )
             )
     return found

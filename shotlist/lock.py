@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shotlist import durable
 from shotlist.errors import LockError
@@ -33,6 +34,7 @@ _PAIR = re.compile(r"^([a-z_]+)\s*=\s*(.*)$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _COST = re.compile(r"^(unknown|\d+(?:\.\d+)?)(?: \(estimate\))?$")
 _FIELDS = ("key", "take", "clip", "backend", "model", "job", "cost")
+_SHARED_WITH_TAKE = ("take", "backend", "model", "job", "cost", "cost_is_estimate")
 
 
 @dataclass(frozen=True)
@@ -52,31 +54,16 @@ class LockEntry:
     @classmethod
     def pinning(cls, shot: str, key: str, take: Take) -> LockEntry:
         """The entry that pins ``take`` (a take of recipe ``key``) for ``shot``."""
-        return cls(
-            shot=shot,
-            key=key,
-            take=take.take,
-            clip=take.sha256,
-            backend=take.backend,
-            model=take.model,
-            job=take.job,
-            cost=take.cost,
-            cost_is_estimate=take.cost_is_estimate,
-        )
+        return cls(shot=shot, key=key, clip=take.sha256, **_take_fields(take))
 
     def as_take(self, facts: ClipFacts | None = None) -> Take:
         """The take this entry pins, rebuilt from the lock alone (its index record is gone or elsewhere)."""
         return Take(
-            take=self.take,
             sha256=self.clip,
             shot=self.shot,
-            backend=self.backend,
-            model=self.model,
-            job=self.job,
-            cost=self.cost,
-            cost_is_estimate=self.cost_is_estimate,
             time="",
             facts=facts or ClipFacts(duration=0.0),
+            **_take_fields(self),
         )
 
     def lines(self) -> list[str]:
@@ -123,6 +110,12 @@ class Lock:
     def troubled(self) -> list[str]:
         """Shots whose entries ``shotlist lock resolve`` rewrites: conflicted, broken or mismatched."""
         return list(dict.fromkeys(self.conflicted + self.dropped + self.mismatched))
+
+
+def _take_fields(record: LockEntry | Take) -> dict[str, Any]:
+    """The fields an entry and its take share, by the same names (the clip's hash is ``clip`` in one and
+    ``sha256`` in the other)."""
+    return {name: getattr(record, name) for name in _SHARED_WITH_TAKE}
 
 
 def _money(value: float) -> str:

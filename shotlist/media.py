@@ -359,6 +359,17 @@ def run_ffmpeg(
         if out.returncode != 0:
             raise MediaError(f"{what} failed: {_tail(out.stderr)}")
         return out.stderr
+    out = _run_reporting(cmd, duration, progress, pass_fds)
+    if out.returncode != 0:
+        raise MediaError(f"{what} failed: {_tail(out.stderr)}")
+    progress(1.0)
+    return out.stderr
+
+
+def _run_reporting(
+    cmd: list[str], duration: float, progress: Callable[[float], None], pass_fds: Sequence[int]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``, reporting its ``out_time_us`` progress lines while a thread drains its stderr."""
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -385,11 +396,7 @@ def run_ffmpeg(
             progress(min(max(us / 1e6 / duration, 0.0), 1.0))
     proc.wait()
     reader.join()
-    stderr = "".join(err)
-    if proc.returncode != 0:
-        raise MediaError(f"{what} failed: {_tail(stderr)}")
-    progress(1.0)
-    return stderr
+    return subprocess.CompletedProcess(cmd, proc.returncode, "", "".join(err))
 
 
 def _tail(stderr: str, lines: int = 6) -> str:

@@ -426,27 +426,25 @@ def why_changed(shot: ResolvedShot, spec: ShotSpec, entry: LockEntry | None, sto
     if old_entry is None:
         return ["its recipe changed (the pinned recipe is not in this store, so not how)"]
     old, new = old_entry.recipe, spec.recipe()
-    out: list[str] = []
-    if old.get("salt") != new["salt"]:
-        out.append("shotlist's key recipe changed (a new shotlist version)")
-    if old.get("model") != new["model"] or old.get("backend") != new["backend"]:
-        out.append(f"model changed ({old.get('model')} → {new['model']})")
-    if old.get("mode") != new["mode"]:
-        out.append(f"mode changed ({old.get('mode')} → {new['mode']})")
-    if old.get("prompt") != new["prompt"]:
-        out.append("prompt changed")
-    if old.get("negative") != new["negative"]:
-        out.append("negative prompt changed")
-    if old.get("duration") != spec.recipe()["duration"]:
-        out.append(f"duration changed ({_num(old.get('duration'))} → {spec.duration:g} s)")
-    if old.get("size") != new["size"] or old.get("aspect") != new["aspect"]:
-        out.append(f"output size changed ({_size(old.get('size'))} → {spec.width}x{spec.height})")
-    if old.get("fps") != new["fps"]:
-        out.append(f"frame rate changed ({old.get('fps')} → {spec.fps} fps)")
-    if old.get("seed") != new["seed"]:
-        out.append("seed changed")
-    if old.get("audio") != new["audio"]:
-        out.append(f"native audio switched {'on' if spec.audio else 'off'}")
+    out = [
+        sentence
+        for fields, sentence in (
+            (("salt",), "shotlist's key recipe changed (a new shotlist version)"),
+            (("model", "backend"), f"model changed ({old.get('model')} → {new['model']})"),
+            (("mode",), f"mode changed ({old.get('mode')} → {new['mode']})"),
+            (("prompt",), "prompt changed"),
+            (("negative",), "negative prompt changed"),
+            (("duration",), f"duration changed ({_num(old.get('duration'))} → {spec.duration:g} s)"),
+            (
+                ("size", "aspect"),
+                f"output size changed ({_size(old.get('size'))} → {spec.width}x{spec.height})",
+            ),
+            (("fps",), f"frame rate changed ({old.get('fps')} → {spec.fps} fps)"),
+            (("seed",), "seed changed"),
+            (("audio",), f"native audio switched {'on' if spec.audio else 'off'}"),
+        )
+        if any(old.get(name) != new[name] for name in fields)
+    ]
     out += _inputs_changed(old.get("inputs") or [], spec)
     out += _params_changed(old.get("params") or {}, new["params"], "prompt changed" in out)
     return out or ["its recipe changed"]

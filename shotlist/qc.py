@@ -87,10 +87,10 @@ class QcFacts:
 class QcFinding:
     """One QC rule a take breaks: its id, level, what was seen, and where in the clip."""
 
-    rule: str
+    rule: str  # the QC rule's id
     level: Level
     message: str
-    at: float | None = None
+    at: float | None = None  # seconds into the clip, when the finding is at one moment
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,12 +98,13 @@ class QcFinding:
 
 # --- measuring ---------------------------------------------------------------------------------------
 
-_FRAME = re.compile(r"frame:\s*\d+\s+pts:\s*\S+\s+pts_time:([\d.]+)")
-_KEY = re.compile(r"\] (lavfi\.[\w.]+)=(\S+)")
-_BLACK = re.compile(r"black_start:([\d.]+) black_end:([\d.]+)")
-_FREEZE = re.compile(r"lavfi\.freezedetect\.freeze_(start|end): ([\d.]+)")
-_SILENCE = re.compile(r"silence_(start|end): (-?[\d.]+)")
-_PEAK_DB = re.compile(r"Peak level dB: (-?[\d.]+|-inf)")
+# Each reads one filter's lines in ffmpeg's log.
+_FRAME = re.compile(r"frame:\s*\d+\s+pts:\s*\S+\s+pts_time:([\d.]+)")  # metadata=print: a frame's time
+_KEY = re.compile(r"\] (lavfi\.[\w.]+)=(\S+)")  # metadata=print: a key of the frame above
+_BLACK = re.compile(r"black_start:([\d.]+) black_end:([\d.]+)")  # blackdetect
+_FREEZE = re.compile(r"lavfi\.freezedetect\.freeze_(start|end): ([\d.]+)")  # freezedetect
+_SILENCE = re.compile(r"silence_(start|end): (-?[\d.]+)")  # silencedetect
+_PEAK_DB = re.compile(r"Peak level dB: (-?[\d.]+|-inf)")  # astats' summary of the whole clip
 _PEAK_COUNT = re.compile(r"Peak count: ([\d.]+)")
 
 

@@ -60,14 +60,14 @@ class ResolvedShot:
     """A shot with defaults merged, styles and characters expanded and every path checked."""
 
     id: str
-    index: int
+    index: int  # its place in the storyboard's shots
     mode: str
-    model: str
-    duration: float
+    model: str  # the shot's model id, else the defaults', else the animatic
+    duration: float  # seconds
     camera: Camera
     framing: str | None = None
     angle: str | None = None
-    subject: str | None = None
+    subject: str | None = None  # the prompt's clauses, as the storyboard writes them
     action: str | None = None
     scene: str | None = None
     lighting: str | None = None
@@ -75,21 +75,21 @@ class ResolvedShot:
     motion: tuple[str, ...] = ()
     still: tuple[str, ...] = ()
     template: str | None = None
-    prompt: str | None = None
+    prompt: str | None = None  # the prompt as written, sent instead of a rendered one
     negative: str | None = None
     constraints: str = DEFAULT_CONSTRAINTS
     seed: int | None = None
     takes: int = 1
-    image: ImageInfo | FrameRef | None = None
+    image: ImageInfo | FrameRef | None = None  # checked and measured, or a frame of an earlier shot
     end_image: ImageInfo | FrameRef | None = None
     refs: tuple[Ref, ...] = ()
     audio: ShotAudio = field(default_factory=ShotAudio)
-    transition: Transition = field(default_factory=Transition)
+    transition: Transition = field(default_factory=Transition)  # into the next shot; ``cut`` when none
     trim: Trim | None = None
     fit: str = "cover"
     caption: str | None = None
     card: Card | None = None
-    lint_ignore: tuple[str, ...] = ()
+    lint_ignore: tuple[str, ...] = ()  # the shot's ``lint:``: rules not checked on it
     notes: str | None = None
     characters: tuple[Ref, ...] = ()  # characters named by refs or by the dialogue's speaker
 
@@ -367,6 +367,121 @@ class _Resolver:
         )
         return Ref(name=name, look=char.look, images=images)
 
+    def shot(self, index: int, shot_id: str, f: ShotFields, earlier: list[str]) -> ResolvedShot:
+        """Shot ``index`` from its merged fields, every name and path checked (``earlier``: the ids before it)."""
+        loc: Loc = ("shots", index)
+        mode = self.mode(f, loc)
+        style = self.style(f.style, loc)
+        refs = tuple(
+            x
+            for j, name in enumerate(f.refs or [])
+            if (x := self.ref(name, loc + ("refs", j), earlier)) is not None
+        )
+        audio = f.audio or ShotAudio()
+        characters = self.characters(refs, audio, loc)
+        duration = float(f.duration or DEFAULT_DURATION)
+        self.check_trim(f.trim, duration, loc)
+        return ResolvedShot(
+            id=shot_id,
+            index=index,
+            mode=mode,
+            model=str(f.model or DEFAULT_MODEL),
+            duration=duration,
+            camera=f.camera or Camera(),
+            framing=f.framing,
+            angle=f.angle,
+            subject=f.subject,
+            action=f.action,
+            scene=f.scene,
+            lighting=f.lighting,
+            style=style,
+            motion=tuple(f.motion or ()),
+            still=tuple(f.still or ()),
+            template=f.template,
+            prompt=f.prompt,
+            negative=f.negative,
+            constraints=str(f.constraints or DEFAULT_CONSTRAINTS),
+            seed=f.seed,
+            takes=int(f.takes or 1),
+            image=self.source(f.image, loc + ("image",), earlier),
+            end_image=self.source(f.end_image, loc + ("end_image",), earlier),
+            refs=refs,
+            audio=audio,
+            transition=f.transition or Transition(),
+            trim=f.trim,
+            fit=str(f.fit or "cover"),
+            caption=f.caption,
+            card=f.card,
+            lint_ignore=tuple(f.lint or ()),
+            notes=f.notes,
+            characters=characters,
+        )
+
+    def mode(self, f: ShotFields, loc: Loc) -> str:
+        """The shot's mode, written or told by what it holds; a mode without what it needs is a problem."""
+        mode = f.mode or ("card" if f.card else "img2vid" if f.image else "ref2vid" if f.refs else "txt2vid")
+        if mode == "img2vid" and f.image is None:
+            self.problem(
+                loc + ("image",),
+                "an img2vid shot needs an image",
+                "add image: <file> or image: {shot: <earlier id>, frame: last}, or use mode: txt2vid",
+            )
+        if mode == "ref2vid" and not f.refs:
+            self.problem(
+                loc + ("refs",),
+                "a ref2vid shot needs at least one reference",
+                "add refs: [<character or image>]",
+            )
+        if mode == "txt2vid" and f.image is not None:
+            self.problem(
+                loc + ("image",), "a txt2vid shot has no source image", "use mode: img2vid, or remove image:"
+            )
+        if mode == "card" and f.card is None:
+            self.problem(loc + ("card",), "a card shot needs a card", "add card: {title: ...}")
+        return mode
+
+    def style(self, style: str | None, loc: Loc) -> str | None:
+        """The text of the shot's style: the one named under ``styles:``, or the text written inline."""
+        if style is None:
+            return None
+        if style in self.board.styles:
+            return self.board.styles[style]
+        if " " in style.strip() or "," in style:
+            return style  # inline text
+        self.problem(
+            loc + ("style",),
+            f"no style '{style}'{did_you_mean(style, list(self.board.styles))}",
+            "define it under styles: or write the style text inline",
+        )
+        return None
+
+    def characters(self, refs: tuple[Ref, ...], audio: ShotAudio, loc: Loc) -> tuple[Ref, ...]:
+        """The characters in the shot: those among its refs, and the speaker of its dialogue."""
+        characters = [x for x in refs if x.look is not None]
+        if audio.dialogue is not None:
+            who = audio.dialogue.who
+            if who in self.board.characters and all(c.name != who for c in characters):
+                characters.append(self.character(who, loc + ("audio", "dialogue", "who")))
+        return tuple(characters)
+
+    def check_trim(self, trim: Trim | None, duration: float, loc: Loc) -> None:
+        """A trim must end within the clip and after it starts."""
+        if trim is None:
+            return
+        end = trim.end if trim.end is not None else duration
+        if end > duration:
+            self.problem(
+                loc + ("trim", "end"),
+                f"trim ends at {end:g} s but the clip lasts {duration:g} s",
+                "make trim.end at most the shot's duration",
+            )
+        elif trim.start >= end:
+            self.problem(
+                loc + ("trim",),
+                f"trim starts at {trim.start:g} s, at or after its end {end:g} s",
+                "make trim.start smaller than trim.end",
+            )
+
 
 def merged(defaults: ShotFields, shot: ShotFields) -> ShotFields:
     """The shot's fields over the defaults' (only fields the user actually wrote count)."""
@@ -378,114 +493,14 @@ def resolve(root: Path, board: Storyboard) -> tuple[list[ResolvedShot], list[Pro
     r = _Resolver(root, board)
     shots: list[ResolvedShot] = []
     seen: list[str] = []
-    durations: dict[str, float] = {}
     for i, shot in enumerate(board.shots):
-        loc: Loc = ("shots", i)
         if shot.id in seen:
             r.problem(
-                loc + ("id",),
+                ("shots", i, "id"),
                 f"shot id '{shot.id}' is already used by shots[{seen.index(shot.id)}]",
                 "give every shot its own id",
             )
-        f = merged(board.defaults, shot)
-        card = f.card
-        image = f.image
-        refs_in = list(f.refs or [])
-        mode = f.mode or ("card" if card else "img2vid" if image else "ref2vid" if refs_in else "txt2vid")
-        if mode == "img2vid" and image is None:
-            r.problem(
-                loc + ("image",),
-                "an img2vid shot needs an image",
-                "add image: <file> or image: {shot: <earlier id>, frame: last}, or use mode: txt2vid",
-            )
-        if mode == "ref2vid" and not refs_in:
-            r.problem(
-                loc + ("refs",),
-                "a ref2vid shot needs at least one reference",
-                "add refs: [<character or image>]",
-            )
-        if mode == "txt2vid" and image is not None:
-            r.problem(
-                loc + ("image",), "a txt2vid shot has no source image", "use mode: img2vid, or remove image:"
-            )
-        if mode == "card" and card is None:
-            r.problem(loc + ("card",), "a card shot needs a card", "add card: {title: ...}")
-        style = f.style
-        style_text = None
-        if isinstance(style, str):
-            if style in board.styles:
-                style_text = board.styles[style]
-            elif " " in style.strip() or "," in style:
-                style_text = style  # inline text
-            else:
-                r.problem(
-                    loc + ("style",),
-                    f"no style '{style}'{did_you_mean(style, list(board.styles))}",
-                    "define it under styles: or write the style text inline",
-                )
-        refs = tuple(
-            x for j, name in enumerate(refs_in) if (x := r.ref(name, loc + ("refs", j), seen)) is not None
-        )
-        audio = f.audio or ShotAudio()
-        characters = [x for x in refs if x.look is not None]
-        if audio.dialogue is not None:
-            who = audio.dialogue.who
-            if who in board.characters:
-                if all(c.name != who for c in characters):
-                    characters.append(r.character(who, loc + ("audio", "dialogue", "who")))
-        duration = float(f.duration or DEFAULT_DURATION)
-        durations[shot.id] = duration
-        trim = f.trim
-        if isinstance(trim, Trim):
-            end = trim.end if trim.end is not None else duration
-            if end > duration:
-                r.problem(
-                    loc + ("trim", "end"),
-                    f"trim ends at {end:g} s but the clip lasts {duration:g} s",
-                    "make trim.end at most the shot's duration",
-                )
-            elif trim.start >= end:
-                r.problem(
-                    loc + ("trim",),
-                    f"trim starts at {trim.start:g} s, at or after its end {end:g} s",
-                    "make trim.start smaller than trim.end",
-                )
-        rs = ResolvedShot(
-            id=shot.id,
-            index=i,
-            mode=str(mode),
-            model=str(f.model or DEFAULT_MODEL),
-            duration=duration,
-            camera=f.camera or Camera(),
-            framing=f.framing,
-            angle=f.angle,
-            subject=f.subject,
-            action=f.action,
-            scene=f.scene,
-            lighting=f.lighting,
-            style=style_text,
-            motion=tuple(f.motion or ()),
-            still=tuple(f.still or ()),
-            template=f.template,
-            prompt=f.prompt,
-            negative=f.negative,
-            constraints=str(f.constraints or DEFAULT_CONSTRAINTS),
-            seed=f.seed,
-            takes=int(f.takes or 1),
-            image=r.source(image, loc + ("image",), seen),
-            end_image=r.source(f.end_image, loc + ("end_image",), seen),
-            refs=refs,
-            audio=audio,
-            transition=f.transition or Transition(),
-            trim=trim,
-            fit=str(f.fit or "cover"),
-            caption=f.caption,
-            card=card,
-            lint_ignore=tuple(f.lint or ()),
-            notes=f.notes,
-            characters=tuple(characters),
-        )
-        shots.append(rs)
+        shots.append(r.shot(i, shot.id, merged(board.defaults, shot), seen))
         seen.append(shot.id)
     _check_timing(r, board, shots)
     _check_output(r, board)

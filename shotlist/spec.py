@@ -52,20 +52,20 @@ class ShotSpec:
 
     shot: str  # the shot id (for messages; not part of the key)
     backend: str
-    model: str
-    mode: str
-    prompt: str
-    duration: float
+    model: str  # the catalog's model id
+    mode: str  # txt2vid, img2vid, ref2vid or card
+    prompt: str  # rendered in the model's dialect
+    duration: float  # seconds
     width: int
-    height: int
+    height: int  # the clip's size in pixels
     aspect: str
     fps: int
-    negative: str | None = None
+    negative: str | None = None  # the negative prompt, for the models that take one
     seed: int | None = None
-    audio: bool = False
+    audio: bool = False  # ask the model for its native sound
     inputs: tuple[MediaInput, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)  # backend-specific, JSON-able, part of the key
-    take: int = 1
+    take: int = 1  # which take of the recipe (not part of the key: ``take_key`` adds it)
 
     def recipe(self) -> dict[str, Any]:
         """The keyed content: everything but the shot id, input paths and names, and the take number."""

@@ -30,8 +30,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -229,18 +230,7 @@ class Take:
         return self.sha256[:ID_LENGTH]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "take": self.take,
-            "sha256": self.sha256,
-            "shot": self.shot,
-            "backend": self.backend,
-            "model": self.model,
-            "job": self.job,
-            "cost": self.cost,
-            "cost_is_estimate": self.cost_is_estimate,
-            "time": self.time,
-            "facts": self.facts.to_json(),
-        }
+        return asdict(self)  # facts too: ClipFacts.to_json is its asdict
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Take:
@@ -313,8 +303,6 @@ class Store:
         # Absolute, so the paths handed to backends and to the edit hold from any working folder.
         self.root = project_root.absolute()
         self.dir = self.root / STORE
-        self._hashes: HashCache | None = None
-        self._verified: HashCache | None = None
         # Index entries read so far. Writers hold the store lock, so within one command what this process
         # read stays true except for its own writes, which update the memo too.
         self._entries: dict[str, Recipe | None] = {}
@@ -351,12 +339,10 @@ class Store:
         self.verified.dirty = True
         return sha
 
-    @property
+    @cached_property
     def verified(self) -> HashCache:
         """When each object last hashed to its name, by (size, mtime, inode): a no-op build rehashes nothing."""
-        if self._verified is None:
-            self._verified = HashCache(self.dir / "verified.json")
-        return self._verified
+        return HashCache(self.dir / "verified.json")
 
     def damaged(self, shas: Iterable[str]) -> set[str]:
         """The objects among ``shas`` present in the store whose bytes no longer hash to their name.
@@ -632,11 +618,10 @@ class Store:
 
     # --- the input-file hash cache -------------------------------------------------------------
 
-    @property
+    @cached_property
     def hashes(self) -> HashCache:
-        if self._hashes is None:
-            self._hashes = HashCache(self.dir / "hashes.json")
-        return self._hashes
+        """The input files' hashes, by (size, mtime, inode): an unchanged image is not read again."""
+        return HashCache(self.dir / "hashes.json")
 
     # --- one writer at a time ------------------------------------------------------------------
 

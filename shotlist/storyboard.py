@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -33,27 +33,6 @@ Speed = Literal["slow", "medium", "fast"]
 Fit = Literal["cover", "contain"]
 
 #: One camera move per shot, from a fixed vocabulary that every dialect knows how to phrase.
-CAMERA_MOVES: tuple[str, ...] = (
-    "static",
-    "pan-left",
-    "pan-right",
-    "tilt-up",
-    "tilt-down",
-    "dolly-in",
-    "dolly-out",
-    "truck-left",
-    "truck-right",
-    "pedestal-up",
-    "pedestal-down",
-    "zoom-in",
-    "zoom-out",
-    "orbit-left",
-    "orbit-right",
-    "crane-up",
-    "crane-down",
-    "tracking",
-    "handheld",
-)
 CameraMove = Literal[
     "static",
     "pan-left",
@@ -75,6 +54,7 @@ CameraMove = Literal[
     "tracking",
     "handheld",
 ]
+CAMERA_MOVES: tuple[str, ...] = get_args(CameraMove)
 
 RESOLUTIONS: dict[str, int] = {"480p": 480, "540p": 540, "720p": 720, "1080p": 1080}
 #: x264's and x265's presets, fastest first (SVT-AV1's numbered presets are mapped from these names).
@@ -364,36 +344,36 @@ ImageSource = str | FrameRef
 class ShotFields(Strict):
     """Every field a shot can set; ``defaults`` uses the same fields, all optional."""
 
-    mode: Mode | None = None
-    framing: Framing | None = None
+    mode: Mode | None = None  # unset: card, img2vid or ref2vid given a card, image or refs; else txt2vid
+    framing: Framing | None = None  # the shot size the prompt opens with
     angle: Angle | None = None
-    subject: str | None = None
-    action: str | None = None
-    scene: str | None = None
+    subject: str | None = None  # who or what is seen
+    action: str | None = None  # what the subject does
+    scene: str | None = None  # where
     lighting: str | None = None
-    style: str | None = None
-    motion: list[str] | None = None
-    still: list[str] | None = None
-    camera: Camera | None = None
-    duration: Annotated[float, Field(gt=0, le=60)] | None = None
-    model: str | None = None
-    template: str | None = None
-    prompt: str | None = None
-    negative: str | None = None
-    constraints: str | None = None
+    style: str | None = None  # a name under ``styles:``, or the style's text inline
+    motion: list[str] | None = None  # what moves, each with its speed and direction
+    still: list[str] | None = None  # what the camera move leaves fixed
+    camera: Camera | None = None  # one move and its speed
+    duration: Annotated[float, Field(gt=0, le=60)] | None = None  # seconds
+    model: str | None = None  # a model id of the catalog (``shotlist models``)
+    template: str | None = None  # the project's templates/<name>.j2 or a built-in dialect, by name
+    prompt: str | None = None  # sent as written: no template renders it
+    negative: str | None = None  # the negative prompt, for the models that take one
+    constraints: str | None = None  # the prompt's closing line
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
-    takes: Annotated[int, Field(ge=1, le=20)] | None = None
-    image: ImageSource | None = None
-    end_image: ImageSource | None = None
-    refs: list[str | SheetRef] | None = None
+    takes: Annotated[int, Field(ge=1, le=20)] | None = None  # how many takes a build makes
+    image: ImageSource | None = None  # the first frame: a file, or a frame of an earlier shot
+    end_image: ImageSource | None = None  # the last frame, likewise
+    refs: list[str | SheetRef] | None = None  # characters, images or a continuity sheet (ref2vid)
     audio: ShotAudio | None = None
-    transition: Transition | None = None
-    trim: Trim | None = None
-    fit: Fit | None = None
-    caption: str | None = None
+    transition: Transition | None = None  # into the next shot
+    trim: Trim | None = None  # the part of the clip the cut uses
+    fit: Fit | None = None  # when the clip's shape is not the output's: scale and crop, or pad
+    caption: str | None = None  # shown while the shot is on screen
     card: Card | None = None
-    lint: list[str] | None = None
-    notes: str | None = None
+    lint: list[str] | None = None  # lint rules not checked on this shot
+    notes: str | None = None  # for people: never sent, not part of any key
 
     @field_validator("motion", "still", "refs", "lint", mode="before")
     @classmethod

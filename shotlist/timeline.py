@@ -63,8 +63,8 @@ class Caption:
     start: Fraction
     end: Fraction
     text: str
-    who: str | None = None
-    shot: str | None = None
+    who: str | None = None  # the speaker of a dialogue line; None for a shot's caption
+    shot: str | None = None  # the shot it is shown over
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its buckets in the process, not in the server: without a reset this test would see the
+    # objects and takes that earlier tests in this process left under the same prefix.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

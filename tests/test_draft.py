@@ -107,17 +107,35 @@ def last_user_text(body: dict[str, Any]) -> str:
     return str(content)
 
 
-PROVIDERS = ["openai", "anthropic", "gemini"]
+@dataclass
+class Drafting:
+    """`shotlist draft` of ``LOGLINE`` into ``target`` against a fake of ``provider``, set up as a user would."""
+
+    provider: str
+    target: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def __call__(self, replies: list[Reply], *extra: str) -> tuple[Ran, ChatFake]:
+        """The command's outcome against a fake that answers ``replies`` in turn, and the fake (what it heard)."""
+        with serve(self.provider, replies, self.monkeypatch) as fake:
+            return draft(self.target, *extra), fake
+
+
+@pytest.fixture
+def drafting(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Drafting:
+    """A draft into ``fox/`` against OpenAI's fake, or against each provider's under ``@each_provider``."""
+    return Drafting(getattr(request, "param", "openai"), tmp_path / "fox", monkeypatch)
+
+
+#: Runs a test once against each provider's fake.
+each_provider = pytest.mark.parametrize("drafting", ["openai", "anthropic", "gemini"], indirect=True)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_valid_answer_is_written_as_a_project_that_validates_and_lints_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
-) -> None:
-    target = tmp_path / "fox"
-    with serve(provider, [Reply(FOX)], monkeypatch) as fake:
-        result = draft(target)
+@each_provider
+def test_a_valid_answer_is_written_as_a_project_that_validates_and_lints_clean(drafting: Drafting) -> None:
+    target = drafting.target
+    result, fake = drafting([Reply(FOX)])
     assert result.exit_code == 0, result.output
     assert len(fake.chats) == 1
     text = (target / "storyboard.yaml").read_text()
@@ -137,69 +155,55 @@ def test_a_valid_answer_is_written_as_a_project_that_validates_and_lints_clean(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", PROVIDERS)
+@each_provider
 def test_a_second_round_carries_the_errors_location_and_text_and_its_fix_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
+    drafting: Drafting,
 ) -> None:
-    target = tmp_path / "fox"
-    with serve(provider, [Reply(FOX_BROKEN), Reply(FOX)], monkeypatch) as fake:
-        result = draft(target)
+    result, fake = drafting([Reply(FOX_BROKEN), Reply(FOX)])
     assert result.exit_code == 0, result.output
     assert len(fake.chats) == 2
     said = last_user_text(fake.chats[1])
     assert BROKEN_LOCATION in said and BROKEN_TEXT in said
     assert "answer: 1 error" in result.stderr and "repair 1: validates, lints clean" in result.stderr
-    assert load_project(target).shots[2].camera.move == "tilt-up"
+    assert load_project(drafting.target).shots[2].camera.move == "tilt-up"
 
 
 @pytest.mark.slow
 def test_an_answer_that_never_validates_exits_1_after_3_repairs_and_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    drafting: Drafting,
 ) -> None:
-    target = tmp_path / "fox"
-    with serve("openai", [Reply(FOX_BROKEN)], monkeypatch) as fake:
-        result = draft(target)
+    result, fake = drafting([Reply(FOX_BROKEN)])
     assert result.exit_code == 1
     assert len(fake.chats) == 4  # the answer and 3 repair rounds
-    assert not target.exists()
+    assert not drafting.target.exists()
     assert "storyboard.yaml:" in result.stderr and BROKEN_TEXT in result.stderr  # the last errors, placed
     assert "nothing written" in result.stderr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_refusal_is_reported_and_nothing_is_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
-) -> None:
-    target = tmp_path / "fox"
-    with serve(provider, [Reply(refusal="I can't help with that.")], monkeypatch) as fake:
-        result = draft(target)
+@each_provider
+def test_a_refusal_is_reported_and_nothing_is_written(drafting: Drafting) -> None:
+    result, fake = drafting([Reply(refusal="I can't help with that.")])
     assert result.exit_code == 1
     assert "declined" in result.stderr and len(fake.chats) == 1
-    assert not target.exists()
+    assert not drafting.target.exists()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_429_is_waited_out_as_retry_after_says(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str
-) -> None:
-    target = tmp_path / "fox"
-    with serve(provider, [rate_limited("1"), Reply(FOX)], monkeypatch) as fake:
-        result = draft(target)
+@each_provider
+def test_a_429_is_waited_out_as_retry_after_says(drafting: Drafting) -> None:
+    result, fake = drafting([rate_limited("1"), Reply(FOX)])
     assert result.exit_code == 0, result.output
     assert len(fake.chats) == 2
     assert fake.times[1] - fake.times[0] >= 0.95
 
 
 @pytest.mark.slow
-def test_a_timeout_is_not_resent_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "fox"
-    with serve("openai", [Reply(FOX, delay=3)], monkeypatch) as fake:
-        result = draft(target, "--timeout", "1")
+def test_a_timeout_is_not_resent_and_writes_nothing(drafting: Drafting) -> None:
+    result, fake = drafting([Reply(FOX, delay=3)], "--timeout", "1")
     assert result.exit_code == 1
     assert "no answer within 1 s" in result.stderr
-    assert len(fake.chats) == 1 and not target.exists()
+    assert len(fake.chats) == 1 and not drafting.target.exists()
 
 
 def test_with_no_key_or_server_the_command_names_the_variables_and_exits_2(tmp_path: Path) -> None:
@@ -244,7 +248,7 @@ def test_a_server_without_json_schema_gets_json_mode_with_the_schema_in_words(
 
 @pytest.mark.slow
 def test_images_are_copied_into_the_project_and_offered_to_the_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, drafting: Drafting
 ) -> None:
     from PIL import Image
 
@@ -252,10 +256,9 @@ def test_images_are_copied_into_the_project_and_offered_to_the_model(
     Image.new("RGB", (64, 36), (200, 120, 60)).save(frame)
     answer = json.loads(json.dumps(FOX))
     answer["shots"][6] = {**answer["shots"][6], "image": "assets/dawn.png"}
-    target = tmp_path / "fox"
-    with serve("openai", [Reply(answer)], monkeypatch) as fake:
-        result = draft(target, "--image", str(frame), "--aspect", "9:16", "--duration", "40s")
+    result, fake = drafting([Reply(answer)], "--image", str(frame), "--aspect", "9:16", "--duration", "40s")
     assert result.exit_code == 0, result.output
+    target = drafting.target
     assert (target / "assets" / "dawn.png").read_bytes() == frame.read_bytes()
     system = fake.chats[0]["messages"][0]["content"]
     assert "assets/dawn.png" in system and "9:16" in system and "about 40 seconds" in system

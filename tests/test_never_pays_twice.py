@@ -87,6 +87,13 @@ def provider(
             yield fake, proxy
 
 
+@pytest.fixture
+def stalled(provider: tuple[runway.RunwayFake, CuttableProxy]) -> tuple[runway.RunwayFake, CuttableProxy]:
+    """The provider, with jobs that run until the test finishes them (``finish_all``)."""
+    provider[0].polls_to_finish = 10**6
+    return provider
+
+
 def project(root: Path, shots: int, model: str = "runway/gen4.5", duration: int = 2) -> Path:
     root.mkdir(parents=True)
     body = "".join(
@@ -155,10 +162,9 @@ def finish_all(fake: runway.RunwayFake) -> None:
 
 
 def test_an_outage_longer_than_the_builds_patience_keeps_every_job_and_the_next_build_resumes_them(
-    provider: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stalled: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, proxy = provider
-    fake.polls_to_finish = 10**6
+    fake, proxy = stalled
     monkeypatch.setattr(generate, "POLL_PATIENCE_S", 1.0)  # stands for the default three minutes
     root = project(tmp_path / "p", 4)
     when(polling(fake, 4), proxy.cut)
@@ -183,10 +189,9 @@ def test_an_outage_longer_than_the_builds_patience_keeps_every_job_and_the_next_
 
 
 def test_a_short_outage_is_ridden_through_and_shown_as_it_happens(
-    provider: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path
+    stalled: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path
 ) -> None:
-    fake, proxy = provider
-    fake.polls_to_finish = 10**6
+    fake, proxy = stalled
     root = project(tmp_path / "p", 2)
 
     def outage() -> None:
@@ -207,10 +212,9 @@ def test_a_short_outage_is_ridden_through_and_shown_as_it_happens(
 
 
 def test_a_provider_that_forgets_its_jobs_leaves_lost_paid_jobs_counted_and_held(
-    provider: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path
+    stalled: tuple[runway.RunwayFake, CuttableProxy], tmp_path: Path
 ) -> None:
-    fake, _ = provider
-    fake.polls_to_finish = 10**6
+    fake, _ = stalled
     root = project(tmp_path / "p", 3)
     billed: list[float] = []
 

@@ -11,20 +11,9 @@ from shotlist.cli.plan import plan_text
 from shotlist.lock import read_lock
 from shotlist.store import Store
 from shotlist.takes import pick, rejected, set_rejected, shot_takes, takes_by_shot
-from tests.tiny_project import TinyProjects, fake, plan, report, run
+from tests.tiny_project import ONE_SHOT, TinyProjects, fake, plan, report, run
 
 pytestmark = pytest.mark.slow  # real (tiny) encodes
-
-ONE_SHOT = """\
-version: 1
-title: Door
-output: {resolution: 64x36, fps: 8, file: out/door.mp4}
-defaults: {model: animatic, duration: 1}  # served by the fake backend in these tests
-shots:
-  - id: door
-    subject: "A blue door"
-    action: "swings slowly open"
-"""
 
 
 def test_pick_best_pins_the_take_with_the_fewest_qc_findings(tiny_project: TinyProjects) -> None:

@@ -11,23 +11,13 @@ from shotlist.hashing import sha256_file
 from shotlist.load import load_project
 from shotlist.timeline import assemble
 from tests.media_factory import clip_of, make_clip
-from tests.tiny_project import TinyProjects
+from tests.tiny_project import ONE_SHOT, TinyProjects
 
 pytestmark = pytest.mark.slow
 
-ONE = """\
-version: 1
-output: {resolution: 64x36, fps: 8, file: out/one.mp4}
-defaults: {model: animatic, duration: 1}
-shots:
-  - id: door
-    subject: "A blue door"
-    action: "swings slowly open"
-"""
-
 
 def test_the_sound_key_follows_the_sound_not_the_picture(tmp_path: Path, tiny_project: TinyProjects) -> None:
-    project = load_project(tiny_project(name="p", storyboard=ONE))
+    project = load_project(tiny_project(name="p", storyboard=ONE_SHOT))
     cache = tmp_path / "sounds"
 
     def key(colour: str, tone: int) -> str:

@@ -57,6 +57,15 @@ shots:
     action: "sits under a slowly swaying tree"
 """
 
+#: One one-second shot: the door of ``STORYBOARD`` on its own.
+ONE_SHOT: dict[str, Any] = {
+    "version": 1,
+    "title": "Door",
+    "output": {"resolution": "64x36", "fps": 8, "file": "out/door.mp4"},
+    "defaults": {"model": "animatic", "duration": 1},  # or the fake backend, where a test builds with it
+    "shots": [{"id": "door", "subject": "A blue door", "action": "swings slowly open"}],
+}
+
 #: The pictures every tiny project has under assets/ (64×36, one colour each).
 PICTURES: dict[str, tuple[int, int, int]] = {
     "street.png": (200, 40, 40),

@@ -267,85 +267,82 @@ def backend_for(entry: ModelEntry, workdir: Path) -> Backend:
 
 
 def _shot_problems(shot: ResolvedShot, entry: ModelEntry, project: Project) -> list[Problem]:
+    """What ``shot`` asks of its model that the model cannot do, each at the field that asks it."""
     loc: Loc = ("shots", shot.index)
-    out: list[Problem] = []
-    name = f"{entry.id}"
     if entry.status == "shutdown":
-        out.append(
+        return [
             Problem(
                 loc + ("model",),
                 f"{entry.name} is shut down: {entry.status_message}",
                 "choose another model (`shotlist models`)",
             )
-        )
-        return out
-    if shot.mode not in entry.modes:
-        out.append(
-            Problem(
-                loc + ("mode",),
-                f"{name} does not do {shot.mode}; it does {', '.join(entry.modes)}",
-                "change the mode or choose a model that does it (`shotlist models`)",
-            )
-        )
-    if not entry.allows_duration(shot.duration):
-        out.append(
-            Problem(
-                loc + ("duration",),
-                f"{name} makes clips of {entry.durations_text()}, not {shot.duration:g} s",
-                "pick an allowed duration and trim the clip in the edit (trim:) if you need it shorter",
-            )
-        )
-    if shot.seed is not None and not entry.seed:
-        out.append(
-            Problem(loc + ("seed",), f"{name} ignores seeds", "remove seed: (its takes are not reproducible)")
-        )
-    if shot.negative and not entry.negative:
-        out.append(
-            Problem(
-                loc + ("negative",),
-                f"{name} takes no negative prompt",
-                "remove negative: or say what you want instead in the prompt",
-            )
-        )
-    if shot.audio.native and not entry.audio:
-        out.append(
-            Problem(
-                loc + ("audio", "native"),
-                f"{name} makes no native audio",
-                "remove audio.native, or choose a model with audio (`shotlist models`)",
-            )
-        )
-    if shot.end_image is not None and not entry.first_last:
-        out.append(
-            Problem(
-                loc + ("end_image",),
-                f"{name} cannot pin a last frame",
-                "remove end_image: or choose a model with first+last frame support",
-            )
-        )
-    n_refs = sum(len(r.images) for r in shot.refs)
-    if shot.mode == "ref2vid" and n_refs > entry.refs:
-        out.append(
-            Problem(
-                loc + ("refs",),
-                f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
-                "use fewer references",
-            )
-        )
+        ]
+    out = _unsupported(shot, entry, loc)
     out += _size_problems(entry, project, loc)
     aspect = project.board.output.aspect
     if aspect not in entry.aspects and "*" not in entry.aspects:
         out.append(
             Problem(
                 loc + ("model",),
-                f"{name} does not make {aspect} video; it makes {', '.join(entry.aspects)}",
+                f"{entry.id} does not make {aspect} video; it makes {', '.join(entry.aspects)}",
                 "choose another model or output aspect",
             )
         )
-    if project.board.output.fps not in entry.fps and 0 not in entry.fps:
-        # Not an error: the edit conforms every clip to the output rate. Models mostly have one rate.
-        pass
+    # A frame rate the model does not make is no problem: the edit conforms every clip to the output's.
     return out
+
+
+def _unsupported(shot: ResolvedShot, entry: ModelEntry, loc: Loc) -> list[Problem]:
+    """What the shot uses that the model does not do: its mode, duration, seed, negative prompt, native
+    audio, last frame, number of references."""
+    name = entry.id
+    n_refs = sum(len(r.images) for r in shot.refs)
+    # (the shot asks what the model cannot do, the field that asks it, what is wrong, the fix)
+    checks: list[tuple[bool, Loc, str, str]] = [
+        (
+            shot.mode not in entry.modes,
+            ("mode",),
+            f"{name} does not do {shot.mode}; it does {', '.join(entry.modes)}",
+            "change the mode or choose a model that does it (`shotlist models`)",
+        ),
+        (
+            not entry.allows_duration(shot.duration),
+            ("duration",),
+            f"{name} makes clips of {entry.durations_text()}, not {shot.duration:g} s",
+            "pick an allowed duration and trim the clip in the edit (trim:) if you need it shorter",
+        ),
+        (
+            shot.seed is not None and not entry.seed,
+            ("seed",),
+            f"{name} ignores seeds",
+            "remove seed: (its takes are not reproducible)",
+        ),
+        (
+            bool(shot.negative) and not entry.negative,
+            ("negative",),
+            f"{name} takes no negative prompt",
+            "remove negative: or say what you want instead in the prompt",
+        ),
+        (
+            bool(shot.audio.native) and not entry.audio,
+            ("audio", "native"),
+            f"{name} makes no native audio",
+            "remove audio.native, or choose a model with audio (`shotlist models`)",
+        ),
+        (
+            shot.end_image is not None and not entry.first_last,
+            ("end_image",),
+            f"{name} cannot pin a last frame",
+            "remove end_image: or choose a model with first+last frame support",
+        ),
+        (
+            shot.mode == "ref2vid" and n_refs > entry.refs,
+            ("refs",),
+            f"{name} takes at most {entry.refs} reference images, this shot has {n_refs}",
+            "use fewer references",
+        ),
+    ]
+    return [Problem(loc + field, message, fix) for asks, field, message, fix in checks if asks]
 
 
 def _size_problems(entry: ModelEntry, project: Project, loc: Loc) -> list[Problem]:

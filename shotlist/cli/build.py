@@ -23,8 +23,28 @@ if TYPE_CHECKING:
 class PickRule(StrEnum):
     """Which new take a build pins."""
 
-    newest = "newest"
-    best = "best"
+    newest = "newest"  # the take made last
+    best = "best"  # the take with the fewest automatic QC findings
+
+
+RegenerateOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--regenerate",
+        help="Make a new take of these shots (repeatable); also resends a submit whose outcome is unknown.",
+    ),
+]
+RegenerateMissingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--regenerate-missing",
+        help="Pay to regenerate pinned clips that are in no store (the new clips will differ).",
+    ),
+]
+PickOpt = Annotated[
+    PickRule,
+    typer.Option("--pick", help="Which new take to pin: newest, or best (the fewest automatic QC findings)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -36,14 +56,7 @@ def build(
     only: Annotated[
         list[str] | None, typer.Option("--only", help="Generate only these shots (repeatable).")
     ] = None,
-    regenerate: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--regenerate",
-            help="Make a new take of these shots "
-            "(repeatable); also resends a submit whose outcome is unknown.",
-        ),
-    ] = None,
+    regenerate: RegenerateOpt = None,
     takes: Annotated[
         int | None, typer.Option("--takes", min=1, max=20, help="Takes per generated shot.")
     ] = None,
@@ -56,19 +69,8 @@ def build(
     preview: Annotated[
         bool, typer.Option("--preview", help="Render the cut fast (half size, faster encode).")
     ] = False,
-    regenerate_missing: Annotated[
-        bool,
-        typer.Option(
-            "--regenerate-missing",
-            help="Pay to regenerate pinned clips that are in no store (the new clips will differ).",
-        ),
-    ] = False,
-    pick: Annotated[
-        PickRule,
-        typer.Option(
-            "--pick", help="Which new take to pin: newest, or best (the fewest automatic QC findings)."
-        ),
-    ] = PickRule.newest,
+    regenerate_missing: RegenerateMissingOpt = False,
+    pick: PickOpt = PickRule.newest,
 ) -> None:
     """Generate the shots whose inputs changed, pin them in shotlist.lock, and render the cut."""
     from shotlist.pipeline import BuildOptions

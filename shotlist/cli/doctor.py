@@ -11,9 +11,11 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
+
+from shotlist.cli.options import JsonOpt
 
 if TYPE_CHECKING:
     from shotlist.catalog import ModelEntry
@@ -35,9 +37,7 @@ def register(app: typer.Typer) -> None:
     app.command()(doctor)
 
 
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
-) -> None:
+def doctor(as_json: JsonOpt = False) -> None:
     """Check this machine: ffmpeg, which provider keys are set, ComfyUI servers, the age of catalog prices."""
     from shotlist.catalog import catalog
 

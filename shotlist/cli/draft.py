@@ -63,21 +63,9 @@ def draft(
     from shotlist.draft.create import DraftOptions, check_options, draft_project, staging_dir
     from shotlist.draft.rounds import Outcome
 
-    if not (logline or script):
-        raise typer.BadParameter('give a logline (shotlist draft "a fox mask wakes at dawn") or --from FILE')
-    if script is not None and logline:
-        if directory != Path("."):
-            raise typer.BadParameter("give a logline or --from FILE, not both")
-        directory = Path(logline)  # `draft --from script.txt DIR`: the one argument is the folder
-        logline = None
-    story = ""
-    if script is not None:
-        try:
-            story = script.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise typer.BadParameter(f"--from {script}: cannot read it as UTF-8 text ({exc})") from None
+    logline, story, directory = _what_to_draft(logline, script, directory)
     opts = DraftOptions(
-        directory, logline or "", story, shots, aspect, parse_seconds(duration), model, tuple(image or ())
+        directory, logline, story, shots, aspect, parse_seconds(duration), model, tuple(image or ())
     )
     check_options(opts)
     client = _client(llm, timeout)
@@ -98,6 +86,25 @@ def draft(
         typer.echo(report.format())
     typer.echo(f"created {directory}: {', '.join(written)}")
     typer.echo(f"next: shotlist plan {directory}   then   shotlist build {directory}")
+
+
+def _what_to_draft(logline: str | None, script: Path | None, directory: Path) -> tuple[str, str, Path]:
+    """The logline, the script's text and the folder the arguments give (``draft --from FILE DIR`` names
+    the folder in the one argument)."""
+    if not (logline or script):
+        raise typer.BadParameter('give a logline (shotlist draft "a fox mask wakes at dawn") or --from FILE')
+    if script is not None and logline:
+        if directory != Path("."):
+            raise typer.BadParameter("give a logline or --from FILE, not both")
+        directory = Path(logline)  # `draft --from script.txt DIR`: the one argument is the folder
+        logline = None
+    story = ""
+    if script is not None:
+        try:
+            story = script.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(f"--from {script}: cannot read it as UTF-8 text ({exc})") from None
+    return logline or "", story, directory
 
 
 def revise(

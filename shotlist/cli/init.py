@@ -12,8 +12,8 @@ import typer
 class Template(StrEnum):
     """The starter projects `shotlist init` can write."""
 
-    narrative = "narrative"
-    product = "product"
+    narrative = "narrative"  # three shots of a harbor town at dawn and dusk, 16:9
+    product = "product"  # a three-shot drink teaser, 9:16
 
 
 def register(app: typer.Typer) -> None:
@@ -43,110 +43,9 @@ def init(
 
 
 # --- the starter projects ---------------------------------------------------------------------------
+# Each starter's storyboard is the package file shotlist/starters/<template>.yaml, written as it is.
 
 _GITIGNORE = ".shotlist/\nout/\n"
-
-_NARRATIVE = """\
-# yaml-language-server: $schema=shotlist.schema.json
-version: 1
-title: Lantern Harbor
-output: {resolution: 720p, aspect: "16:9", fps: 24, file: out/lantern-harbor.mp4, fade_out: 1}
-defaults: {model: animatic, duration: 5}
-styles:
-  film: "35mm film grain, muted pastel palette"
-shots:
-  - id: harbor
-    mode: txt2vid
-    framing: wide
-    angle: eye-level
-    subject: "A red fishing boat"
-    action: "rocks gently beside a stone pier"
-    scene: "in a quiet harbor town at dawn"
-    lighting: "soft golden sunrise light with low haze"
-    motion: ["small waves roll slowly toward the pier", "gulls glide from left to right across the sky"]
-    still: ["the pier and the houses stay fixed"]
-    camera: {move: pan-right, speed: slow}
-    style: film
-    transition: {type: dissolve, duration: 0.8}
-
-  - id: lantern-street
-    mode: img2vid
-    image: assets/lantern-street.png     # drawn by `shotlist init`; replace it with your own frame
-    framing: medium-wide
-    lighting: "warm lantern glow against a deep blue dusk"
-    motion:
-      - "paper lanterns sway gently in a light breeze"
-      - "warm light flickers softly across the wet cobblestones"
-      - "a thin mist drifts slowly from right to left"
-      - "raindrops drip slowly from the eaves into the puddles"
-    still: ["the shopfronts and the street stay fixed"]
-    camera: {move: dolly-in, speed: slow}
-    style: film
-
-  - id: cat-crosses
-    mode: img2vid
-    image: {shot: lantern-street, frame: last}   # continuity: starts where the last shot ended
-    framing: medium-wide
-    lighting: "warm lantern glow against a deep blue dusk"
-    motion:
-      - "a black cat walks slowly from left to right along the street"
-      - "lantern light shimmers gently on the puddles"
-      - "the mist thins slowly toward the sky"
-      - "raindrops drip slowly from the lantern string"
-    still: ["the lanterns and the shopfronts stay in place"]
-    camera: static
-    style: film
-"""
-
-_PRODUCT = """\
-# yaml-language-server: $schema=shotlist.schema.json
-version: 1
-title: Lumen Cold Brew
-output: {resolution: 720p, aspect: "9:16", fps: 30, file: out/lumen-teaser.mp4}
-defaults: {model: animatic, duration: 4}
-styles:
-  brand: "clean commercial look, shallow depth of field, warm amber tones"
-shots:
-  - id: pour
-    mode: txt2vid
-    framing: extreme-close-up
-    subject: "Cold brew coffee"
-    action: "pours slowly into a tall glass of ice cubes"
-    scene: "on a dark walnut counter"
-    lighting: "soft warm side light with crisp highlights on the glass"
-    motion: ["the coffee swirls slowly around the ice", "tiny bubbles rise gently to the surface"]
-    still: ["the glass stays centered and fixed"]
-    camera: {move: dolly-in, speed: slow}
-    style: brand
-    transition: {type: fade, duration: 0.5}
-
-  - id: bottle
-    mode: img2vid
-    image: assets/bottle.png     # drawn by `shotlist init`; replace it with your packshot
-    framing: medium-close-up
-    lighting: "warm studio light with soft shadows"
-    motion:
-      - "condensation drops roll slowly down the bottle"
-      - "a band of soft light sweeps slowly from left to right across the label"
-      - "a few coffee beans tumble gently onto the counter"
-      - "cold mist curls slowly upward"
-    still: ["the bottle stays upright and centered"]
-    camera: {move: orbit-right, speed: slow}
-    style: brand
-    transition: {type: slideup, duration: 0.5}
-
-  - id: rooftop-sip
-    mode: txt2vid
-    framing: medium
-    subject: "A young woman in a denim jacket"
-    action: "slowly raises the bottle to her lips and takes a sip"
-    scene: "on a sunny city rooftop"
-    lighting: "bright morning sunlight with soft lens flare"
-    motion: ["her hair sways gently in a light breeze", "clouds drift slowly from left to right"]
-    still: ["the city skyline stays fixed behind her"]
-    camera: {move: truck-left, speed: slow}
-    style: brand
-"""
 
 _README = """\
 # {title}
@@ -167,10 +66,13 @@ frame. `.shotlist/` (generated clips) and `out/` (the cut) are git-ignored.
 
 def write_starter(directory: Path, template: str) -> list[str]:
     """Write the starter project files into ``directory``; return their paths relative to it."""
-    text, image, title = {
-        "narrative": (_NARRATIVE, "lantern-street.png", "Lantern Harbor"),
-        "product": (_PRODUCT, "bottle.png", "Lumen Cold Brew"),
+    from importlib.resources import files
+
+    image, title = {
+        "narrative": ("lantern-street.png", "Lantern Harbor"),
+        "product": ("bottle.png", "Lumen Cold Brew"),
     }[template]
+    text = files("shotlist").joinpath("starters", f"{template}.yaml").read_text(encoding="utf-8")
     (directory / "assets").mkdir(parents=True, exist_ok=True)
     written = ["storyboard.yaml", "shotlist.schema.json", f"assets/{image}"]
     (directory / "storyboard.yaml").write_text(text, encoding="utf-8")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
+
+from shotlist.cli.options import JsonOpt
 
 
 def register(app: typer.Typer) -> None:
     app.command()(models)
 
 
-def models(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def models(as_json: JsonOpt = False) -> None:
     """List the models shotlist can drive: modes, durations, sizes, price, and the key each needs."""
     import json
     import os

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shotlist.cli.options import ModelOpt, ProjectArg, money
+
+if TYPE_CHECKING:
+    from shotlist.journal import JournalEntry
+    from shotlist.ledger import JobRecord
+    from shotlist.plan import ShotPlan
+    from shotlist.takes import TakeRow
 
 
 def register(app: typer.Typer) -> None:
@@ -32,11 +38,10 @@ def takes(
     from shotlist.catalog.registry import CatalogModels
     from shotlist.errors import ShotlistError, did_you_mean
     from shotlist.journal import Journal
-    from shotlist.ledger import Ledger, in_flight_text
+    from shotlist.ledger import Ledger
     from shotlist.load import load_project
     from shotlist.lock import read_lock
     from shotlist.plan import make_plan
-    from shotlist.qc import summary
     from shotlist.store import Store
     from shotlist.takes import remote_takes, shot_takes, takes_by_shot
 
@@ -56,6 +61,18 @@ def takes(
     rows = shot_takes(store, found, sp.key, lock.get(shot), qc=p.board.qc, measure=True, remote=remote)
     ended = [r for r in Ledger(store.dir).all() if r.shot == shot or r.key == sp.key]
     running = [j for j in Journal(store.dir).entries() if j.shot == shot or j.key == sp.key]
+    _echo_takes(shot, sp, rows, ended, running)
+    if note:
+        say(note)
+
+
+def _echo_takes(
+    shot: str, sp: ShotPlan, rows: list[TakeRow], ended: list[JobRecord], running: list[JournalEntry]
+) -> None:
+    """The shot's takes, then its jobs that left no take: ended (the ledger), then in flight (the journal)."""
+    from shotlist.ledger import in_flight_text
+    from shotlist.qc import summary
+
     if not rows and not ended and not running:
         how = "`shotlist build` makes one" if sp.key else "its upstream shot must be built first"
         typer.echo(f"{shot}: no takes yet, here or in the remote store ({how})")
@@ -87,8 +104,6 @@ def takes(
     for j in running:
         typer.echo(f"   take {j.take:<3} {'in flight':<12}  {j.model:<14}                     {j.time}")
         typer.echo(f"            {in_flight_text(j, sp)}")
-    if note:
-        say(note)
 
 
 def pick(

@@ -33,7 +33,7 @@ class FakeArk(TaskFake):
     """Ark's task API. ``polls`` is how many reads a task takes to finish (a slow job: many)."""
 
     submit_route = ("POST", r"/contents/generations/tasks$")
-    download_route = ("GET", r"^/tos/")
+    download_route = ("GET", r"^/tos/")  # results are links into TOS, Volcengine's object storage
 
     def __init__(
         self,
@@ -51,6 +51,7 @@ class FakeArk(TaskFake):
 
     @property
     def base(self) -> str:
+        """What the adapter is pointed at (SHOTLIST_ARK_URL): the API's root, as Ark's base URL is."""
         return f"{self.url}/api/v3"
 
     # -- routes ---------------------------------------------------------------------------------

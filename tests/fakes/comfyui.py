@@ -87,6 +87,57 @@ def default_video(prompt_id: str, graph: Any) -> bytes:
     return f"fake-mp4 {prompt_id}".encode()
 
 
+def _invalid(
+    kind: str, message: str, node_errors: dict[str, Any] | None = None, details: str = ""
+) -> Response:
+    """ComfyUI's answer to a prompt that does not validate."""
+    error = {"type": kind, "message": message, "details": details, "extra_info": {}}
+    return Response(400, {"error": error, "node_errors": node_errors or {}})
+
+
+def _execution_error(nid: str, kind: str, exception_type: str, exception_message: str) -> dict[str, Any]:
+    """What ComfyUI's ``execution_error`` message says of the node ``nid`` that failed."""
+    return {
+        "node_id": nid,
+        "node_type": kind,
+        "executed": [],
+        "traceback": [],
+        "exception_type": exception_type,
+        "exception_message": exception_message,
+        "current_inputs": {},
+        "current_outputs": {},
+    }
+
+
+def _ws_answer(h: Any) -> bool:
+    """Read the client's frame if one waits and answer a ping; False once the client has closed."""
+    readable, _, _ = select.select([h.connection], [], [], 0)
+    if not readable:
+        return True
+    head = h.rfile.read(2)
+    if len(head) < 2 or head[0] & 0x0F == 8:  # closed, or a close frame
+        h.wfile.write(b"\x88\x00")
+        return False
+    length = head[1] & 0x7F
+    length = int.from_bytes(h.rfile.read({126: 2, 127: 8}[length]), "big") if length > 125 else length
+    mask, payload = h.rfile.read(4), h.rfile.read(length)
+    if head[0] & 0x0F == 9:  # ping → pong with the same (unmasked) payload
+        pong = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        h.wfile.write(bytes([0x8A, len(pong)]) + pong)
+    return True
+
+
+def _ws_frame(text: str) -> bytes:
+    """One text frame from the server (a server's frames are not masked)."""
+    data = text.encode()
+    n = len(data)
+    if n < 126:
+        return bytes([0x81, n]) + data
+    if n < 65536:
+        return bytes([0x81, 126]) + n.to_bytes(2, "big") + data
+    return bytes([0x81, 127]) + n.to_bytes(8, "big") + data
+
+
 class ComfyUIFake(FakeProvider):
     """ComfyUI on 127.0.0.1: real HTTP and WebSocket, a worker thread that 'executes' prompts."""
 
@@ -182,33 +233,11 @@ class ComfyUIFake(FakeProvider):
         graph: dict[str, Any] = body.get("prompt") or {}
         for node_id, node in graph.items():
             if node.get("class_type") not in NODES:
-                return Response(
-                    400,
-                    {
-                        "error": {
-                            "type": "invalid_prompt",
-                            "message": "Cannot execute because node "
-                            f"{node.get('class_type')} does not exist.",
-                            "details": f"Node ID '#{node_id}'",
-                            "extra_info": {},
-                        },
-                        "node_errors": {},
-                    },
-                )
+                message = f"Cannot execute because node {node.get('class_type')} does not exist."
+                return _invalid("invalid_prompt", message, details=f"Node ID '#{node_id}'")
         outputs = [nid for nid, n in graph.items() if NODES[n["class_type"]][2]]
         if not outputs:
-            return Response(
-                400,
-                {
-                    "error": {
-                        "type": "prompt_no_outputs",
-                        "message": "Prompt has no outputs",
-                        "details": "",
-                        "extra_info": {},
-                    },
-                    "node_errors": {},
-                },
-            )
+            return _invalid("prompt_no_outputs", "Prompt has no outputs")
         node_errors: dict[str, Any] = {}
         good: list[str] = []
         for out in outputs:
@@ -221,17 +250,8 @@ class ComfyUIFake(FakeProvider):
             if not errors:
                 good.append(out)
         if not good:
-            return Response(
-                400,
-                {
-                    "error": {
-                        "type": "prompt_outputs_failed_validation",
-                        "message": "Prompt outputs failed validation",
-                        "details": "",
-                        "extra_info": {},
-                    },
-                    "node_errors": node_errors,
-                },
+            return _invalid(
+                "prompt_outputs_failed_validation", "Prompt outputs failed validation", node_errors
             )
         prompt_id = body.get("prompt_id") or str(uuid.uuid4())
         with self._cv:
@@ -340,19 +360,7 @@ class ComfyUIFake(FakeProvider):
             time.sleep(self.step_s * slow)
             failure = self._failure(graph, nid)
             if failure:
-                event(
-                    "execution_error",
-                    {
-                        "node_id": nid,
-                        "node_type": kind,
-                        "executed": [],
-                        "traceback": [],
-                        "exception_type": failure[0],
-                        "exception_message": failure[1],
-                        "current_inputs": {},
-                        "current_outputs": {},
-                    },
-                )
+                event("execution_error", _execution_error(nid, kind, *failure))
                 self._finish(prompt_id, item, {}, "error", messages)
                 return
             if kind in PROGRESS_NODES:
@@ -527,43 +535,15 @@ class ComfyUIFake(FakeProvider):
                 }
             )
         )
-        sock = h.connection
         try:
-            while True:
-                readable, _, _ = select.select([sock], [], [], 0)
-                if readable:
-                    head = h.rfile.read(2)
-                    if len(head) < 2 or head[0] & 0x0F == 8:  # closed, or a close frame
-                        h.wfile.write(b"\x88\x00")
-                        break
-                    length = head[1] & 0x7F
-                    length = (
-                        int.from_bytes(h.rfile.read({126: 2, 127: 8}[length]), "big")
-                        if length > 125
-                        else length
-                    )
-                    mask, payload = h.rfile.read(4), h.rfile.read(length)
-                    if head[0] & 0x0F == 9:  # ping → pong with the same (unmasked) payload
-                        pong = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                        h.wfile.write(bytes([0x8A, len(pong)]) + pong)
+            while _ws_answer(h):
                 try:
                     text = q.get(timeout=0.02)
                 except queue.Empty:
                     continue
                 if text is None:
                     break
-                data = text.encode()
-                n = len(data)
-                header = (
-                    bytes([0x81, n])
-                    if n < 126
-                    else (
-                        bytes([0x81, 126]) + n.to_bytes(2, "big")
-                        if n < 65536
-                        else bytes([0x81, 127]) + n.to_bytes(8, "big")
-                    )
-                )
-                h.wfile.write(header + data)
+                h.wfile.write(_ws_frame(text))
         except OSError:
             pass
         finally:

@@ -79,7 +79,7 @@ class FakeKling(TaskFake):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
 
     submit_route = ("POST", r"^/v1/videos/")
-    download_route = ("GET", r"^/kcdn/")
+    download_route = ("GET", r"^/kcdn/")  # results are links on Kling's CDN
 
     def __init__(
         self,
@@ -96,7 +96,7 @@ class FakeKling(TaskFake):
         self.slow_answer_s = 0.0  # make the next create answer late (after the task exists): a lost answer
         self.route("POST", r"/v1/videos/(?P<kind>text2video|image2video)", self.create)
         self.route("GET", r"/v1/videos/(?P<kind>text2video|image2video)/(?P<id>[\w-]+)", self.get)
-        self.route("GET", r"/kcdn/(?P<sig>\w+)/output\.mp4", self.download)
+        self.route("GET", r"/kcdn/(?P<sig>\w+)/output\.mp4", self.download)  # the signed result links
 
     @property
     def base(self) -> str:

@@ -39,7 +39,7 @@ class FakeMiniMax(TaskFake):
     """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
 
     submit_route = ("POST", r"^/v1/video_generation$")
-    download_route = ("GET", r"^/cdn/")
+    download_route = ("GET", r"^/cdn/")  # the download_url that files/retrieve hands out
 
     def __init__(
         self, key: str = "minimax-test-key-0123456789", *, polls: int = 3, video: bytes = b""

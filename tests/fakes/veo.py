@@ -36,7 +36,7 @@ class FakeVeo(TaskFake):
     """The Gemini API's Veo operations. ``polls`` is how many reads an operation takes to be done."""
 
     submit_route = ("POST", r":predictLongRunning$")
-    download_route = ("GET", r":download$")
+    download_route = ("GET", r":download$")  # the Files API's download of a generated video
 
     def __init__(
         self, key: str = "gemini-test-key-0123456789", *, polls: int = 2, video: bytes = b""
