@@ -88,13 +88,15 @@ class Journal:
         entry = JournalEntry(
             take_key=damage.path.stem,
             shot=read.get("shot", "?"),
-            key=read.get("key", ""),
+            key=read["key"] if _is_key(read.get("key")) else "",
             take=int(read["take"]) if read.get("take", "").isdigit() else 0,
             backend=read.get("backend", "?"),
             model=read.get("model", "?"),
             state=JournalState.UNKNOWN,
             message=f"its journal record was damaged and {damage.where()}{job}",
         )
+        if not _is_key(entry.take_key):
+            return entry  # a file no build wrote (its name is no take key): it stands for this command only
         try:
             return self.write(entry)
         except OSError:
@@ -143,7 +145,19 @@ def _mtime(damage: salvage.Damage) -> str:
 
 
 def _entry(raw: dict[str, Any]) -> JournalEntry:
+    """A journal entry from its file's data; ValueError (or KeyError, TypeError) when it is not one."""
     fields = JournalEntry.__dataclass_fields__
     values = {k: v for k, v in raw.items() if k in fields}
     values["state"] = JournalState(values.get("state", JournalState.INTENT))
-    return JournalEntry(**values)
+    entry = JournalEntry(**values)
+    # The keys name files and index entries: a key that is not a sha256 is damage, never a path. A record
+    # that stands for a damaged one (see ``_unknown``) may not know its recipe ("") or take (0).
+    if not _is_key(entry.take_key) or not (_is_key(entry.key) or entry.key == ""):
+        raise ValueError("a take key or recipe key that is not a sha256")
+    if not isinstance(entry.take, int) or entry.take < 0:
+        raise ValueError("a take number that is not a whole number")
+    return entry
+
+
+def _is_key(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and not value.strip("0123456789abcdef")

@@ -7,6 +7,7 @@ hang, nothing pinned lost.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -219,3 +220,23 @@ def test_cache_gc_keeps_the_clips_a_damaged_record_names(built: Path, tmp_path: 
     code, out, err = run_shotlist("cache", "gc", str(root), "--yes")
     assert code == 0, err
     assert store.has_object(sha)
+
+
+@pytest.mark.parametrize("key", ["e\x00" + "e" * 62, "../../etc/passwd", "E" * 64])
+def test_a_journal_record_whose_keys_are_no_sha256_is_damage_not_a_path(
+    built: Path, tmp_path: Path, key: str
+) -> None:
+    root = copy(built, tmp_path)
+    journal = Journal(root / ".shotlist")
+    take_key = "f" * 64
+    journal.dir.mkdir(parents=True, exist_ok=True)
+    record = {"take_key": take_key, "shot": "door", "key": key, "take": 2, "backend": "kling",
+              "model": "kling-v2-1", "state": "submitted", "job": "job-9"}  # fmt: skip
+    (journal.dir / f"{take_key}.json").write_text(json.dumps(record))
+    code, out, err = run_shotlist("plan", str(root))
+    assert code == 0 and "Traceback" not in out + err
+    assert "a paid job's record was unreadable; check kling for job job-9" in err
+    assert (root / ".shotlist" / "damaged" / "journal" / f"{take_key}.json").is_file()
+    for args in (("build", str(root)), ("cache", "verify", str(root))):  # the placeholder reads cleanly
+        code, out, err = run_shotlist(*args)
+        assert "Traceback" not in out + err and "note: " not in err, (args, out, err)
