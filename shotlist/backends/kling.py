@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.backends.base import BackendError, JobGone, JobState, JobStatus
 from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_image, job_parts, register_secret, secret
 from shotlist.catalog import ModelEntry, get_model
@@ -183,5 +183,5 @@ class KlingBackend(HostedBackend):
         return JobStatus(state, provider_job=provider_job)
 
 
-class _NotFound(BackendError):
-    """Kling knows no such task."""
+class _NotFound(JobGone):
+    """Kling knows no such task (HTTP 404, code 1203): for a job it had made, the job is lost."""

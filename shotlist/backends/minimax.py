@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.backends.base import BackendError, JobGone, JobState, JobStatus
 from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import input_data_uri, job_parts, spec_resolution
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.spec import ShotSpec
 
 RATE_LIMITED = {1002}
+#: "invalid params" — a query's only parameter is the task id, so on a query it means MiniMax does not know the task.
+UNKNOWN_TASK = {2013}
 SENSITIVE = {1026, 1027}  # the provider refused the content (input or output moderation)
 
 
@@ -73,6 +75,8 @@ class MiniMaxBackend(HostedBackend):
             code, message = _error(data)
             if code == 0 or (task and data.get("status") == "Fail"):
                 return data
+            if code in UNKNOWN_TASK or (code and "not found" in message.lower()):
+                raise _Unknown(message)
             if code not in RATE_LIMITED:
                 raise BackendError(message, refused=code in SENSITIVE)
             if attempt + 1 < policy.attempts:
@@ -88,7 +92,10 @@ class MiniMaxBackend(HostedBackend):
 
     async def _query(self, job_id: str) -> dict[str, Any]:
         _, task = job_parts(job_id, 2, self.name)
-        return await self._call("GET", "/v1/query/video_generation", params={"task_id": task}, task=True)
+        try:
+            return await self._call("GET", "/v1/query/video_generation", params={"task_id": task}, task=True)
+        except _Unknown as exc:
+            raise JobGone(f"{exc} (MiniMax does not know task {task})") from None
 
     async def poll(self, job_id: str) -> JobStatus:
         data = await self._query(job_id)
@@ -120,3 +127,7 @@ def _error(data: dict[str, Any]) -> tuple[int, str]:
     base = data.get("base_resp") or {}
     code = int(base.get("status_code") or 0)
     return code, f"MiniMax error {code}: {base.get('status_msg') or 'no message'}"
+
+
+class _Unknown(BackendError):
+    """MiniMax does not know what was asked about (a task, a file)."""

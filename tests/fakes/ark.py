@@ -33,6 +33,7 @@ class FakeArk(TaskFake):
     """Ark's task API. ``polls`` is how many reads a task takes to finish (a slow job: many)."""
 
     submit_route = ("POST", r"/contents/generations/tasks$")
+    poll_route = ("GET", r"/contents/generations/tasks/")
     download_route = ("GET", r"^/tos/")  # results are links into TOS, Volcengine's object storage
 
     def __init__(

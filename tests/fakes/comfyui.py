@@ -142,6 +142,7 @@ class ComfyUIFake(FakeProvider):
     """ComfyUI on 127.0.0.1: real HTTP and WebSocket, a worker thread that 'executes' prompts."""
 
     submit_route = ("POST", r"^/prompt$")
+    poll_route = ("GET", r"^/history/")
     download_route = ("GET", r"^/view$")
 
     def __init__(
@@ -162,6 +163,7 @@ class ComfyUIFake(FakeProvider):
         self.running: list[Any] | None = None
         self.queued: list[dict[str, Any]] = []  # every accepted /prompt body (what ran or would run)
         self.last_run: dict[str, Any] = {}  # the cache: node id → inputs of the last run, and its outputs
+        self.killed: set[str] = set()  # prompts a restart stopped while they ran: they reach no history
         self.ws_clients: dict[str, list[queue.Queue[str | None]]] = {}
         self.ws_sent: list[dict[str, Any]] = []
         self._number = itertools.count()
@@ -214,12 +216,17 @@ class ComfyUIFake(FakeProvider):
         """ComfyUI has no links that expire: its output files are deleted (nothing serves them again)."""
         self.outputs.clear()
 
+    def forget(self) -> None:
+        self.restart()
+
     def restart(self) -> None:
         """What a server restart loses: history, the queue, the cache (files on disk stay)."""
         with self._cv:
             self.history.clear()
             self.pending.clear()
             self.last_run = {}
+            if self.running is not None:  # the prompt it was running dies with it
+                self.killed.add(str(self.running[1]))
 
     def dispatch(self, req: Request) -> Response:
         if self.token and req.headers.get("authorization") != f"Bearer {self.token}":
@@ -405,6 +412,8 @@ class ComfyUIFake(FakeProvider):
         self, prompt_id: str, item: list[Any], outputs: dict[str, Any], status: str, messages: list[list[Any]]
     ) -> None:
         with self._cv:
+            if prompt_id in self.killed:
+                return
             self.history[prompt_id] = {
                 "prompt": item,
                 "outputs": outputs,

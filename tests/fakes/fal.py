@@ -120,6 +120,7 @@ class FalFake(HostedFake):
     """fal's queue on 127.0.0.1 (HTTPS after ``enable_tls``)."""
 
     submit_route = ("POST", r"^/")  # every POST is a submit to an endpoint
+    poll_route = ("GET", r"/requests/")
     auth_scheme = "Key"
     unauthorized = {"detail": "No user found for Key ID and Secret"}
 

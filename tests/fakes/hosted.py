@@ -83,6 +83,7 @@ class HostedFake(FakeProvider):
         self.slow_polls = slow_polls
         self.video = video
         self.jobs: dict[str, Job] = {}
+        self.forgotten: list[Job] = []  # jobs a restart lost (made, and paid for)
         self.files: dict[str, bytes] = {}
         self.expired: set[str] = set()
         self.file_requests: list[Request] = []
@@ -120,7 +121,12 @@ class HostedFake(FakeProvider):
 
     @property
     def submissions(self) -> int:
-        return len(self.jobs)
+        return len(self.jobs) + len(self.forgotten)
+
+    def forget(self) -> None:
+        with self._jobs_lock:
+            self.forgotten += self.jobs.values()
+            self.jobs.clear()
 
     def made(self, backend: Backend, spec: ShotSpec, out: Path) -> tuple[str, Job, JobStatus]:
         """Generate one shot against this fake: the adapter's job id, the job the fake made, its status.

@@ -79,6 +79,7 @@ class FakeKling(TaskFake):
     """Kling's task API. ``polls`` is how many reads a task takes to finish."""
 
     submit_route = ("POST", r"^/v1/videos/")
+    poll_route = ("GET", r"^/v1/videos/")
     download_route = ("GET", r"^/kcdn/")  # results are links on Kling's CDN
 
     def __init__(

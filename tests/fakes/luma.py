@@ -25,6 +25,7 @@ ASPECTS = {"1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"}
 
 class LumaFake(HostedFake):
     submit_route = ("POST", r"/generations/video$")
+    poll_route = ("GET", r"/generations/")
     not_found = {"detail": "Generation not found"}
 
     def __init__(

@@ -39,6 +39,7 @@ class FakeMiniMax(TaskFake):
     """MiniMax's three-step video flow. ``polls`` is how many queries a task takes to finish."""
 
     submit_route = ("POST", r"^/v1/video_generation$")
+    poll_route = ("GET", r"^/v1/query/")
     download_route = ("GET", r"^/cdn/")  # the download_url that files/retrieve hands out
 
     def __init__(

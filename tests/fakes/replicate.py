@@ -49,6 +49,7 @@ TOKEN = "r8_fakeTokenForTests0123456789"
 
 class ReplicateFake(HostedFake):
     submit_route = ("POST", r"/predictions$")
+    poll_route = ("GET", r"^/v1/predictions/")
     not_found = {"title": "Not found", "detail": "Prediction not found", "status": 404}
     unauthorized = {
         "title": "Unauthenticated",

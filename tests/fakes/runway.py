@@ -40,6 +40,7 @@ FAILURES = {
 
 class RunwayFake(HostedFake):
     submit_route = ("POST", r"_to_video$")
+    poll_route = ("GET", r"^/v1/tasks/")
     unauthorized = {"error": "Invalid API key"}
     not_found = {"error": "Task not found"}
 

@@ -84,12 +84,13 @@ class Faults:
 
 @dataclass
 class _Trap:
-    """The next ``times`` requests of one method whose path matches ``pattern``."""
+    """The next ``times`` requests of one method whose path matches ``pattern``, answered with
+    ``response`` instead of being carried out (a truncation trap carries them out, then cuts the answer)."""
 
     method: str
     pattern: re.Pattern[str]
     times: int
-    retry_after: str = ""
+    response: Response | None = None
 
     def springs(self, req: Request) -> bool:
         if self.times > 0 and req.method == self.method and self.pattern.search(req.path):
@@ -101,8 +102,10 @@ class _Trap:
 class FakeProvider:
     """Subclass and call ``route`` in ``__init__``; use as a context manager to serve on 127.0.0.1."""
 
-    #: The method and path pattern of the requests that create paid work, and of those for result files.
+    #: The method and path pattern of the requests that create paid work, of those that read a job's
+    #: status, and of those for result files.
     submit_route: ClassVar[tuple[str, str]] = ("POST", r"$^")
+    poll_route: ClassVar[tuple[str, str]] = ("GET", r"$^")
     download_route: ClassVar[tuple[str, str]] = ("GET", r"$^")
 
     def __init__(self) -> None:
@@ -115,6 +118,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._throttles: list[_Trap] = []
         self._losses: list[_Trap] = []
+        self._cuts: list[_Trap] = []
         self.server: ThreadingHTTPServer | None = None
         self.started = time.monotonic()
 
@@ -122,9 +126,22 @@ class FakeProvider:
     def route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
 
-    def rate_limit(self, method: str, pattern: str, *, times: int = 1, retry_after: str = "1") -> None:
-        """Answer the next ``times`` such requests with 429 and ``Retry-After`` (nothing is made)."""
-        self._throttles.append(_Trap(method, re.compile(pattern), times, retry_after))
+    def rate_limit(self, method: str, pattern: str, *, times: int = 1, retry_after: str | None = "1") -> None:
+        """Answer the next ``times`` such requests with 429 and ``Retry-After`` (none when None): nothing is made."""
+        headers = {} if retry_after is None else {"Retry-After": retry_after}
+        self.answer(method, pattern, Response(429, {"detail": "rate limited"}, headers), times=times)
+
+    def answer(self, method: str, pattern: str, response: Response, *, times: int = 1) -> _Trap:
+        """Answer the next ``times`` such requests with ``response`` instead of carrying them out (a proxy's
+        error page, an answer of an unexpected shape); the trap, whose ``times`` a test may set to 0."""
+        trap = _Trap(method, re.compile(pattern), times, response)
+        self._throttles.append(trap)
+        return trap
+
+    def truncate(self, method: str, pattern: str, *, times: int = 1) -> None:
+        """Carry out the next ``times`` such requests, then send half the answer's body and close the
+        connection (its Content-Length promises the whole): a download cut short."""
+        self._cuts.append(_Trap(method, re.compile(pattern), times))
 
     def lose_answers(self, method: str, pattern: str, *, times: int = 1) -> None:
         """Carry out the next ``times`` such requests, then drop the connection before answering."""
@@ -168,6 +185,10 @@ class FakeProvider:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if resp.status < 300 and fake.sprung(fake._cuts, req):
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
@@ -197,9 +218,9 @@ class FakeProvider:
         with self._lock:
             self.log.append(req)
             roll = self._rng.random()
-        throttled = self.sprung(self._throttles, req)
-        if throttled is not None:
-            return Response(429, {"detail": "rate limited"}, {"Retry-After": throttled.retry_after})
+        trapped = self.sprung(self._throttles, req)
+        if trapped is not None and trapped.response is not None:
+            return trapped.response
         if roll < self.faults.rate_429:
             return Response(429, {"detail": "rate limited"}, {"Retry-After": self.faults.retry_after})
         if roll < self.faults.rate_429 + self.faults.rate_5xx:
@@ -244,4 +265,9 @@ class FakeProvider:
 
     def expire_links(self) -> None:
         """Every result link handed out so far stops working, as signed URLs do when their time is up."""
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """A restart that loses every job: reads of them answer as for an unknown id (what was made stays
+        counted in ``submissions``: it was paid for)."""
         raise NotImplementedError

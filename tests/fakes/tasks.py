@@ -44,6 +44,7 @@ class TaskFake(FakeProvider):
         self.video = video
         self.video_for: Callable[[dict[str, Any]], bytes] | None = None  # a clip made to the request, if set
         self.tasks: dict[str, Task] = {}
+        self.forgotten: list[Task] = []  # tasks a restart lost (made, and paid for)
         self.links: dict[str, dict[str, Any]] = {}  # a link's signature → the body of the request it serves
         self.expired: set[str] = set()
         self.stale_reads = 0  # how many next links are handed out already dead (expired before the download)
@@ -52,7 +53,12 @@ class TaskFake(FakeProvider):
 
     @property
     def submissions(self) -> int:
-        return len(self.tasks)
+        return len(self.tasks) + len(self.forgotten)
+
+    def forget(self) -> None:
+        with self._tlock:
+            self.forgotten += self.tasks.values()
+            self.tasks.clear()
 
     def expire_links(self) -> None:
         self.expired.update(self.links)

@@ -36,6 +36,7 @@ class FakeVeo(TaskFake):
     """The Gemini API's Veo operations. ``polls`` is how many reads an operation takes to be done."""
 
     submit_route = ("POST", r":predictLongRunning$")
+    poll_route = ("GET", r"/operations/")
     download_route = ("GET", r":download$")  # the Files API's download of a generated video
 
     def __init__(
