@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from shotlist.backends.base import (
     Backend,
@@ -46,10 +47,15 @@ from shotlist.spec import ShotSpec
 from shotlist.store import Store, Take, now
 
 log = logging.getLogger("shotlist.generate")
+T = TypeVar("T")
 
 #: How long polls of one job may fail (the provider unreachable, 5xx) before its shot fails for this
 #: build. The job is kept either way: the next build asks about it again.
 POLL_PATIENCE_S = 180.0
+
+#: What an adapter raises reading an answer of a shape its provider never documented (a list where an
+#: object was, a field missing): trouble with that answer, never a reason to crash or forget a paid job.
+UNEXPECTED = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 
 
 class ShotState(StrEnum):
@@ -494,7 +500,7 @@ class Generation:
         tries = 0
         while True:
             try:
-                status = await backend.poll(job)
+                status = await _answer(backend.poll(job), spec.backend)
             except BackendError as exc:
                 if exc.gone:
                     why = (
@@ -517,7 +523,7 @@ class Generation:
                 if waited >= POLL_PATIENCE_S:
                     raise ShotFailed(
                         f"take {spec.take} is still running at {spec.backend} (job {job}), which has not answered "
-                        f"for {waited:.0f} s ({exc}); the next build resumes it"
+                        f"usably for {waited:.0f} s ({exc}); the next build resumes it"
                     ) from None
                 log.info("%s take %d: poll trouble (%s); retry %d", spec.shot, spec.take, exc, tries)
                 message = f"{spec.backend} does not answer ({exc}); retry {tries}, the job keeps running"
@@ -573,8 +579,34 @@ class Generation:
         self.emit(ShotEvent(spec.shot, ShotState.DOWNLOADING, elapsed=self.elapsed(spec.shot)))
         dest = self.store.tmp_path(f"{spec.take_key()[:16]}.mp4")
         cost = status.cost if status.cost is not None else estimate
+        for second in (False, True):
+            await self.fetch(spec, backend, job, info, status, estimate, dest)
+            try:
+                return dest, await asyncio.to_thread(verify_clip, dest, spec)
+            except ShotFailed as exc:
+                if not second:  # a page where the clip should be, bytes cut short: ask the job once more
+                    log.info("%s take %d: %s; downloading it again", spec.shot, spec.take, exc)
+                    continue
+                # the same wrong answer twice: fetching this job again would give it a third time
+                raise self.end(
+                    spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
+                ) from None
+        raise AssertionError("unreachable")
+
+    async def fetch(
+        self,
+        spec: ShotSpec,
+        backend: Backend,
+        job: str,
+        info: ModelInfo,
+        status: JobStatus,
+        estimate: float | None,
+        dest: Path,
+    ) -> None:
+        """Download a finished job's clip to ``dest``; trouble keeps the job, a clip that is gone ends it."""
+        cost = status.cost if status.cost is not None else estimate
         try:
-            await backend.fetch(job, dest)
+            await _answer(backend.fetch(job, dest), spec.backend)
         except BackendError as exc:
             if exc.refused:
                 raise self.end(
@@ -588,13 +620,6 @@ class Generation:
             raise self.end(
                 spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
             ) from None
-        try:
-            facts = await asyncio.to_thread(verify_clip, dest, spec)
-        except ShotFailed as exc:  # fetching this job again would give the same wrong clip
-            raise self.end(
-                spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
-            ) from None
-        return dest, facts
 
     def pin(self, shot: str, key: str | None, take: Take, *, write: bool = True) -> None:
         if key is None:
@@ -607,6 +632,17 @@ class Generation:
 
     def write_lock(self) -> None:
         write_lock(self.project.root, self.lock, [s.id for s in self.project.shots])
+
+
+async def _answer(call: Awaitable[T], provider: str) -> T:
+    """A backend's poll or fetch; an answer of a shape it could not read is a retryable BackendError."""
+    try:
+        return await call
+    except UNEXPECTED as exc:
+        raise BackendError(
+            f"{provider} answered in a shape shotlist does not know ({type(exc).__name__}: {exc})",
+            retryable=True,
+        ) from None
 
 
 def _record(entry: JournalEntry, outcome: Outcome, why: str, cost: float | None, estimate: bool) -> JobRecord:

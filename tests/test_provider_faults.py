@@ -12,8 +12,8 @@ a message that names the one next step that works, and no key in any file shotli
 from __future__ import annotations
 
 import functools
-import re
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,15 +25,16 @@ import pytest
 
 from shotlist import generate
 from shotlist.backends import http
-from shotlist.backends.ark import ArkBackend
+from shotlist.backends.ark import ArkBackend, token_cost
 from shotlist.backends.comfyui import ComfyUIBackend
 from shotlist.backends.fal import FalBackend
 from shotlist.backends.kling import KlingBackend
 from shotlist.backends.luma import LumaBackend
 from shotlist.backends.minimax import MiniMaxBackend
 from shotlist.backends.replicate import ReplicateBackend
-from shotlist.backends.runway import RunwayBackend
+from shotlist.backends.runway import USD_PER_CREDIT, RunwayBackend
 from shotlist.backends.veo import VeoBackend
+from shotlist.catalog import get_model
 from shotlist.catalog.registry import CatalogModels
 from shotlist.journal import Journal
 from shotlist.ledger import Ledger
@@ -42,6 +43,7 @@ from shotlist.lock import read_lock
 from shotlist.pipeline import BuildOptions, BuildResult, build
 from shotlist.plan import Plan, make_plan
 from shotlist.store import Store
+from tests.fakes import runway
 from tests.fakes.providers import PROVIDERS, Provider
 from tests.fakes.server import Response
 from tests.media_factory import make_clip
@@ -61,7 +63,9 @@ BACKENDS = (
 )
 each_provider = pytest.mark.parametrize("provider", PROVIDERS, ids=str)
 HTML_502 = Response(
-    502, b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>", {"Content-Type": "text/html"}
+    502,
+    b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+    {"Content-Type": "text/html"},
 )
 HTML_503 = Response(
     503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", {"Content-Type": "text/html"}
@@ -83,7 +87,9 @@ class QuickPolicy(http.RetryPolicy):
 def clip(seconds: float) -> bytes:
     """A real H.264 clip of this length (16:9), as every provider delivers it here."""
     with tempfile.TemporaryDirectory() as tmp:
-        return make_clip(Path(tmp) / "c.mp4", "blue", size="320x180", seconds=seconds, audio=False).read_bytes()
+        return make_clip(
+            Path(tmp) / "c.mp4", "blue", size="320x180", seconds=seconds, audio=False
+        ).read_bytes()
 
 
 @pytest.fixture
@@ -126,6 +132,19 @@ def price(provider: Provider[Any]) -> float:
     return 0.0 if info.free else float(info.estimate(provider.duration, "720p", False) or 0.0)
 
 
+def billed(provider: Provider[Any], fake: Any) -> float:
+    """What the jobs the fake finished cost as its provider reports it (Runway's credits, Ark's tokens),
+    else the catalog's estimate (what shotlist counts when a provider does not say)."""
+    if provider.name == "runway":
+        return sum(
+            runway.MODELS[j.kind][4] * int(j.body["duration"]) * USD_PER_CREDIT for j in fake.jobs.values()
+        )
+    if provider.name == "ark":
+        entry = get_model(provider.model)
+        return sum(token_cost(entry, t.tokens, False) or 0.0 for t in fake.tasks.values())
+    return price(provider) * int(fake.submissions)
+
+
 def journaled(root: Path) -> int:
     return len(Journal(root / ".shotlist").entries())
 
@@ -159,8 +178,166 @@ def test_a_provider_that_forgets_its_job_leaves_a_lost_paid_job_not_one_kept_for
         assert result.failures["s1"].endswith("the next build makes it again (free)")
         assert run(root).ok and serve.submissions == 2
         return
-    assert result.failures["s1"].endswith(f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})")
+    assert result.failures["s1"].endswith(
+        f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+    )
     assert result.spent_is_estimate and [s.action for s in plan(root).shots] == ["lost"]
     assert not run(root).made and serve.submissions == 1  # a plain build does not pay again unasked
     again = run(root, regenerate=["s1"])
     assert again.ok and again.made["s1"][0].take == 2 and serve.submissions == 2
+
+
+@each_provider
+def test_error_pages_from_a_proxy_while_polling_are_ridden_through(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.answer(*serve.poll_route, HTML_502, times=4)  # more than one poll's worth of retries
+    result = run(project(tmp_path / "p", provider))
+    assert result.ok, result.failures
+    assert serve.submissions == 1 and journaled(tmp_path / "p") == 0
+    assert result.spent == pytest.approx(billed(provider, serve))
+
+
+@each_provider
+def test_a_download_that_keeps_failing_keeps_the_paid_job_for_the_next_build(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    root = project(tmp_path / "p", provider)
+    trap = serve.answer(*serve.download_route, HTML_503, times=10**6)  # the CDN is down for this build
+    first = run(root)
+    assert serve.submissions == 1 and set(first.failures) == {"s1"}
+    assert first.failures["s1"].endswith("; the next build downloads it (already paid)"), first.failures
+    assert "<html>" not in first.failures["s1"]  # an error page is named, not pasted
+    assert journaled(root) == 1 and first.spent == 0 and not Ledger(root / ".shotlist").all()
+    trap.times = 0
+    second = run(root)
+    assert second.ok and serve.submissions == 1  # downloaded from the same job, not paid again
+    assert second.spent == pytest.approx(billed(provider, serve))  # counted once, by the build that stored it
+
+
+@each_provider
+def test_a_download_cut_short_is_fetched_again_from_the_same_job(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.truncate(*serve.download_route)
+    result = run(project(tmp_path / "p", provider))
+    assert result.ok and serve.submissions == 1 and len(serve.downloads()) == 2
+    assert result.spent == pytest.approx(billed(provider, serve))
+
+
+@each_provider
+def test_a_download_that_is_not_a_video_once_is_fetched_again(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.answer(*serve.download_route, HTML_200)  # a sign-in page where the clip should be
+    result = run(project(tmp_path / "p", provider))
+    assert result.ok, result.failures
+    assert serve.submissions == 1 and len(serve.downloads()) == 2
+
+
+@each_provider
+def test_a_result_that_is_never_a_video_is_a_lost_paid_job_with_its_cost(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.answer(*serve.download_route, HTML_200, times=10**6)
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert serve.submissions == 1 and "is not a video" in result.failures["s1"], result.failures
+    assert result.spent == pytest.approx(billed(provider, serve)) and journaled(root) == 0
+    if price(provider):
+        assert result.failures["s1"].endswith(
+            f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+        )
+        assert not run(root).made and serve.submissions == 1
+
+
+@each_provider
+@pytest.mark.parametrize("body", [[], "ok", None], ids=["a list", "a string", "null"])
+def test_a_status_answer_of_an_unexpected_shape_keeps_the_job_without_a_traceback(
+    provider: Provider[Any], serve: Any, tmp_path: Path, body: Any
+) -> None:
+    root = project(tmp_path / "p", provider)
+    trap = serve.answer(*serve.poll_route, Response(200, body if body is not None else b"null"), times=10**6)
+    result = run(root)
+    assert set(result.failures) == {"s1"} and serve.submissions == 1
+    assert result.failures["s1"].endswith("; the next build resumes it"), result.failures
+    assert journaled(root) == 1
+    trap.times = 0
+    assert run(root).ok and serve.submissions == 1
+
+
+@each_provider
+def test_a_lost_submit_answer_is_never_paid_twice_by_a_build(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.lose_answers(*serve.submit_route)  # the provider makes the job; its answer never arrives
+    root = project(tmp_path / "p", provider)
+    first = run(root)
+    assert serve.submissions == 1
+    if first.ok:  # the adapter found its job by an id of its own (Kling, ComfyUI)
+        assert first.spent == pytest.approx(billed(provider, serve))
+        return
+    why = first.failures["s1"]
+    assert "to send it again, run `shotlist build --regenerate s1`" in why and first.spent_is_estimate
+    assert first.spent == pytest.approx(price(provider))
+    assert [s.action for s in plan(root).shots] == ["unknown"]
+    assert not run(root).made and serve.submissions == 1
+    again = run(root, regenerate=["s1"])
+    assert again.ok and serve.submissions == 2 and again.made["s1"][0].take == 2
+
+
+@each_provider
+@pytest.mark.parametrize("retry_after", ["1", None], ids=["retry-after", "no retry-after"])
+def test_429s_on_submit_and_poll_are_waited_out_and_pay_once(
+    provider: Provider[Any], serve: Any, tmp_path: Path, retry_after: str | None
+) -> None:
+    serve.rate_limit(*serve.submit_route, times=2, retry_after=retry_after)
+    serve.rate_limit(*serve.poll_route, times=4, retry_after=retry_after)
+    result = run(project(tmp_path / "p", provider))
+    assert result.ok, result.failures
+    assert serve.submissions == 1 and len(serve.submits()) == 3
+    assert result.spent == pytest.approx(billed(provider, serve))
+
+
+REFUSING = [p for p in PROVIDERS if p.refused_job or p.refused_submit]
+
+
+@pytest.mark.parametrize("provider", REFUSING, ids=str)
+@pytest.mark.parametrize("when", ["refused_submit", "refused_job"])
+def test_a_refusal_is_remembered_and_only_regenerate_sends_it_again(
+    provider: Provider[Any], serve: Any, tmp_path: Path, when: str
+) -> None:
+    refusal = getattr(provider, when)
+    if refusal is None:
+        pytest.skip(f"{provider}'s fake does not refuse that way")
+    root = project(tmp_path / "p", provider, prompt=refusal.prompt)
+    result = run(root)
+    made = serve.submissions
+    assert result.failures["s1"].startswith("take 1 refused by "), result.failures
+    assert refusal.reason in result.failures["s1"]
+    assert result.failures["s1"].endswith(
+        "edit the prompt, or run `shotlist build --regenerate s1` to try it again"
+    )
+    [shot] = plan(root).shots
+    assert shot.action == "refused" and journaled(root) == 0
+    assert not run(root).made and serve.submissions == made and len(serve.submits()) == 1
+    run(root, regenerate=["s1"])
+    assert len(serve.submits()) == 2  # asked for: sent again
+
+
+@each_provider
+def test_no_key_reaches_a_file_a_log_line_or_a_message(
+    provider: Provider[Any], serve: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    root = project(tmp_path / "p", provider, shots=2)
+    serve.lose_answers(*serve.submit_route)
+    serve.answer(*serve.poll_route, HTML_502, times=2)
+    on_first_poll(serve, serve.forget)
+    result = run(root)
+    keys = [v for name, v in provider.env(serve).items() if name in provider.keys]
+    assert keys and result.failures
+    written = [p for p in root.rglob("*") if p.is_file() and p.suffix not in (".mp4", ".png", ".jpg")]
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in written]
+    texts += [caplog.text, *result.failures.values()]
+    assert not [k for k in keys for t in texts if k in t]

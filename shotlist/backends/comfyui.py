@@ -299,12 +299,17 @@ class ComfyUIBackend:
     async def _poll(self, job_id: str, server: str, prompt_id: str) -> JobStatus:
         layer = self.http(server)
         for second_look in (False, True):
-            history = await layer.json("GET", f"/history/{prompt_id}", timeout=POLL_TIMEOUT)
+            history = _object(await layer.json("GET", f"/history/{prompt_id}", timeout=POLL_TIMEOUT), server)
             if prompt_id in history:
                 return self._finished(job_id, prompt_id, history[prompt_id])
             if second_look:
                 break
-            queue = await layer.json("GET", "/queue", timeout=POLL_TIMEOUT)
+            queue = _object(
+                await layer.json("GET", "/queue", timeout=POLL_TIMEOUT),
+                server,
+                "queue_running",
+                "queue_pending",
+            )
             if prompt_id in queued_ids(queue, "queue_running"):
                 return JobStatus(
                     JobState.RUNNING, progress=self.progress.get(prompt_id), provider_job=prompt_id
@@ -601,3 +606,15 @@ def find_video(outputs: dict[str, Any]) -> dict[str, str] | None:
                 if isinstance(item, dict) and str(item.get("filename", "")).lower().endswith(VIDEO_SUFFIXES):
                     return {k: str(v) for k, v in item.items() if k in ("filename", "subfolder", "type")}
     return None
+
+
+def _object(answer: Any, server: str, *keys: str) -> dict[str, Any]:
+    """A JSON object from ComfyUI with these keys; anything else says nothing about a prompt (never that
+    the server does not know it). ``status`` 200: the server is there, so its jobs stay where they are."""
+    if not isinstance(answer, dict) or not all(k in answer for k in keys):
+        raise BackendError(
+            f"comfyui: {server} answered {str(answer)[:80]!r}, not what ComfyUI answers",
+            retryable=True,
+            status=200,
+        )
+    return answer

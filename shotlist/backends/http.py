@@ -23,6 +23,7 @@ import io
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -216,7 +217,9 @@ class HttpLayer:
             if attempt + 1 < self.policy.attempts:
                 await self.sleep(self.policy.delay(attempt, None))
         if isinstance(last, BackendError):
-            raise BackendError(f"{last} (gave up after {self.policy.attempts} tries)", retryable=True)
+            raise BackendError(
+                f"{last} (gave up after {self.policy.attempts} tries)", retryable=True, status=last.status
+            )
         raise BackendError(
             f"{self.provider}: cannot reach {redact(str(self.client.base_url) or url)}: {redact(str(last))}",
             retryable=True,
@@ -234,8 +237,13 @@ class HttpLayer:
             ) from None
 
     def describe(self, response: httpx.Response) -> str:
-        """A one-line account of an error response, without secrets."""
+        """A one-line account of an error response, without secrets; an HTML error page (a proxy's, a
+        CDN's) by its title, not pasted whole."""
         body = response.text[:400].replace("\n", " ") if response.content else ""
+        if "html" in response.headers.get("content-type", "") or body.lstrip().lower().startswith("<"):
+            title = re.search(r"<title[^>]*>([^<]*)</title>|<h1[^>]*>([^<]*)</h1>", response.text, re.I)
+            words = next((g for g in title.groups() if g), "") if title else ""
+            body = f"an HTML page{f' ({words.strip()[:120]})' if words.strip() else ''}"
         return redact(
             f"{self.provider}: {response.request.method} {response.request.url.path} → "
             f"HTTP {response.status_code}{': ' + body if body else ''}"
@@ -265,14 +273,19 @@ class HttpLayer:
                             f"{self.provider}: the result link answered HTTP {response.status_code}"
                         )
                     if response.status_code >= 400:
-                        if _retryable_status(response.status_code) and attempt + 1 < self.policy.attempts:
+                        retryable = _retryable_status(response.status_code)
+                        if retryable and attempt + 1 < self.policy.attempts:
                             await self.sleep(
                                 self.policy.delay(
                                     attempt, retry_after_seconds(response.headers.get("retry-after"))
                                 )
                             )
                             continue
-                        raise BackendError(self.describe(response), retryable=False)
+                        await response.aread()  # streamed: read the (small) error body to name it
+                        # a 5xx or 429 is the host's trouble, not the end of the clip: the next build asks again
+                        raise BackendError(
+                            self.describe(response), retryable=retryable, status=response.status_code
+                        )
                     with open(tmp, "wb") as f:
                         async for chunk in response.aiter_bytes(1 << 20):
                             size += len(chunk)
