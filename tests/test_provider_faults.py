@@ -341,3 +341,71 @@ def test_no_key_reaches_a_file_a_log_line_or_a_message(
     texts = [p.read_bytes().decode("utf-8", "replace") for p in written]
     texts += [caplog.text, *result.failures.values()]
     assert not [k for k in keys for t in texts if k in t]
+
+
+#: Each provider's answer for a job that finished without naming a video (its status read(s)).
+FINISHED_WITHOUT_VIDEO: dict[str, Any] = {
+    "fal": {"status": "COMPLETED", "video": None},  # the status read, then the result read
+    "runway": {"id": "t", "status": "SUCCEEDED", "output": []},
+    "luma": {"id": "g", "state": "completed", "assets": {}},
+    "replicate": {"id": "p", "status": "succeeded", "output": None},
+    "ark": {"id": "t", "status": "succeeded", "content": {}},
+    "kling": {
+        "code": 0,
+        "message": "ok",
+        "data": {"task_id": "t", "task_status": "succeed", "task_result": {}},
+    },
+    "minimax": {
+        "task_id": "t",
+        "status": "Success",
+        "base_resp": {"status_code": 0, "status_msg": "success"},
+    },
+    "veo": {"name": "operations/o", "done": True, "response": {"generateVideoResponse": {}}},
+}
+#: Each provider's answer for a job in a state no documentation names.
+UNKNOWN_STATE: dict[str, Any] = {
+    "fal": {"status": "IN_REVIEW"},
+    "runway": {"id": "t", "status": "ASSETS_PENDING"},
+    "luma": {"id": "g", "state": "upscaling"},
+    "replicate": {"id": "p", "status": "paused"},
+    "ark": {"id": "t", "status": "expired"},
+    "kling": {"code": 0, "message": "ok", "data": {"task_id": "t", "task_status": "archived"}},
+    "minimax": {
+        "task_id": "t",
+        "status": "Archived",
+        "base_resp": {"status_code": 0, "status_msg": "success"},
+    },
+    "veo": {"name": "operations/o", "done": "soon"},
+}
+PAID = [p for p in PROVIDERS if p.name in FINISHED_WITHOUT_VIDEO]
+
+
+@pytest.mark.parametrize("provider", PAID, ids=str)
+def test_a_job_that_finished_without_a_video_is_a_lost_paid_job_not_a_failure_sent_again(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    serve.answer(*serve.poll_route, Response(200, FINISHED_WITHOUT_VIDEO[provider.name]), times=10**6)
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert serve.submissions == 1 and "left no clip" in result.failures["s1"], result.failures
+    assert result.failures["s1"].endswith(
+        f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+    )
+    assert result.spent == pytest.approx(price(provider)) and result.spent_is_estimate
+    assert journaled(root) == 0 and [s.action for s in plan(root).shots] == ["lost"]
+    assert not run(root).made and serve.submissions == 1  # billed once: not sent again unasked
+
+
+@pytest.mark.parametrize("provider", PAID, ids=str)
+def test_a_job_in_a_state_nobody_documented_is_kept_and_resumed_by_the_next_build(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    trap = serve.answer(*serve.poll_route, Response(200, UNKNOWN_STATE[provider.name]), times=10**6)
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert serve.submissions == 1 and result.failures["s1"].endswith("; the next build resumes it"), (
+        result.failures
+    )
+    assert journaled(root) == 1 and result.spent == 0
+    trap.times = 0
+    assert run(root).ok and serve.submissions == 1

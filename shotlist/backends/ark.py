@@ -110,11 +110,8 @@ class ArkBackend(HostedBackend):
         url = (data.get("content") or {}).get("video_url")
         if state is JobState.SUCCEEDED:
             if not url:
-                return JobStatus(
-                    JobState.FAILED,
-                    message="succeeded with no video_url",
-                    cost=cost,
-                    provider_job=provider_job,
+                return self.without_video(
+                    job_id, "ark: the task succeeded with no video_url", cost=cost, provider_job=provider_job
                 )
             # a presigned object-store link on another host: the layer sends it no key
             return self.succeeded(job_id, str(url), cost=cost, provider_job=provider_job)

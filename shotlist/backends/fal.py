@@ -97,10 +97,8 @@ class FalBackend(HostedBackend):
             )
         video = body.get("video")
         if not isinstance(video, dict) or not video.get("url"):
-            return JobStatus(
-                JobState.FAILED,
-                message=f"fal: the result has no video: {str(body)[:200]}",
-                provider_job=request_id,
+            return self.without_video(
+                job_id, f"fal: the result has no video: {str(body)[:200]}", provider_job=request_id
             )
         return self.succeeded(job_id, str(video["url"]), provider_job=request_id)
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shotlist.backends.base import BackendError, JobState, JobStatus, SubmitUnknown
+from shotlist.backends.base import BackendError, JobGone, JobState, JobStatus, SubmitUnknown
 from shotlist.backends.http import HttpLayer, env_url, provider_concurrency, secret
 
 Words = str | tuple[str, ...]
@@ -135,6 +135,12 @@ class HostedBackend:
         self.links[job_id] = link
         return JobStatus(JobState.SUCCEEDED, progress=1.0, **fields)
 
+    def without_video(self, job_id: str, message: str, **fields: Any) -> JobStatus:
+        """A job the provider says succeeded but whose answer names no video: it ran and is billed, so it
+        is no failure to send again but a paid job whose clip cannot be had (``fetch`` says so)."""
+        self.links.pop(job_id, None)
+        return JobStatus(JobState.SUCCEEDED, progress=1.0, message=message, **fields)
+
     def reason(self, body: Any) -> str | None:
         """The provider's own words for turning a request down, from its error body (None: not its shape)."""
         return None
@@ -180,6 +186,7 @@ class HostedBackend:
     async def result_url(self, job_id: str, expired: bool) -> str:
         """A finished job's video link: the one its last read gave, or (expired, or never read by this
         process) the one a fresh read of the job gives."""
+        message = None
         if expired or job_id not in self.links:
             status = await self.poll(job_id)
             if status.state is not JobState.SUCCEEDED:
@@ -187,9 +194,10 @@ class HostedBackend:
                     status.message or f"{self.name}: job {job_id} has no video",
                     refused=status.state is JobState.REFUSED,
                 )
+            message = status.message
         link = self.links.get(job_id)
         if link is None:
-            raise BackendError(f"{self.name}: job {job_id} finished without a video link")
+            raise JobGone(message or f"{self.name}: job {job_id} finished without a video link")
         return link
 
     async def download(self, job_id: str, dest: Path) -> str:

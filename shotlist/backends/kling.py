@@ -170,12 +170,13 @@ class KlingBackend(HostedBackend):
         provider_job = str(task.get("task_id") or "") or None
         if state is JobState.SUCCEEDED:
             videos = (task.get("task_result") or {}).get("videos") or []
-            if not videos:
-                return JobStatus(
-                    JobState.FAILED, message="the task succeeded with no video", provider_job=provider_job
+            url = videos[0].get("url") if videos and isinstance(videos[0], dict) else None
+            if not url:
+                return self.without_video(
+                    job_id, "kling: the task succeeded with no video", provider_job=provider_job
                 )
             # a CDN link: the layer sends it no token
-            return self.succeeded(job_id, str(videos[0]["url"]), provider_job=provider_job)
+            return self.succeeded(job_id, str(url), provider_job=provider_job)
         if state is JobState.FAILED:
             return self.failed(
                 str(task.get("task_status_msg") or "the task failed"), provider_job=provider_job

@@ -75,9 +75,7 @@ class LumaBackend(HostedBackend):
         if state is JobState.SUCCEEDED:
             video = (generation.get("assets") or {}).get("video")
             if not video:
-                return JobStatus(
-                    JobState.FAILED, message="luma: completed without a video", provider_job=job_id
-                )
+                return self.without_video(job_id, "luma: completed without a video", provider_job=job_id)
             return self.succeeded(job_id, str(video), provider_job=job_id)
         if state is JobState.FAILED:
             reason = str(generation.get("failure_reason") or "the generation failed")

@@ -114,7 +114,7 @@ class MiniMaxBackend(HostedBackend):
         """The task's file, and a download link for it (each retrieve signs a fresh one)."""
         file_id = (await self._query(job_id)).get("file_id")
         if not file_id:
-            raise BackendError(f"MiniMax task {job_id} has no file yet")
+            raise JobGone(f"MiniMax task {job_id} succeeded with no file_id")
         data = await self._call("GET", "/v1/files/retrieve", params={"file_id": file_id})
         url = (data.get("file") or {}).get("download_url")
         if not url:

@@ -64,9 +64,9 @@ class ReplicateBackend(HostedBackend):
         if state is JobState.SUCCEEDED:
             url = video_url(prediction.get("output"))
             if url is None:
-                return JobStatus(
-                    JobState.FAILED,
-                    message=f"replicate: prediction {pid} succeeded with no video "
+                return self.without_video(
+                    pid,
+                    f"replicate: prediction {pid} succeeded with no video "
                     f"output: {str(prediction.get('output'))[:200]}",
                     provider_job=pid,
                 )

@@ -64,11 +64,8 @@ class RunwayBackend(HostedBackend):
         if state is JobState.SUCCEEDED:
             outputs = task.get("output") or []
             if not outputs:
-                return JobStatus(
-                    JobState.FAILED,
-                    message="runway: the task succeeded with no output",
-                    cost=cost,
-                    provider_job=job_id,
+                return self.without_video(
+                    job_id, "runway: the task succeeded with no output", cost=cost, provider_job=job_id
                 )
             return self.succeeded(job_id, str(outputs[0]), cost=cost, provider_job=job_id)
         if state is JobState.FAILED:

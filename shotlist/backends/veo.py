@@ -80,7 +80,10 @@ class VeoBackend(HostedBackend):
         _, name = job_parts(job_id, 2, self.name)
         op = await self.http.json("GET", f"/v1beta/{name}")
         provider_job = str(op.get("name", "")) or None
-        if not op.get("done"):
+        done = op.get("done", False)
+        if not isinstance(done, bool):  # a word this adapter does not know: retried, never a guess
+            raise BackendError(f"veo: unknown operation state done={done!r}", retryable=True)
+        if not done:
             return JobStatus(JobState.RUNNING, provider_job=provider_job)
         if op.get("error"):
             return self.failed(str(op["error"].get("message", op["error"])), provider_job=provider_job)
@@ -95,8 +98,6 @@ class VeoBackend(HostedBackend):
                 "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered by Google's safety checks"
             )
             return JobStatus(JobState.REFUSED, message=reasons, provider_job=provider_job)
-        return JobStatus(
-            JobState.FAILED,
-            message="the operation finished with no video and no reason",
-            provider_job=provider_job,
+        return self.without_video(
+            job_id, "veo: the operation finished with no video and no reason", provider_job=provider_job
         )
