@@ -26,6 +26,7 @@ import pytest
 from shotlist import generate
 from shotlist.backends import http
 from shotlist.backends.ark import ArkBackend, token_cost
+from shotlist.backends.base import Recoverable
 from shotlist.backends.comfyui import ComfyUIBackend
 from shotlist.backends.fal import FalBackend
 from shotlist.backends.kling import KlingBackend
@@ -409,3 +410,25 @@ def test_a_job_in_a_state_nobody_documented_is_kept_and_resumed_by_the_next_buil
     assert journaled(root) == 1 and result.spent == 0
     trap.times = 0
     assert run(root).ok and serve.submissions == 1
+
+
+@each_provider
+@pytest.mark.parametrize(
+    "answer", [Response(200, []), Response(200, "accepted"), HTML_200], ids=["a list", "a string", "a page"]
+)
+def test_a_submit_answered_in_a_shape_nobody_documented_is_never_sent_again_blindly(
+    provider: Provider[Any], serve: Any, tmp_path: Path, answer: Response
+) -> None:
+    serve.answer(*serve.submit_route, answer)  # a 200 whose job, if any, cannot be named
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert len(serve.submits()) == 1 and set(result.failures) == {"s1"}, result.failures
+    why = result.failures["s1"]
+    if isinstance(provider.backend(tmp_path / "w"), Recoverable):  # it looks its own id up first
+        assert why.endswith("the next build looks it up again before anything is sent (never paid twice)")
+        assert run(root).ok and serve.submissions == 1 and len(serve.submits()) == 2
+    elif price(provider):
+        assert why.endswith(
+            f"to send it again, run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+        )
+        assert not run(root).made and len(serve.submits()) == 1

@@ -239,6 +239,7 @@ class ComfyUIBackend:
         payload = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
         try:
             response = await layer.request("POST", "/prompt", submit=True, json=payload, ok=(400,))
+            body = layer.object_of(response, submit=True)
         except SubmitUnknown:
             # the id is ours, so a lost answer can be checked rather than guessed at
             try:
@@ -247,7 +248,6 @@ class ComfyUIBackend:
             except BackendError:
                 pass  # the server cannot say either: the outcome stays unknown
             raise
-        body = response.json()
         if response.status_code == 400 or body.get("node_errors"):
             if response.status_code != 400:  # ComfyUI runs what is still valid: stop it
                 await layer.request("POST", "/queue", json={"delete": [prompt_id]})

@@ -226,15 +226,38 @@ class HttpLayer:
         )
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """A request's JSON answer. One that is not JSON (a proxy's page) is retryable trouble, or on a
+        submit answered 2xx a SubmitUnknown: the job may exist, and is never sent again blindly."""
         response = await self.request(method, url, **kwargs)
         try:
             return response.json()
         except ValueError:
-            raise BackendError(
-                f"{self.provider}: {method} {redact(url)} answered with non-JSON "
-                f"({response.headers.get('content-type', '?')})",
-                retryable=False,
-            ) from None
+            raise self.unreadable(response, "JSON", kwargs.get("submit", False)) from None
+
+    async def object(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """A request's answer as a JSON object (see ``json``; ``object_of``)."""
+        return self.object_of(await self.request(method, url, **kwargs), submit=kwargs.get("submit", False))
+
+    def object_of(self, response: httpx.Response, *, submit: bool) -> dict[str, Any]:
+        """A response's JSON object; any other answer is retryable trouble, or on a submit answered 2xx a
+        SubmitUnknown (a job may exist that shotlist cannot name)."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise self.unreadable(response, "a JSON object", submit)
+        return data
+
+    def unreadable(self, response: httpx.Response, wanted: str, submit: bool) -> BackendError:
+        """The error for an answer that is not ``wanted``."""
+        what = self.describe(response).split(" → ", 1)[-1]
+        text = f"{self.provider}: {response.request.method} {response.request.url.path} answered {what}, not {wanted}"
+        if submit and response.status_code < 300:
+            return SubmitUnknown(
+                f"{text}; the job may exist and may be charged. shotlist will not resend it blindly"
+            )
+        return BackendError(text, retryable=True, status=response.status_code)
 
     def describe(self, response: httpx.Response) -> str:
         """A one-line account of an error response, without secrets; an HTML error page (a proxy's, a

@@ -137,10 +137,7 @@ class KlingBackend(HostedBackend):
         response = await self.http.request(
             method, url, submit=submit, headers=self._auth(), ok=(400, 404), **kwargs
         )
-        try:
-            data: dict[str, Any] = response.json()
-        except ValueError:
-            raise BackendError(self.http.describe(response), retryable=True) from None
+        data = self.http.object_of(response, submit=submit)
         code = int(data.get("code") or 0)
         if code or response.status_code >= 400:
             message = f"Kling error {code}: {data.get('message', '')}"

@@ -71,7 +71,7 @@ class MiniMaxBackend(HostedBackend):
         (``task=True``: a task's own failure is returned for ``poll`` to read, not raised)."""
         policy = self.http.policy
         for attempt in range(policy.attempts):
-            data: dict[str, Any] = await self.http.json(method, url, submit=submit, **kwargs)
+            data = await self.http.object(method, url, submit=submit, **kwargs)
             code, message = _error(data)
             if code == 0 or (task and data.get("status") == "Fail"):
                 return data
