@@ -46,6 +46,7 @@ from shotlist.plan import Plan, make_plan
 from shotlist.store import Store
 from tests.fakes import runway
 from tests.fakes.providers import PROVIDERS, Provider
+from tests.fakes.proxy import CuttableProxy
 from tests.fakes.server import Response
 from tests.media_factory import make_clip
 
@@ -432,3 +433,23 @@ def test_a_submit_answered_in_a_shape_nobody_documented_is_never_sent_again_blin
             f"to send it again, run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
         )
         assert not run(root).made and len(serve.submits()) == 1
+
+
+@each_provider
+def test_an_outage_longer_than_the_builds_patience_keeps_the_job_and_the_next_build_resumes_it(
+    provider: Provider[Any], serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with CuttableProxy(("127.0.0.1", int(serve.server.server_address[1]))) as proxy:
+        for name, value in provider.env(serve).items():  # the API through a network that can go down
+            monkeypatch.setenv(name, value.replace(serve.url, proxy.url))
+        on_first_poll(serve, proxy.cut)  # connections drop, then are refused
+        root = project(tmp_path / "p", provider)
+        first = run(root)
+        assert proxy.cuts == 1 and serve.submissions == 1 and set(first.failures) == {"s1"}
+        assert first.failures["s1"].startswith(f"take 1 is still running at {provider} (job "), first.failures
+        assert first.failures["s1"].endswith("; the next build resumes it")
+        assert journaled(root) == 1 and first.spent == 0
+        proxy.restore()
+        second = run(root)
+    assert second.ok and serve.submissions == 1, second.failures  # polled the same job: paid once
+    assert second.spent == pytest.approx(billed(provider, serve))

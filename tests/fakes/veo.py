@@ -113,7 +113,9 @@ class FakeVeo(TaskFake):
                 result: dict[str, Any] = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASON]}
             else:
                 op.file = self.sign(op.body, op.file)  # the same file until it is gone
-                uri = f"{self.url}/v1beta/files/{op.file}:download?alt=media"
+                # on the API's own origin, as the client reached it (through a proxy, the proxy's)
+                origin = f"http://{req.headers['host']}" if "host" in req.headers else self.url
+                uri = f"{origin}/v1beta/files/{op.file}:download?alt=media"
                 result = {"generatedSamples": [{"video": {"uri": uri}}]}
         return Response(
             200,
