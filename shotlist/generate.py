@@ -449,7 +449,10 @@ class Generation:
             if exc.refused:
                 raise self.end(spec, None, Outcome.REFUSED, str(exc), None, False, info, estimate) from None
             self.journal.close(tk)  # refused before any job existed: nothing was bought
-            raise ShotFailed(f"take {spec.take} was not accepted: {exc}") from None
+            step = "the next build sends it again" if exc.retryable else "fix what it names, then build again"
+            raise ShotFailed(
+                f"take {spec.take} was not accepted: {exc}; nothing was charged, {step}"
+            ) from None
         await asyncio.to_thread(self.journal.write, replace(intent, state=JournalState.SUBMITTED, job=job))
         self.started[spec.shot] = time.monotonic()
         self.emit(ShotEvent(spec.shot, ShotState.SUBMITTED, message=f"job {job}"))

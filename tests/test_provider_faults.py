@@ -151,9 +151,9 @@ def journaled(root: Path) -> int:
     return len(Journal(root / ".shotlist").entries())
 
 
-def on_first_poll(fake: Any, do: Any) -> None:
-    """Do ``do()`` just before the fake answers the first read of a job's status."""
-    original, (method, pattern) = fake.dispatch, fake.poll_route
+def on_first_poll(fake: Any, do: Any, route: tuple[str, str] | None = None) -> None:
+    """Do ``do()`` just before the fake answers the first read of a job's status (or of ``route``)."""
+    original, (method, pattern) = fake.dispatch, route or fake.poll_route
     done: list[bool] = []
 
     def dispatch(req: Any) -> Any:
@@ -453,3 +453,40 @@ def test_an_outage_longer_than_the_builds_patience_keeps_the_job_and_the_next_bu
         second = run(root)
     assert second.ok and serve.submissions == 1, second.failures  # polled the same job: paid once
     assert second.spent == pytest.approx(billed(provider, serve))
+
+
+@each_provider
+def test_a_link_that_expired_before_the_download_is_read_again_or_counted_as_lost(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    on_first_poll(serve, serve.expire_links, serve.download_route)  # the link dies as it is fetched
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert serve.submissions == 1 and journaled(root) == 0
+    if provider.fresh_links:  # the job gives a fresh link: the paid clip is had
+        assert result.ok, result.failures
+        assert result.spent == pytest.approx(billed(provider, serve))
+        return
+    assert "left no clip" in result.failures["s1"], result.failures
+    assert result.spent == pytest.approx(billed(provider, serve))
+    if price(provider):
+        assert result.failures["s1"].endswith(
+            f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+        )
+        assert [s.action for s in plan(root).shots] == ["lost"] and not run(root).made
+
+
+@each_provider
+def test_a_submit_the_provider_keeps_turning_down_with_5xx_charges_nothing_and_says_so(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    trap = serve.answer(*serve.submit_route, HTML_503, times=10**6)
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert serve.submissions == 0 and result.spent == 0 and journaled(root) == 0
+    assert result.failures["s1"].endswith("nothing was charged, the next build sends it again"), (
+        result.failures
+    )
+    assert "<html>" not in result.failures["s1"] and "503 Service Unavailable" in result.failures["s1"]
+    trap.times = 0
+    assert run(root).ok and serve.submissions == 1
