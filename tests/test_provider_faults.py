@@ -490,3 +490,19 @@ def test_a_submit_the_provider_keeps_turning_down_with_5xx_charges_nothing_and_s
     assert "<html>" not in result.failures["s1"] and "503 Service Unavailable" in result.failures["s1"]
     trap.times = 0
     assert run(root).ok and serve.submissions == 1
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name == "fal"], ids=str)
+def test_a_completed_fal_request_whose_result_is_gone_is_a_lost_paid_job(
+    provider: Provider[Any], serve: Any, tmp_path: Path
+) -> None:
+    # the status says COMPLETED, the result read answers 404: fal kept the request's result no longer
+    serve.answer("GET", r"/requests/\w+$", Response(404, {"detail": "Request not found"}), times=10**6)
+    root = project(tmp_path / "p", provider)
+    result = run(root)
+    assert "no longer has its result" in result.failures["s1"], result.failures
+    assert result.failures["s1"].endswith(
+        f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+    )
+    assert result.spent == pytest.approx(price(provider)) and journaled(root) == 0
+    assert not run(root).made and serve.submissions == 1  # not a failure the next build pays for again

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shotlist.backends.base import BackendError, JobState, JobStatus
+from shotlist.backends.base import BackendError, JobGone, JobState, JobStatus
 from shotlist.backends.hosted import HostedBackend, state_words
 from shotlist.backends.http import env_url, input_data_uri, job_parts, mapped_input
 from shotlist.catalog import ModelEntry, get_model
@@ -87,6 +87,10 @@ class FalBackend(HostedBackend):
             body = {}
         if response.status_code >= 400:
             kinds, text = error_detail(body, response.text)
+            if response.status_code == 404:  # completed (and billed), and its result is gone
+                raise JobGone(
+                    f"fal: request {request_id} completed but fal no longer has its result ({text})"
+                )
             return self.failed(f"fal: {text}", evidence=" ".join(kinds), provider_job=request_id)
         nsfw = body.get("has_nsfw_concepts")
         if nsfw is True or (isinstance(nsfw, list) and any(nsfw)):
