@@ -583,7 +583,21 @@ class Generation:
         dest = self.store.tmp_path(f"{spec.take_key()[:16]}.mp4")
         cost = status.cost if status.cost is not None else estimate
         for second in (False, True):
-            await self.fetch(spec, backend, job, info, status, estimate, dest)
+            try:
+                await _answer(backend.fetch(job, dest), spec.backend)
+            except BackendError as exc:
+                if exc.refused:
+                    raise self.end(
+                        spec, job, Outcome.REFUSED, str(exc), status.cost, False, info, estimate
+                    ) from None
+                if exc.retryable or exc.status == 401:
+                    raise ShotFailed(
+                        f"take {spec.take} finished at {spec.backend} (job {job}) but downloading it failed: "
+                        f"{exc}; the next build downloads it (already paid)"
+                    ) from None
+                raise self.end(
+                    spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
+                ) from None
             try:
                 return dest, await asyncio.to_thread(verify_clip, dest, spec)
             except ShotFailed as exc:
@@ -595,34 +609,6 @@ class Generation:
                     spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
                 ) from None
         raise AssertionError("unreachable")
-
-    async def fetch(
-        self,
-        spec: ShotSpec,
-        backend: Backend,
-        job: str,
-        info: ModelInfo,
-        status: JobStatus,
-        estimate: float | None,
-        dest: Path,
-    ) -> None:
-        """Download a finished job's clip to ``dest``; trouble keeps the job, a clip that is gone ends it."""
-        cost = status.cost if status.cost is not None else estimate
-        try:
-            await _answer(backend.fetch(job, dest), spec.backend)
-        except BackendError as exc:
-            if exc.refused:
-                raise self.end(
-                    spec, job, Outcome.REFUSED, str(exc), status.cost, False, info, estimate
-                ) from None
-            if exc.retryable or exc.status == 401:
-                raise ShotFailed(
-                    f"take {spec.take} finished at {spec.backend} (job {job}) but downloading it failed: {exc}; "
-                    "the next build downloads it (already paid)"
-                ) from None
-            raise self.end(
-                spec, job, Outcome.LOST, str(exc), cost, status.cost is None, info, estimate
-            ) from None
 
     def pin(self, shot: str, key: str | None, take: Take, *, write: bool = True) -> None:
         if key is None:

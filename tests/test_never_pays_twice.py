@@ -16,11 +16,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -40,6 +38,7 @@ from shotlist.pipeline import BuildOptions, BuildResult, build
 from shotlist.plan import Plan, make_plan
 from shotlist.store import Store
 from tests.fakes import fal, runway
+from tests.fakes.hosted import QuickPolicy
 from tests.fakes.proxy import CuttableProxy
 from tests.fakes.server import Response
 from tests.media_factory import make_clip
@@ -47,16 +46,6 @@ from tests.media_factory import make_clip
 pytestmark = pytest.mark.slow  # real servers, threads and encodes
 
 PRICE = 0.25  # runway/gen4.5 in the catalog, dollars per second; the fake charges the same
-
-
-@dataclass
-class QuickPolicy(http.RetryPolicy):
-    """The HTTP layer's retries with pauses of milliseconds, not seconds."""
-
-    attempts: int = 3
-    base: float = 0.01
-    cap: float = 0.05
-    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(2.0, connect=0.5))
 
 
 @pytest.fixture
@@ -94,16 +83,19 @@ def stalled(provider: tuple[runway.RunwayFake, CuttableProxy]) -> tuple[runway.R
     return provider
 
 
-def project(root: Path, shots: int, model: str = "runway/gen4.5", duration: int = 2) -> Path:
+def project(
+    root: Path, shots: int, model: str = "runway/gen4.5", duration: float = 2, prompt: str = ""
+) -> Path:
+    """A storyboard of ``shots`` static shots of ``model``; ``prompt`` is added to each subject."""
     root.mkdir(parents=True)
     body = "".join(
-        f'  - id: s{i}\n    subject: "Lighthouse number {i} on a cliff"\n'
+        f'  - id: s{i}\n    subject: "Lighthouse number {i} on a cliff{prompt and " " + prompt}"\n'
         f'    action: "stands still while waves roll slowly below"\n    camera: static\n'
         for i in range(1, shots + 1)
     )
     (root / "storyboard.yaml").write_text(
         'version: 1\ntitle: Storm\noutput: {resolution: 720p, aspect: "16:9", fps: 24}\n'
-        f"defaults: {{model: {model}, duration: {duration}}}\nshots:\n{body}"
+        f"defaults: {{model: {model}, duration: {duration:g}}}\nshots:\n{body}"
     )
     return root
 

@@ -16,11 +16,9 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shotlist import generate
@@ -39,16 +37,14 @@ from shotlist.catalog import get_model
 from shotlist.catalog.registry import CatalogModels
 from shotlist.journal import Journal
 from shotlist.ledger import Ledger
-from shotlist.load import load_project
-from shotlist.lock import read_lock
-from shotlist.pipeline import BuildOptions, BuildResult, build
-from shotlist.plan import Plan, make_plan
-from shotlist.store import Store
 from tests.fakes import runway
+from tests.fakes.hosted import QuickPolicy
 from tests.fakes.providers import PROVIDERS, Provider
 from tests.fakes.proxy import CuttableProxy
 from tests.fakes.server import Response
 from tests.media_factory import make_clip
+from tests.test_never_pays_twice import plan, run
+from tests.test_never_pays_twice import project as storyboard
 
 pytestmark = pytest.mark.slow  # real servers, threads and encodes
 
@@ -75,16 +71,6 @@ HTML_503 = Response(
 HTML_200 = Response(200, b"<html><body>Sign in to continue</body></html>", {"Content-Type": "text/html"})
 
 
-@dataclass
-class QuickPolicy(http.RetryPolicy):
-    """The HTTP layer's retries with pauses of milliseconds, not seconds."""
-
-    attempts: int = 3
-    base: float = 0.01
-    cap: float = 0.05
-    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(2.0, connect=0.5))
-
-
 @functools.cache
 def clip(seconds: float) -> bytes:
     """A real H.264 clip of this length (16:9), as every provider delivers it here."""
@@ -106,26 +92,8 @@ def serve(monkeypatch: pytest.MonkeyPatch, provider: Provider[Any]) -> Iterator[
 
 
 def project(root: Path, provider: Provider[Any], shots: int = 1, prompt: str = "") -> Path:
-    root.mkdir(parents=True)
-    body = "".join(
-        f'  - id: s{i}\n    subject: "Lighthouse number {i} on a cliff {prompt}"\n'
-        f'    action: "stands still while waves roll slowly below"\n'
-        for i in range(1, shots + 1)
-    )
-    (root / "storyboard.yaml").write_text(
-        'version: 1\ntitle: Storm\noutput: {resolution: 720p, aspect: "16:9", fps: 24}\n'
-        f"defaults: {{model: {provider.model}, duration: {provider.duration:g}}}\nshots:\n{body}"
-    )
-    return root
-
-
-def run(root: Path, **options: Any) -> BuildResult:
-    return build(root, BuildOptions(yes=True, render=False, **options))
-
-
-def plan(root: Path) -> Plan:
-    project = load_project(root)
-    return make_plan(project, Store(project.root), read_lock(project.root), CatalogModels())
+    """A storyboard of ``shots`` shots of the provider's contract model."""
+    return storyboard(root, shots, provider.model, provider.duration, prompt)
 
 
 def price(provider: Provider[Any]) -> float:

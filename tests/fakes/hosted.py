@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import httpx
 import pytest
 
 from shotlist.backends.base import Backend, JobState, JobStatus
+from shotlist.backends.http import RetryPolicy
 from shotlist.catalog import DurationRange, catalog, get_model
 from shotlist.spec import MediaInput, ShotSpec
 from tests.fakes.server import FakeProvider, Request, Response, access_denied, mp4
@@ -314,6 +316,16 @@ def each_model_and_mode(provider: str) -> pytest.MarkDecorator:
     ]
     ids = [f"{m}-{mode}{'-last' if last else ''}" for m, mode, last in cases]
     return pytest.mark.parametrize("model,mode,last", cases, ids=ids)
+
+
+@dataclass
+class QuickPolicy(RetryPolicy):
+    """The HTTP layer's retries with pauses of milliseconds, not seconds (for engine-level fault tests)."""
+
+    attempts: int = 3
+    base: float = 0.01
+    cap: float = 0.05
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(2.0, connect=0.5))
 
 
 async def no_sleep(seconds: float) -> None:
