@@ -68,6 +68,9 @@ HTML_502 = Response(
 HTML_503 = Response(
     503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", {"Content-Type": "text/html"}
 )
+HTML_504 = Response(
+    504, b"<html><head><title>504 Gateway Time-out</title></head></html>", {"Content-Type": "text/html"}
+)
 HTML_200 = Response(200, b"<html><body>Sign in to continue</body></html>", {"Content-Type": "text/html"})
 
 
@@ -383,9 +386,11 @@ def test_a_job_in_a_state_nobody_documented_is_kept_and_resumed_by_the_next_buil
 
 @each_provider
 @pytest.mark.parametrize(
-    "answer", [Response(200, []), Response(200, "accepted"), HTML_200], ids=["a list", "a string", "a page"]
+    "answer",
+    [Response(200, []), Response(200, "accepted"), HTML_200, HTML_504],
+    ids=["a list", "a string", "a page", "a gateway timeout"],
 )
-def test_a_submit_answered_in_a_shape_nobody_documented_is_never_sent_again_blindly(
+def test_a_submit_answered_without_a_job_it_can_name_is_never_sent_again_blindly(
     provider: Provider[Any], serve: Any, tmp_path: Path, answer: Response
 ) -> None:
     serve.answer(*serve.submit_route, answer)  # a 200 whose job, if any, cannot be named

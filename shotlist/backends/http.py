@@ -7,7 +7,8 @@ What every adapter gets from here:
 - submits that are never resent blindly: the official SDKs retry a POST whose answer was lost, so one
   lost answer can become three paid tasks. Here a submit is retried only
   when the server answered (429/5xx: it made nothing) or the connection never opened; a lost answer
-  raises SubmitUnknown and the engine reports it;
+  or a gateway timeout (504, 524: the provider may have made the job) raises SubmitUnknown and the
+  engine reports it;
 - per-provider concurrency (polling is the engine's: one loop, in shotlist.generate);
 - downloads streamed to a temporary file with a size cap and a sha256, renamed only when complete.
 """
@@ -128,6 +129,12 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+#: A gateway's "the server behind me did not answer in time" (504; Cloudflare's 524): the request reached
+#: the provider, so a submit answered so is of unknown outcome, never resent blindly. A 503 or 429 is
+#: the service turning the request away before any work.
+GATEWAY_TIMEOUTS = (504, 524)
+
+
 def _retryable_status(code: int) -> bool:
     return code == 429 or 500 <= code <= 599
 
@@ -199,6 +206,12 @@ class HttpLayer:
                     return response
                 if not _retryable_status(response.status_code):
                     raise BackendError(self.describe(response), retryable=False, status=response.status_code)
+                if submit and response.status_code in GATEWAY_TIMEOUTS:
+                    raise SubmitUnknown(
+                        f"{self.describe(response)}: a gateway gave up waiting for the provider, which may have "
+                        "made (and may charge) the job. shotlist will not resend it blindly",
+                        status=response.status_code,
+                    )
                 last = BackendError(self.describe(response), retryable=True, status=response.status_code)
                 if attempt + 1 < self.policy.attempts:
                     wait = self.policy.delay(
