@@ -39,7 +39,7 @@ from shotlist.journal import Journal
 from shotlist.ledger import Ledger
 from tests.fakes import runway
 from tests.fakes.hosted import QuickPolicy
-from tests.fakes.providers import PROVIDERS, Provider
+from tests.fakes.providers import PROVIDERS, Provider, Refusal
 from tests.fakes.proxy import CuttableProxy
 from tests.fakes.server import Response
 from tests.media_factory import make_clip
@@ -272,17 +272,51 @@ def test_429s_on_submit_and_poll_are_waited_out_and_pay_once(
     assert result.spent == pytest.approx(billed(provider, serve))
 
 
-REFUSING = [p for p in PROVIDERS if p.refused_job or p.refused_submit]
+#: How the providers whose fakes do not refuse at submit turn a request down for its content (their
+#: documented error shapes), answered by a trap in front of the fake.
+SUBMIT_REFUSALS: dict[str, tuple[Response, str]] = {
+    "fal": (
+        Response(
+            422,
+            {
+                "detail": [
+                    {
+                        "loc": ["body", "prompt"],
+                        "msg": "The content was flagged by a content checker.",
+                        "type": "content_policy_violation",
+                    }
+                ]
+            },
+        ),
+        "flagged by a content checker",
+    ),
+    "runway": (
+        Response(400, {"error": "Your prompt was flagged by our content moderation system."}),
+        "content moderation",
+    ),
+    "luma": (Response(400, {"detail": "Prompt failed moderation check"}), "failed moderation"),
+    "replicate": (
+        Response(422, {"detail": "The input was flagged as sensitive (E005)"}),
+        "flagged as sensitive",
+    ),
+}
+REFUSING = [
+    (p, when)
+    for p in PROVIDERS
+    for when in ("refused_submit", "refused_job")
+    if getattr(p, when) or (when == "refused_submit" and p.name in SUBMIT_REFUSALS)
+]
 
 
-@pytest.mark.parametrize("provider", REFUSING, ids=str)
-@pytest.mark.parametrize("when", ["refused_submit", "refused_job"])
+@pytest.mark.parametrize("provider,when", REFUSING, ids=[f"{p}-{w}" for p, w in REFUSING])
 def test_a_refusal_is_remembered_and_only_regenerate_sends_it_again(
     provider: Provider[Any], serve: Any, tmp_path: Path, when: str
 ) -> None:
     refusal = getattr(provider, when)
-    if refusal is None:
-        pytest.skip(f"{provider}'s fake does not refuse that way")
+    if refusal is None:  # the trap answers the first submit as the provider refuses content
+        answer, reason = SUBMIT_REFUSALS[provider.name]
+        serve.answer(*serve.submit_route, answer)
+        refusal = Refusal("", reason)
     root = project(tmp_path / "p", provider, prompt=refusal.prompt)
     result = run(root)
     made = serve.submissions
