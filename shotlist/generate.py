@@ -529,7 +529,8 @@ class Generation:
                         f"usably for {waited:.0f} s ({exc}); the next build resumes it"
                     ) from None
                 log.info("%s take %d: poll trouble (%s); retry %d", spec.shot, spec.take, exc, tries)
-                message = f"{spec.backend} does not answer ({exc}); retry {tries}, the job keeps running"
+                says = "does not answer" if exc.status is None else "answers with an error"
+                message = f"{spec.backend} {says} ({exc}); retry {tries}, the job keeps running"
                 self.emit(
                     ShotEvent(spec.shot, ShotState.RETRYING, message=message, elapsed=self.elapsed(spec.shot))
                 )
@@ -631,6 +632,7 @@ async def _answer(call: Awaitable[T], provider: str) -> T:
         raise BackendError(
             f"{provider} answered in a shape shotlist does not know ({type(exc).__name__}: {exc})",
             retryable=True,
+            status=200,
         ) from None
 
 

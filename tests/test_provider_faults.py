@@ -35,6 +35,8 @@ from shotlist.backends.runway import USD_PER_CREDIT, RunwayBackend
 from shotlist.backends.veo import VeoBackend
 from shotlist.catalog import get_model
 from shotlist.catalog.registry import CatalogModels
+from shotlist.cli.build import event_text
+from shotlist.generate import ShotEvent, ShotState
 from shotlist.journal import Journal
 from shotlist.ledger import Ledger
 from tests.fakes import runway
@@ -164,11 +166,15 @@ def test_a_provider_that_forgets_its_job_leaves_a_lost_paid_job_not_one_kept_for
 def test_error_pages_from_a_proxy_while_polling_are_ridden_through(
     provider: Provider[Any], serve: Any, tmp_path: Path
 ) -> None:
-    serve.answer(*serve.poll_route, HTML_502, times=4)  # more than one poll's worth of retries
-    result = run(project(tmp_path / "p", provider))
+    serve.answer(*serve.poll_route, HTML_502, times=7)  # more than one poll's worth of retries (ComfyUI: 6)
+    events: list[ShotEvent] = []
+    result = run(project(tmp_path / "p", provider), events)
     assert result.ok, result.failures
     assert serve.submissions == 1 and journaled(tmp_path / "p") == 0
     assert result.spent == pytest.approx(billed(provider, serve))
+    [shown, *_] = [event_text(e) for e in events if e.state is ShotState.RETRYING]
+    assert shown.startswith(f"retrying: {provider} answers with an error (") and "<html>" not in shown
+    assert "HTTP 502: an HTML page (502 Bad Gateway)" in shown and shown.endswith("the job keeps running")
 
 
 @each_provider
