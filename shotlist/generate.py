@@ -441,7 +441,7 @@ class Generation:
         self.committed += estimate or 0.0
         log.info("%s take %d: submitting to %s (%s)", spec.shot, spec.take, spec.backend, money(estimate))
         try:
-            job = await backend.submit(spec)
+            job = await _answer(backend.submit(spec), spec.backend, submit=True)
         except SubmitUnknown as exc:
             return await self.submit_unknown(intent, spec, backend, info, estimate, str(exc))
         except BackendError as exc:
@@ -624,16 +624,16 @@ class Generation:
         write_lock(self.project.root, self.lock, [s.id for s in self.project.shots])
 
 
-async def _answer(call: Awaitable[T], provider: str) -> T:
-    """A backend's poll or fetch; an answer of a shape it could not read is a retryable BackendError."""
+async def _answer(call: Awaitable[T], provider: str, *, submit: bool = False) -> T:
+    """A backend's call; an answer of a shape it could not read is a retryable BackendError, or for a
+    ``submit`` a SubmitUnknown: the request may have been made and charged, so it is never sent blindly."""
     try:
         return await call
     except UNEXPECTED as exc:
-        raise BackendError(
-            f"{provider} answered in a shape shotlist does not know ({type(exc).__name__}: {exc})",
-            retryable=True,
-            status=200,
-        ) from None
+        what = f"{provider} answered in a shape shotlist does not know ({type(exc).__name__}: {exc})"
+        if submit:
+            raise SubmitUnknown(f"{what}; the job may exist and may be charged", status=200) from None
+        raise BackendError(what, retryable=True, status=200) from None
 
 
 def _record(entry: JournalEntry, outcome: Outcome, why: str, cost: float | None, estimate: bool) -> JobRecord:

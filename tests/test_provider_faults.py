@@ -519,3 +519,21 @@ def test_a_completed_fal_request_whose_result_is_gone_is_a_lost_paid_job(
     )
     assert result.spent == pytest.approx(price(provider)) and journaled(root) == 0
     assert not run(root).made and serve.submissions == 1  # not a failure the next build pays for again
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.name == "runway"], ids=str)
+def test_a_submit_answer_the_adapter_cannot_read_is_held_as_unknown_not_a_crash(
+    provider: Provider[Any], serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(self: Any, answer: Any, *path: str) -> str:
+        raise KeyError(path[0])  # an adapter reading a field its provider renamed
+
+    monkeypatch.setattr(RunwayBackend, "created", unreadable)
+    root = project(tmp_path / "p", provider)
+    result = run(root)  # returns: no traceback
+    assert serve.submissions == 1 and "KeyError" in result.failures["s1"], result.failures
+    assert result.failures["s1"].endswith(
+        f"run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+    )
+    assert [s.action for s in plan(root).shots] == ["unknown"]
+    assert not run(root).made and serve.submissions == 1

@@ -226,7 +226,7 @@ class ComfyUIBackend:
         assert media is not None
         data, mime = input_image(media, entry.image)
         name = f"{media.sha256[:20]}.{mime.split('/')[1]}"  # content-addressed: a re-upload is the same file
-        body = await layer.json(
+        body = await layer.object(
             "POST",
             "/upload/image",
             files={"image": (name, data, mime)},

@@ -30,6 +30,7 @@ from shotlist.spec import ShotSpec
 BASE_URL = "https://api-singapore.klingai.com/v1"
 TOKEN_TTL = 1800  # Kling accepts tokens valid for at most 30 minutes
 CONTENT_POLICY = {1301}  # "Trigger the content security policy of the platform"
+NOT_FOUND = {1203}  # "the requested resource does not exist", whatever the HTTP status
 _SPEED = {"slow": 3.0, "medium": 5.0, "fast": 8.0}
 # Kling's own axes (its API docs): horizontal/vertical translate; "pan" turns about the x axis
 # (up/down, a film-maker's tilt) and "tilt" about the y axis (left/right, a film-maker's pan);
@@ -141,7 +142,7 @@ class KlingBackend(HostedBackend):
         code = int(data.get("code") or 0)
         if code or response.status_code >= 400:
             message = f"Kling error {code}: {data.get('message', '')}"
-            if response.status_code == 404:
+            if response.status_code == 404 or code in NOT_FOUND:
                 raise _NotFound(message)
             raise BackendError(message, refused=code in CONTENT_POLICY)
         return data
