@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +40,7 @@ from shotlist.backends.runway import USD_PER_CREDIT, RunwayBackend
 from shotlist.backends.veo import VeoBackend
 from shotlist.catalog import get_model
 from shotlist.catalog.registry import CatalogModels
-from shotlist.cli.build import event_text
+from shotlist.cli.build import event_text, result_text
 from shotlist.generate import ShotEvent, ShotState
 from shotlist.journal import Journal
 from shotlist.ledger import Ledger
@@ -537,3 +542,70 @@ def test_a_submit_answer_the_adapter_cannot_read_is_held_as_unknown_not_a_crash(
     )
     assert [s.action for s in plan(root).shots] == ["unknown"]
     assert not run(root).made and serve.submissions == 1
+
+
+def after_first(fake: Any, route: tuple[str, str], do: Any) -> None:
+    """Do ``do()`` once the fake has carried out the first request of ``route``, before it answers."""
+    original, (method, pattern) = fake.dispatch, route
+    done: list[bool] = []
+
+    def dispatch(req: Any) -> Any:
+        answer = original(req)
+        if not done and req.method == method and re.search(pattern, req.path):
+            done.append(True)
+            do()
+        return answer
+
+    fake.dispatch = dispatch
+
+
+KILLED_BUILD = """
+from shotlist.backends import {modules}
+for module, name in {classes}:
+    setattr(getattr(globals()[module], name), "poll_interval", 0.01)
+from shotlist.pipeline import BuildOptions, build
+build({root!r}, BuildOptions(yes=True, render=False))
+"""
+
+
+@each_provider
+@pytest.mark.parametrize("moment", ["submit", "poll", "download"])
+def test_a_build_killed_at_each_moment_is_resumed_by_the_next_without_paying_twice(
+    provider: Provider[Any], serve: Any, tmp_path: Path, moment: str
+) -> None:
+    root = project(tmp_path / "p", provider)
+    classes = [(b.__module__.rsplit(".", 1)[-1], b.__name__) for b in BACKENDS]
+    code = KILLED_BUILD.format(modules=", ".join(m for m, _ in classes), classes=classes, root=str(root))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=dict(os.environ), cwd=Path(__file__).parent.parent
+    )
+    killed = threading.Event()
+
+    def kill() -> None:
+        child.send_signal(signal.SIGKILL)  # kill -9: no handler runs, the answer never arrives
+        killed.set()
+
+    route = {"submit": serve.submit_route, "poll": serve.poll_route, "download": serve.download_route}[moment]
+    after_first(serve, route, kill)
+    try:
+        assert killed.wait(60), f"the build never reached its {moment}"
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL and serve.submissions == 1
+    result = run(root)
+    if moment == "submit" and not isinstance(provider.backend(tmp_path / "w"), Recoverable):
+        if price(provider):  # killed before the job id was journaled: held, never sent blindly
+            assert not result.made and serve.submissions == 1
+            assert [s.action for s in plan(root).shots] == ["unknown"]
+            assert "and the answer was lost (" in result_text(result)
+            assert (
+                f"to send it again, run `shotlist build --regenerate s1` (about ${price(provider):.2f})"
+                in (result_text(result))
+            )
+            return
+        assert result.ok and serve.submissions == 2  # free: simply made again
+        return
+    assert result.ok, result.failures
+    assert serve.submissions == 1 and journaled(root) == 0
+    assert result.spent == pytest.approx(billed(provider, serve))
