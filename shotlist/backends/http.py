@@ -204,15 +204,7 @@ class HttpLayer:
                 self._log_response(response)
                 if response.status_code < 400 or response.status_code in allowed:
                     return response
-                if not _retryable_status(response.status_code):
-                    raise BackendError(self.describe(response), retryable=False, status=response.status_code)
-                if submit and response.status_code in GATEWAY_TIMEOUTS:
-                    raise SubmitUnknown(
-                        f"{self.describe(response)}: a gateway gave up waiting for the provider, which may have "
-                        "made (and may charge) the job. shotlist will not resend it blindly",
-                        status=response.status_code,
-                    )
-                last = BackendError(self.describe(response), retryable=True, status=response.status_code)
+                last = self.error_status(response, submit)
                 if attempt + 1 < self.policy.attempts:
                     wait = self.policy.delay(
                         attempt, retry_after_seconds(response.headers.get("retry-after"))
@@ -237,6 +229,19 @@ class HttpLayer:
             f"{self.provider}: cannot reach {redact(str(self.client.base_url) or url)}: {redact(str(last))}",
             retryable=True,
         )
+
+    def error_status(self, response: httpx.Response, submit: bool) -> BackendError:
+        """The error of an answer with an error status, to retry; raised when retrying cannot help (a
+        4xx) or may pay twice (a submit behind a gateway that gave up waiting)."""
+        if not _retryable_status(response.status_code):
+            raise BackendError(self.describe(response), retryable=False, status=response.status_code)
+        if submit and response.status_code in GATEWAY_TIMEOUTS:
+            raise SubmitUnknown(
+                f"{self.describe(response)}: a gateway gave up waiting for the provider, which may have "
+                "made (and may charge) the job. shotlist will not resend it blindly",
+                status=response.status_code,
+            )
+        return BackendError(self.describe(response), retryable=True, status=response.status_code)
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
         """A request's JSON answer. One that is not JSON (a proxy's page) is retryable trouble, or on a
