@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shotlist.errors import ShotlistError
 
@@ -297,18 +297,32 @@ def sound_problem(path: Path) -> str | None:
         return "is not a sound file ffmpeg can read"
     if not facts.has_audio:
         return "has no sound in it"
+    try:
+        empty = _packet_counts([path], "audio")[0] == 0
+    except MediaError:
+        return "is damaged: its sound does not read"
+    if empty:  # a music bed looped from no samples at all would keep ffmpeg busy forever
+        return "has no sound in it (its header names a sound stream, but it holds no samples)"
     return None
 
 
 def frame_counts(files: Sequence[Path]) -> list[int]:
     """Video frames in each file, counted by one stream-copy pass over all of them (no decode)."""
+    return _packet_counts(files, "video")
+
+
+def _packet_counts(files: Sequence[Path], kind: Literal["video", "audio"]) -> list[int]:
+    """Packets of each file's first ``kind`` stream, counted by one stream-copy pass (no decode)."""
     args = [a for f in files for a in ("-i", str(f))] + [
-        a for i in range(len(files)) for a in ("-map", f"{i}:v:0")
+        a for i in range(len(files)) for a in ("-map", f"{i}:{kind[0]}:0")
     ]
-    err = run_ffmpeg(["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"], what="counting frames")
+    err = run_ffmpeg(
+        ["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"],
+        what="counting frames" if kind == "video" else "reading the sound",
+    )
     counts = {
         int(m.group(1)): int(m.group(2))
-        for m in re.finditer(r"Output stream #0:(\d+) \(video\): (\d+) packets muxed", err)
+        for m in re.finditer(rf"Output stream #0:(\d+) \({kind}\): (\d+) packets muxed", err)
     }
     return [counts.get(i, 0) for i in range(len(files))]
 

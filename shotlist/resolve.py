@@ -171,7 +171,7 @@ class _Probes:
     """Every image and sound file opened once per content: ``.shotlist/probes.json`` maps a file's sha256 to
     what it is, so a load decodes only the files that changed (decoding the images was most of its time).
 
-    A sound maps to what is wrong with it ("" when nothing); an image (key ``image:<sha>``) to
+    A sound (key ``sound:<sha>``) maps to what is wrong with it ("" when nothing); an image (key ``image:<sha>``) to
     ``[format, width, height]``, or ``[message, fix]`` when it cannot be used.
     """
 
@@ -187,11 +187,11 @@ class _Probes:
         """What keeps the edit from mixing this sound file, or None."""
         from shotlist.media import sound_problem
 
-        sha = self.hashes.digest(path)
-        if not isinstance(self.known.get(sha), str):
-            self.known[sha] = sound_problem(path) or ""
+        key = f"sound:{self.hashes.digest(path)}"
+        if not isinstance(self.known.get(key), str):
+            self.known[key] = sound_problem(path) or ""
             self.dirty = True
-        return str(self.known[sha]) or None
+        return str(self.known[key]) or None
 
     def image(self, path: Path) -> tuple[str, tuple[int, int]] | _Refused:
         """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
