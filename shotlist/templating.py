@@ -45,6 +45,11 @@ def template(root: Path, name: str) -> Template | None:
         return None
     except JinjaTemplateError as exc:
         raise TemplateError(located(exc)) from None
+    except RecursionError:  # Jinja's parser recurses once per nested block or bracket
+        raise TemplateError(_TOO_DEEP.format(name=name), fix="nest fewer blocks and brackets") from None
+
+
+_TOO_DEEP = "templates/{name}.j2: the template nests too deeply to compile"
 
 
 def render_document(root: Path, name: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -55,6 +60,8 @@ def render_document(root: Path, name: str, context: dict[str, Any]) -> tuple[str
         template = env.get_template(f"{name}.j2")
     except TemplateNotFound:
         raise TemplateError(f"no template '{name}.j2' in {root / 'templates'} or the built-ins") from None
+    except RecursionError:
+        raise TemplateError(_TOO_DEEP.format(name=name), fix="nest fewer blocks and brackets") from None
     except Exception as exc:  # the template's mistake, shown at its line
         where = getattr(exc, "lineno", None)
         raise TemplateError(f"{name}.j2{f':{where}' if where else ''}: {exc}") from None

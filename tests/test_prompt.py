@@ -503,3 +503,17 @@ def test_ordinary_uses_of_widths_numbers_and_joins_still_render(project: Project
     text = rendered(root)
     assert "A carved kitsune mask" in text and "012.5" in text and "1234567890123" in text
     assert str(2**64 * 3) in text and "0, 1, 2" in text
+
+
+@pytest.mark.parametrize(
+    "deep",
+    ["{% if true %}" * 5000 + "x" + "{% endif %}" * 5000, "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"],
+)
+def test_a_template_nested_too_deeply_to_compile_is_named(project: Project, deep: str) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = project({**MASK, "template": "deep"}, files={"templates/deep.j2": "Close-up.\n" + deep})
+    code, out, err = run_shotlist("validate", str(root))
+    assert code == 2 and "Traceback" not in err, err
+    assert "shots[0].template: templates/deep.j2: the template nests too deeply to compile" in err
+    assert "fix: nest fewer blocks and brackets" in err
