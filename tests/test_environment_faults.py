@@ -258,3 +258,51 @@ def _submits(jobs: Path) -> list[dict[str, object]]:
     from shotlist.backends.fake import FakeBackend
 
     return FakeBackend(jobs).submits()
+
+
+# --- an ffmpeg that does not run ------------------------------------------------------------------------------
+
+
+SAID = {
+    "missing": "there is no such file",
+    "a text file": "it does not run: Permission denied",
+    "a folder": "this is a folder, not a program",
+    "not ffmpeg": "it does not answer -version as ffmpeg does (exit status 3)",
+}
+
+
+@pytest.mark.parametrize("kind", list(SAID))
+def test_an_unusable_shotlist_ffmpeg_is_named_and_blames_no_input_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    root = tmp_path / "kitsune"
+    shutil.copytree(
+        ROOT / "projects" / "kitsune-dawn", root, ignore=shutil.ignore_patterns(".shotlist", "out")
+    )
+    (root / ".shotlist").mkdir()  # a project with a store keeps what it probed in .shotlist/probes.json
+    exe = tmp_path / "ffmpeg"
+    if kind == "a text file":
+        exe.write_text("not a program\n")
+    elif kind == "a folder":
+        exe.mkdir()
+    elif kind == "not ffmpeg":
+        exe.write_text("#!/bin/sh\necho 'something else' >&2\nexit 3\n")
+        exe.chmod(0o755)
+    monkeypatch.setenv("SHOTLIST_FFMPEG", str(exe))
+    from shotlist import media
+
+    media.ffmpeg_exe.cache_clear()
+    for words in (["validate"], ["build", "--yes"]):
+        code, out, err = run_shotlist(*words, str(root))
+        assert code == 1 and "Traceback" not in err, (words, err)
+        first, fix, *rest = err.splitlines()
+        assert first == f"SHOTLIST_FFMPEG={exe}: {SAID[kind]}" and "score.wav" not in err, err
+        assert (
+            fix
+            == "  fix: point SHOTLIST_FFMPEG at an ffmpeg program, or unset it to use the one shotlist ships"
+        )
+        assert rest == ([f"no cut written: {first}"] if words[0] == "build" else [])
+    monkeypatch.delenv("SHOTLIST_FFMPEG")
+    media.ffmpeg_exe.cache_clear()
+    code, out, err = run_shotlist("validate", str(root))
+    assert (code, err) == (0, ""), err  # nothing the broken ffmpeg said about the inputs was kept
