@@ -221,6 +221,15 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root.resolve()).as_posix()
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why this user cannot read ``path`` ("Permission denied"), or None when it can."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
 class _Resolver:
     def __init__(self, root: Path, board: Storyboard) -> None:
         self.root = root
@@ -250,6 +259,12 @@ class _Resolver:
                 loc,
                 f"{what} '{rel}' does not exist",
                 "check the path; it is relative to the storyboard's folder",
+            )
+        elif (unreadable := _unreadable(path)) is not None:
+            self.problem(
+                loc,
+                f"'{rel}' cannot be read: {unreadable}",
+                f"make it readable by this user (chmod a+r {rel})",
             )
         else:
             return path

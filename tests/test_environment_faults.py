@@ -306,3 +306,37 @@ def test_an_unusable_shotlist_ffmpeg_is_named_and_blames_no_input_file(
     media.ffmpeg_exe.cache_clear()
     code, out, err = run_shotlist("validate", str(root))
     assert (code, err) == (0, ""), err  # nothing the broken ffmpeg said about the inputs was kept
+
+
+# --- an input file this user may not read ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "line"), [("assets/mika-street.png", 72), ("assets/score.wav", 124)])
+def test_an_input_file_this_user_may_not_read_is_named_at_its_storyboard_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, line: int
+) -> None:
+    import builtins
+
+    root = tmp_path / "kitsune"
+    shutil.copytree(
+        ROOT / "projects" / "kitsune-dawn", root, ignore=shutil.ignore_patterns(".shotlist", "out")
+    )
+    unreadable = root / name
+    real_open = builtins.open
+
+    def refuse(
+        file: object, *args: object, **kwargs: object
+    ) -> object:  # root reads anything: say it may not
+        if str(file) == str(unreadable):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    for command in ("validate", "build"):
+        code, out, err = run_shotlist(command, str(root))
+        assert code == 2 and "Traceback" not in err, (command, err)
+        first, *rest = err.splitlines()
+        assert (
+            f"storyboard.yaml:{line}:" in first and f"'{name}' cannot be read: Permission denied" in first
+        ), err
+        assert f"  fix: make it readable by this user (chmod a+r {name})" in rest, err
