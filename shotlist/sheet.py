@@ -174,11 +174,13 @@ def continuity_sheet(store: Store, parts: Sequence[tuple[str, float]]) -> Path:
 
 def project_rows(project: Project, *, every_take: bool = False) -> list[Row]:
     """A row per shot for its pinned take (``every_take``: a row per take in the store, the pinned one starred)."""
+    from shotlist.clip import check_pinned_intact
     from shotlist.lock import read_lock
     from shotlist.takes import takes_by_shot
 
     store = Store(project.root)
     lock = read_lock(project.root, lenient=True)
+    check_pinned_intact(project, store, lock)  # ffmpeg's own words on a damaged clip name no fix
     found = takes_by_shot(store)
     rows: list[Row] = []
     for shot in project.shots:

@@ -358,6 +358,8 @@ class Store:
                     bad.add(sha)
             except FileNotFoundError:
                 continue
+            except IsADirectoryError:  # a folder in its place: set aside like any object that is not the clip
+                bad.add(sha)
         self.verified.save()
         return bad
 

@@ -240,3 +240,18 @@ def test_a_journal_record_whose_keys_are_no_sha256_is_damage_not_a_path(
     for args in (("build", str(root)), ("cache", "verify", str(root))):  # the placeholder reads cleanly
         code, out, err = run_shotlist(*args)
         assert "Traceback" not in out + err and "note: " not in err, (args, out, err)
+
+
+@pytest.mark.parametrize("how", ["truncated", "a folder"])
+@pytest.mark.parametrize("command", ["sheet", "export", "render"])
+def test_a_damaged_pinned_clip_is_named_and_set_aside_by_every_command_that_reads_it(
+    built: Path, tmp_path: Path, command: str, how: str
+) -> None:
+    root = copy(built, tmp_path)
+    sha = read_lock(root).entries["door"].clip
+    damage(root / ".shotlist" / "objects" / sha[:2] / sha, how)
+    code, out, err = run_shotlist(command, str(root))
+    assert code == 1 and "Traceback" not in err, err
+    assert f"shot 'door': its clip {sha[:12]} in the store was damaged" in err, err
+    assert "  fix: `shotlist pull` if a teammate pushed it; else `shotlist takes door`" in err, err
+    assert (root / ".shotlist" / "corrupt" / sha).exists()
