@@ -7,6 +7,7 @@ its place in the document (``shots[3].image``) so the loader can point at the li
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -580,6 +581,24 @@ def _check_output(r: _Resolver, board: Storyboard) -> None:
             f"'{rel}' is not a video file name ({path.suffix or 'no extension'})",
             f"end it with {', '.join(VIDEO_SUFFIXES[:-1])} or {VIDEO_SUFFIXES[-1]}",
         )
+    else:
+        preview = path.with_name(f"{path.stem}.preview{path.suffix}")
+        inputs = input_files(r.root, board, r.images.values())
+        if path.resolve() in inputs or preview.resolve() in inputs:
+            which = "its preview's file name" if path.resolve() not in inputs else f"'{rel}'"
+            r.problem(
+                loc,
+                f"{which} is an image or sound the storyboard names: the cut would be written over it",
+                "name a file of the cut's own, e.g. out/cut.mp4",
+            )
+
+
+def input_files(root: Path, board: Storyboard, images: Iterable[ImageInfo]) -> set[Path]:
+    """Every image and sound file the storyboard names, resolved: what nothing shotlist writes may replace."""
+    st = board.soundtrack
+    sounds = [st.music.file] if st.music else []
+    sounds += [p.file for p in (*st.voiceover, *st.effects)]
+    return {(root / rel).resolve() for rel in sounds} | {i.path.resolve() for i in images}
 
 
 def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:
