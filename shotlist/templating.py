@@ -323,7 +323,7 @@ class _Sandbox(SandboxedEnvironment):
             budget.step()
         args = tuple(_sized(a) for a in args)
         bound = getattr(__obj, "__self__", None)
-        what = f"{getattr(__obj, '__name__', 'a call')}()"
+        what = f"{getattr(__obj, '__name__', None) or getattr(__obj, 'name', None) or 'a call'}()"
         _may_build(
             what, [*([bound] if isinstance(bound, (str, list, tuple)) else []), *args, *kwargs.values()]
         )
