@@ -153,8 +153,21 @@ def _raw(path: Path) -> bytes:
     return raw
 
 
+_UTF8 = "save the file as UTF-8"
+
+
 def _text(path: Path, raw: bytes) -> str:
     """The storyboard's bytes as text (UTF-8)."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what Windows tools call "Unicode"
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (), "the file is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8", _UTF8, 1, 1
+                )
+            ],
+            raw.decode("utf-16", "replace"),
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -162,7 +175,7 @@ def _text(path: Path, raw: bytes) -> str:
         col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         raise StoryboardError(
             path,
-            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
+            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", _UTF8, line, col)],
             raw.decode("utf-8", "replace"),
         ) from None
     return text
