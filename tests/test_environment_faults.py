@@ -91,6 +91,26 @@ def test_a_read_only_project_refuses_to_write_and_still_reads(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("words", [["pick", "door", "1"], ["lock", "resolve"], ["sheet"]])
+def test_every_command_that_writes_says_a_read_only_project_is_read_only(
+    tmp_path: Path, words: list[str]
+) -> None:
+    root = make_built_project(tmp_path / "film")
+    before = snapshot(root)
+    with read_only(root):
+        at = 2 if words[0] == "lock" else len(words)
+        code, out, err = run_shotlist(*words[:at], str(root), *words[at:])
+    assert code == 1 and "Traceback" not in err, err
+    first, *rest = err.splitlines()
+    assert first.startswith(f"cannot write {root}") and first.endswith(": the file system is read-only"), err
+    assert rest[-1] == (
+        "  fix: make the project writable (or copy it somewhere writable) and run it again; "
+        "validate, lint, plan, status and cache verify work on a read-only project"
+    ), err
+    assert snapshot(root) == before
+
+
+@pytest.mark.slow
 def test_a_read_only_project_that_was_never_built_validates_plans_and_lints(tmp_path: Path) -> None:
     root = tmp_path / "kitsune"
     shutil.copytree(
