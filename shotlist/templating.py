@@ -10,6 +10,7 @@ rendered prompts), so a build that changes nothing never imports Jinja.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import time
 import traceback
@@ -23,11 +24,13 @@ from typing import Any
 
 from jinja2 import BaseLoader, FileSystemBytecodeCache, StrictUndefined, Template, TemplateNotFound, nodes
 from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.bccache import Bucket
 from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from shotlist import durable, salvage
 from shotlist.prompt import BUILTIN_PACKAGE, FIX, TemplateError
 from shotlist.resolve import confine
 from shotlist.source import not_a_file
@@ -429,7 +432,41 @@ def _bytecode_cache(root: Path) -> FileSystemBytecodeCache | None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # a read-only project compiles as before
-    return FileSystemBytecodeCache(str(folder))
+    return _SealedBytecodeCache(str(folder))
+
+
+class _SealedBytecodeCache(FileSystemBytecodeCache):
+    """Jinja's compiled templates, each file sealed with the sha256 of its code: marshal trusts what it
+    reads, so a flipped byte ran as other code (a crash, an ImportError, an error blamed on a built-in
+    template). A file whose seal does not match is discarded with a note and compiled again."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        path = Path(self._get_cache_filename(bucket))
+        body = salvage.read_cache(path, _unsealed, "a compiled template")
+        if body is not None:
+            bucket.load_bytecode(io.BytesIO(body))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        out = io.BytesIO()
+        bucket.write_bytecode(out)
+        body = out.getvalue()
+        try:
+            durable.write_bytes(Path(self._get_cache_filename(bucket)), _seal(body) + body, sync=False)
+        except OSError:
+            pass  # a lost compiled template only costs compiling it again
+
+
+def _seal(body: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(body).digest()
+
+
+def _unsealed(raw: bytes) -> bytes:
+    """A sealed file's code; ValueError when it is not what was written."""
+    if _seal(raw[32:]) != raw[:32]:
+        raise ValueError("its seal does not match its bytes")
+    return raw[32:]
 
 
 def located(exc: BaseException, template: str | None = None) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,36 @@ def test_a_damaged_pinned_clip_is_named_and_set_aside_by_every_command_that_read
     assert f"shot 'door': its clip {sha[:12]} in the store was damaged" in err, err
     assert "  fix: `shotlist pull` if a teammate pushed it; else `shotlist takes door`" in err, err
     assert (root / ".shotlist" / "corrupt" / sha).exists()
+
+
+def test_a_compiled_template_with_flipped_bytes_is_discarded_and_compiled_again(
+    built: Path, tmp_path: Path
+) -> None:
+    # marshal trusts its bytes: a flipped one ran as other code (a crash, an ImportError, a wrong error)
+    root = copy(built, tmp_path)
+
+    def prompts() -> tuple[int, str, str]:  # a fresh process each time: nothing kept in memory
+        (root / ".shotlist" / "prompts.json").unlink(missing_ok=True)  # rendered prompts are kept too
+        done = subprocess.run(
+            [sys.executable, "-m", "shotlist", "prompts", str(root)], capture_output=True, text=True
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    code, expected, err = prompts()  # compiles into this code's cache folder
+    assert code == 0, err
+    every = sorted((root / ".shotlist" / "templates").glob("*/*.cache"))
+    folder = max(every, key=lambda p: p.stat().st_mtime).parent  # this code's (one per version of it)
+    compiled = [p for p in every if p.parent == folder]
+    for path in compiled:
+        raw = bytearray(path.read_bytes())
+        for at in range(len(raw) // 2, len(raw) // 2 + 24, 3):
+            raw[at] ^= 0x5A
+        path.write_bytes(bytes(raw))
+    code, out, err = prompts()
+    assert (code, out) == (0, expected), err
+    shown = [p.relative_to(root).as_posix() for p in compiled]
+    assert err.splitlines() == [
+        f"note: {name} (a compiled template) was damaged: discarded; it is rebuilt as needed"
+        for name in shown
+    ]
+    assert prompts() == (0, expected, "")  # compiled again and kept
