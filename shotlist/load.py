@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from shotlist.diagnostics import problems_of, shown
 from shotlist.errors import Loc, Problem, StoryboardError
-from shotlist.resolve import ImageInfo, ResolvedShot, input_files, project_root, resolve
+from shotlist.resolve import ImageInfo, ResolvedShot, from_defaults, input_files, project_root, resolve
 from shotlist.source import Marks, Source, locate, parse_source, read_source
 from shotlist.storyboard import STORYBOARD_VERSION, Storyboard, version_problem
 
@@ -92,7 +92,7 @@ def _load(root: Path, file: Path, source: Source) -> Project:
     project = Project(root=root.absolute(), path=file, board=board, shots=shots, marks=source.marks)
     from shotlist.catalog import check_project
 
-    problems = check_project(project)
+    problems = from_defaults(board, check_project(project))  # a model named in defaults: said once, there
     if problems:
         raise StoryboardError(file, _placed(source, problems), source.text)
     return project
