@@ -31,11 +31,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from shotlist import durable, salvage
-from shotlist.prompt import BUILTIN_PACKAGE, FIX, TemplateError
+from shotlist.prompt import BUILTIN_PACKAGE, FIX, TEMPLATE_NAME, TemplateError
 from shotlist.resolve import confine
 from shotlist.source import not_a_file
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")  # '_macros': a partial, never a dialect
 _MAX_REPEAT = 10_000  # sandbox: the longest string or list a template may build with * or **
 
 
@@ -355,7 +354,7 @@ class _Loader(BaseLoader):
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         stem = template.removesuffix(".j2")
-        if not _NAME.match(stem):
+        if not TEMPLATE_NAME.match(stem):
             raise TemplateNotFound(template)
         rel = f"templates/{stem}.j2"
         path, why = confine(self.root, rel)

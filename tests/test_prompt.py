@@ -517,3 +517,11 @@ def test_a_template_nested_too_deeply_to_compile_is_named(project: Project, deep
     assert code == 2 and "Traceback" not in err, err
     assert "shots[0].template: templates/deep.j2: the template nests too deeply to compile" in err
     assert "fix: nest fewer blocks and brackets" in err
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a b", "noir.j2"])
+def test_a_template_name_that_is_no_file_name_is_not_told_to_be_added(project: Project, name: str) -> None:
+    root = project({**MASK, "template": name})
+    with pytest.raises(TemplateError) as err:
+        rendered(root)
+    assert err.value.fix.startswith("name one of: generic, kling,") and "add templates/" not in str(err.value)
