@@ -290,3 +290,21 @@ def test_a_compiled_template_with_flipped_bytes_is_discarded_and_compiled_again(
         for name in shown
     ]
     assert prompts() == (0, expected, "")  # compiled again and kept
+
+
+@pytest.mark.parametrize("kind", ["a file", "a symlink to nothing"])
+@pytest.mark.parametrize("command", ["plan", "status", "build", "render", "cache ls"])
+def test_a_store_that_is_no_folder_is_named_with_the_fix(tmp_path: Path, command: str, kind: str) -> None:
+    root = make_project(tmp_path / "film")
+    store = root / ".shotlist"
+    if kind == "a file":
+        store.write_text("not a folder\n")
+    else:
+        store.symlink_to(tmp_path / "gone")
+    words = command.split()
+    code, out, err = run_shotlist(*words, str(root))
+    assert code == 1 and "Traceback" not in err, err
+    assert err.splitlines()[:2] == [
+        f"{store} is {kind}, not the project's store folder",
+        f"  fix: move it away (mv {store} {store}.old); the next build makes the folder again",
+    ], err
