@@ -64,7 +64,14 @@ def output_path(project: Project, *, preview: bool = False) -> Path:
 
 def check_destination(project: Project, dest: Path, command: str, default: Path) -> None:
     """BuildError unless ``command`` may write ``dest``: no folder, and nothing the project reads."""
-    what = "is a folder" if dest.is_dir() else project.reads(dest)
+    blocking = durable.file_in_the_way(dest)
+    what = (
+        f"is in '{blocking}', which is a file, not a folder"
+        if blocking is not None
+        else "is a folder"
+        if dest.is_dir()
+        else project.reads(dest)
+    )
     if what is not None:
         like = dest / default.name if dest.is_dir() else default
         raise BuildError(

@@ -81,6 +81,14 @@ READ_ONLY_FIX = (
 )
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that is a file (or anything but a folder), or None."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
 def why_not_writable(path: Path) -> str:
     try:
         if os.statvfs(path).f_flag & os.ST_RDONLY:

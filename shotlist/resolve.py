@@ -573,6 +573,13 @@ def _check_output(r: _Resolver, board: Storyboard) -> None:
     path, why = confine(r.root, rel)
     if path is None:
         r.problem(loc, why or "refused", "name a file inside the project folder, e.g. out/cut.mp4")
+    elif (blocking := durable.file_in_the_way(path)) is not None:
+        shown = Path(os.path.relpath(blocking, r.root)).as_posix()
+        r.problem(
+            loc,
+            f"'{shown}' is a file, so '{rel}' cannot be written inside it",
+            f"move the file '{shown}' away, or name another folder for the cut",
+        )
     elif path.is_dir():
         r.problem(loc, f"'{rel}' is a folder", "name the video file, e.g. out/cut.mp4")
     elif path.suffix.lower() not in VIDEO_SUFFIXES:

@@ -101,6 +101,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("assets/street.png", "is an image or sound the storyboard names"),
         (".shotlist/hashes.json", "is inside the project's store (.shotlist/)"),
         ("assets", "is a folder"),
+        ("storyboard.yaml/sheet.png", "is in '{root}/storyboard.yaml', which is a file, not a folder"),
     ],
 )
 @pytest.mark.parametrize("command", ["export", "sheet"])
@@ -115,6 +116,6 @@ def test_an_output_named_on_the_command_line_never_overwrites_what_the_project_r
     code, out, err = run_shotlist(command, str(built), "--output", str(dest))
     assert code == 1 and "Traceback" not in err, err
     first, fix = err.splitlines()
-    assert first == f"{dest} {said}: {command} writes nothing there", err
+    assert first == f"{dest} {said.format(root=built)}: {command} writes nothing there", err
     assert fix.startswith("  fix: name another file, like "), err
     assert {p: p.read_bytes() for p in before} == before
