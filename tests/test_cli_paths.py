@@ -119,3 +119,17 @@ def test_an_output_named_on_the_command_line_never_overwrites_what_the_project_r
     assert first == f"{dest} {said.format(root=built)}: {command} writes nothing there", err
     assert fix.startswith("  fix: name another file, like "), err
     assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize("where", ["notes.txt", "notes.txt/film"])
+def test_init_into_a_path_through_a_file_names_the_file(tmp_path: Path, where: str) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    (tmp_path / "notes.txt").write_text("mine\n")
+    code, out, err = run_shotlist("init", str(tmp_path / where))
+    assert code == 1 and "Traceback" not in err, err
+    assert (
+        err
+        == f"{tmp_path / 'notes.txt'} is a file, not a folder; give init the folder to make the project in\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

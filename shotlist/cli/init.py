@@ -31,7 +31,13 @@ def init(
     """Write a starter project (storyboard, a small image, .gitignore, README) that validates."""
     from shotlist.errors import ShotlistError
 
+    from shotlist.durable import file_in_the_way
+
     board = directory / "storyboard.yaml"
+    if (blocking := file_in_the_way(board)) is not None:
+        raise ShotlistError(
+            f"{blocking} is a file, not a folder; give init the folder to make the project in"
+        )
     if board.exists():
         raise ShotlistError(f"{board} already exists; choose an empty folder or another name for the project")
     written = write_starter(directory, template.value)
