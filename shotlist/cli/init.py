@@ -29,9 +29,8 @@ def init(
     ] = Template.narrative,
 ) -> None:
     """Write a starter project (storyboard, a small image, .gitignore, README) that validates."""
-    from shotlist.errors import ShotlistError
-
     from shotlist.durable import file_in_the_way
+    from shotlist.errors import ShotlistError
 
     board = directory / "storyboard.yaml"
     if (blocking := file_in_the_way(board)) is not None:
