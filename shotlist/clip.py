@@ -47,12 +47,7 @@ def pinned_clips(
     """
     store = store or Store(project.root)
     lock = lock if lock is not None else read_lock(project.root, store=store)
-    damaged = set_aside_damaged(project, store, lock)
-    if damaged:
-        pull_pinned(project, store, lock, None, shots=set(damaged))
-        lost = {shot: why for shot, why in damaged.items() if not store.has_object(lock.entries[shot].clip)}
-        if lost:
-            raise DamagedClip("\n".join([*lost.values(), _FIX.format(shot=next(iter(lost)))]))
+    check_pinned_intact(project, store, lock)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for shot in project.shots:
@@ -78,6 +73,17 @@ _FIX = (
     "  fix: `shotlist pull` if a teammate pushed it; else `shotlist takes {shot}` and `shotlist pick` "
     "another take, or `shotlist build --regenerate-missing` to pay for a new one"
 )
+
+
+def check_pinned_intact(project: Project, store: Store, lock: Lock) -> None:
+    """Set aside every pinned clip whose bytes no longer match its hash and pull it again from the remote;
+    DamagedClip naming each one that could not be, with the fix."""
+    damaged = set_aside_damaged(project, store, lock)
+    if damaged:
+        pull_pinned(project, store, lock, None, shots=set(damaged))
+        lost = {shot: why for shot, why in damaged.items() if not store.has_object(lock.entries[shot].clip)}
+        if lost:
+            raise DamagedClip("\n".join([*lost.values(), _FIX.format(shot=next(iter(lost)))]))
 
 
 def set_aside_damaged(project: Project, store: Store, lock: Lock) -> dict[str, str]:

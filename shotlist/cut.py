@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shotlist import durable, salvage
+from shotlist.errors import BuildError
 from shotlist.spec import sha256_json
 
 if TYPE_CHECKING:
@@ -59,6 +60,23 @@ def output_path(project: Project, *, preview: bool = False) -> Path:
     """Where the cut goes; a preview goes beside it (``cut.preview.mp4``) so it never replaces the real cut."""
     out = project.root / project.board.output.file
     return out.with_name(f"{out.stem}.preview{out.suffix}") if preview else out
+
+
+def check_destination(project: Project, dest: Path, command: str, default: Path) -> None:
+    """BuildError unless ``command`` may write ``dest``: no folder, and nothing the project reads."""
+    blocking = durable.file_in_the_way(dest)
+    what = (
+        f"is in '{blocking}', which is a file, not a folder"
+        if blocking is not None
+        else "is a folder"
+        if dest.is_dir()
+        else project.reads(dest)
+    )
+    if what is not None:
+        like = dest / default.name if dest.is_dir() else default
+        raise BuildError(
+            f"{dest} {what}: {command} writes nothing there\n  fix: name another file, like {like}"
+        )
 
 
 def inputs_of(project: Project, clips: dict[str, Clip], preview: bool) -> str:

@@ -339,6 +339,10 @@ def _empty(loc: Loc, name: str) -> Problem:
     """A key written with no value (or an empty list of shots)."""
     if loc == ("shots",):
         return Problem(loc, "the storyboard has no shots", "add at least one shot under shots:")
+    if loc and isinstance(loc[-1], int):  # a '-' with nothing after it, or a null in a [list]
+        return Problem(
+            loc, f"item {loc[-1] + 1} of '{name}' is empty", "write the item, or remove the empty one"
+        )
     return Problem(loc, f"'{name}' has no value", f"write a value after '{name}:', or remove the line")
 
 

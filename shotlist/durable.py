@@ -71,9 +71,22 @@ def check_writable(paths: Iterable[Path], command: str) -> None:
         if not os.access(folder, os.W_OK):
             raise NotWritable(
                 f"cannot write {path}: {why_not_writable(folder)}; {command} changed nothing\n"
-                f"  fix: make the project writable (or copy it somewhere writable) and run {command} again; "
-                "validate, lint, plan, status and cache verify work on a read-only project"
+                f"  fix: {READ_ONLY_FIX.format(command=command)}"
             )
+
+
+READ_ONLY_FIX = (
+    "make the project writable (or copy it somewhere writable) and run {command} again; "
+    "validate, lint, plan, status and cache verify work on a read-only project"
+)
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that is a file (or anything but a folder), or None."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
 
 
 def why_not_writable(path: Path) -> str:
@@ -96,6 +109,12 @@ def _user() -> str:
 
 def failed_write(exc: OSError) -> str:
     """What to tell a user when a file operation failed half-way through a command."""
+    if exc.errno == errno.EROFS and exc.filename:  # a command that took no check_writable of its own
+        return (
+            f"cannot write {exc.filename}: the file system is read-only\n"
+            "  shotlist writes every file whole, so none was left half-written\n"
+            f"  fix: {READ_ONLY_FIX.format(command='it')}"
+        )
     what = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
     fix = (
         "free some space on that disk and run it again"

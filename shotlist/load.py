@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from shotlist.diagnostics import problems_of, shown
 from shotlist.errors import Loc, Problem, StoryboardError
-from shotlist.resolve import ResolvedShot, project_root, resolve
+from shotlist.resolve import ImageInfo, ResolvedShot, from_defaults, input_files, project_root, resolve
 from shotlist.source import Marks, Source, locate, parse_source, read_source
 from shotlist.storyboard import STORYBOARD_VERSION, Storyboard, version_problem
 
@@ -50,6 +50,23 @@ class Project:
         """A project-relative path as an absolute one (rel was confined at load)."""
         return self.root / rel
 
+    def reads(self, path: Path) -> str | None:
+        """What ``path`` is to the project when the project reads it ("is the storyboard", …), else None."""
+        target = path.resolve()
+        if target == self.path.resolve():
+            return "is the storyboard"
+        if target == (self.root / "shotlist.lock").resolve():
+            return "is the lock (shotlist.lock)"
+        if target.is_relative_to((self.root / ".shotlist").resolve()):
+            return "is inside the project's store (.shotlist/)"
+        if target.is_relative_to((self.root / "templates").resolve()):
+            return "is inside the project's templates/"
+        images = [i for s in self.shots for i in (s.image, s.end_image) if isinstance(i, ImageInfo)]
+        images += [i for s in self.shots for r in (*s.refs, *s.characters) for i in r.images]
+        if target in input_files(self.root, self.board, images):
+            return "is an image or sound the storyboard names"
+        return None
+
 
 def load_project(path: str | Path = ".") -> Project:
     """Read, validate and resolve a project (a folder or a storyboard file); raise StoryboardError."""
@@ -75,7 +92,7 @@ def _load(root: Path, file: Path, source: Source) -> Project:
     project = Project(root=root.absolute(), path=file, board=board, shots=shots, marks=source.marks)
     from shotlist.catalog import check_project
 
-    problems = check_project(project)
+    problems = from_defaults(board, check_project(project))  # a model named in defaults: said once, there
     if problems:
         raise StoryboardError(file, _placed(source, problems), source.text)
     return project

@@ -20,6 +20,7 @@ from typing import Any
 from shotlist import durable
 from shotlist.errors import LockError
 from shotlist.media import ClipFacts
+from shotlist.source import not_a_file
 from shotlist.store import Store, Take
 
 LOCK = "shotlist.lock"
@@ -141,14 +142,13 @@ def read_lock(project_root: Path, *, lenient: bool = False, store: Store | None 
     restore = (
         f"restore it with `git checkout {LOCK}`, or delete it: a build pins the takes in .shotlist/ again"
     )
+    kind = not_a_file(path)  # found without opening it: opening a FIFO waits for a writer
+    if kind is not None:
+        raise LockError(f"{LOCK} is {kind}, not the lock file.\n  fix: move it away; then {restore}")
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # the byte-order mark some editors save
     except FileNotFoundError:
         return Lock()
-    except IsADirectoryError:
-        raise LockError(
-            f"{LOCK} is a folder, not the lock file.\n  fix: move it away; then {restore}"
-        ) from None
     except OSError as exc:
         raise LockError(f"cannot read {LOCK}: {exc.strerror or exc}.\n  fix: {restore}") from None
     bad = raw.find(b"\x00")

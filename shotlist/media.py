@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shotlist.errors import ShotlistError
 
@@ -54,11 +54,17 @@ class MediaError(ShotlistError):
     """A media file is missing, unreadable or not what it should be; or ffmpeg failed on it."""
 
 
+class FfmpegUnusable(ShotlistError):
+    """$SHOTLIST_FFMPEG names no ffmpeg that runs. Not a MediaError: no input file is to blame, and no
+    verdict on one may be kept."""
+
+
 @functools.cache
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary: $SHOTLIST_FFMPEG, else the one the imageio-ffmpeg wheel ships."""
     exe = os.environ.get("SHOTLIST_FFMPEG")
     if exe:
+        _check_runs(exe)
         return exe
     known = _known().get("exe")
     if isinstance(known, list) and len(known) == 3 and _signature(str(known[0])) == known[1:]:
@@ -80,6 +86,32 @@ def ffmpeg_version() -> str:
         return m.group(1) if m else "unknown"
 
     return str(_fact("version", ask))
+
+
+def _check_runs(exe: str) -> None:
+    """FfmpegUnusable unless ``exe`` answers ``-version`` as ffmpeg (asked once per binary, as its version)."""
+
+    def ask() -> str:
+        if not os.path.exists(exe) or os.path.isdir(exe):
+            return "!there is no such file" if not os.path.exists(exe) else "!this is a folder, not a program"
+        try:
+            out = subprocess.run(
+                [exe, "-version"], capture_output=True, text=True, errors="replace", check=False
+            )
+        except OSError as exc:
+            return f"!it does not run: {exc.strerror or exc}"
+        m = re.match(r"ffmpeg version (\S+)", out.stdout)
+        return (
+            m.group(1) if m else f"!it does not answer -version as ffmpeg does (exit status {out.returncode})"
+        )
+
+    # a missing file is asked about every time (its signature would be the same when it appears)
+    version = ask() if not os.path.isfile(exe) else str(_fact("runs", ask, exe))
+    if version.startswith("!"):
+        raise FfmpegUnusable(
+            f"SHOTLIST_FFMPEG={exe}: {version[1:]}\n"
+            "  fix: point SHOTLIST_FFMPEG at an ffmpeg program, or unset it to use the one shotlist ships"
+        )
 
 
 @functools.cache
@@ -141,9 +173,9 @@ def _known() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _fact(name: str, ask: Callable[[], Any]) -> Any:
-    """A fact of this ffmpeg binary, asked of it once per binary."""
-    exe = ffmpeg_exe()
+def _fact(name: str, ask: Callable[[], Any], exe: str | None = None) -> Any:
+    """A fact of this ffmpeg binary (``exe``, else the one in use), asked of it once per binary."""
+    exe = exe or ffmpeg_exe()
     key = f"{exe}|{_signature(exe)}"
     facts = _known().get(key)
     if not isinstance(facts, dict) or name not in facts:
@@ -297,18 +329,32 @@ def sound_problem(path: Path) -> str | None:
         return "is not a sound file ffmpeg can read"
     if not facts.has_audio:
         return "has no sound in it"
+    try:
+        empty = _packet_counts([path], "audio")[0] == 0
+    except MediaError:
+        return "is damaged: its sound does not read"
+    if empty:  # a music bed looped from no samples at all would keep ffmpeg busy forever
+        return "has no sound in it (its header names a sound stream, but it holds no samples)"
     return None
 
 
 def frame_counts(files: Sequence[Path]) -> list[int]:
     """Video frames in each file, counted by one stream-copy pass over all of them (no decode)."""
+    return _packet_counts(files, "video")
+
+
+def _packet_counts(files: Sequence[Path], kind: Literal["video", "audio"]) -> list[int]:
+    """Packets of each file's first ``kind`` stream, counted by one stream-copy pass (no decode)."""
     args = [a for f in files for a in ("-i", str(f))] + [
-        a for i in range(len(files)) for a in ("-map", f"{i}:v:0")
+        a for i in range(len(files)) for a in ("-map", f"{i}:{kind[0]}:0")
     ]
-    err = run_ffmpeg(["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"], what="counting frames")
+    err = run_ffmpeg(
+        ["-loglevel", "verbose", *args, "-c", "copy", "-f", "null", "-"],
+        what="counting frames" if kind == "video" else "reading the sound",
+    )
     counts = {
         int(m.group(1)): int(m.group(2))
-        for m in re.finditer(r"Output stream #0:(\d+) \(video\): (\d+) packets muxed", err)
+        for m in re.finditer(rf"Output stream #0:(\d+) \({kind}\): (\d+) packets muxed", err)
     }
     return [counts.get(i, 0) for i in range(len(files))]
 

@@ -372,5 +372,10 @@ def _not_found(root: Path, name: str, shot: ResolvedShot) -> TemplateError:
         f"no template '{name}' in the project's templates/ folder or the built-in dialects"
         f"{did_you_mean(name, known)}",
         shot.id,
-        f"add templates/{name}.j2, or name one of: {', '.join(known)}",
+        (f"add templates/{name}.j2, or name one of: " if TEMPLATE_NAME.match(name) else "name one of: ")
+        + ", ".join(known),
     )
+
+
+#: A template's name: its file in templates/ without .j2 ('_macros': a partial, never a dialect).
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")

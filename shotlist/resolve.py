@@ -7,6 +7,7 @@ its place in the document (``shots[3].image``) so the loader can point at the li
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -171,7 +172,7 @@ class _Probes:
     """Every image and sound file opened once per content: ``.shotlist/probes.json`` maps a file's sha256 to
     what it is, so a load decodes only the files that changed (decoding the images was most of its time).
 
-    A sound maps to what is wrong with it ("" when nothing); an image (key ``image:<sha>``) to
+    A sound (key ``sound:<sha>``) maps to what is wrong with it ("" when nothing); an image (key ``image:<sha>``) to
     ``[format, width, height]``, or ``[message, fix]`` when it cannot be used.
     """
 
@@ -187,11 +188,11 @@ class _Probes:
         """What keeps the edit from mixing this sound file, or None."""
         from shotlist.media import sound_problem
 
-        sha = self.hashes.digest(path)
-        if not isinstance(self.known.get(sha), str):
-            self.known[sha] = sound_problem(path) or ""
+        key = f"sound:{self.hashes.digest(path)}"
+        if not isinstance(self.known.get(key), str):
+            self.known[key] = sound_problem(path) or ""
             self.dirty = True
-        return str(self.known[sha]) or None
+        return str(self.known[key]) or None
 
     def image(self, path: Path) -> tuple[str, tuple[int, int]] | _Refused:
         """(format, (width, height)) of an image that decodes, or what is wrong with it, in words."""
@@ -219,6 +220,15 @@ class _Probes:
 
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root.resolve()).as_posix()
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why this user cannot read ``path`` ("Permission denied"), or None when it can."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 class _Resolver:
@@ -250,6 +260,12 @@ class _Resolver:
                 loc,
                 f"{what} '{rel}' does not exist",
                 "check the path; it is relative to the storyboard's folder",
+            )
+        elif (unreadable := _unreadable(path)) is not None:
+            self.problem(
+                loc,
+                f"'{rel}' cannot be read: {unreadable}",
+                f"make it readable by this user (chmod a+r {rel})",
             )
         else:
             return path
@@ -557,6 +573,13 @@ def _check_output(r: _Resolver, board: Storyboard) -> None:
     path, why = confine(r.root, rel)
     if path is None:
         r.problem(loc, why or "refused", "name a file inside the project folder, e.g. out/cut.mp4")
+    elif (blocking := durable.file_in_the_way(path)) is not None:
+        shown = Path(os.path.relpath(blocking, r.root)).as_posix()
+        r.problem(
+            loc,
+            f"'{shown}' is a file, so '{rel}' cannot be written inside it",
+            f"move the file '{shown}' away, or name another folder for the cut",
+        )
     elif path.is_dir():
         r.problem(loc, f"'{rel}' is a folder", "name the video file, e.g. out/cut.mp4")
     elif path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -565,6 +588,24 @@ def _check_output(r: _Resolver, board: Storyboard) -> None:
             f"'{rel}' is not a video file name ({path.suffix or 'no extension'})",
             f"end it with {', '.join(VIDEO_SUFFIXES[:-1])} or {VIDEO_SUFFIXES[-1]}",
         )
+    else:
+        preview = path.with_name(f"{path.stem}.preview{path.suffix}")
+        inputs = input_files(r.root, board, r.images.values())
+        if path.resolve() in inputs or preview.resolve() in inputs:
+            which = "its preview's file name" if path.resolve() not in inputs else f"'{rel}'"
+            r.problem(
+                loc,
+                f"{which} is an image or sound the storyboard names: the cut would be written over it",
+                "name a file of the cut's own, e.g. out/cut.mp4",
+            )
+
+
+def input_files(root: Path, board: Storyboard, images: Iterable[ImageInfo]) -> set[Path]:
+    """Every image and sound file the storyboard names, resolved: what nothing shotlist writes may replace."""
+    st = board.soundtrack
+    sounds = [st.music.file] if st.music else []
+    sounds += [p.file for p in (*st.voiceover, *st.effects)]
+    return {(root / rel).resolve() for rel in sounds} | {i.path.resolve() for i in images}
 
 
 def _check_soundtrack(r: _Resolver, board: Storyboard, ids: list[str]) -> None:

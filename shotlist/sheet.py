@@ -14,13 +14,15 @@ before it exists and a re-picked take changes it.
 from __future__ import annotations
 
 import functools
+import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from shotlist import durable
+from shotlist import durable, salvage
 from shotlist.load import Project
 from shotlist.media import ClipFacts, MediaError, run_ffmpeg
 from shotlist.spec import sha256_json
@@ -79,6 +81,30 @@ def strip(store: Store, clip: str, facts: ClipFacts, count: int = 3, width: int 
     return dest
 
 
+def strip_image(
+    store: Store, clip: str, facts: ClipFacts, count: int = 3, width: int = CELL_WIDTH
+) -> Image.Image:
+    """The strip of ``strip`` decoded; a cached one that does not decode is discarded with a note and made again."""
+    path = strip(store, clip, facts, count, width)
+    image = salvage.read_cache(path, _decoded, "a contact sheet strip")
+    return image if image is not None else _decoded(strip(store, clip, facts, count, width).read_bytes())
+
+
+def _decoded(raw: bytes) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            return image.convert("RGB")
+    except (OSError, SyntaxError) as exc:  # Pillow's words for bytes that are no image
+        raise ValueError(str(exc)) from None
+
+
+def _sha_named(raw: bytes) -> str:
+    sha = raw.decode("ascii").strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):  # never a path to follow out of the store
+        raise ValueError("not a sha256")
+    return sha
+
+
 @functools.cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
     from shotlist.fonts import font_path
@@ -88,7 +114,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 def contact_sheet(store: Store, rows: Sequence[Row], dest: Path, title: str) -> Path:
     """A PNG with one row per clip: its label, then its first, middle and last frame."""
-    strips = [Image.open(strip(store, r.clip, r.facts)).convert("RGB") for r in rows]
+    strips = [strip_image(store, r.clip, r.facts) for r in rows]
     row_h = max((s.height for s in strips), default=180) + 8
     width = LABEL_WIDTH + max((s.width for s in strips), default=3 * CELL_WIDTH) + 8
     head = 40
@@ -142,19 +168,16 @@ def continuity_sheet(store: Store, parts: Sequence[tuple[str, float]]) -> Path:
     """The 3×3 sheet of frames from these clips (made once; its store object is named by ``continuity_key``)."""
     key = continuity_key(parts)
     ref = store.dir / "sheets" / f"{key}.continuity"
-    try:
-        sha = ref.read_text().strip()
-        if store.has_object(sha):
-            return store.object_path(sha)
-    except FileNotFoundError:
-        pass
+    sha = salvage.read_cache(ref, _sha_named, "a continuity sheet's name in the store")
+    if sha is not None and store.has_object(sha):
+        return store.object_path(sha)
     from shotlist.media import probe
 
     frames: list[Image.Image] = []
     for (clip, _), count in zip(parts, cells([s for _, s in parts]), strict=True):
         if count:
             facts = probe(store.object_path(clip))
-            image = Image.open(strip(store, clip, facts, count, GRID_CELL_WIDTH)).convert("RGB")
+            image = strip_image(store, clip, facts, count, GRID_CELL_WIDTH)
             tiles = len(set(_frame_numbers(facts, count)))  # a clip of fewer frames than cells repeats some
             w = image.width // tiles
             frames += [
@@ -174,11 +197,13 @@ def continuity_sheet(store: Store, parts: Sequence[tuple[str, float]]) -> Path:
 
 def project_rows(project: Project, *, every_take: bool = False) -> list[Row]:
     """A row per shot for its pinned take (``every_take``: a row per take in the store, the pinned one starred)."""
+    from shotlist.clip import check_pinned_intact
     from shotlist.lock import read_lock
     from shotlist.takes import takes_by_shot
 
     store = Store(project.root)
     lock = read_lock(project.root, lenient=True)
+    check_pinned_intact(project, store, lock)  # ffmpeg's own words on a damaged clip name no fix
     found = takes_by_shot(store)
     rows: list[Row] = []
     for shot in project.shots:

@@ -10,6 +10,7 @@ syntax errors are re-read with the pure-Python parser so their wording is the sa
 
 from __future__ import annotations
 
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,8 +153,21 @@ def _raw(path: Path) -> bytes:
     return raw
 
 
+_UTF8 = "save the file as UTF-8"
+
+
 def _text(path: Path, raw: bytes) -> str:
     """The storyboard's bytes as text (UTF-8)."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what Windows tools call "Unicode"
+        raise StoryboardError(
+            path,
+            [
+                Problem(
+                    (), "the file is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8", _UTF8, 1, 1
+                )
+            ],
+            raw.decode("utf-16", "replace"),
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -161,7 +175,7 @@ def _text(path: Path, raw: bytes) -> str:
         col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         raise StoryboardError(
             path,
-            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", "save the file as UTF-8", line, col)],
+            [Problem((), f"byte 0x{raw[exc.start]:02x} is not UTF-8", _UTF8, line, col)],
             raw.decode("utf-8", "replace"),
         ) from None
     return text
@@ -363,6 +377,16 @@ class _Builder:
             # A key is the text as written: `1:` and `on:` stay '1' and 'on', not 1 and True.
             self.take_key(event.value, event.start_mark)
             return
+        if event.style == '"' and (bad := _CONTROL.search(event.value)):  # "\0", "\e": escapes YAML allows
+            self.source.problems.append(
+                Problem(
+                    where[0] if where else (),
+                    f"the control character U+{ord(bad.group()):04X} (written as an escape in quotes) "
+                    "is not allowed in text",
+                    "delete the escape: a prompt, a name or a path is plain text",
+                    *_at(event.start_mark),
+                )
+            )
         value = self.construct(event, where[0] if where else (), explicit)
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
@@ -524,6 +548,10 @@ _SYNTAX: list[tuple[str, str, str]] = [
     ),
     ("that cannot start any token", "this character cannot start a plain value", "put the value in quotes"),
 ]
+
+
+#: Control characters a double-quoted YAML string can hold as escapes (tab and line breaks are text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _too_deep(mark: Any) -> Problem:

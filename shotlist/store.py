@@ -41,12 +41,17 @@ from shotlist.errors import ShotlistError
 from shotlist.hashing import HashCache, sha256_file
 from shotlist.media import ClipFacts
 from shotlist.salvage import STORE
+from shotlist.source import not_a_file
 
 ID_LENGTH = 8
 
 
 class StoreBusy(ShotlistError):
     """Another shotlist process holds the project's store."""
+
+
+class StoreNotAFolder(ShotlistError):
+    """Something other than a folder stands where the project's ``.shotlist/`` goes."""
 
 
 class DamagedObject(ShotlistError):
@@ -303,9 +308,21 @@ class Store:
         # Absolute, so the paths handed to backends and to the edit hold from any working folder.
         self.root = project_root.absolute()
         self.dir = self.root / STORE
+        if self.dir.is_symlink() and not self.dir.exists():
+            self._not_a_folder("a symlink to nothing")
+        elif (kind := not_a_file(self.dir)) is not None and kind != "a folder":
+            self._not_a_folder(kind)
+        elif self.dir.is_file():
+            self._not_a_folder("a file")
         # Index entries read so far. Writers hold the store lock, so within one command what this process
         # read stays true except for its own writes, which update the memo too.
         self._entries: dict[str, Recipe | None] = {}
+
+    def _not_a_folder(self, kind: str) -> None:
+        raise StoreNotAFolder(
+            f"{self.dir} is {kind}, not the project's store folder\n"
+            f"  fix: move it away (mv {self.dir} {self.dir}.old); the next build makes the folder again"
+        )
 
     # --- objects -------------------------------------------------------------------------------
 
@@ -358,6 +375,8 @@ class Store:
                     bad.add(sha)
             except FileNotFoundError:
                 continue
+            except IsADirectoryError:  # a folder in its place: set aside like any object that is not the clip
+                bad.add(sha)
         self.verified.save()
         return bad
 

@@ -84,3 +84,52 @@ def test_init_works_from_inside_from_the_parent_and_by_absolute_path(
     _run(["init"], arg)
     _run(["validate"], arg)
     assert (target / "storyboard.yaml").is_file()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_project import make_built_project
+
+    return make_built_project(tmp_path_factory.mktemp("built") / "film")
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("storyboard.yaml", "is the storyboard"),
+        ("shotlist.lock", "is the lock (shotlist.lock)"),
+        ("assets/street.png", "is an image or sound the storyboard names"),
+        (".shotlist/hashes.json", "is inside the project's store (.shotlist/)"),
+        ("assets", "is a folder"),
+        ("storyboard.yaml/sheet.png", "is in '{root}/storyboard.yaml', which is a file, not a folder"),
+    ],
+)
+@pytest.mark.parametrize("command", ["export", "sheet"])
+def test_an_output_named_on_the_command_line_never_overwrites_what_the_project_reads(
+    built: Path, command: str, target: str, said: str
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    dest = built / target
+    kept = [p for p in built.rglob("*") if p.is_file() and (".shotlist" not in p.parts or p == dest)]
+    before = {p: p.read_bytes() for p in kept}
+    code, out, err = run_shotlist(command, str(built), "--output", str(dest))
+    assert code == 1 and "Traceback" not in err, err
+    first, fix = err.splitlines()
+    assert first == f"{dest} {said.format(root=built)}: {command} writes nothing there", err
+    assert fix.startswith("  fix: name another file, like "), err
+    assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize("where", ["notes.txt", "notes.txt/film"])
+def test_init_into_a_path_through_a_file_names_the_file(tmp_path: Path, where: str) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    (tmp_path / "notes.txt").write_text("mine\n")
+    code, out, err = run_shotlist("init", str(tmp_path / where))
+    assert code == 1 and "Traceback" not in err, err
+    assert (
+        err
+        == f"{tmp_path / 'notes.txt'} is a file, not a folder; give init the folder to make the project in\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

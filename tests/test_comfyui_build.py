@@ -118,7 +118,9 @@ def test_a_shape_no_model_size_can_serve_is_refused_at_validate_with_its_line(tm
     root = project(tmp_path / "p", shot(1), "{resolution: 3200x32, fps: 24}")
     out = CliRunner().invoke(app, ["validate", str(root)])
     message = str(out.exception)
-    assert re.search(r"storyboard.yaml:6:5: shots\[0\]\.model: ", message), message
+    assert re.search(r"storyboard.yaml:4:19: defaults\.model: ", message), (
+        message
+    )  # set in defaults: said there
     assert "none has the shape of the 3200x32 output" in message
 
 

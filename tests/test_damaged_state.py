@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,69 @@ def test_a_journal_record_whose_keys_are_no_sha256_is_damage_not_a_path(
     for args in (("build", str(root)), ("cache", "verify", str(root))):  # the placeholder reads cleanly
         code, out, err = run_shotlist(*args)
         assert "Traceback" not in out + err and "note: " not in err, (args, out, err)
+
+
+@pytest.mark.parametrize("how", ["truncated", "a folder"])
+@pytest.mark.parametrize("command", ["sheet", "export", "render"])
+def test_a_damaged_pinned_clip_is_named_and_set_aside_by_every_command_that_reads_it(
+    built: Path, tmp_path: Path, command: str, how: str
+) -> None:
+    root = copy(built, tmp_path)
+    sha = read_lock(root).entries["door"].clip
+    damage(root / ".shotlist" / "objects" / sha[:2] / sha, how)
+    code, out, err = run_shotlist(command, str(root))
+    assert code == 1 and "Traceback" not in err, err
+    assert f"shot 'door': its clip {sha[:12]} in the store was damaged" in err, err
+    assert "  fix: `shotlist pull` if a teammate pushed it; else `shotlist takes door`" in err, err
+    assert (root / ".shotlist" / "corrupt" / sha).exists()
+
+
+def test_a_compiled_template_with_flipped_bytes_is_discarded_and_compiled_again(
+    built: Path, tmp_path: Path
+) -> None:
+    # marshal trusts its bytes: a flipped one ran as other code (a crash, an ImportError, a wrong error)
+    root = copy(built, tmp_path)
+
+    def prompts() -> tuple[int, str, str]:  # a fresh process each time: nothing kept in memory
+        (root / ".shotlist" / "prompts.json").unlink(missing_ok=True)  # rendered prompts are kept too
+        done = subprocess.run(
+            [sys.executable, "-m", "shotlist", "prompts", str(root)], capture_output=True, text=True
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    code, expected, err = prompts()  # compiles into this code's cache folder
+    assert code == 0, err
+    every = sorted((root / ".shotlist" / "templates").glob("*/*.cache"))
+    folder = max(every, key=lambda p: p.stat().st_mtime).parent  # this code's (one per version of it)
+    compiled = [p for p in every if p.parent == folder]
+    for path in compiled:
+        raw = bytearray(path.read_bytes())
+        for at in range(len(raw) // 2, len(raw) // 2 + 24, 3):
+            raw[at] ^= 0x5A
+        path.write_bytes(bytes(raw))
+    code, out, err = prompts()
+    assert (code, out) == (0, expected), err
+    shown = [p.relative_to(root).as_posix() for p in compiled]
+    assert err.splitlines() == [
+        f"note: {name} (a compiled template) was damaged: discarded; it is rebuilt as needed"
+        for name in shown
+    ]
+    assert prompts() == (0, expected, "")  # compiled again and kept
+
+
+@pytest.mark.parametrize("kind", ["a file", "a symlink to nothing"])
+@pytest.mark.parametrize("command", ["plan", "status", "build", "render", "cache ls"])
+def test_a_store_that_is_no_folder_is_named_with_the_fix(tmp_path: Path, command: str, kind: str) -> None:
+    root = make_project(tmp_path / "film")
+    store = root / ".shotlist"
+    if kind == "a file":
+        store.write_text("not a folder\n")
+    else:
+        store.symlink_to(tmp_path / "gone")
+    words = command.split()
+    code, out, err = run_shotlist(*words, str(root))
+    assert code == 1 and "Traceback" not in err, err
+    assert err.splitlines()[:2] == [
+        f"{store} is {kind}, not the project's store folder",
+        f"  fix: move it away (mv {store} {store}.old); the next build makes the folder again",
+    ], err

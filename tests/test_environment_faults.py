@@ -91,6 +91,26 @@ def test_a_read_only_project_refuses_to_write_and_still_reads(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("words", [["pick", "door", "1"], ["lock", "resolve"], ["sheet"]])
+def test_every_command_that_writes_says_a_read_only_project_is_read_only(
+    tmp_path: Path, words: list[str]
+) -> None:
+    root = make_built_project(tmp_path / "film")
+    before = snapshot(root)
+    with read_only(root):
+        at = 2 if words[0] == "lock" else len(words)
+        code, out, err = run_shotlist(*words[:at], str(root), *words[at:])
+    assert code == 1 and "Traceback" not in err, err
+    first, *rest = err.splitlines()
+    assert first.startswith(f"cannot write {root}") and first.endswith(": the file system is read-only"), err
+    assert rest[-1] == (
+        "  fix: make the project writable (or copy it somewhere writable) and run it again; "
+        "validate, lint, plan, status and cache verify work on a read-only project"
+    ), err
+    assert snapshot(root) == before
+
+
+@pytest.mark.slow
 def test_a_read_only_project_that_was_never_built_validates_plans_and_lints(tmp_path: Path) -> None:
     root = tmp_path / "kitsune"
     shutil.copytree(
@@ -258,3 +278,85 @@ def _submits(jobs: Path) -> list[dict[str, object]]:
     from shotlist.backends.fake import FakeBackend
 
     return FakeBackend(jobs).submits()
+
+
+# --- an ffmpeg that does not run ------------------------------------------------------------------------------
+
+
+SAID = {
+    "missing": "there is no such file",
+    "a text file": "it does not run: Permission denied",
+    "a folder": "this is a folder, not a program",
+    "not ffmpeg": "it does not answer -version as ffmpeg does (exit status 3)",
+}
+
+
+@pytest.mark.parametrize("kind", list(SAID))
+def test_an_unusable_shotlist_ffmpeg_is_named_and_blames_no_input_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    root = tmp_path / "kitsune"
+    shutil.copytree(
+        ROOT / "projects" / "kitsune-dawn", root, ignore=shutil.ignore_patterns(".shotlist", "out")
+    )
+    (root / ".shotlist").mkdir()  # a project with a store keeps what it probed in .shotlist/probes.json
+    exe = tmp_path / "ffmpeg"
+    if kind == "a text file":
+        exe.write_text("not a program\n")
+    elif kind == "a folder":
+        exe.mkdir()
+    elif kind == "not ffmpeg":
+        exe.write_text("#!/bin/sh\necho 'something else' >&2\nexit 3\n")
+        exe.chmod(0o755)
+    monkeypatch.setenv("SHOTLIST_FFMPEG", str(exe))
+    from shotlist import media
+
+    media.ffmpeg_exe.cache_clear()
+    for words in (["validate"], ["build", "--yes"]):
+        code, out, err = run_shotlist(*words, str(root))
+        assert code == 1 and "Traceback" not in err, (words, err)
+        first, fix, *rest = err.splitlines()
+        assert first == f"SHOTLIST_FFMPEG={exe}: {SAID[kind]}" and "score.wav" not in err, err
+        assert (
+            fix
+            == "  fix: point SHOTLIST_FFMPEG at an ffmpeg program, or unset it to use the one shotlist ships"
+        )
+        assert rest == ([f"no cut written: {first}"] if words[0] == "build" else [])
+    monkeypatch.delenv("SHOTLIST_FFMPEG")
+    media.ffmpeg_exe.cache_clear()
+    code, out, err = run_shotlist("validate", str(root))
+    assert (code, err) == (0, ""), err  # nothing the broken ffmpeg said about the inputs was kept
+
+
+# --- an input file this user may not read ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "line"), [("assets/mika-street.png", 72), ("assets/score.wav", 124)])
+def test_an_input_file_this_user_may_not_read_is_named_at_its_storyboard_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, line: int
+) -> None:
+    import builtins
+
+    root = tmp_path / "kitsune"
+    shutil.copytree(
+        ROOT / "projects" / "kitsune-dawn", root, ignore=shutil.ignore_patterns(".shotlist", "out")
+    )
+    unreadable = root / name
+    real_open = builtins.open
+
+    def refuse(
+        file: object, *args: object, **kwargs: object
+    ) -> object:  # root reads anything: say it may not
+        if str(file) == str(unreadable):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    for command in ("validate", "build"):
+        code, out, err = run_shotlist(command, str(root))
+        assert code == 2 and "Traceback" not in err, (command, err)
+        first, *rest = err.splitlines()
+        assert (
+            f"storyboard.yaml:{line}:" in first and f"'{name}' cannot be read: Permission denied" in first
+        ), err
+        assert f"  fix: make it readable by this user (chmod a+r {name})" in rest, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -187,3 +188,31 @@ def test_a_lock_that_is_a_folder_or_binary_names_itself_and_the_fix(tiny_project
     line = format_lock([entry("kite")]).count("\n") + 1
     assert out.stderr.startswith(f"shotlist.lock:{line}: not a text file (byte 0x89)"), out.stderr
     assert "git checkout shotlist.lock" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "plan", "build", "takes kite", "pick kite 1", "lock resolve"])
+def test_a_lock_that_is_a_named_pipe_is_refused_without_waiting_on_it(
+    tiny_project: TinyProjects, command: str
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = tiny_project()
+    os.mkfifo(root / "shotlist.lock")  # opening it blocks until something writes to it
+    words = command.split()
+    at = 2 if words[0] == "lock" else len(words) if words[0] in ("takes", "pick") else 1
+    code, out, err = run_shotlist(*words[:at], *words[at:], str(root), timeout=20)
+    assert code == 1 and "Traceback" not in err, err
+    assert err.startswith(
+        "shotlist.lock is a named pipe (FIFO), not the lock file.\n  fix: move it away; then restore"
+    ), err
+
+
+def test_a_lock_saved_with_a_byte_order_mark_reads_as_written(built_project: Built) -> None:
+    root, models = built_project
+    lock = root / "shotlist.lock"
+    pinned = read_lock(root).entries
+    lock.write_bytes(
+        b"\xef\xbb\xbf" + lock.read_bytes().replace(b"\n", b"\r\n")
+    )  # as a Windows editor saves it
+    assert read_lock(root).entries == pinned
+    assert set(actions(plan(root, models)).values()) == {"pinned"}

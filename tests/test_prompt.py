@@ -368,7 +368,7 @@ def test_nested_loops_over_huge_ranges_stop_prompts_and_lint_at_the_template_lin
     assert time.monotonic() - began < 10
     assert code == 2 and out == ""
     assert err == (
-        "templates/endless.j2:2: the template's loops ran more than 10,000 steps (rendering shot 'mask')\n"
+        "templates/endless.j2:2: the template's loops and calls ran more than 10,000 steps (rendering shot 'mask')\n"
         "  fix: loop over the shot's own lists (motion, still, characters), not over large ranges\n"
     )
 
@@ -416,3 +416,112 @@ def test_validate_renders_every_prompt_and_names_each_failing_shot_once(project:
         "(in shots 's0', 's1', 's2' and 2 more)"
     )
     assert last.endswith("1 problem in " + str(root / "storyboard.yaml"))
+
+
+#: One expression each that builds far more than a prompt from a few characters, or computes for ever
+#: without a loop; each must stop in a moment with the template's line, not fill the memory first.
+BOMBS = {
+    "a huge width": "{{ 'x'|center(1000000000) }}",
+    "a huge width to a method": "{{ shot.subject.rjust(1000000000) }}",
+    "a huge width named in a format": "{{ '{:>{w}}'.format('x', w=1000000000) }}",
+    "a huge width in a format": "{{ '{:>1000000000}'.format('x') }}",
+    "a huge width with %": "{{ '%1000000000s' % 'x' }}",
+    "a huge width with % and *": "{{ '%*s' % (1000000000, 'x') }}",
+    "a huge width with the format filter": "{{ '%1000000000s'|format('x') }}",
+    "a string replaced into itself": "{% set a = 'y' * 9999 %}{% set b = a|replace('y', a) %}"
+    "{{ b|replace('y', b)|length }}",
+    "a join with a long separator": "{{ range(99999)|join('y' * 9999)|length }}",
+    "a string doubled with ~": "{% set ns = namespace(x='ab') %}{% for i in range(64) %}"
+    "{% set ns.x = ns.x ~ ns.x %}{% endfor %}{{ ns.x|length }}",
+    "a string doubled with +": "{% set ns = namespace(x='ab') %}{% for i in range(64) %}"
+    "{% set ns.x = ns.x + ns.x %}{% endfor %}{{ ns.x|length }}",
+    "a string doubled by a join": "{% set ns = namespace(x='ab') %}{% for i in range(64) %}"
+    "{% set ns.x = [ns.x, ns.x]|join %}{% endfor %}{{ ns.x|length }}",
+    "a block doubled": "{% set ns = namespace(x='ab') %}{% for i in range(64) %}"
+    "{% set ns.x %}{{ ns.x }}{{ ns.x }}{% endset %}{% endfor %}{{ ns.x|length }}",
+    "a number squared in a loop": "{% set ns = namespace(x=9 ** 64) %}{% for i in range(40) %}"
+    "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 1 }}",
+    "a tower of powers": "{{ ((((9 ** 64) ** 64) ** 64) ** 64) > 1 }}",
+    "a macro that calls itself twice": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% else %}x"
+    "{% endif %}{% endmacro %}{{ f(60)|length }}",
+    "a billion empty slices": "{{ [1]|slice(1000000000)|list|length }}",
+    "filler text": "{{ lipsum(100000) }}",
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_a_template_expression_that_would_build_gigabytes_stops_at_once_at_its_line(
+    project: Project, bomb: str
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = project({**MASK, "template": "bomb"}, files={"templates/bomb.j2": "Close-up.\n" + BOMBS[bomb]})
+    began = time.monotonic()
+    code, out, err = run_shotlist("prompts", str(root), timeout=60)
+    assert time.monotonic() - began < 5, err
+    assert code == 2 and out == "", err
+    first, fix = err.splitlines()
+    assert first.startswith("templates/bomb.j2:2: ") and first.endswith(" (rendering shot 'mask')"), err
+    assert fix.startswith("  fix: "), err
+
+
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [("{{ ['red', 'blue', 'teal']|random }} bottle", "random"), ("{{ lipsum(1) }}", "lipsum")],
+)
+def test_a_template_whose_words_change_on_every_render_is_refused(
+    project: Project, source: str, what: str
+) -> None:
+    # a prompt that differs each time is a new recipe each time: every build would pay for the shot again
+    root = project({**MASK, "template": "dice"}, files={"templates/dice.j2": "Close-up.\n" + source})
+    with pytest.raises(TemplateError) as err:
+        rendered(root)
+    assert str(err.value).startswith(f"templates/dice.j2:2: {what} ")
+    assert "a different prompt on every render" in str(err.value)
+
+
+@pytest.mark.parametrize("junk", [b"caf\xe9 {{ shot.subject }}", b"\xff\xfe{\x00{\x00"])
+def test_a_template_that_is_not_utf8_names_the_file_and_line(project: Project, junk: bytes) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = project({**MASK, "template": "latin"})
+    (root / "templates").mkdir()
+    (root / "templates" / "latin.j2").write_bytes(b"Close-up.\n" + junk)
+    code, out, err = run_shotlist("validate", str(root))
+    assert code == 2 and "Traceback" not in err
+    assert ": templates/latin.j2:2: byte 0x" in err and " is not UTF-8" in err
+    assert "fix: save templates/latin.j2 as UTF-8" in err
+
+
+def test_ordinary_uses_of_widths_numbers_and_joins_still_render(project: Project) -> None:
+    ordinary = (
+        "{{ shot.subject|center(80)|trim }}. {{ '%05.1f'|format(12.5) }} {{ '{:>6}'.format('ab') }} "
+        "{{ '%d' % 1234567890123 }} {{ (2 ** 64) * 3 }} {{ range(3)|join(', ') }} "
+        "{{ (shot.motion * 2)|join(' ') }} {{ [1, 2, 3]|slice(2)|list|length }}"
+    )
+    root = project({**MASK, "template": "ok"}, files={"templates/ok.j2": ordinary})
+    text = rendered(root)
+    assert "A carved kitsune mask" in text and "012.5" in text and "1234567890123" in text
+    assert str(2**64 * 3) in text and "0, 1, 2" in text
+
+
+@pytest.mark.parametrize(
+    "deep",
+    ["{% if true %}" * 5000 + "x" + "{% endif %}" * 5000, "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"],
+)
+def test_a_template_nested_too_deeply_to_compile_is_named(project: Project, deep: str) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = project({**MASK, "template": "deep"}, files={"templates/deep.j2": "Close-up.\n" + deep})
+    code, out, err = run_shotlist("validate", str(root))
+    assert code == 2 and "Traceback" not in err, err
+    assert "shots[0].template: templates/deep.j2: the template nests too deeply to compile" in err
+    assert "fix: nest fewer blocks and brackets" in err
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a b", "noir.j2"])
+def test_a_template_name_that_is_no_file_name_is_not_told_to_be_added(project: Project, name: str) -> None:
+    root = project({**MASK, "template": name})
+    with pytest.raises(TemplateError) as err:
+        rendered(root)
+    assert err.value.fix.startswith("name one of: generic, kling,") and "add templates/" not in str(err.value)

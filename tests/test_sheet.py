@@ -105,3 +105,50 @@ def test_a_sheet_names_earlier_shots_only(tmp_path: Path, tiny_project: TinyProj
     with pytest.raises(StoryboardError) as err:
         load_project(root)
     assert "shot 'after' comes later" in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", [b"", b"\x89PNG\r\n\x1a\n cut short", b"\x00\xff junk"])
+def test_a_damaged_strip_in_the_cache_is_made_again_with_a_note(
+    tmp_path: Path, tiny_project: TinyProjects, damage: bytes
+) -> None:
+    from tests.shotlist_cli import run_shotlist
+
+    root = tiny_project(name="p")
+    run(root, fake(root))
+    assert run_shotlist("sheet", str(root), "-o", str(tmp_path / "one.png"))[0] == 0
+    strip = sorted((root / ".shotlist" / "sheets").glob("*.png"))[0]
+    strip.write_bytes(damage)
+    code, out, err = run_shotlist("sheet", str(root), "-o", str(tmp_path / "two.png"))
+    assert (code, err) == (0, f"note: .shotlist/sheets/{strip.name} (a contact sheet strip) was damaged: "
+                                "discarded; it is rebuilt as needed\n"), err  # fmt: skip
+    assert Image.open(tmp_path / "two.png").tobytes() == Image.open(tmp_path / "one.png").tobytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x00", b"../../../storyboard.yaml\n", b"0" * 64 + b"\n"])
+def test_a_damaged_continuity_sheet_reference_is_made_again_and_never_followed(
+    tiny_project: TinyProjects, damage: bytes
+) -> None:
+    from shotlist.lock import read_lock
+    from shotlist.salvage import notes_to
+    from shotlist.sheet import continuity_sheet
+
+    root = tiny_project(name="p")
+    run(root, fake(root))
+    store = Store(root)
+    pins = read_lock(root).entries
+    parts = [(pins["street"].clip, 4.0), (pins["walk"].clip, 4.0)]
+    made = continuity_sheet(store, parts)
+    ref = next((store.dir / "sheets").glob("*.continuity"))
+    ref.write_bytes(damage)
+    notes: list[str] = []
+    with notes_to(notes.append):
+        again = continuity_sheet(store, parts)
+    assert again == made and Image.open(again).size == (GRID * 426, GRID * 240)
+    said = (
+        f".shotlist/sheets/{ref.name} (a continuity sheet's name in the store) was damaged: discarded; "
+        "it is rebuilt as needed"
+    )
+    stale = damage == b"0" * 64 + b"\n"  # a name of no stored object is only out of date, not damage
+    assert notes == ([] if stale else [said])

@@ -72,12 +72,12 @@ def check_ffmpeg() -> list[Check]:
         exe = media.ffmpeg_exe()
         version = media.ffmpeg_version()
         missing = media.missing_filters()
-    except (OSError, RuntimeError, media.MediaError) as exc:
+    except (OSError, RuntimeError, media.MediaError, media.FfmpegUnusable) as exc:
         return [
             Check(
                 "fail",
                 "ffmpeg",
-                f"no usable ffmpeg ({exc}); reinstall shotlist (it ships ffmpeg in the "
+                f"no usable ffmpeg ({str(exc).splitlines()[0]}); reinstall shotlist (it ships ffmpeg in the "
                 "imageio-ffmpeg wheel) or point SHOTLIST_FFMPEG at one",
             )
         ]

@@ -42,6 +42,7 @@ def export(
 ) -> None:
     """Export the cut of the pinned clips for a real editor; say what the format cannot carry."""
     from shotlist.clip import pinned_clips
+    from shotlist.cut import check_destination
     from shotlist.durable import check_writable
     from shotlist.errors import BuildError
     from shotlist.export import FORMATS, editor_media, export_timeline
@@ -49,13 +50,15 @@ def export(
     from shotlist.timeline import assemble
 
     p = load_project(project)
+    default = p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
+    dest = output if output is not None else default
+    check_destination(p, dest, "export", default)
     clips, missing = pinned_clips(p)
     if missing:
         raise BuildError(
             f"no clip yet for {', '.join(missing)}: run `shotlist build` first "
             "(`shotlist plan` says what generating them costs)"
         )
-    dest = output if output is not None else p.file(p.board.output.file).with_suffix(FORMATS[fmt.value][1])
     check_writable([dest], "export")
     clips = editor_media(clips, dest.with_name(f"{dest.stem}.media"))  # named files an editor imports
     try:

@@ -29,9 +29,14 @@ def init(
     ] = Template.narrative,
 ) -> None:
     """Write a starter project (storyboard, a small image, .gitignore, README) that validates."""
+    from shotlist.durable import file_in_the_way
     from shotlist.errors import ShotlistError
 
     board = directory / "storyboard.yaml"
+    if (blocking := file_in_the_way(board)) is not None:
+        raise ShotlistError(
+            f"{blocking} is a file, not a folder; give init the folder to make the project in"
+        )
     if board.exists():
         raise ShotlistError(f"{board} already exists; choose an empty folder or another name for the project")
     written = write_starter(directory, template.value)

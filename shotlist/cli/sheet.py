@@ -25,18 +25,20 @@ def sheet(
     ] = False,
 ) -> None:
     """One row per shot: the first, middle and last frame of its pinned take, with id, duration, model and take."""
-    from shotlist.cut import output_path
+    from shotlist.cut import check_destination, output_path
     from shotlist.errors import BuildError
     from shotlist.load import load_project
     from shotlist.sheet import contact_sheet, project_rows
     from shotlist.store import Store
 
     p = load_project(project)
+    default = output_path(p).with_suffix(".sheet.png")
+    dest = output or default
+    check_destination(p, dest, "sheet", default)
     rows = project_rows(p, every_take=takes)
     if not rows:
         raise BuildError(f"no takes to show yet: `shotlist build {project}` makes them")
     missing = sorted({s.id for s in p.shots} - {r.label[0] for r in rows}, key=[s.id for s in p.shots].index)
-    dest = output or output_path(p).with_suffix(".sheet.png")
     contact_sheet(
         Store(p.root), rows, dest, f"{p.board.title} — {len(rows)} take{'s' if len(rows) != 1 else ''}"
     )
