@@ -85,6 +85,19 @@ def _report(verb: str, t: Transfer, shots_of: dict[str, str], url: str) -> None:
     if t.repaired:
         line += f"; {len(t.repaired)} corrupt remote cop{'ies' if len(t.repaired) > 1 else 'y'} replaced"
     typer.echo(line)
+    for sha in t.damaged:
+        fix = (
+            "the remote store's copy replaced it"
+            if sha in t.sent
+            else "`shotlist pull` fetches the remote store's copy"
+            if sha in t.skipped
+            else "no store has it intact"
+        )
+        say(
+            f"  damaged: {shots_of.get(sha, 'a take')}: this clone's copy of clip {sha[:12]} was damaged (its "
+            f"bytes no longer match its hash); it was {'not pushed and was ' * (verb == 'pushed')}moved to "
+            f".shotlist/corrupt/; {fix}"
+        )
     for sha in t.corrupt:
         say(
             f"  corrupt: {shots_of.get(sha, 'a take')}: the remote copy of clip {sha[:12]} is corrupt; it was "
@@ -170,7 +183,7 @@ def status(
     """Say, like git status, which shots are pinned, stale, conflicted, missing locally or not pushed."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.load import load_project
-    from shotlist.lock import read_lock
+    from shotlist.lock import LOCK, read_lock
     from shotlist.plan import make_plan
     from shotlist.remote import pushed, write_marker
     from shotlist.store import Store
@@ -187,6 +200,9 @@ def status(
         known = pushed(store, r.url)
     plan = {s.shot: s for s in make_plan(p, store, lock, CatalogModels()).shots}
     problems = 0
+    if lock.markers:  # even where both sides pin the same takes, the file must not be committed so
+        typer.echo(f"{LOCK}:{lock.markers}: git merge conflict markers (`shotlist lock resolve`)")
+        problems += 1
     for shot in p.shots:
         words, bad = _shot_status(shot.id, lock, store, plan[shot.id], known if r else None, check_remote)
         problems += bad
