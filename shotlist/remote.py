@@ -403,6 +403,37 @@ class Remote:
             if rel.endswith(".part")
         ]
 
+    def uploads(self) -> list[tuple[str, str, float]]:
+        """An object store's unfinished multipart uploads under this remote: (key, upload id, age in seconds).
+
+        A clip of 100 MB or more goes up in parts; a push killed midway leaves them in the bucket,
+        listed nowhere else and billed.
+        """
+        if self.local or not hasattr(self.fs, "call_s3"):
+            return []
+        bucket, _, prefix = self.root.partition("/")
+        found: list[tuple[str, str, float]] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = self._call(
+                "listing unfinished uploads",
+                self.fs.call_s3,
+                "list_multipart_uploads",
+                Bucket=bucket,
+                Prefix=f"{prefix}/" if prefix else "",
+                **marker,
+            )
+            now = time.time()
+            found += [(u["Key"], u["UploadId"], now - _mtime(u)) for u in page.get("Uploads", [])]
+            if not page.get("IsTruncated"):
+                return found
+            marker = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+    def abort_upload(self, key: str, upload: str) -> None:
+        bucket = self.root.partition("/")[0]
+        what = "aborting an unfinished upload"
+        self._call(what, self.fs.call_s3, "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload)
+
     def remove_part(self, name: str) -> None:
         self._remove(f"{self.root}/tmp/{name}", "removing an upload part")
 
@@ -477,7 +508,7 @@ def _tag(info: Mapping[str, Any]) -> str:
 
 
 def _mtime(info: Mapping[str, Any]) -> float:
-    for k in ("LastModified", "updated", "mtime", "created"):
+    for k in ("LastModified", "Initiated", "updated", "mtime", "created"):
         value = info.get(k)
         if isinstance(value, datetime):
             return value.timestamp()

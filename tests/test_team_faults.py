@@ -243,3 +243,46 @@ def test_a_lock_from_a_newer_shotlist_says_to_upgrade_and_is_never_rewritten(tmp
     (tmp_path / "shotlist.lock").write_text(text.replace("version = 2", "version = one"))
     with pytest.raises(LockError, match=r"lock version one is not 1.*\n  fix: restore it with `git checkout"):
         read_lock(tmp_path)
+
+
+@pytest.mark.slow
+def test_build_names_each_missing_shot_and_a_corrupt_remote_copy_before_the_pay_hint(
+    tmp_path: Path, s3: str
+) -> None:
+    _, b = built_and_pushed(tmp_path, s3)
+    clip = read_lock(b).entries["one"].clip
+    remote = Remote(s3)
+    path = f"clips/team-project/objects/{clip[:2]}/{clip}"
+    remote.fs.pipe(path, b"\0" * remote.fs.size(path))  # same size, wrong bytes
+    built = shotlist("build", str(b))
+    assert built.returncode == 1 and "Traceback" not in built.stderr
+    said = built.stdout + built.stderr
+    line = next(line for line in said.splitlines() if line.startswith("missing  one: "))
+    assert (
+        "the remote store's copy is corrupt; whoever has the clip can repair it with `shotlist push`" in line
+    )
+    assert said.index(line) < said.index("--regenerate-missing")
+    assert not any(line.startswith(("missing  two", "missing  three")) for line in said.splitlines())
+
+
+@pytest.mark.slow
+def test_remote_gc_aborts_the_unfinished_uploads_a_killed_push_left_in_the_bucket(
+    tmp_path: Path, s3: str
+) -> None:
+    """A clip of 100 MB or more goes up in parts; a push killed midway leaves them, unlisted but billed."""
+    import boto3
+
+    from tests.test_team import new_project
+
+    a = new_project(tmp_path, s3)
+    client = boto3.client("s3", endpoint_url=os.environ["SHOTLIST_S3_ENDPOINT_URL"], region_name="us-east-1")
+    ours = client.create_multipart_upload(Bucket="clips", Key=f"team-project/objects/ab/{'ab' * 32}")
+    client.upload_part(
+        Bucket="clips", Key=ours["Key"], UploadId=ours["UploadId"], PartNumber=1, Body=b"x" * 1000
+    )
+    theirs = client.create_multipart_upload(Bucket="clips", Key="another-project/objects/cd/x")
+    out = runner.invoke(app, ["remote", "gc", str(a), "--older-than", "0"])
+    assert out.exit_code == 0, out.output
+    assert "aborted 1 unfinished upload (a push stopped midway)" in out.output
+    left = [u["Key"] for u in client.list_multipart_uploads(Bucket="clips").get("Uploads", [])]
+    assert left == [theirs["Key"]]  # another project's upload under the same bucket is not touched

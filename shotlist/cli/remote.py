@@ -252,7 +252,8 @@ def remote_gc(
         float, typer.Option("--older-than", min=0, help="Hours; younger parts may be a push in progress.")
     ] = 24,
 ) -> None:
-    """Remove the upload parts (tmp/*.part) that interrupted pushes left on the remote store."""
+    """Remove what interrupted pushes left on the remote store: upload parts (a folder's tmp/*.part, an
+    object store's unfinished multipart uploads)."""
     from shotlist.load import load_project
 
     r = open_remote(load_project(project), remote)
@@ -261,9 +262,19 @@ def remote_gc(
     old = [(name, size) for name, age, size in parts if age >= older_than * 3600]
     for name, _ in old:
         r.remove_part(name)
-    kept = len(parts) - len(old)
+    uploads = r.uploads()
+    stopped = [(key, upload) for key, upload, age in uploads if age >= older_than * 3600]
+    for key, upload in stopped:
+        r.abort_upload(key, upload)
+    kept = len(parts) + len(uploads) - len(old) - len(stopped)
     typer.echo(
         f"removed {len(old)} upload part{'s' if len(old) != 1 else ''} ({_size(sum(n for _, n in old))}) "
         f"from {r.url}"
+        + (
+            f"; aborted {len(stopped)} unfinished upload{'s' if len(stopped) != 1 else ''} (a push stopped "
+            "midway)"
+            if stopped
+            else ""
+        )
         + (f"; kept {kept} younger than {older_than:g} h (a push may be writing them)" if kept else "")
     )
