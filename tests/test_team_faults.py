@@ -286,3 +286,32 @@ def test_remote_gc_aborts_the_unfinished_uploads_a_killed_push_left_in_the_bucke
     assert "aborted 1 unfinished upload (a push stopped midway)" in out.output
     left = [u["Key"] for u in client.list_multipart_uploads(Bucket="clips").get("Uploads", [])]
     assert left == [theirs["Key"]]  # another project's upload under the same bucket is not touched
+
+
+@pytest.mark.slow
+def test_lock_resolve_keeps_a_teammates_take_whose_remote_copy_is_corrupt_and_never_pays_for_it(
+    tmp_path: Path, s3: str
+) -> None:
+    from tests.test_lock_resolve import diverge
+
+    a, b = diverge(tmp_path, s3)
+    git(a, "checkout", "--theirs", "storyboard.yaml")
+    bobs = read_lock(b).entries["one"].clip
+    remote = Remote(s3)
+    path = f"clips/team-project/objects/{bobs[:2]}/{bobs}"
+    remote.fs.pipe(path, b"\0" * remote.fs.size(path))
+    picked = runner.invoke(app, ["pick", "one", bobs[:8], str(a)])
+    assert picked.exit_code == 1 and "the remote store has no intact copy of it" in str(picked.exception)
+    assert "whoever has it can `shotlist push` it; then pick it again" in str(picked.exception)
+    resolved = runner.invoke(app, ["lock", "resolve", str(a)])
+    assert resolved.exit_code == 0, resolved.output
+    assert (
+        f"one: pinned take 1 ({bobs[:8]}), as on bob/main; its clip is not in .shotlist/ and the remote store "
+        "has no intact copy: whoever has it can `shotlist push` it, then `shotlist pull`" in resolved.output
+    )
+    assert read_lock(a).entries["one"].clip == bobs
+    refused = build(a, BuildOptions(yes=True))
+    assert generated(refused) == 0 and refused.missing == ["one"]
+    assert runner.invoke(app, ["push", str(b)]).exit_code == 0  # Bob repairs the remote copy
+    assert generated(build(a, BuildOptions(yes=True))) == 0
+    assert (a / "shotlist.lock").read_text() == (b / "shotlist.lock").read_text()
