@@ -205,8 +205,11 @@ class Remote:
         self.part_prefix = ""  # set by ``push`` to this clone's id, so its next push can tell its own parts
 
     # --- one error mapping for every call ------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError."""
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, give_up: float = 0.0, **kwargs: Any) -> T:
+        """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError.
+
+        ``give_up``: the seconds after which the request fails, when not its timeout and retry.
+        """
         timer = None
         if self.on_wait is not None:
             after = min(NOTICE_S, self.timeout / 2)
@@ -215,7 +218,7 @@ class Remote:
                 self.on_wait,
                 (
                     f"waiting for the remote store {self.url} ({what}): no answer for {after:g} s; "
-                    f"giving up after about {self.timeout * ATTEMPTS:g} s",
+                    f"giving up after about {give_up or self.timeout * ATTEMPTS:g} s",
                 ),
             )
             timer.daemon = True
@@ -381,7 +384,7 @@ class Remote:
     def _write(self, dest: str, data: bytes | Path, what: str) -> None:
         if not self.local:  # an object store writes an object whole or not at all
             if isinstance(data, Path):
-                self._call(what, self.fs.put_file, str(data), dest)
+                self._upload(data, dest, what)
             else:
                 self._call(what, self.fs.pipe_file, dest, data)
             return
@@ -393,6 +396,30 @@ class Remote:
         else:
             self._call(what, self.fs.pipe_file, tmp, data)
         self._call(what, self.fs.mv, tmp, dest)
+
+    def _upload(self, src: Path, dest: str, what: str) -> None:
+        """Put a file to an object store within a deadline: the request timeout, and as much again per MB.
+
+        A server that stops reading a body it accepted is noticed by no read timeout (nothing is being
+        read yet), so a whole upload has a limit, which a link slower than 1 MB per timeout would hit.
+        """
+        from fsspec.exceptions import FSTimeoutError
+
+        size = src.stat().st_size
+        limit = round(self.timeout * (ATTEMPTS + size / 1e6))
+
+        def put() -> None:
+            try:
+                self.fs.put_file(str(src), dest, timeout=limit)
+            except FSTimeoutError:
+                raise RemoteError(
+                    f"the remote store {self.url} did not finish taking clip {Path(dest).name[:12]} "
+                    f"({size / 1e6:.1f} MB) within {limit:g} s; check the network and the server, and run "
+                    "the command again (SHOTLIST_REMOTE_TIMEOUT sets the wait: per request, and per MB "
+                    "of an upload)"
+                ) from None
+
+        self._call(what, put, give_up=limit)
 
     def parts(self) -> list[tuple[str, float, int]]:
         """The upload parts in ``tmp/``: (name, age in seconds, bytes)."""
@@ -413,7 +440,7 @@ class Remote:
             return []
         bucket, _, prefix = self.root.partition("/")
         found: list[tuple[str, str, float]] = []
-        marker: dict[str, str] = {}
+        marker: dict[str, Any] = {}
         while True:
             page = self._call(
                 "listing unfinished uploads",

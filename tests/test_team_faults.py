@@ -315,3 +315,40 @@ def test_lock_resolve_keeps_a_teammates_take_whose_remote_copy_is_corrupt_and_ne
     assert runner.invoke(app, ["push", str(b)]).exit_code == 0  # Bob repairs the remote copy
     assert generated(build(a, BuildOptions(yes=True))) == 0
     assert (a / "shotlist.lock").read_text() == (b / "shotlist.lock").read_text()
+
+
+@pytest.mark.slow
+def test_a_server_that_freezes_mid_upload_fails_the_push_in_bounded_time(
+    tmp_path: Path, s3: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No read timeout sees a body the server stopped reading: the upload's own deadline does."""
+    import time
+
+    from tests.fakes.proxy import CuttableProxy
+
+    a = Store(tmp_path / "a")
+    clip = _take(a, KEY, os.urandom(30_000_000)).sha256  # more than the sockets' buffers hold
+    endpoint = os.environ["SHOTLIST_S3_ENDPOINT_URL"]
+    with CuttableProxy(("127.0.0.1", int(endpoint.rsplit(":", 1)[1]))) as proxy:
+        monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("SHOTLIST_REMOTE_TIMEOUT", "0.5")
+        listed = Remote.take_index
+
+        def then_freeze(self: Remote) -> dict[str, set[str]]:
+            found = listed(self)
+            proxy.freeze()  # the listings were answered; the upload that follows is not
+            return found
+
+        monkeypatch.setattr(Remote, "take_index", then_freeze)
+        heard: list[str] = []
+        started = time.monotonic()
+        with pytest.raises(RemoteError) as caught:
+            push(a, Remote(s3, on_wait=heard.append), {KEY: clip})
+        took = time.monotonic() - started
+        proxy.restore()
+    assert took < 0.5 * (2 + 30) + 10, took
+    assert str(caught.value).startswith(
+        f"the remote store {s3} did not finish taking clip {clip[:12]} (30.0 MB) within 16 s"
+    ), caught.value
+    notice = f"(uploading clip {clip[:12]}): no answer for 0.25 s; giving up after about 16 s"
+    assert any(notice in line for line in heard), heard
