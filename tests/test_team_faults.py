@@ -352,3 +352,21 @@ def test_a_server_that_freezes_mid_upload_fails_the_push_in_bounded_time(
     ), caught.value
     notice = f"(uploading clip {clip[:12]}): no answer for 0.25 s; giving up after about 16 s"
     assert any(notice in line for line in heard), heard
+
+
+@pytest.mark.slow
+def test_status_remote_fails_on_a_remote_copy_changed_since_it_was_pushed_until_push_repairs_it(
+    tmp_path: Path, s3: str
+) -> None:
+    a, _ = built_and_pushed(tmp_path, s3)
+    clip = read_lock(a).entries["one"].clip
+    remote = Remote(s3)
+    path = f"clips/team-project/objects/{clip[:2]}/{clip}"
+    remote.fs.pipe(path, b"\0" * remote.fs.size(path))  # rewritten under its name: its ETag changed
+    status = runner.invoke(app, ["status", str(a), "--remote", "--exit-code"])
+    assert status.exit_code == 1, status.output
+    rows = {line.split()[0]: line for line in status.output.splitlines() if line.startswith("  ")}
+    assert "its remote copy changed since it was pushed (`shotlist push` checks it)" in rows["one"]
+    assert "changed" not in rows["two"] + rows["three"]
+    assert "1 corrupt remote copy replaced" in runner.invoke(app, ["push", str(a)]).output
+    assert runner.invoke(app, ["status", str(a), "--remote", "--exit-code"]).exit_code == 0

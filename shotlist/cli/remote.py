@@ -176,7 +176,9 @@ def status(
     exit_code: Annotated[
         bool,
         typer.Option(
-            "--exit-code", help="Exit 1 when a shot is conflicted in the lock, not pushed, or in no store."
+            "--exit-code",
+            help="Exit 1 when the lock holds conflict markers or a shot is conflicted in it, not pushed, "
+            "in no store, or (--remote) its remote copy changed since it was pushed.",
         ),
     ] = False,
 ) -> None:
@@ -193,8 +195,11 @@ def status(
     lock = read_lock(p.root, lenient=True, store=store)
     r = open_remote(p, required=False)
     known: set[str] = set()
+    changed: set[str] = set()  # rewritten on the remote since a push recorded them
     if r is not None and check_remote:
-        known = set(r.inventory())
+        inventory = r.inventory()
+        known = set(inventory)
+        changed = {sha for sha, obj in inventory.items() if obj.sidecars and not obj.verified}
         write_marker(store, r, known & lock.pins())
     elif r is not None:
         known = pushed(store, r.url)
@@ -205,6 +210,10 @@ def status(
         problems += 1
     for shot in p.shots:
         words, bad = _shot_status(shot.id, lock, store, plan[shot.id], known if r else None, check_remote)
+        entry = lock.get(shot.id)
+        if entry is not None and entry.clip in changed:
+            words.append("its remote copy changed since it was pushed (`shotlist push` checks it)")
+            bad = True
         problems += bad
         typer.echo(f"  {shot.id:<24} {', '.join(words)}")
     if r is not None:
