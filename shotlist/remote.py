@@ -389,13 +389,29 @@ class Remote:
                 self._call(what, self.fs.pipe_file, dest, data)
             return
         tmp = f"{self.root}/tmp/{self.part_prefix}{uuid.uuid4().hex[:12]}.part"
-        self._call(what, self.fs.makedirs, f"{self.root}/tmp", exist_ok=True)
-        self._call(what, self.fs.makedirs, dest.rsplit("/", 1)[0], exist_ok=True)
-        if isinstance(data, Path):
-            self._call(what, self.fs.put_file, str(data), tmp)
-        else:
-            self._call(what, self.fs.pipe_file, tmp, data)
-        self._call(what, self.fs.mv, tmp, dest)
+        try:
+            self._call(what, self._folders, [f"{self.root}/tmp", dest.rsplit("/", 1)[0]])
+            if isinstance(data, Path):
+                self._call(what, self.fs.put_file, str(data), tmp)
+            else:
+                self._call(what, self.fs.pipe_file, tmp, data)
+            self._call(what, self.fs.mv, tmp, dest)
+        except FileNotFoundError:
+            self.check()  # the folder went away (an unmounted share): say so
+            raise RemoteError(
+                f"a file that this push was writing in the remote store {self.url} vanished ({what}); "
+                "run the command again (`shotlist remote gc` removes only parts older than a day)"
+            ) from None
+
+    def _folders(self, paths: Iterable[str]) -> None:
+        """Make the folders below the root, never the root itself: a share that is not mounted stays absent."""
+        for path in paths:
+            parts = path[len(self.root) + 1 :].split("/")
+            for depth in range(1, len(parts) + 1):
+                try:
+                    os.mkdir(f"{self.root}/{'/'.join(parts[:depth])}")
+                except FileExistsError:
+                    pass
 
     def _upload(self, src: Path, dest: str, what: str) -> None:
         """Put a file to an object store within a deadline: the request timeout, and as much again per MB.
@@ -480,7 +496,14 @@ class Remote:
 
     def _range(self, sha: str, start: int, end: int, size: int) -> bytes:
         what = f"downloading clip {sha[:12]}, {start / 1e6:.1f} to {end / 1e6:.1f} of {size / 1e6:.1f} MB"
-        data = self._call(what, self.fs.cat_file, self._object(sha), start=start, end=end)
+        try:
+            data = self._call(what, self.fs.cat_file, self._object(sha), start=start, end=end)
+        except FileNotFoundError:
+            self.check()  # the folder went away (an unmounted share): say so
+            raise RemoteError(
+                f"clip {sha[:12]} was removed from the remote store {self.url} after it was listed "
+                f"({what}); run the command again"
+            ) from None
         return bytes(data)
 
     def get_object(self, sha: str, store: Store, size: int) -> int:

@@ -370,3 +370,34 @@ def test_status_remote_fails_on_a_remote_copy_changed_since_it_was_pushed_until_
     assert "changed" not in rows["two"] + rows["three"]
     assert "1 corrupt remote copy replaced" in runner.invoke(app, ["push", str(a)]).output
     assert runner.invoke(app, ["status", str(a), "--remote", "--exit-code"]).exit_code == 0
+
+
+def test_a_folder_remote_unmounted_mid_push_is_named_and_never_created_again(tmp_path: Path) -> None:
+    import shutil
+
+    a = Store(tmp_path / "a")
+    remote = _remote(tmp_path)
+    pins = {f"{n:02d}" * 32: _take(a, f"{n:02d}" * 32, f"clip {n}".encode()).sha256 for n in range(3)}
+
+    def unmount(sha: str, size: int) -> None:
+        shutil.rmtree(tmp_path / "remote", ignore_errors=True)  # the share goes away after the first clip
+
+    with pytest.raises(RemoteError, match=r"/remote does not exist; create the folder, or fix `remote:`"):
+        push(a, remote, pins, progress=unmount, workers=1)
+    assert not (tmp_path / "remote").exists()
+
+
+def test_a_folder_remote_unmounted_mid_pull_is_named(tmp_path: Path) -> None:
+    import shutil
+
+    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
+    remote = _remote(tmp_path)
+    pins = {f"{n:02d}" * 32: _take(a, f"{n:02d}" * 32, f"clip {n}".encode()).sha256 for n in range(3)}
+    push(a, remote, pins)
+
+    def unmount(sha: str, size: int) -> None:
+        shutil.rmtree(tmp_path / "remote", ignore_errors=True)
+
+    with pytest.raises(RemoteError, match=r"/remote does not exist; create the folder, or fix `remote:`"):
+        pull(b, remote, pins, progress=unmount, workers=1)
+    assert not (tmp_path / "remote").exists()
