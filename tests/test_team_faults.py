@@ -219,6 +219,7 @@ def test_a_lock_left_with_conflict_markers_fails_status_even_when_no_shot_differ
     status = runner.invoke(app, ["status", str(a), "--exit-code"])
     assert status.exit_code == 1, status.output
     assert f"shotlist.lock:{line}: git merge conflict markers (`shotlist lock resolve`)" in status.output
+    assert status.output.rstrip().endswith("shotlist.lock holds git merge conflict markers")
     plan = shotlist("plan", str(a))
     assert plan.returncode == 1 and "both branches pin the same takes" not in plan.stderr
     assert f"shotlist.lock:{line}: git merge conflict markers; no shot is pinned differently" in plan.stderr

@@ -207,7 +207,6 @@ def status(
     problems = 0
     if lock.markers:  # even where both sides pin the same takes, the file must not be committed so
         typer.echo(f"{LOCK}:{lock.markers}: git merge conflict markers (`shotlist lock resolve`)")
-        problems += 1
     for shot in p.shots:
         words, bad = _shot_status(shot.id, lock, store, plan[shot.id], known if r else None, check_remote)
         entry = lock.get(shot.id)
@@ -218,8 +217,15 @@ def status(
         typer.echo(f"  {shot.id:<24} {', '.join(words)}")
     if r is not None:
         typer.echo(f"remote: {r.url}{'' if check_remote else ' (as last seen; --remote asks it)'}")
-    if exit_code and problems:
-        say(f"{problems} shot{'s' if problems > 1 else ''} need{'' if problems > 1 else 's'} attention")
+    if exit_code and (problems or lock.markers):
+        said = []
+        if problems:
+            said.append(
+                f"{problems} shot{'s' if problems > 1 else ''} need{'' if problems > 1 else 's'} attention"
+            )
+        if lock.markers:
+            said.append(f"{LOCK} holds git merge conflict markers")
+        say("; ".join(said))
         raise typer.Exit(1)
 
 
