@@ -124,8 +124,9 @@ class RemoteObject:
 
 
 def shown(url: str) -> str:
-    """``url`` as messages and files show it: a password in it (``scheme://user:password@host``) masked."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    """``url`` (or a text with URLs in it) as messages and files show it: any password in a URL
+    (``scheme://user:password@host``) masked."""
+    return re.sub(r"\b([a-z][a-z0-9+.-]*://[^/@:\s\"']*):[^/@\s\"']*@", r"\1:***@", url, flags=re.IGNORECASE)
 
 
 def _password(url: str) -> str:
