@@ -18,11 +18,36 @@ from shotlist.pipeline import BuildOptions, build
 from shotlist.remote import Remote, RemoteError, pull, push
 from shotlist.store import Store
 from tests.test_lock import entry
-from tests.test_remote import KEY, _dead_port, _remote, _take
+from tests.test_remote import KEY, _dead_port, _remote, _take, fake_endpoint
 from tests.test_team import built_and_pushed, generated, git_says, sha, shotlist
 from tests.tiny_project import git
 
 runner = CliRunner()
+
+
+def spoil(s3: str, clip: str) -> None:
+    """Write zeros over the remote store's copy of ``clip``: same size, wrong bytes, a new ETag."""
+    remote = Remote(s3)
+    path = f"{remote.root}/objects/{clip[:2]}/{clip}"
+    remote.fs.pipe(path, b"\0" * remote.fs.size(path))
+
+
+def pushed_and_spoiled(tmp_path: Path, s3: str) -> tuple[Path, Path, str]:
+    """Alice's built and pushed project, Bob's clone, and shot 'one''s clip, spoiled on the remote."""
+    a, b = built_and_pushed(tmp_path, s3)
+    clip = read_lock(a).entries["one"].clip
+    spoil(s3, clip)
+    return a, b, clip
+
+
+def pushed_take(tmp_path: Path) -> tuple[Store, Remote, bytes, str]:
+    """Store ``a`` with one take of 50 kB pushed to a folder remote: the store, the remote, its bytes, its hash."""
+    a = Store(tmp_path / "a")
+    remote = _remote(tmp_path)
+    good = os.urandom(50_000)
+    clip = _take(a, KEY, good).sha256
+    push(a, remote, {KEY: clip})
+    return a, remote, good, clip
 
 
 def _damage(store: Store, clip: str, data: bytes) -> None:
@@ -36,11 +61,7 @@ def _damage(store: Store, clip: str, data: bytes) -> None:
 
 
 def test_push_never_uploads_a_damaged_local_copy_over_the_good_remote_one(tmp_path: Path) -> None:
-    a = Store(tmp_path / "a")
-    remote = _remote(tmp_path)
-    good = os.urandom(50_000)
-    clip = _take(a, KEY, good).sha256
-    push(a, remote, {KEY: clip})
+    a, remote, good, clip = pushed_take(tmp_path)
     _damage(a, clip, good[:20_000])  # truncated on this disk
     again = push(a, remote, {KEY: clip})
     assert again.damaged == [clip] and again.skipped == [clip] and not again.sent + again.repaired
@@ -54,11 +75,8 @@ def test_push_never_uploads_a_damaged_local_copy_over_the_good_remote_one(tmp_pa
 
 
 def test_pull_replaces_a_damaged_local_copy_with_the_remotes(tmp_path: Path) -> None:
-    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
-    remote = _remote(tmp_path)
-    good = os.urandom(50_000)
-    clip = _take(a, KEY, good).sha256
-    push(a, remote, {KEY: clip})
+    _, remote, good, clip = pushed_take(tmp_path)
+    b = Store(tmp_path / "b")
     assert pull(b, remote, {KEY: clip}).sent == [clip]
     _damage(b, clip, bytes(50_000))  # same size, so only its hash tells
     again = pull(b, remote, {KEY: clip})
@@ -67,11 +85,7 @@ def test_pull_replaces_a_damaged_local_copy_with_the_remotes(tmp_path: Path) -> 
 
 
 def test_a_remote_copy_of_another_size_is_reported_repaired(tmp_path: Path) -> None:
-    a = Store(tmp_path / "a")
-    remote = _remote(tmp_path)
-    good = os.urandom(50_000)
-    clip = _take(a, KEY, good).sha256
-    push(a, remote, {KEY: clip})
+    a, remote, good, clip = pushed_take(tmp_path)
     obj = tmp_path / "remote" / "objects" / clip[:2] / clip
     obj.write_bytes(good[:1000])  # a half-uploaded copy
     assert push(a, remote, {KEY: clip}).repaired == [clip] and obj.read_bytes() == good
@@ -132,17 +146,11 @@ def test_a_password_in_the_remote_url_never_appears_in_a_message(
         assert out.stderr.startswith(
             f"cannot reach the remote store ftp://alice:***@127.0.0.1:{url.rsplit(':', 1)[1]}"
         ), out.stderr
-    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", f"http://127.0.0.1:{_dead_port()}")
+    fake_endpoint(monkeypatch, f"http://127.0.0.1:{_dead_port()}")
     with pytest.raises(RemoteError) as caught:
         Remote("s3://alice:s3cretpass@clips/x").inventory()
     assert "s3cretpass" not in str(caught.value)
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "k"),
-        ("AWS_SECRET_ACCESS_KEY", "s"),
-        ("AWS_DEFAULT_REGION", "x"),
-    ):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", f"http://key:s3cretpass@127.0.0.1:{_dead_port()}")
+    fake_endpoint(monkeypatch, f"http://key:s3cretpass@127.0.0.1:{_dead_port()}")
     with pytest.raises(RemoteError) as caught:
         Remote("s3://clips/x").inventory()
     assert "s3cretpass" not in str(caught.value)
@@ -154,10 +162,8 @@ def test_a_password_in_the_remote_url_never_appears_in_a_message(
 @pytest.fixture
 def breaking(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An S3 endpoint whose every answer promises 100 kB and breaks off after 1 kB (a server going away)."""
-    pytest.importorskip("s3fs")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
+    server = fake_endpoint(monkeypatch, "listen")
+    assert server is not None
 
     def answer(conn: socket.socket) -> None:
         with conn:
@@ -180,13 +186,6 @@ def breaking(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             threading.Thread(target=answer, args=(conn,), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
-    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "k"),
-        ("AWS_SECRET_ACCESS_KEY", "s"),
-        ("AWS_DEFAULT_REGION", "x"),
-    ):
-        monkeypatch.setenv(name, value)
     try:
         yield "s3://clips/breaking"
     finally:
@@ -261,11 +260,7 @@ def test_a_lock_from_a_newer_shotlist_says_to_upgrade_and_is_never_rewritten(tmp
 def test_build_names_each_missing_shot_and_a_corrupt_remote_copy_before_the_pay_hint(
     tmp_path: Path, s3: str
 ) -> None:
-    _, b = built_and_pushed(tmp_path, s3)
-    clip = read_lock(b).entries["one"].clip
-    remote = Remote(s3)
-    path = f"clips/team-project/objects/{clip[:2]}/{clip}"
-    remote.fs.pipe(path, b"\0" * remote.fs.size(path))  # same size, wrong bytes
+    _, b, _ = pushed_and_spoiled(tmp_path, s3)
     built = shotlist("build", str(b))
     assert built.returncode == 1 and "Traceback" not in built.stderr
     said = built.stdout + built.stderr
@@ -309,9 +304,7 @@ def test_lock_resolve_keeps_a_teammates_take_whose_remote_copy_is_corrupt_and_ne
     a, b = diverge(tmp_path, s3)
     git(a, "checkout", "--theirs", "storyboard.yaml")
     bobs = read_lock(b).entries["one"].clip
-    remote = Remote(s3)
-    path = f"clips/team-project/objects/{bobs[:2]}/{bobs}"
-    remote.fs.pipe(path, b"\0" * remote.fs.size(path))
+    spoil(s3, bobs)
     picked = runner.invoke(app, ["pick", "one", bobs[:8], str(a)])
     assert picked.exit_code == 1 and "the remote store has no intact copy of it" in str(picked.exception)
     assert "whoever has it can `shotlist push` it; then pick it again" in str(picked.exception)
@@ -370,11 +363,7 @@ def test_a_server_that_freezes_mid_upload_fails_the_push_in_bounded_time(
 def test_status_remote_fails_on_a_remote_copy_changed_since_it_was_pushed_until_push_repairs_it(
     tmp_path: Path, s3: str
 ) -> None:
-    a, _ = built_and_pushed(tmp_path, s3)
-    clip = read_lock(a).entries["one"].clip
-    remote = Remote(s3)
-    path = f"clips/team-project/objects/{clip[:2]}/{clip}"
-    remote.fs.pipe(path, b"\0" * remote.fs.size(path))  # rewritten under its name: its ETag changed
+    a, _, _ = pushed_and_spoiled(tmp_path, s3)
     status = runner.invoke(app, ["status", str(a), "--remote", "--exit-code"])
     assert status.exit_code == 1, status.output
     rows = {line.split()[0]: line for line in status.output.splitlines() if line.startswith("  ")}
