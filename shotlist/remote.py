@@ -139,8 +139,10 @@ def remote_url(project_remote: str | None, project_root: Path) -> str | None:
     url = os.environ.get("SHOTLIST_REMOTE") or project_remote
     if not url:
         return None
-    if "://" not in url and not os.path.isabs(url):
-        url = str((project_root / url).resolve())
+    if "://" not in url:  # a folder: ~ is each teammate's own home, a relative path is from the project
+        url = os.path.expanduser(url)
+        if not os.path.isabs(url):
+            url = str((project_root / url).resolve())
     return url
 
 

@@ -402,3 +402,14 @@ def test_a_folder_remote_unmounted_mid_pull_is_named(tmp_path: Path) -> None:
     with pytest.raises(RemoteError, match=r"/remote does not exist; create the folder, or fix `remote:`"):
         pull(b, remote, pins, progress=unmount, workers=1)
     assert not (tmp_path / "remote").exists()
+
+
+def test_a_folder_remote_under_the_home_folder_is_each_teammates_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shotlist.remote import remote_url
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SHOTLIST_REMOTE", raising=False)
+    assert remote_url("~/Dropbox/clips", tmp_path / "project") == str(tmp_path / "home" / "Dropbox" / "clips")
+    assert remote_url("../clips", tmp_path / "project") == str(tmp_path / "clips")
