@@ -4,8 +4,11 @@ After ``git merge`` the storyboard says what each shot should be (the user settl
 file); the lock's conflicted, broken or mismatched entries are then rewritten to match it. For each
 such shot, in storyboard order (a chained shot after the shot it starts from), the first of these
 is pinned: a branch's entry of exactly the storyboard's recipe, a take of that recipe in
-``.shotlist/``, a take of it in the remote store (pulled). With none, the entry is left out, so the
-next build generates the shot (``shotlist plan`` says what that costs). Nothing here spends.
+``.shotlist/``, a take of it in the remote store (pulled). When a branch or the remote's records name a
+take of the recipe but no intact copy is to be had (a corrupt remote copy, one not pushed yet), that
+take is pinned all the same and the fix named: regenerating would pay for a clip that exists. With
+none, the entry is left out, so the next build generates the shot (``shotlist plan`` says what that
+costs). Nothing here spends.
 """
 
 from __future__ import annotations
@@ -63,7 +66,17 @@ def resolve_lock(
     return out
 
 
+_NO_COPY = (
+    "its clip is not in .shotlist/ and the remote store has no intact copy: whoever has it can "
+    "`shotlist push` it, then `shotlist pull` (a build never regenerates it unasked)"
+)
+
+
 def _settle(sp: ShotPlan, lock: Lock, store: Store, remote: Remote | None) -> Settled:
+    """The first of: a branch's entry of the recipe whose clip can be had, a take of it here, one in the
+    remote store (pulled); else the take a branch or the remote's records name, though no intact copy
+    is to be had (a corrupt remote copy, or one not pushed yet: regenerating would pay for a clip that
+    exists); else nothing: the next build generates the shot."""
     key = sp.key
     if key is None:
         return Settled(
@@ -71,23 +84,31 @@ def _settle(sp: ShotPlan, lock: Lock, store: Store, remote: Remote | None) -> Se
             None,
             f"starts from a frame of {sp.waits_for}, which has no clip yet: a build generates it",
         )
+    unavailable: Settled | None = None
     for label, entry in lock.sides.get(sp.shot, []):
         if entry.key == key:
             how = fetched(store, remote, key, entry.clip)
             if how is not None:
                 return Settled(sp.shot, entry, f"as on {label}{how}")
+            unavailable = unavailable or Settled(sp.shot, entry, f"as on {label}; {_NO_COPY}")
     local = store.takes(key)
     if local:
         return Settled(
             sp.shot, LockEntry.pinning(sp.shot, key, local[0]), "the newest take of its recipe here"
         )
-    for take in remote.takes(key) if remote is not None else []:
+    recorded = remote.takes(key) if remote is not None else []
+    for take in recorded:
         how = fetched(store, remote, key, take.sha256)
         if how is not None:
             return Settled(
                 sp.shot, LockEntry.pinning(sp.shot, key, take), f"the newest take of its recipe{how}"
             )
-    return Settled(
+    if unavailable is None and recorded:
+        newest = LockEntry.pinning(sp.shot, key, recorded[0])
+        unavailable = Settled(
+            sp.shot, newest, f"the newest take of its recipe in the remote store; {_NO_COPY}"
+        )
+    return unavailable or Settled(
         sp.shot,
         None,
         "no take of its recipe in .shotlist/ or the remote store: the next build generates it "

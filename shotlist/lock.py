@@ -213,7 +213,11 @@ def parse_lock(text: str, *, lenient: bool = False) -> Lock:
     if lock.markers:
         shots = ", ".join(f"'{s}'" for s in lock.conflicted)
         first = lock.conflicted[0] if lock.conflicted else "SHOT"
-        what = f"both branches changed {shots}" if shots else "both branches pin the same takes"
+        what = (
+            f"both branches changed {shots}"
+            if shots
+            else "no shot is pinned differently by the two sides (one of them added or removed shots)"
+        )
         raise LockError(
             f"{LOCK}:{lock.markers}: git merge conflict markers; {what}.\n"
             "  fix: `shotlist lock resolve` pins, for each, a take of the storyboard's recipe as it now stands "
@@ -295,10 +299,7 @@ def _parse(lines: _Numbered) -> tuple[Lock, tuple[int, str] | None, set[str]]:
         pair = _PAIR.match(line)
         if pair and current is None and pair.group(1) == "version":
             if pair.group(2).strip() != str(VERSION):
-                raise LockError(
-                    f"{LOCK}:{n}: lock version {pair.group(2).strip()} is not {VERSION}; "
-                    "it was written by another shotlist version"
-                )
+                raise _version_error(n, pair.group(2).strip())
             continue
         if pair is None or current is None or pair.group(1) not in _FIELDS:
             first_error = first_error or (n, f"cannot read '{line[:60]}' ({_why_unreadable(pair, current)})")
@@ -308,6 +309,23 @@ def _parse(lines: _Numbered) -> tuple[Lock, tuple[int, str] | None, set[str]]:
         values[pair.group(1)] = (pair.group(2).strip(), n)
     finish()
     return lock, first_error, bad
+
+
+def _version_error(line: int, version: str) -> LockError:
+    """A lock of another format: never rewritten by this shotlist, which would lose what it cannot read."""
+    from shotlist import __version__
+
+    if version.isdigit() and int(version) > VERSION:
+        return LockError(
+            f"{LOCK}:{line}: lock version {version} was written by a newer shotlist than this one "
+            f"({__version__}, which reads version {VERSION}).\n"
+            "  fix: install the shotlist your teammates use on this machine; an older one never rewrites "
+            "the lock, which would lose what it cannot read"
+        )
+    return LockError(
+        f"{LOCK}:{line}: lock version {version} is not {VERSION}.\n"
+        f"  fix: restore it with `git checkout {LOCK}`, or delete it: a build pins the takes in .shotlist/ again"
+    )
 
 
 def _why_unreadable(pair: re.Match[str] | None, current: str | None) -> str:

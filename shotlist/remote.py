@@ -56,6 +56,28 @@ NOTICE_S = 5.0  # a call silent this long is reported to on_wait
 TIMEOUT_S = 20.0  # per request; SHOTLIST_REMOTE_TIMEOUT overrides
 ATTEMPTS = 2  # per request, the retry included
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+# Error class names (anywhere in an exception's MRO) by what they mean to a user; fsspec's back ends
+# raise their own (botocore, aiohttp, urllib3, OSError), so names, not imports.
+_TIMEOUT = {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "FSTimeoutError", "timeout"}
+_UNREACHABLE = {
+    "EndpointConnectionError",
+    "ClientConnectorError",
+    "NewConnectionError",
+    "ProxyConnectionError",
+    "ConnectionRefusedError",
+    "gaierror",
+}
+_BROKEN = {  # the server went away in the middle of an answer (checked after _UNREACHABLE)
+    "ConnectionError",  # Python's: reset, aborted, broken pipe
+    "ClientPayloadError",
+    "ServerDisconnectedError",
+    "ClientConnectionError",
+    "ConnectionClosedError",
+    "ResponseStreamingError",
+    "IncompleteReadError",
+    "IncompleteRead",
+    "ProtocolError",
+}
 
 
 class RemoteError(ShotlistError):
@@ -80,6 +102,7 @@ class Transfer:
     missing: list[str] = field(default_factory=list)  # in neither store
     corrupt: list[str] = field(default_factory=list)  # the remote copy does not match its hash
     repaired: list[str] = field(default_factory=list)  # a corrupt remote copy replaced by a good one
+    damaged: list[str] = field(default_factory=list)  # this clone's copy did not match its hash: set aside
     bytes: int = 0
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,13 +123,26 @@ class RemoteObject:
     sidecars: tuple[str, ...] = ()
 
 
+def shown(url: str) -> str:
+    """``url`` (or a text with URLs in it) as messages and files show it: any password in a URL
+    (``scheme://user:password@host``) masked."""
+    return re.sub(r"\b([a-z][a-z0-9+.-]*://[^/@:\s\"']*):[^/@\s\"']*@", r"\1:***@", url, flags=re.IGNORECASE)
+
+
+def _password(url: str) -> str:
+    found = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", url, flags=re.IGNORECASE)
+    return found.group(1) if found else ""
+
+
 def remote_url(project_remote: str | None, project_root: Path) -> str | None:
     """The remote to use: $SHOTLIST_REMOTE, else the storyboard's ``remote:``; relative paths from the project."""
     url = os.environ.get("SHOTLIST_REMOTE") or project_remote
     if not url:
         return None
-    if "://" not in url and not os.path.isabs(url):
-        url = str((project_root / url).resolve())
+    if "://" not in url:  # a folder: ~ is each teammate's own home, a relative path is from the project
+        url = os.path.expanduser(url)
+        if not os.path.isabs(url):
+            url = str((project_root / url).resolve())
     return url
 
 
@@ -131,7 +167,8 @@ class Remote:
         import fsspec
         from fsspec.implementations.local import LocalFileSystem
 
-        self.url = url
+        self.url = shown(url)  # what messages and pushed.json say: never a password
+        self.secret = _password(url)
         self.on_wait = on_wait
         self.timeout = _seconds("SHOTLIST_REMOTE_TIMEOUT", TIMEOUT_S)
         options: dict[str, Any] = {}
@@ -159,16 +196,23 @@ class Remote:
         except (ImportError, ValueError) as exc:
             extra = {"s3": "s3", "gs": "gcs"}.get(url.split("://", 1)[0], "")
             hint = f"; install it with pip install 'shotlist[{extra}]'" if extra else ""
-            raise RemoteError(f"cannot open the remote store {url}: {exc}{hint}") from None
+            raise RemoteError(f"cannot open the remote store {self.url}: {self._short(exc)}{hint}") from None
+        except Exception as exc:  # some back ends (ftp, sftp) connect here: the same mapping as a request
+            raise self._failure(exc, "connecting") from None
         if hasattr(self.fs, "retries"):
             self.fs.retries = 1  # botocore retries already; s3fs's own loop on top multiplies a frozen wait
-        self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
+        # An object store's key is the path as written: "clips//team/" would name objects under
+        # "/team/" that a listing of "team/" never shows, so every push would send them all again.
+        self.root = root.rstrip("/") if self.local else re.sub("/+", "/", root).strip("/")
         self.part_prefix = ""  # set by ``push`` to this clone's id, so its next push can tell its own parts
 
     # --- one error mapping for every call ------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError."""
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, give_up: float = 0.0, **kwargs: Any) -> T:
+        """Run one request; FileNotFoundError passes through (callers decide), anything else is a RemoteError.
+
+        ``give_up``: the seconds after which the request fails, when not its timeout and retry.
+        """
         timer = None
         if self.on_wait is not None:
             after = min(NOTICE_S, self.timeout / 2)
@@ -177,7 +221,7 @@ class Remote:
                 self.on_wait,
                 (
                     f"waiting for the remote store {self.url} ({what}): no answer for {after:g} s; "
-                    f"giving up after about {self.timeout * ATTEMPTS:g} s",
+                    f"giving up after about {give_up or self.timeout * ATTEMPTS:g} s",
                 ),
             )
             timer.daemon = True
@@ -194,32 +238,46 @@ class Remote:
 
     def _failure(self, exc: Exception, what: str) -> RemoteError:
         names = {c.__name__ for c in type(exc).__mro__}
-        if names & {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "FSTimeoutError", "timeout"}:
+        where, why = f"the remote store {self.url}", self._short(exc)
+        if names & _TIMEOUT:
             return RemoteError(
-                f"the remote store {self.url} did not answer within {self.timeout:g} s ({what}); "
+                f"{where} did not answer within {self.timeout:g} s ({what}); "
                 "check the network and the server (SHOTLIST_REMOTE_TIMEOUT sets the wait)"
             )
-        if names & {
-            "EndpointConnectionError",
-            "ConnectionError",
-            "ClientConnectorError",
-            "NewConnectionError",
-        }:
+        if names & _UNREACHABLE:
             return RemoteError(
-                f"cannot reach the remote store {self.url} ({what}): {_short(exc)}; check that the server "
+                f"cannot reach {where} ({what}): {why}; check that the server "
                 "is up and its address (`remote:` in the storyboard, SHOTLIST_S3_ENDPOINT_URL)"
+            )
+        if names & _BROKEN:
+            return RemoteError(
+                f"the connection to {where} broke ({what}): {why}; run the command again: it goes on from "
+                "what it already has"
             )
         if names & {"NoCredentialsError", "PartialCredentialsError"}:
             return RemoteError(
-                f"no credentials for the remote store {self.url} ({what}): set AWS_ACCESS_KEY_ID and "
+                f"no credentials for {where} ({what}): set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
             )
         if isinstance(exc, PermissionError):
             return RemoteError(
-                f"the remote store {self.url} refused access ({what}): {_short(exc)}; check the "
+                f"{where} refused access ({what}): {why}; check the "
                 "credentials in the environment and the bucket's or folder's permissions"
             )
-        return RemoteError(f"the remote store {self.url} failed ({what}): {_short(exc)}")
+        return RemoteError(
+            f"{where} failed ({what}): {why}; run the command again, and if it fails the same way, "
+            "the server's answer above says what to fix"
+        )
+
+    def _short(self, exc: BaseException) -> str:
+        """The first line of an error, its URLs cut to scheme://host:port, any secret in it masked."""
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", shown(text))
+        secrets = [os.environ.get(n, "") for n in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")]
+        for secret in [*secrets, self.secret]:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
 
     def _absent(self) -> RemoteError:
         where = "folder" if self.local else f"bucket {self.root.split('/', 1)[0]}"
@@ -329,18 +387,58 @@ class Remote:
     def _write(self, dest: str, data: bytes | Path, what: str) -> None:
         if not self.local:  # an object store writes an object whole or not at all
             if isinstance(data, Path):
-                self._call(what, self.fs.put_file, str(data), dest)
+                self._upload(data, dest, what)
             else:
                 self._call(what, self.fs.pipe_file, dest, data)
             return
         tmp = f"{self.root}/tmp/{self.part_prefix}{uuid.uuid4().hex[:12]}.part"
-        self._call(what, self.fs.makedirs, f"{self.root}/tmp", exist_ok=True)
-        self._call(what, self.fs.makedirs, dest.rsplit("/", 1)[0], exist_ok=True)
-        if isinstance(data, Path):
-            self._call(what, self.fs.put_file, str(data), tmp)
-        else:
-            self._call(what, self.fs.pipe_file, tmp, data)
-        self._call(what, self.fs.mv, tmp, dest)
+        try:
+            self._call(what, self._folders, [f"{self.root}/tmp", dest.rsplit("/", 1)[0]])
+            if isinstance(data, Path):
+                self._call(what, self.fs.put_file, str(data), tmp)
+            else:
+                self._call(what, self.fs.pipe_file, tmp, data)
+            self._call(what, self.fs.mv, tmp, dest)
+        except FileNotFoundError:
+            self.check()  # the folder went away (an unmounted share): say so
+            raise RemoteError(
+                f"a file that this push was writing in the remote store {self.url} vanished ({what}); "
+                "run the command again (`shotlist remote gc` removes only parts older than a day)"
+            ) from None
+
+    def _folders(self, paths: Iterable[str]) -> None:
+        """Make the folders below the root, never the root itself: a share that is not mounted stays absent."""
+        for path in paths:
+            parts = path[len(self.root) + 1 :].split("/")
+            for depth in range(1, len(parts) + 1):
+                try:
+                    os.mkdir(f"{self.root}/{'/'.join(parts[:depth])}")
+                except FileExistsError:
+                    pass
+
+    def _upload(self, src: Path, dest: str, what: str) -> None:
+        """Put a file to an object store within a deadline: the request timeout, and as much again per MB.
+
+        A server that stops reading a body it accepted is noticed by no read timeout (nothing is being
+        read yet), so a whole upload has a limit, which a link slower than 1 MB per timeout would hit.
+        """
+        from fsspec.exceptions import FSTimeoutError
+
+        size = src.stat().st_size
+        limit = round(self.timeout * (ATTEMPTS + size / 1e6))
+
+        def put() -> None:
+            try:
+                self.fs.put_file(str(src), dest, timeout=limit)
+            except FSTimeoutError:
+                raise RemoteError(
+                    f"the remote store {self.url} did not finish taking clip {Path(dest).name[:12]} "
+                    f"({size / 1e6:.1f} MB) within {limit:g} s; check the network and the server, and run "
+                    "the command again (SHOTLIST_REMOTE_TIMEOUT sets the wait: per request, and per MB "
+                    "of an upload)"
+                ) from None
+
+        self._call(what, put, give_up=limit)
 
     def parts(self) -> list[tuple[str, float, int]]:
         """The upload parts in ``tmp/``: (name, age in seconds, bytes)."""
@@ -350,6 +448,37 @@ class Remote:
             for rel, info in self._find("tmp", "listing tmp/").items()
             if rel.endswith(".part")
         ]
+
+    def uploads(self) -> list[tuple[str, str, float]]:
+        """An object store's unfinished multipart uploads under this remote: (key, upload id, age in seconds).
+
+        A clip of 100 MB or more goes up in parts; a push killed midway leaves them in the bucket,
+        listed nowhere else and billed.
+        """
+        if self.local or not hasattr(self.fs, "call_s3"):
+            return []
+        bucket, _, prefix = self.root.partition("/")
+        found: list[tuple[str, str, float]] = []
+        marker: dict[str, Any] = {}
+        while True:
+            page = self._call(
+                "listing unfinished uploads",
+                self.fs.call_s3,
+                "list_multipart_uploads",
+                Bucket=bucket,
+                Prefix=f"{prefix}/" if prefix else "",
+                **marker,
+            )
+            now = time.time()
+            found += [(u["Key"], u["UploadId"], now - _mtime(u)) for u in page.get("Uploads", [])]
+            if not page.get("IsTruncated"):
+                return found
+            marker = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+    def abort_upload(self, key: str, upload: str) -> None:
+        bucket = self.root.partition("/")[0]
+        what = "aborting an unfinished upload"
+        self._call(what, self.fs.call_s3, "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload)
 
     def remove_part(self, name: str) -> None:
         self._remove(f"{self.root}/tmp/{name}", "removing an upload part")
@@ -365,12 +494,19 @@ class Remote:
         """The sha256 of the remote object's bytes (read, not stored)."""
         digest = hashlib.sha256()
         for start in range(0, size, CHUNK):
-            digest.update(self._range(sha, start, min(start + CHUNK, size)))
+            digest.update(self._range(sha, start, min(start + CHUNK, size), size))
         return digest.hexdigest()
 
-    def _range(self, sha: str, start: int, end: int) -> bytes:
-        what = f"downloading clip {sha[:12]}, {start / 1e6:.1f} of {end / 1e6:.1f} MB"
-        data = self._call(what, self.fs.cat_file, self._object(sha), start=start, end=end)
+    def _range(self, sha: str, start: int, end: int, size: int) -> bytes:
+        what = f"downloading clip {sha[:12]}, {start / 1e6:.1f} to {end / 1e6:.1f} of {size / 1e6:.1f} MB"
+        try:
+            data = self._call(what, self.fs.cat_file, self._object(sha), start=start, end=end)
+        except FileNotFoundError:
+            self.check()  # the folder went away (an unmounted share): say so
+            raise RemoteError(
+                f"clip {sha[:12]} was removed from the remote store {self.url} after it was listed "
+                f"({what}); run the command again"
+            ) from None
         return bytes(data)
 
     def get_object(self, sha: str, store: Store, size: int) -> int:
@@ -406,7 +542,7 @@ class Remote:
             while chunk := w.read(1 << 20):
                 digest.update(chunk)
             for start in range(have, size, CHUNK):
-                data = self._range(sha, start, min(start + CHUNK, size))
+                data = self._range(sha, start, min(start + CHUNK, size), size)
                 digest.update(data)
                 w.write(data)
             w.flush()
@@ -425,7 +561,7 @@ def _tag(info: Mapping[str, Any]) -> str:
 
 
 def _mtime(info: Mapping[str, Any]) -> float:
-    for k in ("LastModified", "updated", "mtime", "created"):
+    for k in ("LastModified", "Initiated", "updated", "mtime", "created"):
         value = info.get(k)
         if isinstance(value, datetime):
             return value.timestamp()
@@ -437,17 +573,6 @@ def _mtime(info: Mapping[str, Any]) -> float:
             except ValueError:
                 continue
     return time.time()  # unknown age: treated as new, so it is kept
-
-
-def _short(exc: BaseException) -> str:
-    """The first line of an error, its URLs cut to scheme://host:port, any secret in it masked."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", text)
-    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        secret = os.environ.get(name, "")
-        if len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _parallel(items: Collection[T], work: Callable[[T], None], workers: int) -> None:
@@ -507,6 +632,7 @@ def push(
     bare = sorted({s for s in pins.values() if s not in wanted})  # pinned, but no take record here
     inventory = remote.inventory()
     records = remote.take_index()
+    set_aside_damaged(store, [*wanted, *bare], result)  # a rotted copy must never replace a good one
     remote.part_prefix = f"{clone_id(store)}-"
     if remote.local:
         for name, _, _ in remote.parts():
@@ -525,8 +651,8 @@ def push(
             result.record("skipped", sha)
         else:
             remote.put_object(sha, path, there.sidecars if there else ())
-            corrupt = there is not None and there.size == size  # same size, wrong bytes
-            result.record("repaired" if corrupt else "sent", sha, size)
+            # a copy under this name that is not these bytes (corrupt, or half-uploaded) is replaced
+            result.record("sent" if there is None else "repaired", sha, size)
         if sha in wanted and sha not in records.get(wanted[sha][0], set()):
             key, take, recipe = wanted[sha]
             remote.put_take(key, recipe, take)
@@ -549,6 +675,7 @@ def pull(
     """Download the clips ``wanted`` (recipe key → clip sha, or such pairs) that the local store lacks, with their takes."""
     result = Transfer()
     pairs = list(wanted.items()) if isinstance(wanted, Mapping) else list(wanted)
+    set_aside_damaged(store, [sha for _, sha in pairs], result)  # fetched again below
     need = []
     for key, sha in pairs:
         recipe = store.entry(key)
@@ -584,6 +711,13 @@ def pull(
     _parallel(need, one, workers)
     write_marker(store, remote, [s for s in result.sent + result.skipped if s in inventory])
     return result
+
+
+def set_aside_damaged(store: Store, shas: Iterable[str], result: Transfer) -> None:
+    """Move this store's copies among ``shas`` that no longer hash to their names aside (``damaged``)."""
+    for sha in sorted(store.damaged(s for s in set(shas) if store.has_object(s))):
+        store.set_aside(sha)
+        result.record("damaged", sha)
 
 
 def write_marker(store: Store, remote: Remote, shas: Iterable[str]) -> None:

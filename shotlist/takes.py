@@ -179,7 +179,9 @@ def pick(
     how = fetched(store, remote, sp.key, chosen.sha256)
     if how is None:
         raise ShotlistError(
-            f"the clip of take {chosen.take} ({chosen.id}) of {shot} could not be pulled; `shotlist pull` says why"
+            f"the clip of take {chosen.take} ({chosen.id}) of {shot} is not in .shotlist/ and the remote store "
+            "has no intact copy of it (a corrupt one, or none): whoever has it can `shotlist push` it; then "
+            "pick it again"
         )
     with store.locked("pick", timeout=30, on_wait=on_wait):
         lock = read_lock(p.root, lenient=True, store=store)  # as it is now that no one else writes it

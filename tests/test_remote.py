@@ -214,17 +214,27 @@ def test_a_push_to_a_misspelled_bucket_creates_no_bucket(tmp_path: Path, s3: str
     assert push(a, Remote(f"{s3}/fresh"), {KEY: take.sha256}).sent == [take.sha256]
 
 
+def fake_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> socket.socket | None:
+    """Point s3:// at ``endpoint`` ("listen": a socket of its own, returned) with test credentials."""
+    pytest.importorskip("s3fs")
+    server = None
+    if endpoint == "listen":
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return server
+
+
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An S3 endpoint that accepts connections and never answers."""
-    pytest.importorskip("s3fs")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    monkeypatch.setenv("SHOTLIST_S3_ENDPOINT_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    server = fake_endpoint(monkeypatch, "listen")
+    assert server is not None
     monkeypatch.setenv("SHOTLIST_REMOTE_TIMEOUT", "1")
     try:
         yield "s3://clips/frozen"

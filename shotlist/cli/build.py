@@ -169,6 +169,8 @@ def result_text(result: BuildResult) -> str:
     if result.cut is not None:
         lines.append(f"cut: {result.cut.path}")
     else:
+        # each shot's own reason first (its remote copy is corrupt, or in no store), then the general fix
+        lines += [f"missing  {sp.shot}: {sp.summary()}" for sp in result.plan.missing]
         if result.plan.missing:
             lines.append(
                 "a pinned clip that is in no store is not regenerated unasked: `shotlist pull` if a teammate "

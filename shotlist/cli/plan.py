@@ -70,7 +70,8 @@ def ask_remote_about_missing(the_plan: Plan, store: Store) -> None:
     if not the_plan.missing or url is None:
         return
     try:
-        explain_missing(the_plan, url, set(Remote(url).inventory()))
+        remote = Remote(url)
+        explain_missing(the_plan, remote.url, set(remote.inventory()))
     except RemoteError as exc:
         for sp in the_plan.missing:
             sp.reasons.insert(1, f"the remote store could not be asked: {exc}")

@@ -85,6 +85,19 @@ def _report(verb: str, t: Transfer, shots_of: dict[str, str], url: str) -> None:
     if t.repaired:
         line += f"; {len(t.repaired)} corrupt remote cop{'ies' if len(t.repaired) > 1 else 'y'} replaced"
     typer.echo(line)
+    for sha in t.damaged:
+        fix = (
+            "the remote store's copy replaced it"
+            if sha in t.sent
+            else "`shotlist pull` fetches the remote store's copy"
+            if sha in t.skipped
+            else "no store has it intact"
+        )
+        say(
+            f"  damaged: {shots_of.get(sha, 'a take')}: this clone's copy of clip {sha[:12]} was damaged (its "
+            f"bytes no longer match its hash); it was {'not pushed and was ' * (verb == 'pushed')}moved to "
+            f".shotlist/corrupt/; {fix}"
+        )
     for sha in t.corrupt:
         say(
             f"  corrupt: {shots_of.get(sha, 'a take')}: the remote copy of clip {sha[:12]} is corrupt; it was "
@@ -163,14 +176,16 @@ def status(
     exit_code: Annotated[
         bool,
         typer.Option(
-            "--exit-code", help="Exit 1 when a shot is conflicted in the lock, not pushed, or in no store."
+            "--exit-code",
+            help="Exit 1 when the lock holds conflict markers or a shot is conflicted in it, not pushed, "
+            "in no store, or (--remote) its remote copy changed since it was pushed.",
         ),
     ] = False,
 ) -> None:
     """Say, like git status, which shots are pinned, stale, conflicted, missing locally or not pushed."""
     from shotlist.catalog.registry import CatalogModels
     from shotlist.load import load_project
-    from shotlist.lock import read_lock
+    from shotlist.lock import LOCK, read_lock
     from shotlist.plan import make_plan
     from shotlist.remote import pushed, write_marker
     from shotlist.store import Store
@@ -180,21 +195,37 @@ def status(
     lock = read_lock(p.root, lenient=True, store=store)
     r = open_remote(p, required=False)
     known: set[str] = set()
+    changed: set[str] = set()  # rewritten on the remote since a push recorded them
     if r is not None and check_remote:
-        known = set(r.inventory())
+        inventory = r.inventory()
+        known = set(inventory)
+        changed = {sha for sha, obj in inventory.items() if obj.sidecars and not obj.verified}
         write_marker(store, r, known & lock.pins())
     elif r is not None:
         known = pushed(store, r.url)
     plan = {s.shot: s for s in make_plan(p, store, lock, CatalogModels()).shots}
     problems = 0
+    if lock.markers:  # even where both sides pin the same takes, the file must not be committed so
+        typer.echo(f"{LOCK}:{lock.markers}: git merge conflict markers (`shotlist lock resolve`)")
     for shot in p.shots:
         words, bad = _shot_status(shot.id, lock, store, plan[shot.id], known if r else None, check_remote)
+        entry = lock.get(shot.id)
+        if entry is not None and entry.clip in changed:
+            words.append("its remote copy changed since it was pushed (`shotlist push` checks it)")
+            bad = True
         problems += bad
         typer.echo(f"  {shot.id:<24} {', '.join(words)}")
     if r is not None:
         typer.echo(f"remote: {r.url}{'' if check_remote else ' (as last seen; --remote asks it)'}")
-    if exit_code and problems:
-        say(f"{problems} shot{'s' if problems > 1 else ''} need{'' if problems > 1 else 's'} attention")
+    if exit_code and (problems or lock.markers):
+        said = []
+        if problems:
+            said.append(
+                f"{problems} shot{'s' if problems > 1 else ''} need{'' if problems > 1 else 's'} attention"
+            )
+        if lock.markers:
+            said.append(f"{LOCK} holds git merge conflict markers")
+        say("; ".join(said))
         raise typer.Exit(1)
 
 
@@ -236,7 +267,8 @@ def remote_gc(
         float, typer.Option("--older-than", min=0, help="Hours; younger parts may be a push in progress.")
     ] = 24,
 ) -> None:
-    """Remove the upload parts (tmp/*.part) that interrupted pushes left on the remote store."""
+    """Remove what interrupted pushes left on the remote store: upload parts (a folder's tmp/*.part, an
+    object store's unfinished multipart uploads)."""
     from shotlist.load import load_project
 
     r = open_remote(load_project(project), remote)
@@ -245,9 +277,19 @@ def remote_gc(
     old = [(name, size) for name, age, size in parts if age >= older_than * 3600]
     for name, _ in old:
         r.remove_part(name)
-    kept = len(parts) - len(old)
+    uploads = r.uploads()
+    stopped = [(key, upload) for key, upload, age in uploads if age >= older_than * 3600]
+    for key, upload in stopped:
+        r.abort_upload(key, upload)
+    kept = len(parts) + len(uploads) - len(old) - len(stopped)
     typer.echo(
         f"removed {len(old)} upload part{'s' if len(old) != 1 else ''} ({_size(sum(n for _, n in old))}) "
         f"from {r.url}"
+        + (
+            f"; aborted {len(stopped)} unfinished upload{'s' if len(stopped) != 1 else ''} (a push stopped "
+            "midway)"
+            if stopped
+            else ""
+        )
         + (f"; kept {kept} younger than {older_than:g} h (a push may be writing them)" if kept else "")
     )

@@ -2,6 +2,7 @@
 
 ``cut()`` drops every open connection and refuses new ones (the port stays reserved, so ``restore()``
 listens on the same address again); the fake behind it stays up and goes on with its jobs.
+``freeze()`` keeps every connection open and forwards nothing more: a server that stops reading.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class CuttableProxy:
         self.links: set[socket.socket] = set()
         self.lock = threading.Lock()
         self.cuts = 0
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     @property
     def url(self) -> str:
@@ -61,7 +64,8 @@ class CuttableProxy:
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
-            while data := src.recv(65536):
+            while self.flowing.wait() and (data := src.recv(65536)):
+                self.flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -88,7 +92,12 @@ class CuttableProxy:
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
 
+    def freeze(self) -> None:
+        """The far end stops reading and answering; connections stay open (no error, no reset)."""
+        self.flowing.clear()
+
     def restore(self) -> None:
         """The network is back, on the same address."""
+        self.flowing.set()
         if self.listener is None:
             self._listen()
