@@ -65,3 +65,20 @@ def test_takes_lists_qc_and_rejections_and_pick_accepts_a_clip_hash(tiny_project
     assert "earlier recipe" in out.output
     set_rejected(store, "door", first.sha256, False)
     assert rejected(store) == {}
+
+
+def test_of_two_takes_that_are_the_same_clip_only_the_one_the_lock_names_is_pinned(
+    tiny_project: TinyProjects,
+) -> None:
+    """A deterministic model can make the same bytes twice: the lock pins one take, not every take of that clip."""
+    root = tiny_project(name="p", storyboard=ONE_SHOT)
+    models = fake(root, looks={"door": ["black", "black"]})  # black: the same bytes each take
+    run(root, models, takes=2)
+    store = Store(root)
+    entry = read_lock(root).entries["door"]
+    found = takes_by_shot(store)["door"]
+    assert len({t.sha256 for _, t in found}) == 1 and len(found) == 2
+    rows = shot_takes(store, found, entry.key, entry)
+    assert {r.take.take: r.pinned for r in rows} == {1: entry.take == 1, 2: entry.take == 2}
+    out = CliRunner().invoke(app, ["takes", "door", str(root)])
+    assert out.output.count(" * take") == 1
