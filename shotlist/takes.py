@@ -213,8 +213,8 @@ def _choose(shot: str, text: str, choices: list[Take], troubled: list[str]) -> T
         raise ShotlistError(
             f"'{text}' is neither a take number nor a take id; `shotlist takes {shot}` lists them"
         )
-    if len(found) == 1:
-        return found[0]
+    if len({t.sha256 for t in found}) == 1:
+        return found[0]  # one clip, made more than once (a deterministic model): any of them is that picture
     if found:
         listed = ", ".join(t.id for t in found)
         raise ShotlistError(

@@ -82,3 +82,6 @@ def test_of_two_takes_that_are_the_same_clip_only_the_one_the_lock_names_is_pinn
     assert {r.take.take: r.pinned for r in rows} == {1: entry.take == 1, 2: entry.take == 2}
     out = CliRunner().invoke(app, ["takes", "door", str(root)])
     assert out.output.count(" * take") == 1
+    # picking that clip by its id (the review page sends the whole hash) is no ambiguity: it is one picture
+    picked = pick(root, "door", found[0][1].sha256, models=models)
+    assert picked.entry.clip == found[0][1].sha256
