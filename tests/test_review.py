@@ -9,8 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shotlist.backends.fake import FakeModels
+from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.review.server import serve
+from shotlist.review.static_copy import write_static
 from shotlist.store import Store
 from shotlist.takes import takes_by_shot
 from tests.tiny_project import TinyProjects, fake, run
@@ -45,6 +48,7 @@ class Site:
     token: str
     host: str
     root: Path
+    models: FakeModels
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ def site(tiny_project: TinyProjects) -> Iterator[Site]:
     host = f"127.0.0.1:{served.port}"
     try:
         with httpx.Client(base_url=f"http://{host}", timeout=30) as c:
-            yield Site(c, served.token, host, root)
+            yield Site(c, served.token, host, root, models)
     finally:
         served.stop()
 
@@ -179,3 +183,22 @@ def test_a_storyboard_that_does_not_load_is_shown_with_its_line(site: Site) -> N
     assert "storyboard.yaml:" in page.text and "one camera move per shot" in page.text
     assert "&lt;open&gt;" in page.text or "<open>" not in page.text
     assert f"/static/review.js?token={site.token}" in page.text  # it listens, and reloads once fixed
+
+
+def test_a_damaged_clip_has_no_poster_but_the_page_and_the_static_copy_still_work(
+    site: Site, tmp_path: Path
+) -> None:
+    store = Store(site.root)
+    first = next(t for _, t in takes_by_shot(store)["door"] if t.take == 1)  # not the pinned one
+    path = store.object_path(first.sha256)
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:3000])  # a clip cut short on disk: no frame can be decoded
+    poster = site.client.get(f"/poster/{first.sha256}.jpg?token={site.token}")
+    assert poster.status_code == 404 and f"no frame to show for clip {first.sha256[:12]}" in poster.text
+    assert site.client.get(f"/?token={site.token}").status_code == 200
+    notes: list[str] = []
+    index = write_static(load_project(site.root), tmp_path / "copy", site.models, notes=notes)
+    assert index.is_file() and notes == [f"door take 1: no frame to show for clip {first.sha256[:12]}"]
+    assert not (tmp_path / "copy" / "poster" / f"{first.sha256}.jpg").exists()
+    pinned = read_lock(site.root).entries["door"].clip
+    assert (tmp_path / "copy" / "poster" / f"{pinned}.jpg").is_file()  # every other take keeps its poster

@@ -44,6 +44,7 @@ from shotlist.cut import output_path
 from shotlist.errors import ShotlistError
 from shotlist.generate import ShotEvent
 from shotlist.load import load_project
+from shotlist.media import MediaError
 from shotlist.review.page import current_cut, money, review_page
 from shotlist.review.render import page_html, poster
 from shotlist.store import Store
@@ -231,7 +232,10 @@ class Review:
         store = Store(self.root)
         if not _SHA.match(sha) or not store.has_object(sha):
             return PlainTextResponse("no such clip\n", status_code=404)
-        path = await asyncio.to_thread(poster, store, sha)
+        try:
+            path = await asyncio.to_thread(poster, store, sha)
+        except MediaError as exc:  # a damaged clip: the player shows no poster, the terminal no traceback
+            return PlainTextResponse(f"{exc}\n", status_code=404)
         return FileResponse(
             path, media_type="image/jpeg", headers={"cache-control": "private, max-age=31536000, immutable"}
         )
