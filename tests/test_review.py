@@ -121,6 +121,16 @@ def test_pick_reject_and_estimate_through_the_api(site: Site) -> None:
     wrong = client.post("/api/generate", json={"shot": "door", "takes": 3, "cost": 0.1}, headers=headers)
     assert wrong.status_code == 409 and "the cost changed to $0.30" in wrong.json()["error"]
     assert client.post("/api/pick", content=b"shot=door", headers=headers).status_code == 415
+    # a value of the wrong kind is refused, never read as its truthiness ("false" is not a yes)
+    odd = client.post(
+        "/api/reject", json={"shot": "door", "clip": takes[1].sha256, "rejected": "false"}, headers=headers
+    )
+    assert (
+        odd.status_code == 400 and takes[1].sha256.encode() not in (store.dir / "rejected.json").read_bytes()
+    )
+    assert (
+        client.post("/api/estimate", json={"shot": "door", "takes": 2.5}, headers=headers).status_code == 400
+    )
 
 
 def test_media_is_served_by_hash_only(site: Site) -> None:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -49,6 +49,7 @@ from shotlist.review.page import current_cut, money, review_page
 from shotlist.review.render import page_html, poster
 from shotlist.store import Store
 
+T = TypeVar("T")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 STATIC = ("review.js", "review.css")
 CSP = (
@@ -320,7 +321,7 @@ class Review:
     def reject(self, body: dict[str, Any]) -> dict[str, Any]:
         from shotlist.takes import set_rejected
 
-        shot, clip, rejected = str(body["shot"]), _sha(body["clip"]), bool(body["rejected"])
+        shot, clip, rejected = str(body["shot"]), _sha(body["clip"]), _typed(body, "rejected", bool)
         set_rejected(Store(self.root), shot, clip, rejected)
         return {
             "message": f"{shot}: take {clip[:12]} {'rejected (hidden, kept)' if rejected else 'restored'}"
@@ -331,7 +332,7 @@ class Review:
         from shotlist.lock import read_lock
         from shotlist.plan import make_plan
 
-        shot, takes = str(body["shot"]), int(body["takes"])
+        shot, takes = str(body["shot"]), _typed(body, "takes", int)
         if not 1 <= takes <= 20:
             raise ShotlistError("ask for 1 to 20 takes")
         project = load_project(self.path)
@@ -434,6 +435,14 @@ def _problem_page(message: str, token: str) -> str:
         f'<p class="note">Fix it and save: this page reloads by itself.</p><script src="/static/review.js?token={t}"></script>'
         "</body></html>"
     )
+
+
+def _typed(body: dict[str, Any], name: str, kind: type[T]) -> T:
+    """``body[name]`` when it is a ``kind`` (JSON true is no number; "false" is no boolean), else a 400."""
+    value = body[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{name} must be {'a whole number' if kind is int else 'true or false'}")
+    return value
 
 
 def _sha(value: Any) -> str:
