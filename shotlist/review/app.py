@@ -106,28 +106,39 @@ class Hub:
     """Server-sent events to every open page; ``publish`` may be called from any thread."""
 
     def __init__(self) -> None:
-        self.queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
+        self.queues: set[asyncio.Queue[tuple[str, dict[str, Any]] | None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
+        self._put((event, data))
+
+    def close(self) -> None:
+        """End every stream now (the server is stopping: it would otherwise wait for them, then cancel them)."""
+        self.closed = True
+        self._put(None)
+
+    def _put(self, item: tuple[str, dict[str, Any]] | None) -> None:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
         for q in list(self.queues):
-            loop.call_soon_threadsafe(q.put_nowait, (event, data))
+            loop.call_soon_threadsafe(q.put_nowait, item)
 
-    async def stream(self, stop: asyncio.Event) -> AsyncIterator[bytes]:
-        q: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    async def stream(self) -> AsyncIterator[bytes]:
+        q: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         self.queues.add(q)
         try:
             yield b": connected\n\n"
-            while not stop.is_set():
+            while not self.closed:
                 try:
-                    event, data = await asyncio.wait_for(q.get(), timeout=15)
+                    item = await asyncio.wait_for(q.get(), timeout=15)
                 except TimeoutError:
                     yield b": keep-alive\n\n"  # also how a closed page is noticed
                     continue
-                yield f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+                if item is None:
+                    return
+                yield f"event: {item[0]}\ndata: {json.dumps(item[1])}\n\n".encode()
         finally:
             self.queues.discard(q)
 
@@ -267,7 +278,7 @@ class Review:
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
-            self.hub.stream(self.stop),
+            self.hub.stream(),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -452,8 +463,10 @@ def _sha(value: Any) -> str:
     return text
 
 
-def make_app(project: Path, *, token: str, hosts: set[str], models: Models | None = None) -> ASGIApp:
-    """The review app for one project: routes behind the Guard."""
+def make_app(
+    project: Path, *, token: str, hosts: set[str], models: Models | None = None
+) -> tuple[ASGIApp, Review]:
+    """The review app for one project (routes behind the Guard), and its state."""
     review = Review(project, token, models)
 
     @contextlib.asynccontextmanager
@@ -481,5 +494,4 @@ def make_app(project: Path, *, token: str, hosts: set[str], models: Models | Non
         ],
         lifespan=lifespan,
     )
-    app.state.review = review
-    return Guard(app, token, hosts)
+    return Guard(app, token, hosts), review
