@@ -331,3 +331,52 @@ def test_a_script_file_is_drafted_from_and_a_later_refusal_keeps_the_best_answer
     assert "[no-lighting]" in fake.chats[1]["messages"][-1]["content"]
     assert "keeping the best answer so far" in result.stderr
     assert "1 warning" in result.stdout and (tmp_path / "fox" / "storyboard.yaml").is_file()
+
+
+def _hollowed(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer's container in each protocol turned into a string, as a broken proxy might send it."""
+    shapes = {"choices": [{"message": "x"}], "content": "x", "candidates": ["x"]}
+    return {k: shapes.get(k, v) for k, v in body.items()}
+
+
+def _junk_usage(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("lots" if k in ("usage", "usageMetadata") else v) for k, v in body.items()}
+
+
+@pytest.mark.slow
+@each_provider
+@pytest.mark.parametrize(
+    "mangle",
+    [lambda b: [b], lambda b: None, lambda b: b"<html>502 Bad Gateway</html>", _hollowed],
+    ids=["a-list", "null", "html", "hollow"],
+)
+def test_a_response_that_bends_the_protocol_is_an_error_message_not_a_traceback(
+    drafting: Drafting, mangle: Any
+) -> None:
+    result, fake = drafting([Reply(FOX, mangle=mangle)])
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr or "not JSON" in result.stderr, result.stderr
+    assert not drafting.target.exists()
+
+
+@pytest.mark.slow
+@each_provider
+def test_token_counts_a_server_garbles_do_not_lose_a_good_answer(drafting: Drafting) -> None:
+    result, _ = drafting([Reply(FOX, mangle=_junk_usage)])
+    assert result.exit_code == 0, result.output
+    assert (drafting.target / "storyboard.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_an_answer_given_as_a_list_of_text_parts_is_read(drafting: Drafting) -> None:
+    """Some OpenAI-compatible servers send message.content as [{type: text, text}] parts."""
+
+    def parts(body: dict[str, Any]) -> dict[str, Any]:
+        message = body["choices"][0]["message"]
+        text = message["content"]
+        message["content"] = [{"type": "text", "text": text[:10]}, {"type": "text", "text": text[10:]}]
+        return body
+
+    result, _ = drafting([Reply(FOX, mangle=parts)])
+    assert result.exit_code == 0, result.output
+    assert len(load_project(drafting.target).shots) == len(FOX["shots"])
