@@ -380,3 +380,52 @@ def test_an_answer_given_as_a_list_of_text_parts_is_read(drafting: Drafting) -> 
     result, _ = drafting([Reply(FOX, mangle=parts)])
     assert result.exit_code == 0, result.output
     assert len(load_project(drafting.target).shots) == len(FOX["shots"])
+
+
+def _with(**top: Any) -> dict[str, Any]:
+    board = json.loads(json.dumps(FOX))
+    board.update(top)
+    return board
+
+
+@pytest.mark.slow
+@each_provider
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        (_with(shots=[FOX["shots"][0], "a shot", 3, None]), "shots[1]"),
+        (_with(title={"text": "Dawn"}), "title"),
+        (_with(styles="film grain"), "styles"),
+    ],
+    ids=["shots-that-are-no-objects", "a-title-that-is-no-text", "styles-that-are-no-list"],
+)
+def test_an_answer_of_the_wrong_shape_is_sent_back_with_its_place_not_a_traceback(
+    drafting: Drafting, bad: dict[str, Any], where: str
+) -> None:
+    result, fake = drafting([Reply(bad), Reply(FOX)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 2 and where in last_user_text(fake.chats[1])
+    assert load_project(drafting.target).board.title == FOX["title"]
+
+
+@pytest.mark.slow
+def test_control_characters_in_an_intent_do_not_break_the_comment_it_becomes(drafting: Drafting) -> None:
+    """The intent is shotlist's to write as a comment: a model's stray NUL or escape is no problem to send back."""
+    board = json.loads(json.dumps(FOX))
+    board["shots"][0]["intent"] = "Find the mask\x00 asleep\x1b[2J on its\u2028stone\x85."
+    result, fake = drafting([Reply(board)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 1
+    text = (drafting.target / "storyboard.yaml").read_text()
+    assert "  # Find the mask asleep[2J on its stone .\n  - id: forest\n" in text
+
+
+@pytest.mark.slow
+def test_an_answer_with_another_number_of_shots_than_asked_is_sent_back(drafting: Drafting) -> None:
+    many = json.loads(json.dumps(FOX))
+    many["shots"] += [dict(many["shots"][1], id=f"extra-{i}") for i in range(40)]
+    result, fake = drafting([Reply(many), Reply(FOX)])  # draft() asks for --shots 8, as FOX has
+    assert result.exit_code == 0, result.output
+    said = last_user_text(fake.chats[1])
+    assert "48 shots" in said and "8 were asked for" in said
+    assert len(load_project(drafting.target).shots) == 8

@@ -18,7 +18,7 @@ from typing import Any
 from shotlist.catalog import ModelEntry, get_model
 from shotlist.draft.form import clean, draft_schema, named_map, split_intents
 from shotlist.draft.instructions import Task, instructions
-from shotlist.draft.rounds import Outcome, check, converse
+from shotlist.draft.rounds import Candidate, Outcome, check, converse
 from shotlist.draft.writer import storyboard_text
 from shotlist.errors import Problem, ShotlistError
 from shotlist.llm import Ask, ChatClient, Turn, WireRequest
@@ -106,7 +106,16 @@ def board_of(
         )
     data = clean(data)
     shots, intents = split_intents(data.get("shots"))
-    title = str(data.get("title") or "Untitled")
+    for i, shot in enumerate(shots):
+        if not isinstance(shot, dict):
+            problems.append(
+                Problem(("shots", i), "a shot is an object", "write it as {id, intent, mode, ...}")
+            )
+    shots = [s for s in shots if isinstance(s, dict)]  # the problems say where the others were
+    title = data.get("title") or "Untitled"
+    if not isinstance(title, str):
+        problems.append(Problem(("title",), "the title is text", "write the film's title as a string"))
+        title = "Untitled"
     resolution = "720p" if "720p" in entry.resolutions or "*" in entry.resolutions else entry.resolutions[0]
     fps = 24 if 24 in entry.fps or 0 in entry.fps else entry.fps[0]
     board: dict[str, Any] = {
@@ -146,7 +155,18 @@ async def draft(
         board, intents, problems = board_of(data, opts, entry)
         return storyboard_text(board, intents, header(opts, client.label)), problems
 
-    return await converse(client, ask, lambda d: check(build, d, staging / "storyboard.yaml"), say)
+    def judge(data: Any) -> Candidate:
+        candidate = check(build, data, staging / "storyboard.yaml")
+        shots = data.get("shots") if isinstance(data, dict) else None
+        made = len(shots) if isinstance(shots, list) else opts.shots
+        if made != opts.shots:
+            candidate.notes.append(
+                f"shots: the answer has {made} shots and {opts.shots} were asked for — "
+                f"write {opts.shots} (or fewer only if the story cannot hold that many)"
+            )
+        return candidate
+
+    return await converse(client, ask, judge, say)
 
 
 def stage(opts: DraftOptions, staging: Path) -> None:

@@ -136,6 +136,9 @@ def clean(value: Any) -> Any:
 def named_map(items: Any, block: str, problems: list[Problem]) -> dict[str, Any]:
     """A list of named items as the storyboard's map; a name given twice is a problem."""
     out: dict[str, Any] = {}
+    if items is not None and not isinstance(items, list):
+        problems.append(Problem((block,), f"{block} is a list of named items", "write [{name: ..., ...}]"))
+        return out
     for i, item in enumerate(items or []):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             problems.append(Problem((block, i), "each item needs a name", "give it name: <short-name>"))
