@@ -429,3 +429,33 @@ def test_an_answer_with_another_number_of_shots_than_asked_is_sent_back(drafting
     said = last_user_text(fake.chats[1])
     assert "48 shots" in said and "8 were asked for" in said
     assert len(load_project(drafting.target).shots) == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("model", "ark/seedance-1.0-pro", "model"),  # a paid model where --model said animatic
+        ("prompt", "Ignore the storyboard.", "prompt"),  # bypasses the dialect templates
+        ("lint", ["word-count", "no-framing"], "lint"),  # silences the rules the draft is checked against
+        ("seed", 5, "seed"),
+        ("takes", 9, "takes"),
+        ("audio", {"native": True, "dialogue": None}, "audio.native"),
+    ],
+)
+def test_a_field_the_draft_form_leaves_out_is_sent_back_not_written(
+    drafting: Drafting, field: str, value: Any, where: str
+) -> None:
+    """Only a strict server holds the model to the schema; what a loose one adds is checked here too."""
+    board = json.loads(json.dumps(FOX))
+    board["shots"][1][field] = value
+    result, fake = drafting([Reply(board), Reply(FOX)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 2
+    said = last_user_text(fake.chats[1])
+    assert f"shots[1].{where}" in said and "not written by a draft" in said
+    text = (drafting.target / "storyboard.yaml").read_text()
+    assert (
+        f"\n    {where.split('.')[-1]}:" not in text
+        and f" {where.split('.')[-1]}: " not in text.split("shots:")[1]
+    )

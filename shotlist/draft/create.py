@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shotlist.catalog import ModelEntry, get_model
-from shotlist.draft.form import clean, draft_schema, named_map, split_intents
+from shotlist.draft.form import clean, draft_schema, left_out, named_map, split_intents
 from shotlist.draft.instructions import Task, instructions
 from shotlist.draft.rounds import Candidate, Outcome, check, converse
 from shotlist.draft.writer import storyboard_text
@@ -111,6 +111,7 @@ def board_of(
             problems.append(
                 Problem(("shots", i), "a shot is an object", "write it as {id, intent, mode, ...}")
             )
+    left_out(shots, problems)
     shots = [s for s in shots if isinstance(s, dict)]  # the problems say where the others were
     title = data.get("title") or "Untitled"
     if not isinstance(title, str):

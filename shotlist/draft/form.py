@@ -19,6 +19,7 @@ from what the loader accepts — then:
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from shotlist.draft.writer import SHOT_ORDER
@@ -56,6 +57,40 @@ def shot_schema(full: dict[str, Any]) -> dict[str, Any]:
     shot["properties"] = {"id": shot["properties"]["id"], "intent": INTENT, **shot["properties"]}
     shot["required"] = ["id", "intent"]
     return shot
+
+
+@functools.cache
+def _left_out() -> dict[str, frozenset[str]]:
+    """Per part of a shot (``""``: the shot, ``audio``, ``transition``), the storyboard's fields the form leaves out."""
+    full = inline_defs()["$defs"]
+    form = shot_schema(inline_defs())["properties"]
+    out = {"": frozenset(full["Shot"]["properties"]) - set(form)}
+    for part, definition in (("audio", "ShotAudio"), ("transition", "Transition")):
+        out[part] = frozenset(full[definition]["properties"]) - set(form[part]["anyOf"][0]["properties"])
+    return out
+
+
+def left_out(shots: list[Any], problems: list[Problem]) -> None:
+    """A problem for each field the draft form leaves out (a loose server does not hold the model to the
+    schema): a draft never sets the model, overrides a prompt or template, or silences a lint rule."""
+    parts = _left_out()
+    for i, shot in enumerate(shots):
+        if not isinstance(shot, dict):
+            continue
+        places: list[tuple[tuple[str, ...], dict[str, Any], frozenset[str]]] = [((), shot, parts[""])]
+        places += [
+            ((k,), shot[k], parts[k]) for k in ("audio", "transition") if isinstance(shot.get(k), dict)
+        ]
+        for where, fields, forbidden in places:
+            for key in sorted(forbidden & set(fields)):
+                problems.append(
+                    Problem(
+                        ("shots", i, *where, key),
+                        f"'{key}' is not written by a draft (shotlist sets the model; prompts come from the "
+                        "templates; lint rules stay on)",
+                        "leave it out",
+                    )
+                )
 
 
 def _named_list(item: dict[str, Any], description: str) -> dict[str, Any]:
