@@ -135,3 +135,65 @@ def test_new_and_removed_shots_keep_the_blank_lines_and_the_intent_comment(kitsu
     last = {**new, "id": "coda", "after": None}
     tail = apply(text, {"shots": [last], "removed": []}).text
     assert tail.index("  - id: coda") > tail.index("  - id: end") and "\n\nsoundtrack:" in tail
+
+
+#: A storyboard written the ways people write YAML: anchors, block scalars, flow shots, end comments.
+ODD = """\
+# yaml-language-server: $schema=shotlist.schema.json
+# A top comment   with  odd   spacing
+version: 1
+title: 'Odd  film'   # trailing comment
+output: {resolution: 160x90, fps: 12, file: out/odd.mp4}
+defaults: &defs {model: animatic, duration: 2}
+styles:
+  film: &film "35mm grain"
+shots:
+  # first shot: its intent
+  - id: a
+    subject: "A red kite 🪁"   # a note on the subject
+    action: >-
+      rises slowly
+      over a green hill
+    style: film
+
+  - id: b    # the door
+    subject: A blue door
+    action: |
+      swings slowly open
+    camera: static
+
+  - {id: c, subject: "A bench", action: "sits under a tree"}
+# a comment at the end
+"""
+
+ODD_FORMS = {
+    "as-written": ODD,
+    "crlf": ODD.replace("\n", "\r\n"),
+    "byte-order-mark": "\ufeff" + ODD,
+    "no-final-newline": ODD.rstrip("\n"),
+    "document-markers": "---\n" + ODD + "...\n",
+    "unindented-shots": ODD.replace("\n  - ", "\n- ")
+    .replace("\n    ", "\n  ")
+    .replace("\n  # first", "\n# first"),
+}
+
+
+@pytest.mark.parametrize("form", list(ODD_FORMS))
+def test_a_revision_that_changes_nothing_gives_back_the_file_byte_for_byte(form: str) -> None:
+    text = ODD_FORMS[form]
+    assert apply(text, {"shots": [], "removed": []}).text == text
+    same = {"id": "b", "subject": "A blue door", "action": "swings slowly open", "camera": "static"}
+    unchanged = apply(text, {"shots": [same], "removed": []})  # the block scalar's final newline is no change
+    assert unchanged.text == text and unchanged.changed == set()
+
+
+@pytest.mark.parametrize("form", list(ODD_FORMS))
+def test_a_revision_of_one_shot_changes_only_that_shots_lines_in_any_yaml_form(form: str) -> None:
+    text = ODD_FORMS[form]
+    new = {"id": "b", "subject": "A green door", "action": "swings slowly open", "camera": "static"}
+    rev = apply(text, {"shots": [new], "removed": []})
+    assert rev.problems == [] and rev.changed == {"b"}
+    before, after = text.splitlines(keepends=True), rev.text.splitlines(keepends=True)
+    gone = [line for line in before if line not in after]
+    assert len(before) == len(after) and len(gone) == 1 and "A blue door" in gone[0]
+    assert rev.text.startswith(text[:40]) and rev.text.endswith(text[-30:])
