@@ -197,3 +197,16 @@ def test_a_revision_of_one_shot_changes_only_that_shots_lines_in_any_yaml_form(f
     gone = [line for line in before if line not in after]
     assert len(before) == len(after) and len(gone) == 1 and "A blue door" in gone[0]
     assert rev.text.startswith(text[:40]) and rev.text.endswith(text[-30:])
+
+
+def test_a_shot_inserted_between_two_keeps_one_blank_line_on_each_side() -> None:
+    new = {
+        "id": "d",
+        "intent": "A lake between.",
+        "subject": "A lake",
+        "action": "ripples slowly",
+        "after": "a",
+    }
+    text = apply(ODD, {"shots": [new], "removed": []}).text
+    assert "    style: film\n\n  # A lake between.\n  - id: d\n" in text
+    assert '    action: "ripples slowly"\n\n  - id: b    # the door\n' in text

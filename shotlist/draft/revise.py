@@ -178,8 +178,8 @@ def _apply_shot(shots: CommentedSeq, item: Any, i: int, rev: Revision) -> None:
             )
         )
     pos = len(shots) if place is None else place + 1
-    if pos == len(shots) and len(shots):
-        _move_tail(shots[-1], new)  # the blank line before what follows the shots moves to the new last shot
+    if pos > 0:
+        _move_tail(shots[pos - 1], new)  # the blank line after the shot before moves below the new one
     shots.insert(pos, new)
     note = comment(intent) if isinstance(intent, str) and intent.strip() else ""
     shots.yaml_set_comment_before_after_key(pos, before="\n" + note[2:] if note else "\n", indent=2)
