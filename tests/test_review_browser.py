@@ -215,3 +215,26 @@ def test_a_page_of_100_shots_with_3_takes_each_loads_quickly(browser: Any, tmp_p
         page.close()
     finally:
         served.stop()
+
+
+def test_a_page_whose_server_restarted_says_to_open_the_new_url(
+    browser: Any, project: tuple[Path, FakeModels]
+) -> None:
+    """A tab left open across a restart holds the old token: it says so instead of 'Forbidden'."""
+    root, models = project
+    first = serve(root, models=models)
+    first.start()
+    page = browser.new_page()
+    page.goto(first.url)
+    first.stop()
+    second = serve(root, port=first.port, models=models)  # the same address, a new token
+    second.start()
+    try:
+        page.locator("#shot-door .take button.reject").first.click()
+        status = page.locator("#status")
+        wait_for(lambda: "token" in status.inner_text(), 20)
+        said = status.inner_text()  # the refused action's message, or the event stream's: both say it
+        assert "token" in said and "valid" in said and "shotlist review" in said, said
+    finally:
+        page.close()
+        second.stop()
