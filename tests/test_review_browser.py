@@ -238,3 +238,20 @@ def test_a_page_whose_server_restarted_says_to_open_the_new_url(
     finally:
         page.close()
         second.stop()
+
+
+def test_a_strip_tile_opened_from_the_keyboard_shows_its_shot_below_the_header(
+    browser: Any, served: Served
+) -> None:
+    page = browser.new_page()
+    page.goto(served.url)
+    page.locator('.strip a[data-shot="door"]').focus()
+    page.keyboard.press("Enter")
+    wait_js(page, "location.hash === '#shot-door'", 10)
+    page.wait_for_timeout(300)  # the jump
+    heading, header = page.evaluate(
+        "[document.querySelector('#shot-door h2').getBoundingClientRect().top,"
+        " document.querySelector('header.top').getBoundingClientRect().bottom]"
+    )
+    assert heading >= header, (heading, header)  # the sticky header does not cover the shot's id
+    page.close()
