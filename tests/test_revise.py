@@ -210,3 +210,19 @@ def test_a_shot_inserted_between_two_keeps_one_blank_line_on_each_side() -> None
     text = apply(ODD, {"shots": [new], "removed": []}).text
     assert "    style: film\n\n  # A lake between.\n  - id: d\n" in text
     assert '    action: "ripples slowly"\n\n  - id: b    # the door\n' in text
+
+
+@pytest.mark.slow
+def test_a_revision_that_touches_nothing_says_so_and_leaves_the_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "odd" / "storyboard.yaml"
+    path.parent.mkdir()
+    path.write_bytes(ODD_FORMS["crlf"].encode())
+    before = path.read_bytes()
+    nothing = {"shots": [], "removed": [], "title": None, "styles": None, "characters": None}
+    with serve("openai", [Reply(nothing)], monkeypatch):
+        result = run("revise", str(path.parent), "make it better", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "the model changed nothing" in result.stdout and "---" not in result.stdout
+    assert path.read_bytes() == before
