@@ -383,7 +383,7 @@ def test_an_answer_given_as_a_list_of_text_parts_is_read(drafting: Drafting) -> 
 
 
 def _with(**top: Any) -> dict[str, Any]:
-    board = json.loads(json.dumps(FOX))
+    board: dict[str, Any] = json.loads(json.dumps(FOX))
     board.update(top)
     return board
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,7 +221,7 @@ def test_a_revision_that_touches_nothing_says_so_and_leaves_the_file_alone(
     path.parent.mkdir()
     path.write_bytes(ODD_FORMS["crlf"].encode())
     before = path.read_bytes()
-    nothing = {"shots": [], "removed": [], "title": None, "styles": None, "characters": None}
+    nothing: dict[str, Any] = {"shots": [], "removed": [], "title": None, "styles": None, "characters": None}
     with serve("openai", [Reply(nothing)], monkeypatch):
         result = run("revise", str(path.parent), "make it better", "--yes")
     assert result.exit_code == 0, result.output
