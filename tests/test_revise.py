@@ -227,3 +227,35 @@ def test_a_revision_that_touches_nothing_says_so_and_leaves_the_file_alone(
     assert result.exit_code == 0, result.output
     assert "the model changed nothing" in result.stdout and "---" not in result.stdout
     assert path.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_revision_that_sets_a_field_the_form_leaves_out_is_sent_back(
+    kitsune: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loose server lets a model add `model:` (a paid one) or `lint:` to a shot: sent back, as in a draft."""
+    sneaky = copy.deepcopy(UMBRELLA_REVISION)
+    sneaky["shots"][0] = {**sneaky["shots"][0], "model": "ark/seedance-1.0-pro", "lint": ["word-count"]}
+    with serve("openai", [Reply(sneaky), Reply(UMBRELLA_REVISION)], monkeypatch) as fake:
+        result = run("revise", str(kitsune), INSTRUCTION, "--yes")
+    assert result.exit_code == 0, result.output
+    said = fake.chats[1]["messages"][-1]["content"]
+    assert "shots[0].model" in said and "shots[0].lint" in said and "not written by a draft" in said
+    text = (kitsune / "storyboard.yaml").read_text()
+    assert "seedance" not in text and "plan: 1 shot will regenerate (umbrella), free" in result.stdout
+
+
+def test_a_field_the_form_leaves_out_that_a_shot_already_has_may_be_echoed() -> None:
+    """A model shown the file may echo a shot's `seed:` whole: that is no change, so no problem."""
+    text = ODD.replace("    camera: static\n", "    camera: static\n    seed: 7\n")
+    echo = {
+        "id": "b",
+        "subject": "A green door",
+        "action": "swings slowly open",
+        "camera": "static",
+        "seed": 7,
+    }
+    rev = apply(text, {"shots": [echo], "removed": []})
+    assert rev.problems == [] and "    seed: 7\n" in rev.text
+    changed = apply(text, {"shots": [{**echo, "seed": 8}], "removed": []})
+    assert [p.loc for p in changed.problems] == [("shots", 0, "seed")]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from shotlist.draft.writer import SHOT_ORDER
@@ -70,24 +71,34 @@ def _left_out() -> dict[str, frozenset[str]]:
     return out
 
 
-def left_out(shots: list[Any], problems: list[Problem]) -> None:
+def left_out(
+    shots: list[Any], problems: list[Problem], before: Callable[[dict[str, Any]], Any] = lambda _: None
+) -> None:
     """A problem for each field the draft form leaves out (a loose server does not hold the model to the
-    schema): a draft never sets the model, overrides a prompt or template, or silences a lint rule."""
+    schema): a draft never sets the model, overrides a prompt or template, or silences a lint rule.
+    ``before``: the shot as it stands (a revision); a value it already has is an echo, not a change."""
     parts = _left_out()
     for i, shot in enumerate(shots):
         if not isinstance(shot, dict):
             continue
-        places: list[tuple[tuple[str, ...], dict[str, Any], frozenset[str]]] = [((), shot, parts[""])]
-        places += [
-            ((k,), shot[k], parts[k]) for k in ("audio", "transition") if isinstance(shot.get(k), dict)
+        old = before(shot)
+        places: list[tuple[tuple[str, ...], dict[str, Any], frozenset[str], Any]] = [
+            ((), shot, parts[""], old)
         ]
-        for where, fields, forbidden in places:
+        places += [
+            ((k,), shot[k], parts[k], old.get(k) if isinstance(old, dict) else None)
+            for k in ("audio", "transition")
+            if isinstance(shot.get(k), dict)
+        ]
+        for where, fields, forbidden, was in places:
             for key in sorted(forbidden & set(fields)):
+                if isinstance(was, dict) and key in was and was[key] == fields[key]:
+                    continue
                 problems.append(
                     Problem(
                         ("shots", i, *where, key),
-                        f"'{key}' is not written by a draft (shotlist sets the model; prompts come from the "
-                        "templates; lint rules stay on)",
+                        f"'{key}' is not written by a draft or a revision (shotlist sets the model; prompts "
+                        "come from the templates; lint rules stay on)",
                         "leave it out",
                     )
                 )

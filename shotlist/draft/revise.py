@@ -24,7 +24,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from shotlist.catalog import catalog
-from shotlist.draft.form import SHOT_FIELDS, clean, named_map
+from shotlist.draft.form import SHOT_FIELDS, clean, left_out, named_map
 from shotlist.draft.writer import SHOT_ORDER, TOP_ORDER, WIDTH, comment, flow, scalar
 from shotlist.errors import Problem
 from shotlist.llm import Ask, ChatClient, Turn, WireRequest
@@ -109,6 +109,8 @@ def apply(text: str, data: Any, only: str | None = None) -> Revision:
         rev.problems.append(Problem(("shots",), "the storyboard has no list of shots", None))
         return rev
     _restrict(data, only, rev)
+    answer = data["shots"] if isinstance(data.get("shots"), list) else []
+    left_out(answer, rev.problems, lambda s: _shot_of(shots, s.get("id")))
     for i, item in enumerate(data.get("shots") or []):
         _apply_shot(shots, item, i, rev)
     for i, shot_id in enumerate(data.get("removed") or []):
@@ -150,6 +152,11 @@ def _restrict(data: dict[str, Any], only: str | None, rev: Revision) -> None:
                 ("removed",), f"only the shot '{only}' may change; no shot is removed", "leave removed empty"
             )
         )
+
+
+def _shot_of(shots: CommentedSeq, shot_id: Any) -> Any:
+    at = _index(shots, shot_id)
+    return None if at is None else shots[at]
 
 
 def _index(shots: CommentedSeq, shot_id: Any) -> int | None:
