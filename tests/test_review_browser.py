@@ -139,9 +139,10 @@ def test_picking_a_take_rewrites_the_lock_and_reloads_the_player(
 ) -> None:
     root, _ = project
     before = read_lock(root).entries["door"]
-    page = browser.new_page()
-    page.goto(served.url)
-    page.evaluate("window.notReloaded = true")
+    page, other_tab = browser.new_page(), browser.new_page()  # a second tab on the same page follows too
+    for tab in (page, other_tab):
+        tab.goto(served.url)
+        tab.evaluate("window.notReloaded = true")
     other = page.locator("#shot-door .take:not(.pinned)")
     clip = other.get_attribute("data-clip")
     other.locator("button.pick").click()
@@ -151,7 +152,10 @@ def test_picking_a_take_rewrites_the_lock_and_reloads_the_player(
     wait_js(page, "window.notReloaded === undefined")
     page.wait_for_selector(f'#shot-door .take.pinned[data-clip="{clip}"]', timeout=20000)
     assert plays(page) > 0.5
+    wait_js(other_tab, "window.notReloaded === undefined")
+    other_tab.wait_for_selector(f'#shot-door .take.pinned[data-clip="{clip}"]', timeout=20000)
     page.close()
+    other_tab.close()
 
 
 def test_new_takes_show_their_cost_and_are_made_once_confirmed(
