@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,3 +222,10 @@ def test_a_damaged_clip_has_no_poster_but_the_page_and_the_static_copy_still_wor
     assert not (tmp_path / "copy" / "poster" / f"{first.sha256}.jpg").exists()
     pinned = read_lock(site.root).entries["door"].clip
     assert (tmp_path / "copy" / "poster" / f"{pinned}.jpg").is_file()  # every other take keeps its poster
+    # the contact sheet of the pinned takes, one of them no video at all: a reason, not a server error
+    path = store.object_path(pinned)
+    path.chmod(0o644)
+    path.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(80))
+    shutil.rmtree(store.dir / "sheets", ignore_errors=True)  # its strips are kept by clip hash
+    sheet = site.client.get(f"/sheet/sheet.png?token={site.token}")
+    assert sheet.status_code == 404 and pinned[:12] in sheet.text

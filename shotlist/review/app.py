@@ -271,7 +271,10 @@ class Review:
             dest = Store(project.root).dir / "sheets" / "review-sheet.png"
             return contact_sheet(Store(project.root), rows, dest, project.board.title) if rows else None
 
-        path = await asyncio.to_thread(make)
+        try:
+            path = await asyncio.to_thread(make)
+        except MediaError as exc:  # a damaged pinned clip: say which, as the poster does
+            return PlainTextResponse(f"no contact sheet: {exc}\n", status_code=404)
         if path is None:
             return PlainTextResponse("no takes yet\n", status_code=404)
         return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
