@@ -459,3 +459,11 @@ def test_a_field_the_draft_form_leaves_out_is_sent_back_not_written(
         f"\n    {where.split('.')[-1]}:" not in text
         and f" {where.split('.')[-1]}: " not in text.split("shots:")[1]
     )
+
+
+@pytest.mark.slow
+def test_an_aspect_no_storyboard_can_hold_is_refused_before_anything_is_asked(drafting: Drafting) -> None:
+    """The animatic makes any shape, but a storyboard holds five: 3:2 could only fail every round, paid."""
+    result, fake = drafting([Reply(FOX)], "--aspect", "3:2")
+    assert result.exit_code == 2 and "--aspect 3:2" in result.stderr and "16:9" in result.stderr
+    assert fake.chats == [] and not drafting.target.exists()

@@ -22,6 +22,7 @@ from shotlist.draft.rounds import Candidate, Outcome, check, converse
 from shotlist.draft.writer import storyboard_text
 from shotlist.errors import Problem, ShotlistError
 from shotlist.llm import Ask, ChatClient, Turn, WireRequest
+from shotlist.storyboard import ASPECTS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
@@ -61,6 +62,8 @@ def check_options(opts: DraftOptions) -> ModelEntry:
             f"{opts.directory / 'storyboard.yaml'} already exists; draft into a new folder, or use `shotlist revise`"
         )
     entry = get_model(opts.model)
+    if opts.aspect not in ASPECTS:  # shotlist sets output.aspect: the model could never repair it
+        raise _usage(f"--aspect {opts.aspect}: a storyboard's aspect is one of {', '.join(ASPECTS)}")
     if opts.aspect not in entry.aspects and "*" not in entry.aspects:
         raise _usage(f"{entry.id} does not make {opts.aspect} video; it makes {', '.join(entry.aspects)}")
     if not 1 <= opts.shots <= 60:
