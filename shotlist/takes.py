@@ -91,7 +91,7 @@ def shot_takes(
                 take=t,
                 key=key,
                 current=key == current,
-                pinned=pinned is not None and pinned.key == key and pinned.clip == t.sha256,
+                pinned=_pins(pinned, key, t, found),
                 present=present,
                 rejected=t.sha256 in refused,
                 findings=findings_of(store, key, t, qc or QcSettings(), measure=measure) if present else None,
@@ -103,6 +103,15 @@ def shot_takes(
             pinned_here = pinned is not None and pinned.key == current and pinned.clip == t.sha256
             rows.append(TakeRow(t, current, True, pinned_here, False, t.sha256 in refused, remote=True))
     return sorted(rows, key=lambda r: (not r.current, r.remote))  # stable: oldest first within each group
+
+
+def _pins(entry: LockEntry | None, key: str, t: Take, found: list[tuple[str, Take]]) -> bool:
+    """Whether the lock pins this take: its recipe and clip, and its number when two takes are the same clip."""
+    if entry is None or entry.key != key or entry.clip != t.sha256:
+        return False
+    # A deterministic model makes the same bytes each take: the lock names one of them by number.
+    named = any(k == key and o.sha256 == t.sha256 and o.take == entry.take for k, o in found)
+    return t.take == entry.take or not named
 
 
 def findings_of(
@@ -206,8 +215,8 @@ def _choose(shot: str, text: str, choices: list[Take], troubled: list[str]) -> T
         raise ShotlistError(
             f"'{text}' is neither a take number nor a take id; `shotlist takes {shot}` lists them"
         )
-    if len(found) == 1:
-        return found[0]
+    if len({t.sha256 for t in found}) == 1:
+        return found[0]  # one clip, made more than once (a deterministic model): any of them is that picture
     if found:
         listed = ", ".join(t.id for t in found)
         raise ShotlistError(

@@ -408,3 +408,18 @@ def test_a_frame_from_another_animatic_does_not_carry_its_caption_band_into_the_
     assert b > 150 and r < 100, (r, b)  # blue, not the old red band
     _, g, b = frame.crop((w - 10, 10, w - 9, 11)).tobytes()  # below where the old label was
     assert b > 150 and g < 120, (g, b)  # blue, not the old green label
+
+
+def test_each_take_of_a_recipe_is_a_different_clip_that_says_its_number(tmp_path: Path) -> None:
+    """Take 1 is what it always was; take 2 differs (its tag says so), so picking another take changes the cut."""
+    spec = make_spec("txt2vid")
+    first, again, second = tmp_path / "1.mp4", tmp_path / "1b.mp4", tmp_path / "2.mp4"
+    render_animatic(spec, first)
+    render_animatic(dataclasses.replace(spec, take=1), again)
+    render_animatic(dataclasses.replace(spec, take=2), second)
+    assert first.read_bytes() == again.read_bytes()
+    assert first.read_bytes() != second.read_bytes()
+    a, b = (Image.frombytes("L", (W, H), gray_frames(c, tmp_path)[0]) for c in (first, second))
+    tag = (0, 0, W // 2, H // 6)  # the top-left tag is where they differ; the picture is the same recipe
+    assert mean_diff(a.crop(tag), b.crop(tag)) > 1.0
+    assert mean_diff(picture_area(a.tobytes()), picture_area(b.tobytes())) < 0.5

@@ -331,3 +331,139 @@ def test_a_script_file_is_drafted_from_and_a_later_refusal_keeps_the_best_answer
     assert "[no-lighting]" in fake.chats[1]["messages"][-1]["content"]
     assert "keeping the best answer so far" in result.stderr
     assert "1 warning" in result.stdout and (tmp_path / "fox" / "storyboard.yaml").is_file()
+
+
+def _hollowed(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer's container in each protocol turned into a string, as a broken proxy might send it."""
+    shapes = {"choices": [{"message": "x"}], "content": "x", "candidates": ["x"]}
+    return {k: shapes.get(k, v) for k, v in body.items()}
+
+
+def _junk_usage(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("lots" if k in ("usage", "usageMetadata") else v) for k, v in body.items()}
+
+
+@pytest.mark.slow
+@each_provider
+@pytest.mark.parametrize(
+    "mangle",
+    [lambda b: [b], lambda b: None, lambda b: b"<html>502 Bad Gateway</html>", _hollowed],
+    ids=["a-list", "null", "html", "hollow"],
+)
+def test_a_response_that_bends_the_protocol_is_an_error_message_not_a_traceback(
+    drafting: Drafting, mangle: Any
+) -> None:
+    result, fake = drafting([Reply(FOX, mangle=mangle)])
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr or "not JSON" in result.stderr, result.stderr
+    assert not drafting.target.exists()
+
+
+@pytest.mark.slow
+@each_provider
+def test_token_counts_a_server_garbles_do_not_lose_a_good_answer(drafting: Drafting) -> None:
+    result, _ = drafting([Reply(FOX, mangle=_junk_usage)])
+    assert result.exit_code == 0, result.output
+    assert (drafting.target / "storyboard.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_an_answer_given_as_a_list_of_text_parts_is_read(drafting: Drafting) -> None:
+    """Some OpenAI-compatible servers send message.content as [{type: text, text}] parts."""
+
+    def parts(body: dict[str, Any]) -> dict[str, Any]:
+        message = body["choices"][0]["message"]
+        text = message["content"]
+        message["content"] = [{"type": "text", "text": text[:10]}, {"type": "text", "text": text[10:]}]
+        return body
+
+    result, _ = drafting([Reply(FOX, mangle=parts)])
+    assert result.exit_code == 0, result.output
+    assert len(load_project(drafting.target).shots) == len(FOX["shots"])
+
+
+def _with(**top: Any) -> dict[str, Any]:
+    board: dict[str, Any] = json.loads(json.dumps(FOX))
+    board.update(top)
+    return board
+
+
+@pytest.mark.slow
+@each_provider
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        (_with(shots=[FOX["shots"][0], "a shot", 3, None]), "shots[1]"),
+        (_with(title={"text": "Dawn"}), "title"),
+        (_with(styles="film grain"), "styles"),
+    ],
+    ids=["shots-that-are-no-objects", "a-title-that-is-no-text", "styles-that-are-no-list"],
+)
+def test_an_answer_of_the_wrong_shape_is_sent_back_with_its_place_not_a_traceback(
+    drafting: Drafting, bad: dict[str, Any], where: str
+) -> None:
+    result, fake = drafting([Reply(bad), Reply(FOX)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 2 and where in last_user_text(fake.chats[1])
+    assert load_project(drafting.target).board.title == FOX["title"]
+
+
+@pytest.mark.slow
+def test_control_characters_in_an_intent_do_not_break_the_comment_it_becomes(drafting: Drafting) -> None:
+    """The intent is shotlist's to write as a comment: a model's stray NUL or escape is no problem to send back."""
+    board = json.loads(json.dumps(FOX))
+    board["shots"][0]["intent"] = "Find the mask\x00 asleep\x1b[2J on its\u2028stone\x85."
+    result, fake = drafting([Reply(board)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 1
+    text = (drafting.target / "storyboard.yaml").read_text()
+    assert "  # Find the mask asleep[2J on its stone .\n  - id: forest\n" in text
+
+
+@pytest.mark.slow
+def test_an_answer_with_another_number_of_shots_than_asked_is_sent_back(drafting: Drafting) -> None:
+    many = json.loads(json.dumps(FOX))
+    many["shots"] += [dict(many["shots"][1], id=f"extra-{i}") for i in range(40)]
+    result, fake = drafting([Reply(many), Reply(FOX)])  # draft() asks for --shots 8, as FOX has
+    assert result.exit_code == 0, result.output
+    said = last_user_text(fake.chats[1])
+    assert "48 shots" in said and "8 were asked for" in said
+    assert len(load_project(drafting.target).shots) == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("model", "ark/seedance-1.0-pro", "model"),  # a paid model where --model said animatic
+        ("prompt", "Ignore the storyboard.", "prompt"),  # bypasses the dialect templates
+        ("lint", ["word-count", "no-framing"], "lint"),  # silences the rules the draft is checked against
+        ("seed", 5, "seed"),
+        ("takes", 9, "takes"),
+        ("audio", {"native": True, "dialogue": None}, "audio.native"),
+    ],
+)
+def test_a_field_the_draft_form_leaves_out_is_sent_back_not_written(
+    drafting: Drafting, field: str, value: Any, where: str
+) -> None:
+    """Only a strict server holds the model to the schema; what a loose one adds is checked here too."""
+    board = json.loads(json.dumps(FOX))
+    board["shots"][1][field] = value
+    result, fake = drafting([Reply(board), Reply(FOX)])
+    assert result.exit_code == 0, result.output
+    assert len(fake.chats) == 2
+    said = last_user_text(fake.chats[1])
+    assert f"shots[1].{where}" in said and "not written by a draft" in said
+    text = (drafting.target / "storyboard.yaml").read_text()
+    assert (
+        f"\n    {where.split('.')[-1]}:" not in text
+        and f" {where.split('.')[-1]}: " not in text.split("shots:")[1]
+    )
+
+
+@pytest.mark.slow
+def test_an_aspect_no_storyboard_can_hold_is_refused_before_anything_is_asked(drafting: Drafting) -> None:
+    """The animatic makes any shape, but a storyboard holds five: 3:2 could only fail every round, paid."""
+    result, fake = drafting([Reply(FOX)], "--aspect", "3:2")
+    assert result.exit_code == 2 and "--aspect 3:2" in result.stderr and "16:9" in result.stderr
+    assert fake.chats == [] and not drafting.target.exists()

@@ -53,7 +53,8 @@ def test_takes_lists_qc_and_rejections_and_pick_accepts_a_clip_hash(tiny_project
     set_rejected(store, "door", first.sha256, True)
     assert rejected(store) == {first.sha256: "door"}
     rows = shot_takes(store, takes_by_shot(store)["door"], read_lock(root).entries["door"].key, None)
-    assert [(r.take.take, r.rejected, r.findings is not None) for r in rows] == [
+    # listed oldest first: two takes made at once may be stored in either order, so compare by number
+    assert sorted((r.take.take, r.rejected, r.findings is not None) for r in rows) == [
         (1, True, True),
         (2, False, True),
     ]
@@ -65,3 +66,23 @@ def test_takes_lists_qc_and_rejections_and_pick_accepts_a_clip_hash(tiny_project
     assert "earlier recipe" in out.output
     set_rejected(store, "door", first.sha256, False)
     assert rejected(store) == {}
+
+
+def test_of_two_takes_that_are_the_same_clip_only_the_one_the_lock_names_is_pinned(
+    tiny_project: TinyProjects,
+) -> None:
+    """A deterministic model can make the same bytes twice: the lock pins one take, not every take of that clip."""
+    root = tiny_project(name="p", storyboard=ONE_SHOT)
+    models = fake(root, looks={"door": ["black", "black"]})  # black: the same bytes each take
+    run(root, models, takes=2)
+    store = Store(root)
+    entry = read_lock(root).entries["door"]
+    found = takes_by_shot(store)["door"]
+    assert len({t.sha256 for _, t in found}) == 1 and len(found) == 2
+    rows = shot_takes(store, found, entry.key, entry)
+    assert {r.take.take: r.pinned for r in rows} == {1: entry.take == 1, 2: entry.take == 2}
+    out = CliRunner().invoke(app, ["takes", "door", str(root)])
+    assert out.output.count(" * take") == 1
+    # picking that clip by its id (the review page sends the whole hash) is no ambiguity: it is one picture
+    picked = pick(root, "door", found[0][1].sha256, models=models)
+    assert picked.entry.clip == found[0][1].sha256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shotlist.backends.fake import FakeModels
+from shotlist.load import load_project
 from shotlist.lock import read_lock
 from shotlist.review.server import serve
+from shotlist.review.static_copy import write_static
 from shotlist.store import Store
 from shotlist.takes import takes_by_shot
 from tests.tiny_project import TinyProjects, fake, run
@@ -45,6 +49,7 @@ class Site:
     token: str
     host: str
     root: Path
+    models: FakeModels
 
 
 @pytest.fixture
@@ -58,7 +63,7 @@ def site(tiny_project: TinyProjects) -> Iterator[Site]:
     host = f"127.0.0.1:{served.port}"
     try:
         with httpx.Client(base_url=f"http://{host}", timeout=30) as c:
-            yield Site(c, served.token, host, root)
+            yield Site(c, served.token, host, root, models)
     finally:
         served.stop()
 
@@ -117,6 +122,16 @@ def test_pick_reject_and_estimate_through_the_api(site: Site) -> None:
     wrong = client.post("/api/generate", json={"shot": "door", "takes": 3, "cost": 0.1}, headers=headers)
     assert wrong.status_code == 409 and "the cost changed to $0.30" in wrong.json()["error"]
     assert client.post("/api/pick", content=b"shot=door", headers=headers).status_code == 415
+    # a value of the wrong kind is refused, never read as its truthiness ("false" is not a yes)
+    odd = client.post(
+        "/api/reject", json={"shot": "door", "clip": takes[1].sha256, "rejected": "false"}, headers=headers
+    )
+    assert (
+        odd.status_code == 400 and takes[1].sha256.encode() not in (store.dir / "rejected.json").read_bytes()
+    )
+    assert (
+        client.post("/api/estimate", json={"shot": "door", "takes": 2.5}, headers=headers).status_code == 400
+    )
 
 
 def test_media_is_served_by_hash_only(site: Site) -> None:
@@ -159,12 +174,21 @@ def test_the_command_prints_a_tokened_loopback_url_and_ctrl_c_stops_it(tiny_proj
                 pass
             assert time.monotonic() < deadline, "the server never answered"
             time.sleep(0.2)
+        # an open page always holds its event stream: Ctrl-C must end it, not wait for it and cancel it
+        events = httpx.stream("GET", url.replace("/?", "/events?"), timeout=30)
+        lines = events.__enter__().iter_lines()  # kept: dropping the iterator would close the stream
+        assert next(lines) == ": connected"
         proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
         out, _ = proc.communicate(timeout=30)
+        stopping = time.monotonic() - start
+        events.__exit__(None, None, None)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0 and "review stopped" in out and "Traceback" not in out
+    assert proc.returncode == 0 and "review stopped" in out
+    assert "Traceback" not in out and "ERROR" not in out, out
+    assert stopping < 2.0  # uvicorn gives open requests 2 s, then cancels them with an error
 
 
 def test_a_storyboard_that_does_not_load_is_shown_with_its_line(site: Site) -> None:
@@ -179,3 +203,29 @@ def test_a_storyboard_that_does_not_load_is_shown_with_its_line(site: Site) -> N
     assert "storyboard.yaml:" in page.text and "one camera move per shot" in page.text
     assert "&lt;open&gt;" in page.text or "<open>" not in page.text
     assert f"/static/review.js?token={site.token}" in page.text  # it listens, and reloads once fixed
+
+
+def test_a_damaged_clip_has_no_poster_but_the_page_and_the_static_copy_still_work(
+    site: Site, tmp_path: Path
+) -> None:
+    store = Store(site.root)
+    first = next(t for _, t in takes_by_shot(store)["door"] if t.take == 1)  # not the pinned one
+    path = store.object_path(first.sha256)
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:3000])  # a clip cut short on disk: no frame can be decoded
+    poster = site.client.get(f"/poster/{first.sha256}.jpg?token={site.token}")
+    assert poster.status_code == 404 and f"no frame to show for clip {first.sha256[:12]}" in poster.text
+    assert site.client.get(f"/?token={site.token}").status_code == 200
+    notes: list[str] = []
+    index = write_static(load_project(site.root), tmp_path / "copy", site.models, notes=notes)
+    assert index.is_file() and notes == [f"door take 1: no frame to show for clip {first.sha256[:12]}"]
+    assert not (tmp_path / "copy" / "poster" / f"{first.sha256}.jpg").exists()
+    pinned = read_lock(site.root).entries["door"].clip
+    assert (tmp_path / "copy" / "poster" / f"{pinned}.jpg").is_file()  # every other take keeps its poster
+    # the contact sheet of the pinned takes, one of them no video at all: a reason, not a server error
+    path = store.object_path(pinned)
+    path.chmod(0o644)
+    path.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(80))
+    shutil.rmtree(store.dir / "sheets", ignore_errors=True)  # its strips are kept by clip hash
+    sheet = site.client.get(f"/sheet/sheet.png?token={site.token}")
+    assert sheet.status_code == 404 and pinned[:12] in sheet.text

@@ -139,9 +139,10 @@ def test_picking_a_take_rewrites_the_lock_and_reloads_the_player(
 ) -> None:
     root, _ = project
     before = read_lock(root).entries["door"]
-    page = browser.new_page()
-    page.goto(served.url)
-    page.evaluate("window.notReloaded = true")
+    page, other_tab = browser.new_page(), browser.new_page()  # a second tab on the same page follows too
+    for tab in (page, other_tab):
+        tab.goto(served.url)
+        tab.evaluate("window.notReloaded = true")
     other = page.locator("#shot-door .take:not(.pinned)")
     clip = other.get_attribute("data-clip")
     other.locator("button.pick").click()
@@ -151,7 +152,10 @@ def test_picking_a_take_rewrites_the_lock_and_reloads_the_player(
     wait_js(page, "window.notReloaded === undefined")
     page.wait_for_selector(f'#shot-door .take.pinned[data-clip="{clip}"]', timeout=20000)
     assert plays(page) > 0.5
+    wait_js(other_tab, "window.notReloaded === undefined")
+    other_tab.wait_for_selector(f'#shot-door .take.pinned[data-clip="{clip}"]', timeout=20000)
     page.close()
+    other_tab.close()
 
 
 def test_new_takes_show_their_cost_and_are_made_once_confirmed(
@@ -215,3 +219,43 @@ def test_a_page_of_100_shots_with_3_takes_each_loads_quickly(browser: Any, tmp_p
         page.close()
     finally:
         served.stop()
+
+
+def test_a_page_whose_server_restarted_says_to_open_the_new_url(
+    browser: Any, project: tuple[Path, FakeModels]
+) -> None:
+    """A tab left open across a restart holds the old token: it says so instead of 'Forbidden'."""
+    root, models = project
+    first = serve(root, models=models)
+    first.start()
+    page = browser.new_page()
+    page.goto(first.url)
+    first.stop()
+    second = serve(root, port=first.port, models=models)  # the same address, a new token
+    second.start()
+    try:
+        page.locator("#shot-door .take button.reject").first.click()
+        status = page.locator("#status")
+        wait_for(lambda: "token" in status.inner_text(), 20)
+        said = status.inner_text()  # the refused action's message, or the event stream's: both say it
+        assert "token" in said and "valid" in said and "shotlist review" in said, said
+    finally:
+        page.close()
+        second.stop()
+
+
+def test_a_strip_tile_opened_from_the_keyboard_shows_its_shot_below_the_header(
+    browser: Any, served: Served
+) -> None:
+    page = browser.new_page()
+    page.goto(served.url)
+    page.locator('.strip a[data-shot="door"]').focus()
+    page.keyboard.press("Enter")
+    wait_js(page, "location.hash === '#shot-door'", 10)
+    page.wait_for_timeout(300)  # the jump
+    heading, header = page.evaluate(
+        "[document.querySelector('#shot-door h2').getBoundingClientRect().top,"
+        " document.querySelector('header.top').getBoundingClientRect().bottom]"
+    )
+    assert heading >= header, (heading, header)  # the sticky header does not cover the shot's id
+    page.close()

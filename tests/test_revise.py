@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,126 @@ def test_new_and_removed_shots_keep_the_blank_lines_and_the_intent_comment(kitsu
     last = {**new, "id": "coda", "after": None}
     tail = apply(text, {"shots": [last], "removed": []}).text
     assert tail.index("  - id: coda") > tail.index("  - id: end") and "\n\nsoundtrack:" in tail
+
+
+#: A storyboard written the ways people write YAML: anchors, block scalars, flow shots, end comments.
+ODD = """\
+# yaml-language-server: $schema=shotlist.schema.json
+# A top comment   with  odd   spacing
+version: 1
+title: 'Odd  film'   # trailing comment
+output: {resolution: 160x90, fps: 12, file: out/odd.mp4}
+defaults: &defs {model: animatic, duration: 2}
+styles:
+  film: &film "35mm grain"
+shots:
+  # first shot: its intent
+  - id: a
+    subject: "A red kite 🪁"   # a note on the subject
+    action: >-
+      rises slowly
+      over a green hill
+    style: film
+
+  - id: b    # the door
+    subject: A blue door
+    action: |
+      swings slowly open
+    camera: static
+
+  - {id: c, subject: "A bench", action: "sits under a tree"}
+# a comment at the end
+"""
+
+ODD_FORMS = {
+    "as-written": ODD,
+    "crlf": ODD.replace("\n", "\r\n"),
+    "byte-order-mark": "\ufeff" + ODD,
+    "no-final-newline": ODD.rstrip("\n"),
+    "document-markers": "---\n" + ODD + "...\n",
+    "unindented-shots": ODD.replace("\n  - ", "\n- ")
+    .replace("\n    ", "\n  ")
+    .replace("\n  # first", "\n# first"),
+}
+
+
+@pytest.mark.parametrize("form", list(ODD_FORMS))
+def test_a_revision_that_changes_nothing_gives_back_the_file_byte_for_byte(form: str) -> None:
+    text = ODD_FORMS[form]
+    assert apply(text, {"shots": [], "removed": []}).text == text
+    same = {"id": "b", "subject": "A blue door", "action": "swings slowly open", "camera": "static"}
+    unchanged = apply(text, {"shots": [same], "removed": []})  # the block scalar's final newline is no change
+    assert unchanged.text == text and unchanged.changed == set()
+
+
+@pytest.mark.parametrize("form", list(ODD_FORMS))
+def test_a_revision_of_one_shot_changes_only_that_shots_lines_in_any_yaml_form(form: str) -> None:
+    text = ODD_FORMS[form]
+    new = {"id": "b", "subject": "A green door", "action": "swings slowly open", "camera": "static"}
+    rev = apply(text, {"shots": [new], "removed": []})
+    assert rev.problems == [] and rev.changed == {"b"}
+    before, after = text.splitlines(keepends=True), rev.text.splitlines(keepends=True)
+    gone = [line for line in before if line not in after]
+    assert len(before) == len(after) and len(gone) == 1 and "A blue door" in gone[0]
+    assert rev.text.startswith(text[:40]) and rev.text.endswith(text[-30:])
+
+
+def test_a_shot_inserted_between_two_keeps_one_blank_line_on_each_side() -> None:
+    new = {
+        "id": "d",
+        "intent": "A lake between.",
+        "subject": "A lake",
+        "action": "ripples slowly",
+        "after": "a",
+    }
+    text = apply(ODD, {"shots": [new], "removed": []}).text
+    assert "    style: film\n\n  # A lake between.\n  - id: d\n" in text
+    assert '    action: "ripples slowly"\n\n  - id: b    # the door\n' in text
+
+
+@pytest.mark.slow
+def test_a_revision_that_touches_nothing_says_so_and_leaves_the_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "odd" / "storyboard.yaml"
+    path.parent.mkdir()
+    path.write_bytes(ODD_FORMS["crlf"].encode())
+    before = path.read_bytes()
+    nothing: dict[str, Any] = {"shots": [], "removed": [], "title": None, "styles": None, "characters": None}
+    with serve("openai", [Reply(nothing)], monkeypatch):
+        result = run("revise", str(path.parent), "make it better", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "the model changed nothing" in result.stdout and "---" not in result.stdout
+    assert path.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_revision_that_sets_a_field_the_form_leaves_out_is_sent_back(
+    kitsune: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loose server lets a model add `model:` (a paid one) or `lint:` to a shot: sent back, as in a draft."""
+    sneaky = copy.deepcopy(UMBRELLA_REVISION)
+    sneaky["shots"][0] = {**sneaky["shots"][0], "model": "ark/seedance-1.0-pro", "lint": ["word-count"]}
+    with serve("openai", [Reply(sneaky), Reply(UMBRELLA_REVISION)], monkeypatch) as fake:
+        result = run("revise", str(kitsune), INSTRUCTION, "--yes")
+    assert result.exit_code == 0, result.output
+    said = fake.chats[1]["messages"][-1]["content"]
+    assert "shots[0].model" in said and "shots[0].lint" in said and "not written by a draft" in said
+    text = (kitsune / "storyboard.yaml").read_text()
+    assert "seedance" not in text and "plan: 1 shot will regenerate (umbrella), free" in result.stdout
+
+
+def test_a_field_the_form_leaves_out_that_a_shot_already_has_may_be_echoed() -> None:
+    """A model shown the file may echo a shot's `seed:` whole: that is no change, so no problem."""
+    text = ODD.replace("    camera: static\n", "    camera: static\n    seed: 7\n")
+    echo = {
+        "id": "b",
+        "subject": "A green door",
+        "action": "swings slowly open",
+        "camera": "static",
+        "seed": 7,
+    }
+    rev = apply(text, {"shots": [echo], "removed": []})
+    assert rev.problems == [] and "    seed: 7\n" in rev.text
+    changed = apply(text, {"shots": [{**echo, "seed": 8}], "removed": []})
+    assert [p.loc for p in changed.problems] == [("shots", 0, "seed")]

@@ -34,7 +34,10 @@ def review(
     if html is not None:
         from shotlist.review.static_copy import write_static
 
-        index = write_static(p, html)
+        notes: list[str] = []
+        index = write_static(p, html, notes=notes)
+        for note in notes:
+            typer.echo(f"note: {note} (`shotlist cache verify` checks the store)", err=True)
         typer.echo(f"wrote {index} (open it in a browser; no server needed)")
         return
     import webbrowser

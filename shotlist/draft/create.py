@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from shotlist.catalog import ModelEntry, get_model
-from shotlist.draft.form import clean, draft_schema, named_map, split_intents
+from shotlist.draft.form import clean, draft_schema, left_out, named_map, split_intents
 from shotlist.draft.instructions import Task, instructions
-from shotlist.draft.rounds import Outcome, check, converse
+from shotlist.draft.rounds import Candidate, Outcome, check, converse
 from shotlist.draft.writer import storyboard_text
 from shotlist.errors import Problem, ShotlistError
 from shotlist.llm import Ask, ChatClient, Turn, WireRequest
+from shotlist.storyboard import ASPECTS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
@@ -61,6 +62,8 @@ def check_options(opts: DraftOptions) -> ModelEntry:
             f"{opts.directory / 'storyboard.yaml'} already exists; draft into a new folder, or use `shotlist revise`"
         )
     entry = get_model(opts.model)
+    if opts.aspect not in ASPECTS:  # shotlist sets output.aspect: the model could never repair it
+        raise _usage(f"--aspect {opts.aspect}: a storyboard's aspect is one of {', '.join(ASPECTS)}")
     if opts.aspect not in entry.aspects and "*" not in entry.aspects:
         raise _usage(f"{entry.id} does not make {opts.aspect} video; it makes {', '.join(entry.aspects)}")
     if not 1 <= opts.shots <= 60:
@@ -106,7 +109,17 @@ def board_of(
         )
     data = clean(data)
     shots, intents = split_intents(data.get("shots"))
-    title = str(data.get("title") or "Untitled")
+    for i, shot in enumerate(shots):
+        if not isinstance(shot, dict):
+            problems.append(
+                Problem(("shots", i), "a shot is an object", "write it as {id, intent, mode, ...}")
+            )
+    left_out(shots, problems)
+    shots = [s for s in shots if isinstance(s, dict)]  # the problems say where the others were
+    title = data.get("title") or "Untitled"
+    if not isinstance(title, str):
+        problems.append(Problem(("title",), "the title is text", "write the film's title as a string"))
+        title = "Untitled"
     resolution = "720p" if "720p" in entry.resolutions or "*" in entry.resolutions else entry.resolutions[0]
     fps = 24 if 24 in entry.fps or 0 in entry.fps else entry.fps[0]
     board: dict[str, Any] = {
@@ -146,7 +159,18 @@ async def draft(
         board, intents, problems = board_of(data, opts, entry)
         return storyboard_text(board, intents, header(opts, client.label)), problems
 
-    return await converse(client, ask, lambda d: check(build, d, staging / "storyboard.yaml"), say)
+    def judge(data: Any) -> Candidate:
+        candidate = check(build, data, staging / "storyboard.yaml")
+        shots = data.get("shots") if isinstance(data, dict) else None
+        made = len(shots) if isinstance(shots, list) else opts.shots
+        if made != opts.shots:
+            candidate.notes.append(
+                f"shots: the answer has {made} shots and {opts.shots} were asked for — "
+                f"write {opts.shots} (or fewer only if the story cannot hold that many)"
+            )
+        return candidate
+
+    return await converse(client, ask, judge, say)
 
 
 def stage(opts: DraftOptions, staging: Path) -> None:

@@ -19,6 +19,8 @@ from what the loader accepts — then:
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from shotlist.draft.writer import SHOT_ORDER
@@ -56,6 +58,50 @@ def shot_schema(full: dict[str, Any]) -> dict[str, Any]:
     shot["properties"] = {"id": shot["properties"]["id"], "intent": INTENT, **shot["properties"]}
     shot["required"] = ["id", "intent"]
     return shot
+
+
+@functools.cache
+def _left_out() -> dict[str, frozenset[str]]:
+    """Per part of a shot (``""``: the shot, ``audio``, ``transition``), the storyboard's fields the form leaves out."""
+    full = inline_defs()["$defs"]
+    form = shot_schema(inline_defs())["properties"]
+    out = {"": frozenset(full["Shot"]["properties"]) - set(form)}
+    for part, definition in (("audio", "ShotAudio"), ("transition", "Transition")):
+        out[part] = frozenset(full[definition]["properties"]) - set(form[part]["anyOf"][0]["properties"])
+    return out
+
+
+def left_out(
+    shots: list[Any], problems: list[Problem], before: Callable[[dict[str, Any]], Any] = lambda _: None
+) -> None:
+    """A problem for each field the draft form leaves out (a loose server does not hold the model to the
+    schema): a draft never sets the model, overrides a prompt or template, or silences a lint rule.
+    ``before``: the shot as it stands (a revision); a value it already has is an echo, not a change."""
+    parts = _left_out()
+    for i, shot in enumerate(shots):
+        if not isinstance(shot, dict):
+            continue
+        old = before(shot)
+        places: list[tuple[tuple[str, ...], dict[str, Any], frozenset[str], Any]] = [
+            ((), shot, parts[""], old)
+        ]
+        places += [
+            ((k,), shot[k], parts[k], old.get(k) if isinstance(old, dict) else None)
+            for k in ("audio", "transition")
+            if isinstance(shot.get(k), dict)
+        ]
+        for where, fields, forbidden, was in places:
+            for key in sorted(forbidden & set(fields)):
+                if isinstance(was, dict) and key in was and was[key] == fields[key]:
+                    continue
+                problems.append(
+                    Problem(
+                        ("shots", i, *where, key),
+                        f"'{key}' is not written by a draft or a revision (shotlist sets the model; prompts "
+                        "come from the templates; lint rules stay on)",
+                        "leave it out",
+                    )
+                )
 
 
 def _named_list(item: dict[str, Any], description: str) -> dict[str, Any]:
@@ -136,6 +182,9 @@ def clean(value: Any) -> Any:
 def named_map(items: Any, block: str, problems: list[Problem]) -> dict[str, Any]:
     """A list of named items as the storyboard's map; a name given twice is a problem."""
     out: dict[str, Any] = {}
+    if items is not None and not isinstance(items, list):
+        problems.append(Problem((block,), f"{block} is a list of named items", "write [{name: ..., ...}]"))
+        return out
     for i, item in enumerate(items or []):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             problems.append(Problem((block, i), "each item needs a name", "give it name: <short-name>"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from shotlist.catalog import catalog
-from shotlist.draft.form import SHOT_FIELDS, clean, named_map
+from shotlist.draft.form import SHOT_FIELDS, clean, left_out, named_map
 from shotlist.draft.writer import SHOT_ORDER, TOP_ORDER, WIDTH, comment, flow, scalar
 from shotlist.errors import Problem
 from shotlist.llm import Ask, ChatClient, Turn, WireRequest
@@ -49,8 +50,45 @@ def _yaml(text: str) -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap a long line the person wrote
-    y.indent(mapping=2, sequence=indent or 4, offset=offset or 2)
+    # ``- id:`` flush under ``shots:`` is an offset of 0, not a missing one
+    y.indent(mapping=2, sequence=4 if indent is None else indent, offset=2 if offset is None else offset)
+    y.explicit_start = re.search(r"^---\s*$", text, re.M) is not None
+    y.explicit_end = re.search(r"^\.\.\.\s*$", text, re.M) is not None
     return y
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    """What ruamel does not give back on its own: a byte order mark, CRLF line ends, no final newline."""
+
+    bom: str
+    newline: str
+    final: bool
+
+    @classmethod
+    def open(cls, text: str) -> tuple[_Envelope, str]:
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        body = text.removeprefix(bom)
+        newline = "\r\n" if "\r\n" in body else "\n"
+        body = body.replace("\r\n", "\n")
+        return cls(bom, newline, body.endswith("\n")), body
+
+    def close(self, body: str) -> str:
+        if not self.final:
+            body = body.removesuffix("\n")
+        return self.bom + body.replace("\n", self.newline)
+
+
+def _keep_anchors(node: Any, seen: set[int]) -> None:
+    """Have every anchor the person wrote dumped again (ruamel drops one that no alias uses)."""
+    if not isinstance(node, CommentedMap | CommentedSeq) or id(node) in seen:
+        return
+    seen.add(id(node))
+    anchor = node.yaml_anchor()
+    if anchor is not None:
+        anchor.always_dump = True
+    for child in node.values() if isinstance(node, CommentedMap) else node:
+        _keep_anchors(child, seen)
 
 
 def apply(text: str, data: Any, only: str | None = None) -> Revision:
@@ -61,14 +99,18 @@ def apply(text: str, data: Any, only: str | None = None) -> Revision:
             problems=[Problem((), "the answer is not a JSON object", "answer with {shots, removed, ...}")],
         )
     data = clean(data)
-    y = _yaml(text)
-    doc = y.load(text)
+    envelope, body = _Envelope.open(text)
+    y = _yaml(body)
+    doc = y.load(body)
+    _keep_anchors(doc, set())
     rev = Revision(text)
     shots = doc.get("shots")
     if not isinstance(shots, CommentedSeq):
         rev.problems.append(Problem(("shots",), "the storyboard has no list of shots", None))
         return rev
     _restrict(data, only, rev)
+    answer = data["shots"] if isinstance(data.get("shots"), list) else []
+    left_out(answer, rev.problems, lambda s: _shot_of(shots, s.get("id")))
     for i, item in enumerate(data.get("shots") or []):
         _apply_shot(shots, item, i, rev)
     for i, shot_id in enumerate(data.get("removed") or []):
@@ -87,7 +129,7 @@ def apply(text: str, data: Any, only: str | None = None) -> Revision:
             _apply_named(doc, block, named_map(data[block], block, rev.problems))
     out = io.StringIO()
     y.dump(doc, out)
-    rev.text = out.getvalue()
+    rev.text = envelope.close(out.getvalue())
     return rev
 
 
@@ -110,6 +152,11 @@ def _restrict(data: dict[str, Any], only: str | None, rev: Revision) -> None:
                 ("removed",), f"only the shot '{only}' may change; no shot is removed", "leave removed empty"
             )
         )
+
+
+def _shot_of(shots: CommentedSeq, shot_id: Any) -> Any:
+    at = _index(shots, shot_id)
+    return None if at is None else shots[at]
 
 
 def _index(shots: CommentedSeq, shot_id: Any) -> int | None:
@@ -138,8 +185,8 @@ def _apply_shot(shots: CommentedSeq, item: Any, i: int, rev: Revision) -> None:
             )
         )
     pos = len(shots) if place is None else place + 1
-    if pos == len(shots) and len(shots):
-        _move_tail(shots[-1], new)  # the blank line before what follows the shots moves to the new last shot
+    if pos > 0:
+        _move_tail(shots[pos - 1], new)  # the blank line after the shot before moves below the new one
     shots.insert(pos, new)
     note = comment(intent) if isinstance(intent, str) and intent.strip() else ""
     shots.yaml_set_comment_before_after_key(pos, before="\n" + note[2:] if note else "\n", indent=2)
@@ -155,6 +202,8 @@ def _same(key: str, old: Any, new: Any) -> bool:
     """Whether two values of a shot field mean the same (a shorthand and its long form do)."""
     if old == new:
         return True
+    if isinstance(old, str) and isinstance(new, str):
+        return old.strip() == new.strip()  # a block scalar's final newline is the file's, not the text's
     try:
         return bool(ShotFields.model_validate({key: old}) == ShotFields.model_validate({key: new}))
     except ValidationError:

@@ -35,6 +35,8 @@ class Candidate:
     problems: list[Problem] = field(default_factory=list)  # validation: the storyboard does not load
     findings: list[Finding] = field(default_factory=list)  # lint findings of the shots that matter
     report: Report | None = None
+    # what the answer misses of the request (the shot count): warnings, sent back while rounds remain
+    notes: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -42,7 +44,7 @@ class Candidate:
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.level == "warning")
+        return len(self.notes) + sum(1 for f in self.findings if f.level == "warning")
 
     @property
     def usable(self) -> bool:
@@ -59,6 +61,7 @@ class Candidate:
                 lines.append(
                     f"- {loc_text(f.loc)} (shot '{f.shot}'): {f.level} [{f.rule}] {f.message} — fix: {f.fix}"
                 )
+        lines += [f"- {note}" for note in self.notes] if warnings else []
         n = len(lines)
         return (
             f"Your answer has {n} problem{'s' * (n != 1)}. Fix every one, change nothing else, and answer "

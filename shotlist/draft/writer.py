@@ -133,8 +133,9 @@ def ordered(mapping: Mapping[str, Any], order: Iterable[str]) -> dict[str, Any]:
 
 
 def comment(text: str, indent: int = 0) -> str:
-    """A one-line YAML comment (line breaks in ``text`` become spaces)."""
-    return " " * indent + "# " + " ".join(text.split())
+    """A one-line YAML comment (line breaks in ``text`` become spaces; characters a YAML file cannot hold,
+    such as a NUL or an escape, are left out: a comment has no escapes)."""
+    return " " * indent + "# " + _ESCAPE.sub("", " ".join(text.split()))
 
 
 def shot_lines(shot: Mapping[str, Any], intent: str | None, indent: int = 2) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -147,6 +147,23 @@ class ChatClient:
         except BackendError as exc:
             raise LlmError(str(exc)) from None  # it names the provider and the model already
 
+    def read(self, response: httpx.Response, parse: Callable[[Any], Answer]) -> Answer:
+        """The answer in a response; ``parse`` reads the protocol's body. A body that bends the protocol (a
+        proxy's error page, a list, a string where an object belongs) is an LlmError, never a traceback."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise LlmError(
+                f"{self.label}: the answer is not JSON (HTTP {response.status_code}): {redact(response.text[:200])}"
+            ) from None
+        try:
+            return parse(body)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise self.malformed(body, f"{type(exc).__name__}: {exc}") from None
+
+    def malformed(self, body: Any, why: str) -> LlmError:
+        return LlmError(f"{self.label}: shotlist cannot read this answer ({why}): {redact(str(body)[:300])}")
+
     async def get_json(self, url: str) -> Any:
         try:
             return await self.http.json("GET", url, headers=self.headers())
@@ -170,6 +187,12 @@ def parse_json(text: str, usage: Usage, call_id: str = "", cut_off: bool = False
         return Answer(json.loads(body), text, usage, call_id)
     except ValueError as exc:
         return Answer(None, text, usage, call_id, f"the answer is not valid JSON ({exc})")
+
+
+def count(block: Any, name: str) -> int:
+    """A token count from a usage block; 0 when a server leaves it out or garbles it (it only informs)."""
+    value = block.get(name) if isinstance(block, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def env(*names: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shotlist.llm import Answer, Ask, ChatClient, LlmError, LlmRefused, Turn, Usage, WireRequest
+from shotlist.llm import Answer, Ask, ChatClient, LlmRefused, Turn, Usage, WireRequest, count
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -43,14 +43,15 @@ class AnthropicChat(ChatClient):
         return WireRequest("POST", f"{self.base_url}/v1/messages", self.headers(), body)
 
     async def send(self, ask: Ask) -> Answer:
-        response = await self.post(self.wire(ask))
-        try:
-            body = response.json()
-        except ValueError:
-            raise LlmError(f"{self.label}: the answer is not JSON (HTTP {response.status_code})") from None
-        usage = body.get("usage") or {}
-        used = Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
-        blocks = [b for b in body.get("content") or [] if isinstance(b, dict)]
+        return self.read(await self.post(self.wire(ask)), self._answer)
+
+    def _answer(self, body: Any) -> Answer:
+        usage = body.get("usage")
+        used = Usage(count(usage, "input_tokens"), count(usage, "output_tokens"))
+        content = body.get("content") or []
+        if not isinstance(content, list):
+            raise self.malformed(body, "content is no list of blocks")
+        blocks = [b for b in content if isinstance(b, dict)]
         said = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text").strip()
         if body.get("stop_reason") == "refusal":
             raise LlmRefused(f"{self.label} declined{': ' + said if said else ''}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shotlist.llm import Answer, Ask, ChatClient, LlmError, LlmRefused, Usage, WireRequest, parse_json
+from shotlist.llm import Answer, Ask, ChatClient, LlmRefused, Usage, WireRequest, count, parse_json
 from shotlist.llm.schema import gemini
 
 GEMINI_URL = "https://generativelanguage.googleapis.com"
@@ -45,19 +45,17 @@ class GeminiChat(ChatClient):
         return WireRequest("POST", url, self.headers(), body)
 
     async def send(self, ask: Ask) -> Answer:
-        response = await self.post(self.wire(ask))
-        try:
-            body: dict[str, Any] = response.json()
-        except ValueError:
-            raise LlmError(f"{self.label}: the answer is not JSON (HTTP {response.status_code})") from None
-        meta = body.get("usageMetadata") or {}
-        used = Usage(int(meta.get("promptTokenCount") or 0), int(meta.get("candidatesTokenCount") or 0))
+        return self.read(await self.post(self.wire(ask)), self._answer)
+
+    def _answer(self, body: Any) -> Answer:
+        meta = body.get("usageMetadata")
+        used = Usage(count(meta, "promptTokenCount"), count(meta, "candidatesTokenCount"))
         feedback = body.get("promptFeedback") or {}
         if feedback.get("blockReason"):
             raise LlmRefused(f"{self.label} declined the request ({feedback['blockReason']})")
         candidates = body.get("candidates") or []
         if not candidates:
-            raise LlmError(f"{self.label}: the answer has no candidates: {str(body)[:300]}")
+            raise self.malformed(body, "no candidates")
         first = candidates[0]
         reason = str(first.get("finishReason") or "")
         if reason in BLOCKED:

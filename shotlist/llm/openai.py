@@ -22,6 +22,7 @@ from shotlist.llm import (
     LlmRefused,
     Usage,
     WireRequest,
+    count,
     error_text,
     parse_json,
 )
@@ -72,19 +73,23 @@ class OpenAIChat(ChatClient):
                 response = await self.post(self.wire(ask))
             else:
                 raise LlmError(f"{self.label}: HTTP {response.status_code}: {message}")
-        body = _json(response)
-        try:
-            choice = body["choices"][0]
-            message = choice["message"]
-        except (KeyError, IndexError, TypeError):
-            raise LlmError(f"{self.label}: the answer has no choices: {str(body)[:300]}") from None
-        usage = body.get("usage") or {}
-        used = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        return self.read(response, self._answer)
+
+    def _answer(self, body: Any) -> Answer:
+        choices = body["choices"]
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self.malformed(body, "no choices")
+        choice = choices[0]
+        message = choice["message"]
+        used = Usage(count(body.get("usage"), "prompt_tokens"), count(body.get("usage"), "completion_tokens"))
         if message.get("refusal"):
             raise LlmRefused(f"{self.label} declined: {message['refusal']}")
         if choice.get("finish_reason") == "content_filter":
             raise LlmRefused(f"{self.label} declined: its content filter stopped the answer")
-        return parse_json(message.get("content") or "", used, cut_off=choice.get("finish_reason") == "length")
+        content = message.get("content") or ""
+        if isinstance(content, list):  # some servers send the text as parts: [{type: text, text}]
+            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        return parse_json(str(content), used, cut_off=choice.get("finish_reason") == "length")
 
     async def models(self) -> list[str]:
         """The model ids the server lists (``GET /models``)."""

@@ -23,7 +23,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -44,10 +44,12 @@ from shotlist.cut import output_path
 from shotlist.errors import ShotlistError
 from shotlist.generate import ShotEvent
 from shotlist.load import load_project
+from shotlist.media import MediaError
 from shotlist.review.page import current_cut, money, review_page
 from shotlist.review.render import page_html, poster
 from shotlist.store import Store
 
+T = TypeVar("T")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 STATIC = ("review.js", "review.css")
 CSP = (
@@ -104,28 +106,39 @@ class Hub:
     """Server-sent events to every open page; ``publish`` may be called from any thread."""
 
     def __init__(self) -> None:
-        self.queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
+        self.queues: set[asyncio.Queue[tuple[str, dict[str, Any]] | None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
+        self._put((event, data))
+
+    def close(self) -> None:
+        """End every stream now (the server is stopping: it would otherwise wait for them, then cancel them)."""
+        self.closed = True
+        self._put(None)
+
+    def _put(self, item: tuple[str, dict[str, Any]] | None) -> None:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
         for q in list(self.queues):
-            loop.call_soon_threadsafe(q.put_nowait, (event, data))
+            loop.call_soon_threadsafe(q.put_nowait, item)
 
-    async def stream(self, stop: asyncio.Event) -> AsyncIterator[bytes]:
-        q: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    async def stream(self) -> AsyncIterator[bytes]:
+        q: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         self.queues.add(q)
         try:
             yield b": connected\n\n"
-            while not stop.is_set():
+            while not self.closed:
                 try:
-                    event, data = await asyncio.wait_for(q.get(), timeout=15)
+                    item = await asyncio.wait_for(q.get(), timeout=15)
                 except TimeoutError:
                     yield b": keep-alive\n\n"  # also how a closed page is noticed
                     continue
-                yield f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+                if item is None:
+                    return
+                yield f"event: {item[0]}\ndata: {json.dumps(item[1])}\n\n".encode()
         finally:
             self.queues.discard(q)
 
@@ -231,7 +244,10 @@ class Review:
         store = Store(self.root)
         if not _SHA.match(sha) or not store.has_object(sha):
             return PlainTextResponse("no such clip\n", status_code=404)
-        path = await asyncio.to_thread(poster, store, sha)
+        try:
+            path = await asyncio.to_thread(poster, store, sha)
+        except MediaError as exc:  # a damaged clip: the player shows no poster, the terminal no traceback
+            return PlainTextResponse(f"{exc}\n", status_code=404)
         return FileResponse(
             path, media_type="image/jpeg", headers={"cache-control": "private, max-age=31536000, immutable"}
         )
@@ -255,14 +271,17 @@ class Review:
             dest = Store(project.root).dir / "sheets" / "review-sheet.png"
             return contact_sheet(Store(project.root), rows, dest, project.board.title) if rows else None
 
-        path = await asyncio.to_thread(make)
+        try:
+            path = await asyncio.to_thread(make)
+        except MediaError as exc:  # a damaged pinned clip: say which, as the poster does
+            return PlainTextResponse(f"no contact sheet: {exc}\n", status_code=404)
         if path is None:
             return PlainTextResponse("no takes yet\n", status_code=404)
         return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
-            self.hub.stream(self.stop),
+            self.hub.stream(),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -316,7 +335,7 @@ class Review:
     def reject(self, body: dict[str, Any]) -> dict[str, Any]:
         from shotlist.takes import set_rejected
 
-        shot, clip, rejected = str(body["shot"]), _sha(body["clip"]), bool(body["rejected"])
+        shot, clip, rejected = str(body["shot"]), _sha(body["clip"]), _typed(body, "rejected", bool)
         set_rejected(Store(self.root), shot, clip, rejected)
         return {
             "message": f"{shot}: take {clip[:12]} {'rejected (hidden, kept)' if rejected else 'restored'}"
@@ -327,7 +346,7 @@ class Review:
         from shotlist.lock import read_lock
         from shotlist.plan import make_plan
 
-        shot, takes = str(body["shot"]), int(body["takes"])
+        shot, takes = str(body["shot"]), _typed(body, "takes", int)
         if not 1 <= takes <= 20:
             raise ShotlistError("ask for 1 to 20 takes")
         project = load_project(self.path)
@@ -432,6 +451,14 @@ def _problem_page(message: str, token: str) -> str:
     )
 
 
+def _typed(body: dict[str, Any], name: str, kind: type[T]) -> T:
+    """``body[name]`` when it is a ``kind`` (JSON true is no number; "false" is no boolean), else a 400."""
+    value = body[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{name} must be {'a whole number' if kind is int else 'true or false'}")
+    return value
+
+
 def _sha(value: Any) -> str:
     text = str(value).lower()
     if not _SHA.match(text):
@@ -439,8 +466,10 @@ def _sha(value: Any) -> str:
     return text
 
 
-def make_app(project: Path, *, token: str, hosts: set[str], models: Models | None = None) -> ASGIApp:
-    """The review app for one project: routes behind the Guard."""
+def make_app(
+    project: Path, *, token: str, hosts: set[str], models: Models | None = None
+) -> tuple[ASGIApp, Review]:
+    """The review app for one project (routes behind the Guard), and its state."""
     review = Review(project, token, models)
 
     @contextlib.asynccontextmanager
@@ -468,5 +497,4 @@ def make_app(project: Path, *, token: str, hosts: set[str], models: Models | Non
         ],
         lifespan=lifespan,
     )
-    app.state.review = review
-    return Guard(app, token, hosts)
+    return Guard(app, token, hosts), review

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from shotlist.catalog.registry import Models
 from shotlist.errors import ShotlistError
@@ -45,7 +48,7 @@ class Served:
         import uvicorn
 
         assert isinstance(self.server, uvicorn.Server)
-        self.server.should_exit = True
+        self.server.handle_exit(signal.SIGTERM, None)
         if self.thread is not None:
             self.thread.join(timeout=10)
         self.sock.close()
@@ -69,7 +72,21 @@ def serve(project: Path, *, port: int = 0, models: Models | None = None) -> Serv
     port = int(sock.getsockname()[1])
     token = secrets.token_urlsafe(24)
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    app = make_app(project, token=token, hosts=hosts, models=models)
+    app, review = make_app(project, token=token, hosts=hosts, models=models)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
     url = f"http://127.0.0.1:{port}/?token={token}"
-    return Served(url=url, port=port, token=token, server=uvicorn.Server(config), sock=sock)
+    return Served(url=url, port=port, token=token, server=_server(config, review.hub.close), sock=sock)
+
+
+def _server(config: object, closing: Callable[[], None]) -> object:
+    """A uvicorn server that ends the pages' event streams as it starts to stop: an open page holds one
+    forever, and uvicorn would wait for it, then cancel it with an error and a traceback."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            closing()
+            super().handle_exit(sig, frame)
+
+    assert isinstance(config, uvicorn.Config)
+    return Server(config)

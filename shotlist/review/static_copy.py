@@ -14,23 +14,29 @@ from pathlib import Path
 from shotlist import durable
 from shotlist.catalog.registry import Models
 from shotlist.load import Project
+from shotlist.media import MediaError
 from shotlist.review.app import STATIC
 from shotlist.review.page import review_page
 from shotlist.review.render import page_html, poster
 from shotlist.store import Store
 
 
-def write_static(project: Project, dest: Path, models: Models | None = None) -> Path:
-    """Write the static copy into ``dest``; return its index.html."""
+def write_static(
+    project: Project, dest: Path, models: Models | None = None, *, notes: list[str] | None = None
+) -> Path:
+    """Write the static copy into ``dest``; return its index.html. ``notes``: what could not be copied, and why."""
     page = review_page(project, models)
     store = Store(project.root)
+    problems: dict[str, str] = {}
     for shot in page.shots:
         for take in shot.takes + shot.earlier:
             if take.present:
                 _place(store.object_path(take.clip), dest / "clip" / f"{take.clip}.mp4")
-                _place(poster(store, take.clip), dest / "poster" / f"{take.clip}.jpg")
+                _place_poster(store, take.clip, dest, problems, f"{shot.id} take {take.number}")
         if shot.poster:
-            _place(poster(store, shot.poster), dest / "poster" / f"{shot.poster}.jpg")
+            _place_poster(store, shot.poster, dest, problems, f"{shot.id} (pinned)")
+    if notes is not None:
+        notes.extend(problems.values())
     if page.cut is not None:
         _place(page.cut.path, dest / "cut" / "cut.mp4")
         if page.cut.captions is not None:
@@ -41,6 +47,14 @@ def write_static(project: Project, dest: Path, models: Models | None = None) -> 
     index = dest / "index.html"
     durable.write_text(index, page_html(page, live=False), sync=False)
     return index
+
+
+def _place_poster(store: Store, sha: str, dest: Path, problems: dict[str, str], what: str) -> None:
+    """The clip's poster beside the page; a damaged clip has none (its player shows no picture), noted once."""
+    try:
+        _place(poster(store, sha), dest / "poster" / f"{sha}.jpg")
+    except MediaError as exc:
+        problems.setdefault(sha, f"{what}: {exc}")
 
 
 def _place(src: Path, dest: Path) -> None:

@@ -28,6 +28,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
     cut_off: bool = False  # the answer stopped at max tokens
+    # the whole response body, reshaped: a proxy or local server that bends the protocol (bytes: sent as is)
+    mangle: Callable[[dict[str, Any]], Any] | None = None
 
     def answer_text(self) -> str:
         return self.text if self.text is not None else json.dumps(self.data)
@@ -48,6 +50,14 @@ class ChatFake(FakeProvider):
         self.times: list[float] = []  # when each arrived (time.monotonic)
         self._next = 0
         self._slock = threading.Lock()
+        self._mangle: Callable[[dict[str, Any]], Any] | None = None  # the reply being served's
+
+    def dispatch(self, req: Request) -> Response:
+        self._mangle = None
+        response = super().dispatch(req)
+        if self._mangle is None or response.status != 200:
+            return response
+        return Response(200, self._mangle(response.body))
 
     def next_reply(self, body: dict[str, Any]) -> Reply:
         with self._slock:
@@ -55,6 +65,7 @@ class ChatFake(FakeProvider):
             self.times.append(time.monotonic())
             reply = self.script[min(self._next, len(self.script) - 1)]
             self._next += 1
+            self._mangle = reply.mangle
         if reply.delay:
             time.sleep(reply.delay)
         return reply

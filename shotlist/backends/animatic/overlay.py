@@ -17,7 +17,10 @@ def overlay(spec: ShotSpec, w: int, h: int) -> tuple[Image.Image, list[PixelBox]
     """The fixed RGBA layer over every ``w``×``h`` frame, with the boxes it covers (on even pixels)."""
     layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    boxes = [_label(draw, spec.shot, w, h)]
+    # A take after the first says its number: the animatic is deterministic, and without it every take of
+    # a recipe would be the same clip, so picking another take could never change the cut.
+    tag = spec.shot if spec.take <= 1 else f"{spec.shot} · take {spec.take}"
+    boxes = [_label(draw, tag, w, h)]
     caption = one_line(spec.params.get("caption")) or first_words(spec.prompt, 18)
     dialogue = one_line(spec.params.get("dialogue"))
     face = font(max(min(w, h) // 24, 10))
@@ -37,10 +40,10 @@ def overlay(spec: ShotSpec, w: int, h: int) -> tuple[Image.Image, list[PixelBox]
     return layer, boxes
 
 
-def _label(draw: ImageDraw.ImageDraw, shot: str, w: int, h: int) -> PixelBox:
+def _label(draw: ImageDraw.ImageDraw, tag: str, w: int, h: int) -> PixelBox:
     """The ``ANIMATIC · <shot>`` tag in the top left corner; returns its box."""
     small = font(max(min(w, h) // 34, 9))
-    label = clip_line(f"ANIMATIC · {shot}", small, w * 0.6)
+    label = clip_line(f"ANIMATIC · {tag}", small, w * 0.6)
     pad = max(4, round(small.size * 0.45))
     lw = round(small.getlength(label))
     box = _even_box(pad, pad, pad + lw + 2 * pad, pad + small.size + 2 * pad, w, h)

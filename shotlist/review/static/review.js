@@ -17,7 +17,10 @@ async function api(path, payload) {
     headers: { "Content-Type": "application/json", "X-Shotlist-Token": token },
     body: JSON.stringify(payload),
   });
-  const data = await response.json().catch(() => ({ error: response.statusText }));
+  // a refusal (a stale token after a restart, another origin) is plain text: show it, not "Forbidden"
+  const text = await response.text();
+  let data;
+  try { data = JSON.parse(text); } catch { data = { error: text.trim() || response.statusText }; }
   if (!response.ok) throw new Error(data.error || response.statusText);
   return data;
 }
@@ -127,6 +130,13 @@ if (live && window.EventSource) {
     if (where) where.textContent = `${data.state}${pct}${data.message ? " — " + data.message : ""}`;
   });
   events.addEventListener("job", (e) => say(JSON.parse(e.data).message));
+  events.onerror = () => {
+    // CLOSED: refused (a restart gave the server a new token); else the browser is trying again
+    say(events.readyState === EventSource.CLOSED
+      ? "this page's token is no longer valid (the server restarted?): open the URL that `shotlist review` printed"
+      : "the review server is not answering (stopped?); this page keeps trying");
+  };
+  events.onopen = () => say("");
   events.addEventListener("cut", () => reloadCut());
   events.addEventListener("page", () => {
     sessionStorage.setItem("scroll", String(window.scrollY));
