@@ -31,7 +31,6 @@ SHOT = """\
     camera: {{move: dolly-in, speed: slow}}
     style: film
     duration: 5
-    transition: {{type: dissolve, duration: 0.5}}
 {extra}"""
 
 
@@ -51,8 +50,20 @@ def storyboard(shots: int) -> str:
             extra = f"    image: {source}\n"
         elif mode == "ref2vid":
             extra = "    refs: [mika]\n"
+        if i < shots - 1:  # a transition joins a shot to the next: the last has none
+            extra += "    transition: {type: dissolve, duration: 0.5}\n"
         parts.append(SHOT.format(i=i, mode=mode, extra=extra))
     return "".join(parts)
+
+
+def make_project(root: Path, shots: int) -> None:
+    """The benchmark's project at ``root``: the storyboard of ``shots`` shots and its two images."""
+    from PIL import Image
+
+    (root / "assets").mkdir()
+    Image.new("RGB", (1280, 720), (40, 60, 90)).save(root / "assets" / "frame.png")
+    Image.new("RGB", (512, 512), (200, 160, 40)).save(root / "assets" / "mika.png")
+    (root / "storyboard.yaml").write_text(storyboard(shots), encoding="utf-8")
 
 
 def command() -> list[str]:
@@ -84,19 +95,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--shots", type=int, default=500)
     ns = parser.parse_args()
-    from PIL import Image
-
     base = command()
     rows = [
         ("shotlist --help", *median_wall(base + ["--help"], ns.runs), 0.3),
         ("shotlist --version", *median_wall(base + ["--version"], ns.runs), 0.3),
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "assets").mkdir()
-        Image.new("RGB", (1280, 720), (40, 60, 90)).save(root / "assets" / "frame.png")
-        Image.new("RGB", (512, 512), (200, 160, 40)).save(root / "assets" / "mika.png")
-        (root / "storyboard.yaml").write_text(storyboard(ns.shots), encoding="utf-8")
+        make_project(Path(tmp), ns.shots)
         rows.append(
             (f"shotlist validate ({ns.shots} shots)", *median_wall(base + ["validate", tmp], ns.runs), 1.0)
         )

@@ -756,12 +756,18 @@ def _lost_takes(damage: salvage.Damage) -> str:
     )
 
 
-def _holder_text(holder: Path) -> str:
-    try:
-        info = json.loads(holder.read_text())
-        return f"another shotlist ({info.get('purpose', 'process')}, pid {info.get('pid')}, since {info.get('since')})"
-    except (OSError, ValueError):
-        return "another shotlist process"
+def _holder_text(holder: Path, patience: float = 0.5) -> str:
+    """Who holds the store, from the note its holder writes just after taking the lock: a process that
+    finds the lock taken can get there first, so it waits a moment for the note."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            info = json.loads(holder.read_text())
+            return f"another shotlist ({info.get('purpose', 'process')}, pid {info.get('pid')}, since {info.get('since')})"
+        except (OSError, ValueError):
+            if time.monotonic() >= deadline:
+                return "another shotlist process"
+            time.sleep(0.02)
 
 
 def _ignore_in_git(store_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,20 @@ def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
                 pass
     with Store(tmp_path).locked("cache gc", timeout=0):  # free again once the build is done
         pass
+
+
+def test_a_process_that_finds_the_lock_just_taken_still_names_its_holder(tmp_path: Path) -> None:
+    # The holder writes its note just after taking the lock; a second process can look in between
+    # (two builds started at once said only "another shotlist process").
+    store = Store(tmp_path)
+    with store.locked("build"):
+        note = store.dir / "store.holder"
+        text = note.read_text()
+        note.unlink()
+        threading.Timer(0.1, note.write_text, [text]).start()
+        with pytest.raises(StoreBusy, match=r"another shotlist \(build, pid"):
+            with Store(tmp_path).locked("render", timeout=0):
+                pass
 
 
 def test_cache_verify_finds_a_corrupt_object(built_project: Built) -> None:
