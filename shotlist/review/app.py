@@ -273,7 +273,7 @@ class Review:
 
         try:
             path = await asyncio.to_thread(make)
-        except MediaError as exc:  # a damaged pinned clip: say which, as the poster does
+        except ShotlistError as exc:  # a damaged pinned clip (set aside, or undecodable): say which
             return PlainTextResponse(f"no contact sheet: {exc}\n", status_code=404)
         if path is None:
             return PlainTextResponse("no takes yet\n", status_code=404)
