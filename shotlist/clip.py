@@ -127,13 +127,14 @@ def pull_pinned(
             records[e.key] = e.clip  # a teammate's take: its record says what made it
     if not (clips or records):
         return None  # nothing to ask for: the remote store's module is not even imported
-    from shotlist.remote import Remote, RemoteError, pull, remote_url, shown
+    from shotlist.errors import masked
+    from shotlist.remote import Remote, RemoteError, pull, remote_url
 
     url = remote_url(project.board.remote, project.root)
     if url is None:
         return None
     if say is not None and clips:
-        say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {shown(url)}…")
+        say(f"pulling {len(clips)} pinned clip{'s' if len(clips) > 1 else ''} from {masked(url)}…")
     try:
         remote = Remote(url, on_wait=say)
         return remote.url, pull(store, remote, {**records, **clips})

@@ -7,6 +7,7 @@ caret under the spot, and the fix.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,15 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f" — did you mean '{close}'?" if close else ""
 
 
+_PASSWORD_IN_URL = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/@:\s\"']*):[^/@\s\"']*@", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """``text`` with the password of every URL in it (``scheme://user:password@host``) shown as ``***``:
+    a secret never reaches a message, a log line or a file shotlist writes."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", text)
+
+
 #: Lines longer than this are shown as a window around the caret, so a pasted blob stays readable.
 SNIPPET_WIDTH = 100
 
@@ -76,7 +86,9 @@ def snippet(line: str, col: int) -> tuple[str, int]:
     """The line as shown under a message, and the caret's offset in it (col is 1-based)."""
     # A tab shown as one space keeps the caret under the column the parser counted; other control
     # characters are shown as U+FFFD so the one a message is about can be seen.
-    text = "".join(" " if c == "\t" else "\ufffd" if c < " " or c == "\x7f" else c for c in line).rstrip()
+    text = "".join(
+        " " if c == "\t" else "\ufffd" if c < " " or c == "\x7f" else c for c in masked(line)
+    ).rstrip()
     caret = max(col - 1, 0)
     if len(text) <= SNIPPET_WIDTH:
         return text, caret

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shotlist import durable, salvage
-from shotlist.errors import ShotlistError
+from shotlist.errors import ShotlistError, masked
 from shotlist.store import Store, Take
 
 if TYPE_CHECKING:
@@ -123,12 +123,6 @@ class RemoteObject:
     sidecars: tuple[str, ...] = ()
 
 
-def shown(url: str) -> str:
-    """``url`` (or a text with URLs in it) as messages and files show it: any password in a URL
-    (``scheme://user:password@host``) masked."""
-    return re.sub(r"\b([a-z][a-z0-9+.-]*://[^/@:\s\"']*):[^/@\s\"']*@", r"\1:***@", url, flags=re.IGNORECASE)
-
-
 def _password(url: str) -> str:
     found = re.match(r"^[a-z][a-z0-9+.-]*://[^/@:]*:([^/@]*)@", url, flags=re.IGNORECASE)
     return found.group(1) if found else ""
@@ -167,7 +161,7 @@ class Remote:
         import fsspec
         from fsspec.implementations.local import LocalFileSystem
 
-        self.url = shown(url)  # what messages and pushed.json say: never a password
+        self.url = masked(url)  # what messages and pushed.json say: never a password
         self.secret = _password(url)
         self.on_wait = on_wait
         self.timeout = _seconds("SHOTLIST_REMOTE_TIMEOUT", TIMEOUT_S)
@@ -272,7 +266,7 @@ class Remote:
     def _short(self, exc: BaseException) -> str:
         """The first line of an error, its URLs cut to scheme://host:port, any secret in it masked."""
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", shown(text))
+        text = re.sub(r"(https?://[^/\s\"']+)[^\s\"']*", r"\1", masked(text))
         secrets = [os.environ.get(n, "") for n in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")]
         for secret in [*secrets, self.secret]:
             if len(secret) >= 4:

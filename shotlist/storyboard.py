@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from shotlist.errors import masked
+
 STORYBOARD_VERSION = 1
 
 Mode = Literal["txt2vid", "img2vid", "ref2vid", "card"]
@@ -380,6 +382,17 @@ class ShotFields(Strict):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():  # not a silent fall back to the model's dialect
+            raise user_error(
+                "an empty template name",
+                "name a template (templates/NAME.j2, or a built-in dialect such as veo or kling), or remove "
+                "the line to use the model's own dialect",
+            )
+        return value
+
     @field_validator("camera", mode="before")
     @classmethod
     def _camera(cls, value: Any) -> Any:
@@ -558,6 +571,19 @@ class Storyboard(Strict):
     budget: Annotated[float, Field(ge=0)] | None = None  # US dollars per build
     remote: str | None = None  # shared clip store (issue: sharing); credentials never here
     qc: QcSettings = Field(default_factory=QcSettings)  # thresholds of the automatic QC of takes
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, value: str | None) -> str | None:
+        # The storyboard is committed: a password in it would go to everyone who clones the project.
+        if value is not None and masked(value) != value:
+            raise user_error(
+                f"'{masked(value)}' holds a password, and the storyboard is shared through git",
+                "write the URL without it and give the credentials in the environment "
+                "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for s3://, or the whole URL in SHOTLIST_REMOTE); "
+                "change that password: it may be in git's history already",
+            )
+        return value
 
     @field_validator("version")
     @classmethod
