@@ -250,6 +250,11 @@ def rejected(store: Store) -> dict[str, str]:
 def set_rejected(store: Store, shot: str, clip: str, rejected_: bool) -> None:
     """Record (or withdraw) the rejection of a take; the take itself is never touched."""
     path = store.dir / REJECTED
+    if not any(t.sha256 == clip for _, t in takes_by_shot(store).get(shot, [])):
+        # A stale page or a typo: a rejection filed under a take the shot never had would hide nothing.
+        raise ShotlistError(
+            f"{shot} has no take {clip[:12]} in this store; reload the page (`shotlist takes {shot}`)"
+        )
     with store.locked("reject", timeout=30):
         raw = durable.read_json(path)
         notes = dict(raw) if isinstance(raw, dict) else {}

@@ -132,6 +132,13 @@ def test_pick_reject_and_estimate_through_the_api(site: Site) -> None:
     assert (
         client.post("/api/estimate", json={"shot": "door", "takes": 2.5}, headers=headers).status_code == 400
     )
+    # a take of another shot, or no take at all, is not recorded against this one (a stale page, a typo)
+    for clip in ("0" * 64, takes_by_shot(store)["kite"][0][1].sha256):
+        stray = client.post(
+            "/api/reject", json={"shot": "door", "clip": clip, "rejected": True}, headers=headers
+        )
+        assert stray.status_code == 409 and "door has no take" in stray.json()["error"]
+        assert clip.encode() not in (store.dir / "rejected.json").read_bytes()
 
 
 def test_media_is_served_by_hash_only(site: Site) -> None:
